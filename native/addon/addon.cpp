@@ -1,0 +1,29 @@
+// The addon's entry point: the model class and the checkpoint functions, plus what LibTorch this build uses.
+#include <napi.h>
+#include <torch/version.h>
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include "checkpoint_functions.h"
+#include "native_model.h"
+
+namespace bert {
+
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeModel", NativeModel::Define(env));
+  RegisterCheckpointFunctions(env, exports);
+  exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  exports.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
+  exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                return Napi::Number::New(info.Env(), at::get_num_threads());
+              }));
+  return exports;
+}
+
+}  // namespace bert
+
+// NODE_API_MODULE wants a plain function name.
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return bert::Init(env, exports); }
+
+NODE_API_MODULE(bert_trainer, InitAddon)

@@ -1,0 +1,35 @@
+// A training or evaluation batch copied out of JS typed arrays on the main thread, so that the worker
+// thread owns its memory: token ids [B, S] and labels (class ids [B], or floats [B, L]).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../model/bert_config.h"
+#include "../training/loss.h"
+
+namespace bert {
+
+struct HostBatch {
+  int64_t batch = 0, seq_len = 0;
+  std::vector<int32_t> ids, mask, types;
+  std::vector<int32_t> class_labels;  // CrossEntropy
+  std::vector<float> float_labels;    // BinaryCrossEntropy, MeanSquaredError: [B, L]
+  bool has_labels = false;
+
+  at::Tensor ids_tensor() const;
+  at::Tensor mask_tensor() const;   // undefined when absent
+  at::Tensor types_tensor() const;  // undefined when absent
+  at::Tensor labels_tensor(LossKind kind, int64_t num_labels) const;
+};
+
+// Reads { inputIds, attentionMask?, tokenTypeIds?, labels?, batchSize, sequenceLength } and checks every
+// value against the config; `name` prefixes errors ("batches[3]").
+HostBatch host_batch_from_js(const Napi::Value& value, const std::string& name, const BertConfig& config, LossKind kind,
+                             bool labels_required);
+
+}  // namespace bert

@@ -1,0 +1,57 @@
+// The JS-facing model object. It owns the LibTorch module through a shared state that every queued
+// worker keeps alive, so dispose() never frees memory a running worker still uses.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <shared_mutex>
+
+#include "../model/bert_config.h"
+#include "../model/bert_for_sequence_classification.h"
+#include "../training/adamw.h"
+
+namespace bert {
+
+struct ModelState {
+  BertConfig config;
+  BertForSequenceClassification model{nullptr};  // null until load() resolves
+  std::shared_mutex mutex;                       // shared: forward/save; exclusive: load and training steps
+  std::unique_ptr<AdamW> optimizer;              // created by configureOptimizer()
+};
+
+class NativeModel : public Napi::ObjectWrap<NativeModel> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeModel(const Napi::CallbackInfo& info);  // new NativeModel(config)
+
+ private:
+  Napi::Value Load(const Napi::CallbackInfo& info);         // (files: string[], ignoreMismatchedSizes, seed) -> Promise<report>
+  Napi::Value Forward(const Napi::CallbackInfo& info);      // (ids, mask, types, batch, seqLen, withHidden) -> Promise<outputs>
+  Napi::Value SaveWeights(const Napi::CallbackInfo& info);  // (dir, format) -> Promise<string[]>
+  Napi::Value Parameters(const Napi::CallbackInfo& info);   // -> [{ name, shape }]
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+
+  // Training (native_model_training.cpp).
+  Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info);  // ({ beta1, beta2, eps, weightDecay })
+  Napi::Value TrainStep(const Napi::CallbackInfo& info);           // (batches[], options) -> Promise<{ loss, microLosses, gradNorm, skipped }>
+  Napi::Value EvalBatch(const Napi::CallbackInfo& info);           // (batch, problemType, classWeights) -> Promise<{ logits, shape, loss }>
+  Napi::Value LoadWeights(const Napi::CallbackInfo& info);         // (files) -> Promise<report>, in place
+  Napi::Value SaveOptimizerState(const Napi::CallbackInfo& info);  // (path) -> Promise<void>
+  Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info);  // (path) -> Promise<void>
+  Napi::Value GetRngState(const Napi::CallbackInfo& info);         // -> Uint8Array
+  Napi::Value SetRngState(const Napi::CallbackInfo& info);         // (Uint8Array)
+  Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<ModelState> loaded_state(Napi::Env env) const;  // throws if not loaded or disposed
+
+  std::shared_ptr<ModelState> state_;
+  // Main-thread bookkeeping (workers never read these).
+  bool loading_ = false;
+  bool loaded_ = false;
+  bool disposed_ = false;
+  friend class LoadWorker;
+};
+
+}  // namespace bert

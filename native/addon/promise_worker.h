@@ -1,0 +1,63 @@
+// An AsyncWorker that settles a Promise: Execute runs on a libuv worker thread and never touches JS;
+// any std::exception it throws (c10::Error is one) becomes a rejected Promise with the message.
+#pragma once
+
+#include <napi.h>
+
+#include <exception>
+#include <string>
+
+namespace bert {
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Queue() {
+    Napi::AsyncWorker::Queue();
+    return deferred_.Promise();
+  }
+
+ protected:
+  virtual void Run() = 0;                            // worker thread: no JS here
+  virtual Napi::Value Result(Napi::Env env) = 0;     // main thread: build the resolved value
+
+ private:
+  void Execute() final {
+    try {
+      Run();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("unknown native error");
+    }
+  }
+  void OnOK() final {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      deferred_.Resolve(Result(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+    }
+  }
+  void OnError(const Napi::Error& error) final { deferred_.Reject(error.Value()); }
+
+  Napi::Promise::Deferred deferred_;
+};
+
+// Runs a native entry point's body, turning std::exception into a JS Error (TypeError/RangeError pass through).
+template <typename F>
+Napi::Value guarded(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+}  // namespace bert

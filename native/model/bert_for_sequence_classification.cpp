@@ -1,0 +1,18 @@
+#include "bert_for_sequence_classification.h"
+
+namespace bert {
+
+BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& cfg) : config(cfg) {
+  config.validate();
+  bert = register_module("bert", BertModel(config));
+  dropout = register_module("dropout", torch::nn::Dropout(config.effective_classifier_dropout()));
+  classifier = register_module("classifier", torch::nn::Linear(config.hidden_size, config.num_labels));
+}
+
+at::Tensor BertForSequenceClassificationImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                                      const at::Tensor& token_type_ids) {
+  auto pooled = bert(input_ids, attention_mask, token_type_ids).pooler_output;  // [B, H]
+  return classifier(dropout(pooled));                                           // [B, num_labels]
+}
+
+}  // namespace bert

@@ -1,0 +1,27 @@
+// BertForSequenceClassification: BertModel, dropout on the pooled output, a linear classifier.
+// Registered names give exactly Hugging Face's state-dict keys ("bert.encoder.layer.0...", "classifier.bias").
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bert_config.h"
+#include "bert_model.h"
+
+namespace bert {
+
+struct BertForSequenceClassificationImpl : torch::nn::Module {
+  explicit BertForSequenceClassificationImpl(const BertConfig& config);
+
+  // -> logits [B, num_labels]
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
+
+  BertConfig config;
+  BertModel bert{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear classifier{nullptr};
+};
+TORCH_MODULE(BertForSequenceClassification);
+
+}  // namespace bert

@@ -1,0 +1,35 @@
+#include "bert_layer.h"
+
+namespace bert {
+
+BertIntermediateImpl::BertIntermediateImpl(const BertConfig& config) : activation(parse_activation(config.hidden_act)) {
+  dense = register_module("dense", torch::nn::Linear(config.hidden_size, config.intermediate_size));
+}
+
+at::Tensor BertIntermediateImpl::forward(const at::Tensor& hidden) {
+  return apply_activation(activation, dense(hidden));
+}
+
+BertOutputImpl::BertOutputImpl(const BertConfig& config) {
+  dense = register_module("dense", torch::nn::Linear(config.intermediate_size, config.hidden_size));
+  LayerNorm = register_module(
+      "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
+  dropout = register_module("dropout", torch::nn::Dropout(config.hidden_dropout_prob));
+}
+
+at::Tensor BertOutputImpl::forward(const at::Tensor& intermediate, const at::Tensor& residual) {
+  return LayerNorm(dropout(dense(intermediate)) + residual);
+}
+
+BertLayerImpl::BertLayerImpl(const BertConfig& config) {
+  attention = register_module("attention", BertAttention(config));
+  intermediate = register_module("intermediate", BertIntermediate(config));
+  output = register_module("output", BertOutput(config));
+}
+
+at::Tensor BertLayerImpl::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  auto attended = attention(hidden, additive_mask);
+  return output(intermediate(attended), attended);
+}
+
+}  // namespace bert

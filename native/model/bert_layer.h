@@ -1,0 +1,45 @@
+// One transformer block: BertAttention, then BertIntermediate (dense + activation) and BertOutput
+// (dense, dropout, residual, LayerNorm).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "activation.h"
+#include "bert_attention.h"
+#include "bert_config.h"
+
+namespace bert {
+
+struct BertIntermediateImpl : torch::nn::Module {
+  explicit BertIntermediateImpl(const BertConfig& config);
+  at::Tensor forward(const at::Tensor& hidden);  // [B, S, H] -> [B, S, I]
+
+  Activation activation;
+  torch::nn::Linear dense{nullptr};
+};
+TORCH_MODULE(BertIntermediate);
+
+struct BertOutputImpl : torch::nn::Module {
+  explicit BertOutputImpl(const BertConfig& config);
+  at::Tensor forward(const at::Tensor& intermediate, const at::Tensor& residual);  // [B, S, I], [B, S, H] -> [B, S, H]
+
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(BertOutput);
+
+struct BertLayerImpl : torch::nn::Module {
+  explicit BertLayerImpl(const BertConfig& config);
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);  // [B, S, H]
+
+  BertAttention attention{nullptr};
+  BertIntermediate intermediate{nullptr};
+  BertOutput output{nullptr};
+};
+TORCH_MODULE(BertLayer);
+
+}  // namespace bert

@@ -1,0 +1,48 @@
+#include "bert_model.h"
+
+#include <limits>
+
+namespace bert {
+
+BertEncoderImpl::BertEncoderImpl(const BertConfig& config) {
+  layer = register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layer->push_back(BertLayer(config));
+}
+
+at::Tensor BertEncoderImpl::forward(at::Tensor hidden, const at::Tensor& additive_mask) {
+  for (const auto& block : *layer) hidden = block->as<BertLayerImpl>()->forward(hidden, additive_mask);
+  return hidden;
+}
+
+BertPoolerImpl::BertPoolerImpl(const BertConfig& config) {
+  dense = register_module("dense", torch::nn::Linear(config.hidden_size, config.hidden_size));
+}
+
+at::Tensor BertPoolerImpl::forward(const at::Tensor& hidden) {
+  return at::tanh(dense(hidden.select(1, 0)));  // the [CLS] position
+}
+
+at::Tensor additive_attention_mask(const at::Tensor& attention_mask, at::ScalarType dtype) {
+  auto mask = attention_mask.to(dtype).unsqueeze(1).unsqueeze(2);  // [B, 1, 1, S]
+  const double lowest = dtype == at::kDouble ? std::numeric_limits<double>::lowest()
+                                             : static_cast<double>(std::numeric_limits<float>::lowest());
+  return (1.0 - mask) * lowest;
+}
+
+BertModelImpl::BertModelImpl(const BertConfig& cfg) : config(cfg) {
+  config.validate();
+  embeddings = register_module("embeddings", BertEmbeddings(config));
+  encoder = register_module("encoder", BertEncoder(config));
+  pooler = register_module("pooler", BertPooler(config));
+}
+
+BertModelOutput BertModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                       const at::Tensor& token_type_ids) {
+  auto types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
+  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
+  auto hidden = embeddings(input_ids, types);                                  // [B, S, H]
+  hidden = encoder(hidden, additive_attention_mask(mask, hidden.scalar_type()));
+  return {hidden, pooler(hidden)};
+}
+
+}  // namespace bert

@@ -1,0 +1,52 @@
+// BertModel: embeddings -> encoder (a stack of BertLayer) -> pooler (tanh(dense(first token))).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bert_config.h"
+#include "bert_embeddings.h"
+#include "bert_layer.h"
+
+namespace bert {
+
+struct BertEncoderImpl : torch::nn::Module {
+  explicit BertEncoderImpl(const BertConfig& config);
+  at::Tensor forward(at::Tensor hidden, const at::Tensor& additive_mask);  // [B, S, H]
+
+  torch::nn::ModuleList layer{nullptr};  // keys "encoder.layer.<i>...."
+};
+TORCH_MODULE(BertEncoder);
+
+struct BertPoolerImpl : torch::nn::Module {
+  explicit BertPoolerImpl(const BertConfig& config);
+  at::Tensor forward(const at::Tensor& hidden);  // [B, S, H] -> [B, H]
+
+  torch::nn::Linear dense{nullptr};
+};
+TORCH_MODULE(BertPooler);
+
+struct BertModelOutput {
+  at::Tensor last_hidden_state;  // [B, S, H]
+  at::Tensor pooler_output;      // [B, H]
+};
+
+struct BertModelImpl : torch::nn::Module {
+  explicit BertModelImpl(const BertConfig& config);
+
+  // input_ids: [B, S] int64; attention_mask: [B, S] (1 attend, 0 pad) or undefined for all ones;
+  // token_type_ids: [B, S] int64 or undefined for zeros.
+  BertModelOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
+
+  BertConfig config;
+  BertEmbeddings embeddings{nullptr};
+  BertEncoder encoder{nullptr};
+  BertPooler pooler{nullptr};
+};
+TORCH_MODULE(BertModel);
+
+// transformers' get_extended_attention_mask: [B, S] of 1/0 -> [B, 1, 1, S] of 0/finfo(dtype).min, added to scores.
+at::Tensor additive_attention_mask(const at::Tensor& attention_mask, at::ScalarType dtype);
+
+}  // namespace bert

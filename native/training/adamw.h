@@ -1,0 +1,53 @@
+// AdamW exactly as torch.optim.AdamW computes it (decoupled weight decay, bias correction, eps added after
+// the square root), over parameter groups with their own weight decay, as multi-tensor (foreach) kernels
+// rather than a loop of small per-parameter operations.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../checkpoint/state_dict.h"
+
+namespace bert {
+
+struct AdamWOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+};
+
+class AdamW {
+ public:
+  struct Group {
+    std::vector<std::string> names;
+    std::vector<at::Tensor> params;
+    double weight_decay;
+  };
+
+  AdamW(std::vector<Group> groups, AdamWOptions options);
+
+  // One update with learning rate `lr` from the parameters' .grad(); parameters without a gradient are skipped,
+  // as torch does. Increments step_count().
+  void step(double lr);
+
+  int64_t step_count() const { return step_; }
+  const AdamWOptions& options() const { return options_; }
+  const std::vector<Group>& groups() const { return groups_; }
+
+  // exp_avg.<name> and exp_avg_sq.<name> for every parameter (zeros before the first step).
+  StateDict state_dict() const;
+  // Restores what state_dict() returned, with the step count. Throws naming a missing key or a shape mismatch.
+  void load_state_dict(const StateDict& state, int64_t step, const std::string& source);
+
+ private:
+  std::vector<Group> groups_;
+  AdamWOptions options_;
+  std::vector<std::vector<at::Tensor>> exp_avg_, exp_avg_sq_;  // per group, per parameter
+  int64_t step_ = 0;
+};
+
+}  // namespace bert

@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+'use strict';
+// The one LibTorch discovery used by both builds (binding.gyp through scripts/build-config.js,
+// CMakeLists.txt through `--cmake-dir`). It looks, in this order, at:
+//   1. LIBTORCH   an unpacked official LibTorch (include/, lib/, share/cmake/Torch)
+//   2. Torch_DIR  a folder holding TorchConfig.cmake
+//   3. a Python PyTorch: `import torch` with python3 on PATH, then /usr/bin/python3
+//   4. Debian's libtorch-dev: /usr/lib/x86_64-linux-gnu/cmake/Torch
+// and reports the include dirs, the library dir, the libraries, the C++ ABI flag and the CMake dir.
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+const HELP = [
+  'bert-trainer: no LibTorch found.',
+  'Looked at: LIBTORCH, Torch_DIR, a Python PyTorch (python3, /usr/bin/python3), and /usr/lib/x86_64-linux-gnu/cmake/Torch.',
+  'Get one of:',
+  '  - Debian/Ubuntu (CPU):  apt-get install libtorch-dev libopenblas0-pthread',
+  '  - an official LibTorch (CPU or CUDA) from pytorch.org, unpacked, then: export LIBTORCH=/path/to/libtorch',
+  '  - a Python PyTorch install (pip install torch): found automatically through `import torch`',
+].join('\n');
+
+function exists(p) {
+  try { fs.accessSync(p); return true; } catch { return false; }
+}
+
+function libraryDirFor(prefix, cmakeDir) {
+  const candidates = [path.join(prefix, 'lib'), path.join(prefix, 'lib', 'x86_64-linux-gnu')];
+  if (cmakeDir) candidates.push(path.resolve(cmakeDir, '..', '..'));
+  return candidates.find((d) => exists(path.join(d, 'libtorch.so')) || exists(path.join(d, 'libtorch.dylib')));
+}
+
+// Walk up from a TorchConfig.cmake folder to the prefix that holds include/torch.
+function prefixForCmakeDir(cmakeDir) {
+  let dir = path.resolve(cmakeDir);
+  for (let i = 0; i < 6; i += 1) {
+    if (exists(path.join(dir, 'include', 'torch', 'csrc', 'api', 'include'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
+function describe(prefix, cmakeDir, source) {
+  if (!prefix || !exists(path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include'))) return undefined;
+  const libDir = libraryDirFor(prefix, cmakeDir);
+  if (!libDir) return undefined;
+  if (!cmakeDir) {
+    // Debian's python3-torch links its lib/ to the system libraries, whose folder holds cmake/Torch.
+    const realLibDir = path.dirname(fs.realpathSync(path.join(libDir, 'libtorch.so')));
+    cmakeDir = [path.join(prefix, 'share', 'cmake', 'Torch'), path.join(libDir, 'cmake', 'Torch'), path.join(realLibDir, 'cmake', 'Torch')]
+      .find((d) => exists(path.join(d, 'TorchConfig.cmake')));
+  }
+  // The C++ ABI must match LibTorch's: TorchConfig.cmake records it in TORCH_CXX_FLAGS.
+  let cxx11Abi = 1;
+  if (cmakeDir) {
+    const m = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8'));
+    if (m) cxx11Abi = Number(m[1]);
+  }
+  const cuda = exists(path.join(libDir, 'libtorch_cuda.so'));
+  const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
+  return {
+    source,
+    prefix,
+    cmakeDir,
+    includeDirs: [path.join(prefix, 'include'), path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include')],
+    libDir,
+    libraries,
+    cuda,
+    defines: [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi}`],
+  };
+}
+
+function fromPython(python) {
+  try {
+    const out = execFileSync(python, ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000,
+    }).trim();
+    return describe(out, undefined, `python PyTorch (${python})`);
+  } catch {
+    return undefined;
+  }
+}
+
+function findLibTorch(env = process.env) {
+  if (env.LIBTORCH) {
+    const found = describe(path.resolve(env.LIBTORCH), undefined, 'LIBTORCH');
+    if (!found) throw new Error(`LIBTORCH=${env.LIBTORCH} is not an unpacked LibTorch (expected include/torch and lib/libtorch.so under it).\n${HELP}`);
+    return found;
+  }
+  if (env.Torch_DIR) {
+    const found = describe(prefixForCmakeDir(env.Torch_DIR), path.resolve(env.Torch_DIR), 'Torch_DIR');
+    if (!found) throw new Error(`Torch_DIR=${env.Torch_DIR} does not lead to a LibTorch (expected TorchConfig.cmake with include/torch above it).\n${HELP}`);
+    return found;
+  }
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const found = fromPython(python);
+    if (found) return found;
+  }
+  const debian = '/usr/lib/x86_64-linux-gnu/cmake/Torch';
+  if (exists(path.join(debian, 'TorchConfig.cmake'))) {
+    const found = describe(prefixForCmakeDir(debian), debian, "Debian's libtorch-dev");
+    if (found) return found;
+  }
+  throw new Error(HELP);
+}
+
+module.exports = { findLibTorch };
+
+if (require.main === module) {
+  const what = process.argv[2] || '--json';
+  let torch;
+  try {
+    torch = findLibTorch();
+  } catch (err) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  const print = {
+    '--json': () => JSON.stringify(torch, null, 2),
+    '--include': () => torch.includeDirs.join(' '),
+    '--libdir': () => torch.libDir,
+    '--libs': () => torch.libraries.map((l) => `-l${l}`).join(' '),
+    '--defines': () => torch.defines.join(' '),
+    '--cmake-dir': () => torch.cmakeDir || '',
+  }[what];
+  if (!print) {
+    process.stderr.write(`unknown option ${what}; use --json, --include, --libdir, --libs, --defines or --cmake-dir\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`${print()}\n`);
+}

@@ -1,0 +1,276 @@
+// BertClassifier: the public model object. It reads a Hugging Face model directory (config, weights,
+// tokenizer), runs eval-mode forward passes and predictions in native code off the main thread, and saves
+// a directory that transformers' BertForSequenceClassification.from_pretrained loads.
+import { promises as fs } from 'fs';
+import * as path from 'path';
+
+import { writeFileAtomic } from './atomic-write';
+import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
+import { ForwardInputs, flattenInputs } from './inputs';
+import { findWeightsFiles, requireDirectory } from './model-files';
+import { NativeLoadReport, NativeModelHandle, native } from './native';
+import { BertTokenizer } from './tokenizer';
+
+export interface FromPretrainedOptions extends LabelOptions {
+  /** Re-initialise weights whose shape differs from the checkpoint's (e.g. a classifier with other numLabels). */
+  ignoreMismatchedSizes?: boolean;
+  /** Seed for the weights the checkpoint does not provide (e.g. a fresh classifier). Default 42. */
+  seed?: number;
+  /** Tokenizer max length; default min(model_max_length, max_position_embeddings, 512). */
+  maxLength?: number;
+}
+
+export interface LoadReport {
+  /** Model weights absent from the checkpoint, left freshly initialised (e.g. classifier.weight). */
+  missing: string[];
+  /** Checkpoint keys the model does not use (e.g. cls.* pretraining heads). */
+  unexpected: string[];
+  /** Checkpoint keys loaded under another name (legacy LayerNorm.gamma/beta, a bare BertModel's keys). */
+  renamed: { from: string; to: string }[];
+  /** Every model weight holding a fresh initialisation rather than checkpoint values. */
+  initialized: string[];
+}
+
+export interface ForwardOptions extends ForwardInputs {
+  /** Also return the base model's pooled output and last hidden state. */
+  outputHiddenStates?: boolean;
+}
+
+export interface ForwardResult {
+  /** Row-major [batch, numLabels] logits. */
+  logits: Float32Array;
+  shape: [number, number];
+  /** Row-major [batch, hidden] when outputHiddenStates is set. */
+  pooledOutput?: Float32Array;
+  /** Row-major [batch, sequence, hidden] when outputHiddenStates is set. */
+  lastHiddenState?: Float32Array;
+  hiddenShape?: [number, number, number];
+}
+
+export interface Prediction {
+  /** The top label's name (single-label), the first label (regression), or the highest-scoring label (multi-label). */
+  label: string;
+  /** Its probability (softmax for single-label, sigmoid for multi-label) or the regression value. */
+  score: number;
+  /** Every label's score, by label name. */
+  scores: Record<string, number>;
+}
+
+export interface PredictOptions {
+  /** Texts per forward pass (default 32). */
+  batchSize?: number;
+}
+
+export type SaveFormat = 'safetensors' | 'pytorch' | 'both';
+
+const DEFAULT_SEED = 42;
+
+function checkOptions(options: FromPretrainedOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (options.ignoreMismatchedSizes !== undefined && typeof options.ignoreMismatchedSizes !== 'boolean') {
+    throw new TypeError('ignoreMismatchedSizes must be a boolean');
+  }
+  if (options.seed !== undefined && (!Number.isSafeInteger(options.seed) || options.seed < 0)) {
+    throw new RangeError(`seed must be a non-negative integer, got ${String(options.seed)}`);
+  }
+  if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) {
+    throw new RangeError(`maxLength must be a positive integer, got ${String(options.maxLength)}`);
+  }
+}
+
+async function hasTokenizerFiles(dir: string): Promise<boolean> {
+  for (const name of ['tokenizer.json', 'vocab.txt']) {
+    try {
+      await fs.access(path.join(dir, name));
+      return true;
+    } catch {
+      // try the next
+    }
+  }
+  return false;
+}
+
+export class BertClassifier {
+  /** config.json's fields under transformers' names (with defaults filled in). */
+  readonly config: BertConfig;
+  readonly loadReport: LoadReport;
+  /** Present when the model directory has tokenizer files (or one was attached). */
+  tokenizer: BertTokenizer | undefined;
+  private readonly handle: NativeModelHandle;
+  private trainingOwner: object | undefined;
+
+  private constructor(config: BertConfig, handle: NativeModelHandle, report: NativeLoadReport, tokenizer: BertTokenizer | undefined) {
+    this.config = config;
+    this.handle = handle;
+    this.tokenizer = tokenizer;
+    this.loadReport = { missing: report.missing, unexpected: report.unexpected, renamed: report.renamed, initialized: report.initialized };
+  }
+
+  /** Loads a local Hugging Face model directory: config.json, weights (safetensors or pytorch_model.bin, sharded or not), tokenizer. */
+  static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<BertClassifier> {
+    checkOptions(options);
+    const root = await requireDirectory(dir, 'dir');
+    const config = await readConfig(root, options);
+    const files = await findWeightsFiles(root);
+    const tokenizer = (await hasTokenizerFiles(root))
+      ? await BertTokenizer.fromDirectory(root, { maxPositionEmbeddings: config.max_position_embeddings, maxLength: options.maxLength })
+      : undefined;
+    return BertClassifier.create(config, files, options, tokenizer);
+  }
+
+  /** A freshly initialised model (transformers' initialisation) from config.json fields, e.g. to train from scratch. */
+  static async fromConfig(config: Record<string, unknown>, options: FromPretrainedOptions & { tokenizer?: BertTokenizer } = {}): Promise<BertClassifier> {
+    checkOptions(options);
+    const resolved = resolveConfig(config, 'config', options);
+    return BertClassifier.create(resolved, [], options, options.tokenizer);
+  }
+
+  private static async create(config: BertConfig, files: string[], options: FromPretrainedOptions, tokenizer: BertTokenizer | undefined): Promise<BertClassifier> {
+    const handle = new (native().NativeModel)(nativeConfig(config));
+    const report = await handle.load(files, options.ignoreMismatchedSizes ?? false, options.seed ?? DEFAULT_SEED);
+    return new BertClassifier(config, handle, report, tokenizer);
+  }
+
+  get numLabels(): number {
+    return this.config.num_labels;
+  }
+
+  /** Label names in id order. */
+  get labels(): string[] {
+    return Array.from({ length: this.config.num_labels }, (_, i) => this.config.id2label[String(i)]);
+  }
+
+  /** Parameter names (Hugging Face state-dict keys) and shapes, in the model's order. */
+  parameters(): { name: string; shape: number[] }[] {
+    this.checkAlive();
+    return this.handle.parameters();
+  }
+
+  /** Eval-mode forward pass (no dropout), exactly as transformers computes it. */
+  async forward(inputs: ForwardOptions): Promise<ForwardResult> {
+    this.checkAlive();
+    const flat = flattenInputs(inputs, {
+      vocabSize: this.config.vocab_size,
+      typeVocabSize: this.config.type_vocab_size,
+      maxPositionEmbeddings: this.config.max_position_embeddings,
+    });
+    const withHidden = inputs.outputHiddenStates === true;
+    const out = await this.handle.forward(flat.inputIds, flat.attentionMask, flat.tokenTypeIds, flat.batchSize, flat.sequenceLength, withHidden);
+    const result: ForwardResult = { logits: out.logits, shape: [out.shape[0], out.shape[1]] };
+    if (withHidden) {
+      result.pooledOutput = out.pooledOutput;
+      result.lastHiddenState = out.lastHiddenState;
+      result.hiddenShape = out.hiddenShape as [number, number, number];
+    }
+    return result;
+  }
+
+  /** Tokenizes texts (or text pairs), runs the model, and returns label names with probabilities. */
+  async predict(texts: string[] | string, options: PredictOptions & { pairs?: string[] } = {}): Promise<Prediction[]> {
+    this.checkAlive();
+    const list = typeof texts === 'string' ? [texts] : texts;
+    if (!Array.isArray(list)) throw new TypeError('texts must be a string or an array of strings');
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
+    const tokenizer = this.tokenizer;
+    if (!tokenizer) throw new Error('this model has no tokenizer (no tokenizer.json or vocab.txt in its directory); use forward() with token ids');
+    const predictions: Prediction[] = [];
+    for (let start = 0; start < list.length; start += batchSize) {
+      const chunk = list.slice(start, start + batchSize);
+      const pairs = options.pairs?.slice(start, start + batchSize);
+      const encoded = await tokenizer.encode(chunk, pairs);
+      const { logits, shape } = await this.forward(encoded);
+      for (let row = 0; row < shape[0]; row += 1) predictions.push(this.toPrediction(logits.subarray(row * shape[1], (row + 1) * shape[1])));
+    }
+    return predictions;
+  }
+
+  private toPrediction(logits: Float32Array): Prediction {
+    const labels = this.labels;
+    let values: number[];
+    const problem = this.config.problem_type ?? (this.config.num_labels === 1 ? 'regression' : 'single_label_classification');
+    if (problem === 'regression') {
+      values = Array.from(logits);
+    } else if (problem === 'multi_label_classification') {
+      values = Array.from(logits, (z) => 1 / (1 + Math.exp(-z)));
+    } else {
+      const max = Math.max(...logits);
+      const exps = Array.from(logits, (z) => Math.exp(z - max));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      values = exps.map((e) => e / sum);
+    }
+    let best = 0;
+    values.forEach((v, i) => {
+      if (v > values[best]) best = i;
+    });
+    return { label: labels[best], score: values[best], scores: Object.fromEntries(labels.map((l, i) => [l, values[i]])) };
+  }
+
+  /**
+   * Writes a directory that transformers' from_pretrained and torch.load accept: config.json, the weights
+   * (model.safetensors, pytorch_model.bin, or both) and the tokenizer files. Every file is written under a
+   * temporary name and renamed into place.
+   */
+  async save(dir: string, options: { format?: SaveFormat } = {}): Promise<string[]> {
+    this.checkAlive();
+    return this.writeDirectory(this.handle, dir, options.format);
+  }
+
+  /** @internal For the Trainer's checkpoints while it holds the training claim. */
+  async saveForTrainer(owner: object, dir: string, format: SaveFormat = 'safetensors'): Promise<string[]> {
+    return this.writeDirectory(this.handleFor(owner), dir, format);
+  }
+
+  private async writeDirectory(handle: NativeModelHandle, dir: string, format: SaveFormat = 'safetensors'): Promise<string[]> {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a non-empty string');
+    if (!['safetensors', 'pytorch', 'both'].includes(format)) {
+      throw new RangeError(`format must be 'safetensors', 'pytorch' or 'both', got ${JSON.stringify(format)}`);
+    }
+    await fs.mkdir(dir, { recursive: true });
+    const written = await handle.saveWeights(path.resolve(dir), format);
+    const configFile = path.join(dir, 'config.json');
+    await writeFileAtomic(configFile, `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
+    written.push(path.resolve(configFile));
+    if (this.tokenizer) await this.tokenizer.save(dir);
+    return written;
+  }
+
+  /** Frees the native weights. Later calls reject; a call already running finishes first. */
+  dispose(): void {
+    this.handle.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
+
+  private checkAlive(): void {
+    if (this.handle.disposed) throw new Error('this BertClassifier has been disposed');
+    if (this.trainingOwner !== undefined) {
+      throw new Error('this BertClassifier is being trained (Trainer.fit is running); wait for fit() to settle before forward, predict or save');
+    }
+  }
+
+  /**
+   * @internal For the Trainer: the native handle, claimed for the duration of fit(). While claimed, the
+   * public forward/predict/save calls reject instead of reading weights mid-update.
+   */
+  claimForTraining(owner: object): NativeModelHandle {
+    if (this.handle.disposed) throw new Error('this BertClassifier has been disposed');
+    if (this.trainingOwner !== undefined) throw new Error('this BertClassifier is already being trained by another fit()');
+    this.trainingOwner = owner;
+    return this.handle;
+  }
+
+  /** @internal Ends a claim made by claimForTraining. */
+  releaseFromTraining(owner: object): void {
+    if (this.trainingOwner === owner) this.trainingOwner = undefined;
+  }
+
+  /** @internal The native handle for a Trainer that holds the claim (evaluation and checkpoints during fit). */
+  handleFor(owner: object): NativeModelHandle {
+    if (this.trainingOwner !== undefined && this.trainingOwner !== owner) throw new Error('this BertClassifier is being trained by another fit()');
+    if (this.handle.disposed) throw new Error('this BertClassifier has been disposed');
+    return this.handle;
+  }
+}

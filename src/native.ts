@@ -1,0 +1,114 @@
+// The one module that loads the native addon (through node-gyp-build: a prebuilt binary when present,
+// else build/Release from `npm install` or `npm run build`). Everything else uses the typed surface below.
+import * as path from 'path';
+
+export interface NativeLoadReport {
+  missing: string[];
+  unexpected: string[];
+  renamed: { from: string; to: string }[];
+  initialized: string[];
+  mismatched: string[];
+}
+
+export interface NativeForwardOutput {
+  logits: Float32Array;
+  shape: number[];
+  pooledOutput?: Float32Array;
+  lastHiddenState?: Float32Array;
+  hiddenShape?: number[];
+}
+
+export interface NativeModelHandle {
+  load(files: string[], ignoreMismatchedSizes: boolean, seed: number): Promise<NativeLoadReport>;
+  forward(
+    inputIds: Int32Array,
+    attentionMask: Int32Array | null,
+    tokenTypeIds: Int32Array | null,
+    batchSize: number,
+    sequenceLength: number,
+    withHidden: boolean,
+  ): Promise<NativeForwardOutput>;
+  saveWeights(dir: string, format: 'safetensors' | 'pytorch' | 'both'): Promise<string[]>;
+  parameters(): { name: string; shape: number[] }[];
+  dispose(): void;
+
+  // Training. AdamW with transformers' parameter groups (no decay on biases and LayerNorm weights).
+  configureOptimizer(options: { beta1: number; beta2: number; eps: number; weightDecay: number }): void;
+  /** One optimizer step over the micro-batches (gradient accumulation), in train mode. */
+  trainStep(batches: NativeBatch[], options: NativeTrainStepOptions): Promise<NativeTrainStepResult>;
+  /** Eval-mode logits and, when the batch has labels, the loss. */
+  evalBatch(batch: NativeBatch, problemType: NativeProblemType, classWeights?: Float32Array | null): Promise<{ logits: Float32Array; shape: number[]; loss: number | null }>;
+  /** Replaces the weights in place from checkpoint files (every model key must be present). */
+  loadWeights(files: string[]): Promise<void>;
+  saveOptimizerState(path: string): Promise<void>;
+  loadOptimizerState(path: string): Promise<void>;
+  getRngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
+  manualSeed(seed: number): void;
+  readonly disposed: boolean;
+}
+
+export type NativeProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
+
+export interface NativeBatch {
+  inputIds: Int32Array;
+  attentionMask: Int32Array | null;
+  tokenTypeIds: Int32Array | null;
+  /** Class ids [batch] (Int32Array) for single-label; floats [batch * numLabels] (Float32Array) otherwise. */
+  labels: Int32Array | Float32Array | null;
+  batchSize: number;
+  sequenceLength: number;
+}
+
+export interface NativeTrainStepOptions {
+  problemType: NativeProblemType;
+  learningRate: number;
+  maxGradNorm: number;
+  accumulationSteps: number;
+  classWeights: Float32Array | null;
+  skipNonFinite: boolean;
+}
+
+export interface NativeTrainStepResult {
+  /** Mean of the unscaled micro-batch losses: the loss transformers' Trainer logs for the step. */
+  loss: number;
+  microLosses: number[];
+  /** Total gradient norm before clipping. */
+  gradNorm: number;
+  /** True when a non-finite loss or gradient made the step skip the update (skipNonFinite). */
+  skipped: boolean;
+  optimizerStep: number;
+}
+
+export interface NativeTensorInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  checksum: number;
+}
+
+export interface NativeAddon {
+  NativeModel: new (config: object) => NativeModelHandle;
+  readCheckpoint(path: string): Promise<NativeTensorInfo[]>;
+  torchVersion: string;
+  cudaAvailable: boolean;
+  numThreads(): number;
+}
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (!addon) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    try {
+      addon = load(path.resolve(__dirname, '..'));
+    } catch (err) {
+      throw new Error(
+        `bert-trainer: the native addon is not built (${(err as Error).message}). ` +
+          'Run `npm install` (or `npm run build`) with LibTorch available; see README "Where LibTorch comes from".',
+      );
+    }
+  }
+  return addon;
+}

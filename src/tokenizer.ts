@@ -1,0 +1,954 @@
+/**
+ * BERT WordPiece tokenizer on top of Hugging Face's `tokenizers` Node binding,
+ * loading and saving the same files as transformers' `BertTokenizerFast`.
+ *
+ * Truncation, special tokens and padding are applied here, per call, instead of
+ * through the binding's tokenizer-wide `setTruncation` / `setPadding` state: the
+ * binding reads that state when its worker thread runs, so two concurrent
+ * `encode` calls with different options would otherwise race.
+ */
+import { createWriteStream, promises as fsp } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tk from 'tokenizers';
+
+import { writeFileAtomic } from './atomic-write';
+
+/** Options of `fromDirectory` / `fromVocab` that change the tokenizer's default length. */
+export interface TokenizerOptions {
+  /** Overrides the default max length (min(model_max_length, max_position_embeddings, 512)). */
+  maxLength?: number;
+}
+
+export interface FromDirectoryOptions extends TokenizerOptions {
+  /**
+   * The model's `max_position_embeddings`. When omitted, `fromDirectory` reads it from
+   * `config.json` in the same folder if that file exists.
+   */
+  maxPositionEmbeddings?: number;
+}
+
+export interface EncodeOptions {
+  /** `true`/`'longest'` (default): pad to the longest sequence of the batch; `'max_length'`: pad to maxLength; `false`: no padding (ragged rows). */
+  padding?: boolean | 'longest' | 'max_length';
+  /** Default `true`: truncate to maxLength (special tokens included); pairs use transformers' 'longest_first'. */
+  truncation?: boolean;
+  /** Defaults to the tokenizer's `maxLength`. */
+  maxLength?: number;
+}
+
+export interface BatchEncoding {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+}
+
+/** The tokenizer settings saved to / read from `tokenizer_config.json`. */
+export interface BertTokenizerConfig {
+  /** `do_lower_case` (default true). */
+  doLowerCase: boolean;
+  /** `strip_accents`; `null` (default) follows `doLowerCase`. */
+  stripAccents: boolean | null;
+  /** `tokenize_chinese_chars` (default true). */
+  tokenizeChineseChars: boolean;
+  /** `model_max_length`; `null` when unknown (transformers' VERY_LARGE_INTEGER). */
+  modelMaxLength: number | null;
+  clsToken: string;
+  sepToken: string;
+  padToken: string;
+  unkToken: string;
+  maskToken: string;
+}
+
+export interface TrainWordPieceOptions {
+  /** Target vocabulary size, the 5 special tokens included (never smaller than specials + alphabet, like the Rust trainer). */
+  vocabSize: number;
+  /** A merge is learned only if its pair occurs at least this many times (default 2, as in HF's BertWordPieceTokenizer.train). */
+  minFrequency?: number;
+  /** Lowercase and strip accents (default true). */
+  lowercase?: boolean;
+}
+
+const DEFAULT_CONFIG: BertTokenizerConfig = {
+  doLowerCase: true,
+  stripAccents: null,
+  tokenizeChineseChars: true,
+  modelMaxLength: null,
+  clsToken: '[CLS]',
+  sepToken: '[SEP]',
+  padToken: '[PAD]',
+  unkToken: '[UNK]',
+  maskToken: '[MASK]',
+};
+
+/** What transformers writes as model_max_length when it is unknown: int(1e30). */
+const VERY_LARGE_INTEGER_JSON = '1000000000000000019884624838656';
+const ABSOLUTE_MAX_LENGTH = 512;
+const MAX_INPUT_CHARS_PER_WORD = 100;
+const CONTINUING_PREFIX = '##';
+
+const TOKENIZER_FILE = 'tokenizer.json';
+const VOCAB_FILE = 'vocab.txt';
+const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+const SPECIAL_TOKENS_MAP_FILE = 'special_tokens_map.json';
+const MODEL_CONFIG_FILE = 'config.json';
+
+type PaddingMode = 'none' | 'longest' | 'max_length';
+type Json = Record<string, unknown>;
+
+interface ResolvedEncodeOptions {
+  padding: PaddingMode;
+  truncation: boolean;
+  maxLength: number;
+}
+
+interface BuildInit {
+  tokenizer: tk.Tokenizer;
+  config: BertTokenizerConfig;
+  /** Contents of tokens already registered as added tokens (tokenizer.json `added_tokens`). */
+  existingAddedTokens?: Map<string, { special: boolean }>;
+  maxPositionEmbeddings?: number;
+  maxLength?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// small validation helpers
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'number') return `number ${value}`;
+  return typeof value;
+}
+
+function checkPositiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function optionalPositiveInteger(value: unknown, name: string): number | undefined {
+  return value === undefined ? undefined : checkPositiveInteger(value, name);
+}
+
+function checkOptionsObject(value: unknown, name: string): Json {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+  }
+  return value as Json;
+}
+
+function checkStringArray(value: unknown, name: string): asserts value is string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${describe(value)}`);
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== 'string') {
+      throw new TypeError(`${name}[${i}] must be a string, got ${describe(value[i])}`);
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function readTextIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function parseJsonObject(text: string, file: string): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Invalid JSON in ${file}: ${errorMessage(err)}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`Invalid ${file}: expected a JSON object`);
+  }
+  return parsed as Json;
+}
+
+async function readJsonIfExists(file: string): Promise<Json | undefined> {
+  const text = await readTextIfExists(file);
+  return text === undefined ? undefined : parseJsonObject(text, file);
+}
+
+/** A special token in tokenizer_config.json / special_tokens_map.json: a string or an AddedToken dict. */
+function tokenValue(json: Json, key: string, file: string): string | undefined {
+  const value = json[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string;
+  throw new Error(`Invalid ${file}: "${key}" must be a string or an object with a "content" string`);
+}
+
+function boolValue(json: Json, key: string, file: string): boolean | undefined {
+  const value = json[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new Error(`Invalid ${file}: "${key}" must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/** Only the keys actually present in the file (so that tokenizer.json's normalizer can fill the rest). */
+function parseTokenizerConfig(json: Json | undefined, file: string): Partial<BertTokenizerConfig> {
+  const out: Partial<BertTokenizerConfig> = {};
+  if (json === undefined) return out;
+  const lower = boolValue(json, 'do_lower_case', file);
+  if (lower !== undefined) out.doLowerCase = lower;
+  if ('strip_accents' in json) {
+    const strip = json.strip_accents;
+    if (strip !== null && typeof strip !== 'boolean') {
+      throw new Error(`Invalid ${file}: "strip_accents" must be a boolean or null, got ${describe(strip)}`);
+    }
+    out.stripAccents = strip;
+  }
+  const chinese = boolValue(json, 'tokenize_chinese_chars', file);
+  if (chinese !== undefined) out.tokenizeChineseChars = chinese;
+  const mml = json.model_max_length;
+  if (mml !== undefined && mml !== null) {
+    if (typeof mml !== 'number' || !(mml > 0)) {
+      throw new Error(`Invalid ${file}: "model_max_length" must be a positive number, got ${describe(mml)}`);
+    }
+    // transformers stores int(1e30) when the length is unknown.
+    out.modelMaxLength = mml > Number.MAX_SAFE_INTEGER ? null : Math.floor(mml);
+  }
+  Object.assign(out, parseSpecialTokens(json, file));
+  return out;
+}
+
+function parseSpecialTokens(json: Json | undefined, file: string): Partial<BertTokenizerConfig> {
+  const out: Partial<BertTokenizerConfig> = {};
+  if (json === undefined) return out;
+  const keys: Array<[keyof BertTokenizerConfig, string]> = [
+    ['clsToken', 'cls_token'],
+    ['sepToken', 'sep_token'],
+    ['padToken', 'pad_token'],
+    ['unkToken', 'unk_token'],
+    ['maskToken', 'mask_token'],
+  ];
+  for (const [prop, key] of keys) {
+    const v = tokenValue(json, key, file);
+    if (v !== undefined) (out as Record<string, unknown>)[prop] = v;
+  }
+  return out;
+}
+
+function validateConfig(config: Partial<BertTokenizerConfig>, name: string): Partial<BertTokenizerConfig> {
+  const c = checkOptionsObject(config, name) as Partial<BertTokenizerConfig>;
+  for (const key of ['doLowerCase', 'tokenizeChineseChars'] as const) {
+    if (c[key] !== undefined && typeof c[key] !== 'boolean') {
+      throw new TypeError(`${name}.${key} must be a boolean, got ${describe(c[key])}`);
+    }
+  }
+  if (c.stripAccents !== undefined && c.stripAccents !== null && typeof c.stripAccents !== 'boolean') {
+    throw new TypeError(`${name}.stripAccents must be a boolean or null, got ${describe(c.stripAccents)}`);
+  }
+  if (c.modelMaxLength !== undefined && c.modelMaxLength !== null) {
+    checkPositiveInteger(c.modelMaxLength, `${name}.modelMaxLength`);
+  }
+  for (const key of ['clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken'] as const) {
+    const v = c[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
+      throw new TypeError(`${name}.${key} must be a non-empty string, got ${describe(v)}`);
+    }
+  }
+  return c;
+}
+
+function bertNormalizerFor(config: BertTokenizerConfig, cleanText = true): tk.Normalizer {
+  return tk.bertNormalizer({
+    cleanText,
+    handleChineseChars: config.tokenizeChineseChars,
+    // undefined = follow `lowercase` (serialized as strip_accents: null, like transformers' files)
+    stripAccents: config.stripAccents ?? undefined,
+    lowercase: config.doLowerCase,
+  });
+}
+
+function sortedKeys(obj: Json): Json {
+  const out: Json = {};
+  for (const key of Object.keys(obj).sort()) out[key] = obj[key];
+  return out;
+}
+
+/** Number of Unicode code points (what Rust's `chars()` counts). */
+function codePointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export class BertTokenizer {
+  /** Default length used for truncation and `padding: 'max_length'`. */
+  readonly maxLength: number;
+  /** Size of the id space: highest id (model vocab and added tokens) + 1, i.e. the embedding rows needed. */
+  readonly vocabSize: number;
+  readonly padTokenId: number;
+  readonly clsTokenId: number;
+  readonly sepTokenId: number;
+  readonly unkTokenId: number;
+  readonly maskTokenId: number;
+  readonly config: Readonly<BertTokenizerConfig>;
+  /** `max_position_embeddings` when known (caps `maxLength`). */
+  readonly maxPositionEmbeddings: number | null;
+
+  private readonly tokenizer: tk.Tokenizer;
+  private readonly decoder: tk.Decoder | null;
+  private readonly specialIds: Set<number>;
+  private readonly addedSingle: number;
+  private readonly addedPair: number;
+
+  private constructor(init: BuildInit) {
+    const { tokenizer, config } = init;
+    this.tokenizer = tokenizer;
+    this.config = Object.freeze({ ...config });
+    // encode() does truncation/padding itself; a tokenizer.json may carry its own settings.
+    tokenizer.disableTruncation();
+    tokenizer.disablePadding();
+
+    // Like PreTrainedTokenizerFast: make sure every special token is a (special) added token,
+    // in transformers' order (unk, sep, pad, cls, mask) so new ids match transformers'.
+    const existing = init.existingAddedTokens ?? new Map<string, { special: boolean }>();
+    const order = [config.unkToken, config.sepToken, config.padToken, config.clsToken, config.maskToken];
+    const missing = order.filter((t, i) => !existing.has(t) && order.indexOf(t) === i);
+    if (missing.length > 0) tokenizer.addSpecialTokens(missing);
+
+    const idOf = (token: string, what: string): number => {
+      const id = tokenizer.tokenToId(token);
+      if (id === null || id === undefined) throw new Error(`The ${what} ${JSON.stringify(token)} has no id in the tokenizer`);
+      return id;
+    };
+    this.clsTokenId = idOf(config.clsToken, 'cls token');
+    this.sepTokenId = idOf(config.sepToken, 'sep token');
+    this.padTokenId = idOf(config.padToken, 'pad token');
+    this.unkTokenId = idOf(config.unkToken, 'unk token');
+    this.maskTokenId = idOf(config.maskToken, 'mask token');
+
+    this.specialIds = new Set([this.clsTokenId, this.sepTokenId, this.padTokenId, this.unkTokenId, this.maskTokenId]);
+    for (const [content, info] of existing) {
+      if (!info.special) continue;
+      const id = tokenizer.tokenToId(content);
+      if (id !== null && id !== undefined) this.specialIds.add(id);
+    }
+
+    if (tokenizer.getPostProcessor() === null) {
+      tokenizer.setPostProcessor(bertTemplate(config, this.clsTokenId, this.sepTokenId));
+    }
+    const empty = tk.mergeEncodings([]);
+    this.addedSingle = tokenizer.postProcess(empty, undefined, true).getLength();
+    this.addedPair = tokenizer.postProcess(empty, empty, true).getLength();
+
+    this.decoder = tokenizer.getDecoder();
+
+    let maxId = -1;
+    for (const [, id] of vocabEntries(tokenizer, true)) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
+
+    this.maxPositionEmbeddings = init.maxPositionEmbeddings ?? null;
+    const limits = [ABSOLUTE_MAX_LENGTH];
+    if (config.modelMaxLength !== null) limits.push(config.modelMaxLength);
+    if (init.maxPositionEmbeddings !== undefined) limits.push(init.maxPositionEmbeddings);
+    let maxLength = Math.min(...limits);
+    if (init.maxLength !== undefined) {
+      this.checkAgainstPositions(init.maxLength);
+      maxLength = init.maxLength;
+    }
+    this.maxLength = maxLength;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // construction
+
+  /**
+   * Loads a tokenizer folder like transformers' `BertTokenizerFast.from_pretrained`: `tokenizer.json`
+   * when present (plus `tokenizer_config.json` / `special_tokens_map.json` for model_max_length,
+   * casing and special tokens), else the BERT pipeline built from `vocab.txt` + `tokenizer_config.json`.
+   */
+  static async fromDirectory(dir: string, options?: FromDirectoryOptions): Promise<BertTokenizer> {
+    if (typeof dir !== 'string' || dir.length === 0) {
+      throw new TypeError(`dir must be a non-empty string, got ${describe(dir)}`);
+    }
+    const opts = checkOptionsObject(options, 'options') as FromDirectoryOptions;
+    const maxLength = optionalPositiveInteger(opts.maxLength, 'maxLength');
+    let maxPositionEmbeddings = optionalPositiveInteger(opts.maxPositionEmbeddings, 'maxPositionEmbeddings');
+
+    const tokenizerFile = path.join(dir, TOKENIZER_FILE);
+    const vocabFile = path.join(dir, VOCAB_FILE);
+    const configFile = path.join(dir, TOKENIZER_CONFIG_FILE);
+    const specialFile = path.join(dir, SPECIAL_TOKENS_MAP_FILE);
+
+    const [tokenizerText, configJson, specialJson] = await Promise.all([
+      readTextIfExists(tokenizerFile),
+      readJsonIfExists(configFile),
+      readJsonIfExists(specialFile),
+    ]);
+    // special_tokens_map.json wins over tokenizer_config.json, as in transformers.
+    const fromFiles: Partial<BertTokenizerConfig> = {
+      ...parseTokenizerConfig(configJson, configFile),
+      ...parseSpecialTokens(specialJson, specialFile),
+    };
+
+    if (maxPositionEmbeddings === undefined) {
+      const modelConfigFile = path.join(dir, MODEL_CONFIG_FILE);
+      const modelConfig = await readJsonIfExists(modelConfigFile);
+      const mpe = modelConfig?.max_position_embeddings;
+      if (mpe !== undefined) {
+        if (typeof mpe !== 'number' || !Number.isInteger(mpe) || mpe <= 0) {
+          throw new Error(`Invalid ${modelConfigFile}: "max_position_embeddings" must be a positive integer, got ${describe(mpe)}`);
+        }
+        maxPositionEmbeddings = mpe;
+      }
+    }
+
+    if (tokenizerText !== undefined) {
+      const json = parseJsonObject(tokenizerText, tokenizerFile);
+      let tokenizer: tk.Tokenizer;
+      try {
+        tokenizer = tk.Tokenizer.fromString(tokenizerText);
+      } catch (err) {
+        throw new Error(`Cannot load ${tokenizerFile}: ${errorMessage(err)}`);
+      }
+      const ns = json.normalizer as Json | null | undefined;
+      const bertState = ns && ns.type === 'BertNormalizer' ? ns : undefined;
+      const config: BertTokenizerConfig = {
+        ...DEFAULT_CONFIG,
+        doLowerCase: typeof bertState?.lowercase === 'boolean' ? bertState.lowercase : DEFAULT_CONFIG.doLowerCase,
+        stripAccents: typeof bertState?.strip_accents === 'boolean' ? bertState.strip_accents : null,
+        tokenizeChineseChars:
+          typeof bertState?.handle_chinese_chars === 'boolean' ? bertState.handle_chinese_chars : DEFAULT_CONFIG.tokenizeChineseChars,
+        ...fromFiles,
+      };
+      // Like BertTokenizerFast.__init__: settings given in tokenizer_config.json rebuild the normalizer.
+      if (
+        bertState &&
+        (bertState.lowercase !== config.doLowerCase ||
+          (bertState.strip_accents ?? null) !== config.stripAccents ||
+          bertState.handle_chinese_chars !== config.tokenizeChineseChars)
+      ) {
+        tokenizer.setNormalizer(bertNormalizerFor(config, bertState.clean_text !== false));
+      }
+      const existing = new Map<string, { special: boolean }>();
+      if (Array.isArray(json.added_tokens)) {
+        for (const t of json.added_tokens as Json[]) {
+          if (t && typeof t.content === 'string') existing.set(t.content, { special: t.special === true });
+        }
+      }
+      return new BertTokenizer({ tokenizer, config, existingAddedTokens: existing, maxPositionEmbeddings, maxLength });
+    }
+
+    const vocabText = await readTextIfExists(vocabFile);
+    if (vocabText === undefined) {
+      throw new Error(`No tokenizer found in ${dir}: neither ${TOKENIZER_FILE} nor ${VOCAB_FILE} exists there`);
+    }
+    const lines = vocabText.split('\n');
+    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    // transformers' load_vocab: one token per line, id = line index (a duplicate keeps its last index).
+    const vocab = new Map<string, number>();
+    lines.forEach((line, i) => vocab.set(line.endsWith('\r') ? line.slice(0, -1) : line, i));
+    const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, ...fromFiles };
+    if (!vocab.has(config.unkToken)) {
+      throw new Error(`Invalid ${vocabFile}: it has no unk token ${JSON.stringify(config.unkToken)}`);
+    }
+    return new BertTokenizer({
+      tokenizer: buildBertPipeline(vocab, config),
+      config,
+      maxPositionEmbeddings,
+      maxLength,
+    });
+  }
+
+  /**
+   * Builds the BERT pipeline from a vocabulary (array: id = index; Map: token → id), e.g. for a
+   * model trained from scratch. Special tokens missing from the vocabulary get new ids after it
+   * (as transformers does); the unk token must be in it.
+   */
+  static fromVocab(
+    vocab: string[] | Map<string, number>,
+    config?: Partial<BertTokenizerConfig>,
+    options?: FromDirectoryOptions,
+  ): BertTokenizer {
+    const map = new Map<string, number>();
+    if (Array.isArray(vocab)) {
+      checkStringArray(vocab, 'vocab');
+      vocab.forEach((token, i) => {
+        if (map.has(token)) throw new RangeError(`vocab[${i}] duplicates vocab[${map.get(token)}] (${JSON.stringify(token)})`);
+        map.set(token, i);
+      });
+    } else if (vocab instanceof Map) {
+      const seen = new Map<number, string>();
+      for (const [token, id] of vocab) {
+        if (typeof token !== 'string') throw new TypeError(`vocab keys must be strings, got ${describe(token)}`);
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+          throw new RangeError(`vocab id of ${JSON.stringify(token)} must be a non-negative integer, got ${describe(id)}`);
+        }
+        const other = seen.get(id);
+        if (other !== undefined) throw new RangeError(`vocab ids must be unique: ${JSON.stringify(token)} and ${JSON.stringify(other)} both have id ${id}`);
+        seen.set(id, token);
+        map.set(token, id);
+      }
+    } else {
+      throw new TypeError(`vocab must be an array of strings or a Map<string, number>, got ${describe(vocab)}`);
+    }
+    const full: BertTokenizerConfig = { ...DEFAULT_CONFIG, ...stripUndefined(validateConfig(config ?? {}, 'config')) };
+    const opts = checkOptionsObject(options, 'options') as FromDirectoryOptions;
+    const maxLength = optionalPositiveInteger(opts.maxLength, 'maxLength');
+    const maxPositionEmbeddings = optionalPositiveInteger(opts.maxPositionEmbeddings, 'maxPositionEmbeddings');
+    if (!map.has(full.unkToken)) {
+      throw new RangeError(`vocab has no unk token ${JSON.stringify(full.unkToken)}`);
+    }
+    return new BertTokenizer({ tokenizer: buildBertPipeline(map, full), config: full, maxPositionEmbeddings, maxLength });
+  }
+
+  /**
+   * Learns a WordPiece vocabulary with the binding's own WordPiece trainer (`Tokenizer.train`), which
+   * the binding only offers with default settings (vocab_size 30000, min_frequency 0, no special
+   * tokens). `vocabSize` and `minFrequency` are applied afterwards: both cut the trainer's merge list
+   * at the point the configured Rust trainer would have stopped. The vocabulary is
+   * [PAD] [UNK] [CLS] [SEP] [MASK], the alphabet (sorted), then the learned pieces in merge order.
+   */
+  static async trainWordPiece(
+    texts: string[] | Iterable<string> | AsyncIterable<string>,
+    options: TrainWordPieceOptions,
+  ): Promise<BertTokenizer> {
+    const isIterable =
+      texts !== null &&
+      typeof texts === 'object' &&
+      (typeof (texts as Iterable<string>)[Symbol.iterator] === 'function' ||
+        typeof (texts as AsyncIterable<string>)[Symbol.asyncIterator] === 'function');
+    if (!isIterable || typeof texts === 'string') {
+      throw new TypeError(`texts must be an array or (async) iterable of strings, got ${describe(texts)}`);
+    }
+    const opts = checkOptionsObject(options, 'options') as Partial<TrainWordPieceOptions>;
+    const vocabSize = checkPositiveInteger(opts.vocabSize, 'vocabSize');
+    let minFrequency = 2;
+    if (opts.minFrequency !== undefined) {
+      if (typeof opts.minFrequency !== 'number') throw new TypeError(`minFrequency must be a non-negative integer, got ${describe(opts.minFrequency)}`);
+      if (!Number.isInteger(opts.minFrequency) || opts.minFrequency < 0) {
+        throw new RangeError(`minFrequency must be a non-negative integer, got ${opts.minFrequency}`);
+      }
+      minFrequency = opts.minFrequency;
+    }
+    if (opts.lowercase !== undefined && typeof opts.lowercase !== 'boolean') {
+      throw new TypeError(`lowercase must be a boolean, got ${describe(opts.lowercase)}`);
+    }
+    const lowercase = opts.lowercase ?? true;
+    const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, doLowerCase: lowercase };
+    const specials = [config.padToken, config.unkToken, config.clsToken, config.sepToken, config.maskToken];
+
+    const normalizer = bertNormalizerFor(config);
+    const preTokenizer = tk.bertPreTokenizer();
+    const wordCounts = new Map<string, number>();
+    const countWords = minFrequency > 1;
+
+    const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bert-wordpiece-'));
+    try {
+      const corpus = path.join(tmpDir, 'corpus.txt');
+      const out = createWriteStream(corpus, { encoding: 'utf8' });
+      const finished = new Promise<void>((resolve, reject) => {
+        out.on('error', reject);
+        out.on('finish', resolve);
+      });
+      finished.catch(() => undefined); // awaited below; avoids an unhandled rejection meanwhile
+      let index = 0;
+      try {
+        for await (const text of texts as AsyncIterable<unknown>) {
+          if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describe(text)}`);
+          index++;
+          if (countWords) {
+            for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
+              wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
+            }
+          }
+          if (!out.write(text + '\n')) await Promise.race([new Promise<void>((resolve) => out.once('drain', resolve)), finished]);
+        }
+      } finally {
+        out.end();
+        await finished;
+      }
+
+      const trainer = new tk.Tokenizer(tk.WordPiece.init({ [config.unkToken]: 0 }, { unkToken: config.unkToken }));
+      trainer.setNormalizer(normalizer);
+      trainer.setPreTokenizer(preTokenizer);
+      trainer.train([corpus]); // synchronous; the binding's default WordPieceTrainer
+
+      const learned = vocabEntries(trainer, false)
+        .sort((a, b) => a[1] - b[1])
+        .map(([token]) => token)
+        .filter((token) => !specials.includes(token));
+      const isBase = (t: string): boolean => codePointLength(t.startsWith(CONTINUING_PREFIX) ? t.slice(CONTINUING_PREFIX.length) : t) === 1;
+      const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+      const base = learned.filter((t) => isBase(t) && !t.startsWith(CONTINUING_PREFIX)).sort(byCodePoint);
+      const baseCont = learned.filter((t) => isBase(t) && t.startsWith(CONTINUING_PREFIX)).sort(byCodePoint);
+      let merges = learned.filter((t) => !isBase(t));
+
+      const room = Math.max(0, vocabSize - specials.length - base.length - baseCont.length);
+      if (merges.length > room) merges = merges.slice(0, room);
+      if (countWords && merges.length > 0) {
+        const ids = new Map(learned.map((t, i) => [t, i] as [string, number]));
+        merges = merges.slice(0, mergesAboveFrequency(merges, wordCounts, minFrequency, ids));
+      }
+      return BertTokenizer.fromVocab([...specials, ...base, ...baseCont, ...merges], config);
+    } finally {
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // encoding / decoding
+
+  /**
+   * Tokenizes a batch (optionally of pairs), adds [CLS]/[SEP], truncates (default: to maxLength,
+   * 'longest_first' for pairs, exactly like BertTokenizerFast) and pads (default: to the longest row).
+   */
+  async encode(texts: string[], pairs?: string[] | null, options?: EncodeOptions): Promise<BatchEncoding> {
+    const resolved = this.resolveEncode(texts, pairs, options);
+    const noSpecials = { addSpecialTokens: false };
+    const [first, second] = await Promise.all([
+      this.tokenizer.encodeBatch(texts, noSpecials),
+      pairs != null ? this.tokenizer.encodeBatch(pairs, noSpecials) : Promise.resolve(undefined),
+    ]);
+    return this.assemble(first, second, resolved);
+  }
+
+  /**
+   * ids → text with the WordPiece decoder ("##" pieces joined, tokenization spaces cleaned up).
+   * Special tokens (the five and any special added token) are dropped when `skipSpecialTokens`.
+   */
+  decode(ids: number[], skipSpecialTokens = true): string {
+    if (!Array.isArray(ids)) throw new TypeError(`ids must be an array of token ids, got ${describe(ids)}`);
+    const tokens: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+        throw new TypeError(`ids[${i}] must be a non-negative integer, got ${describe(id)}`);
+      }
+      const token = id <= 0xffffffff ? this.tokenizer.idToToken(id) : null;
+      if (token === null || token === undefined) throw new RangeError(`ids[${i}] = ${id} is not in the vocabulary`);
+      if (skipSpecialTokens && this.specialIds.has(id)) continue;
+      tokens.push(token);
+    }
+    return this.decoder ? this.decoder.decode(tokens) : tokens.join(' ');
+  }
+
+  /** Token strings of ids (no decoding), e.g. for debugging. */
+  convertIdsToTokens(ids: number[]): string[] {
+    return ids.map((id, i) => {
+      const token = Number.isInteger(id) && id >= 0 && id <= 0xffffffff ? this.tokenizer.idToToken(id) : null;
+      if (token === null || token === undefined) throw new RangeError(`ids[${i}] = ${id} is not in the vocabulary`);
+      return token;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // saving
+
+  /**
+   * Writes tokenizer.json, vocab.txt, tokenizer_config.json and special_tokens_map.json like
+   * `BertTokenizerFast.save_pretrained`, each atomically (temporary file + rename).
+   */
+  async save(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir must be a non-empty string, got ${describe(dir)}`);
+    await fsp.mkdir(dir, { recursive: true });
+
+    const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bert-tokenizer-'));
+    let tokenizerJson: string;
+    try {
+      const tmpFile = path.join(tmpDir, TOKENIZER_FILE);
+      this.tokenizer.save(tmpFile, true);
+      tokenizerJson = await fsp.readFile(tmpFile, 'utf8');
+    } finally {
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+    }
+    const parsed = JSON.parse(tokenizerJson) as Json;
+
+    // vocab.txt: the model vocabulary by id (what WordPiece.save writes).
+    const modelVocab = vocabEntries(this.tokenizer, false).sort((a, b) => a[1] - b[1]);
+    const vocabTxt = modelVocab.map(([token]) => token + '\n').join('');
+
+    const addedTokensDecoder: Json = {};
+    if (Array.isArray(parsed.added_tokens)) {
+      for (const t of parsed.added_tokens as Json[]) {
+        addedTokensDecoder[String(t.id)] = sortedKeys({
+          content: t.content,
+          lstrip: t.lstrip ?? false,
+          normalized: t.normalized ?? false,
+          rstrip: t.rstrip ?? false,
+          single_word: t.single_word ?? false,
+          special: t.special ?? false,
+        });
+      }
+    }
+    const c = this.config;
+    const specialMap = sortedKeys({
+      cls_token: c.clsToken,
+      mask_token: c.maskToken,
+      pad_token: c.padToken,
+      sep_token: c.sepToken,
+      unk_token: c.unkToken,
+    });
+    const tokenizerConfig = sortedKeys({
+      added_tokens_decoder: addedTokensDecoder,
+      clean_up_tokenization_spaces: true,
+      do_lower_case: c.doLowerCase,
+      model_max_length: c.modelMaxLength ?? 0,
+      strip_accents: c.stripAccents,
+      tokenize_chinese_chars: c.tokenizeChineseChars,
+      tokenizer_class: 'BertTokenizer',
+      ...specialMap,
+    });
+    let configText = JSON.stringify(tokenizerConfig, null, 2);
+    if (c.modelMaxLength === null) {
+      // Unknown length: what transformers writes (int(1e30)), read back as null.
+      configText = configText.replace('"model_max_length": 0', `"model_max_length": ${VERY_LARGE_INTEGER_JSON}`);
+    }
+
+    await writeFileAtomic(path.join(dir, VOCAB_FILE), vocabTxt);
+    await writeFileAtomic(path.join(dir, SPECIAL_TOKENS_MAP_FILE), JSON.stringify(specialMap, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, TOKENIZER_CONFIG_FILE), configText + '\n');
+    await writeFileAtomic(path.join(dir, TOKENIZER_FILE), tokenizerJson);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // internals
+
+  private checkAgainstPositions(maxLength: number): void {
+    if (this.maxPositionEmbeddings !== null && maxLength > this.maxPositionEmbeddings) {
+      throw new RangeError(`maxLength (${maxLength}) exceeds max_position_embeddings (${this.maxPositionEmbeddings})`);
+    }
+  }
+
+  private resolveEncode(texts: unknown, pairs: unknown, options: unknown): ResolvedEncodeOptions {
+    checkStringArray(texts, 'texts');
+    if (pairs !== undefined && pairs !== null) {
+      checkStringArray(pairs, 'pairs');
+      if (pairs.length !== texts.length) {
+        throw new RangeError(`pairs must have the same length as texts (${texts.length}), got ${pairs.length}`);
+      }
+    }
+    const opts = checkOptionsObject(options, 'options') as EncodeOptions;
+    let padding: PaddingMode;
+    const p = opts.padding;
+    if (p === undefined || p === true || p === 'longest') padding = 'longest';
+    else if (p === false) padding = 'none';
+    else if (p === 'max_length') padding = 'max_length';
+    else throw new TypeError(`padding must be true, false, 'longest' or 'max_length', got ${describe(p)}`);
+    const truncation = opts.truncation ?? true;
+    if (typeof truncation !== 'boolean') throw new TypeError(`truncation must be a boolean, got ${describe(truncation)}`);
+    let maxLength = this.maxLength;
+    if (opts.maxLength !== undefined) {
+      maxLength = checkPositiveInteger(opts.maxLength, 'maxLength');
+      this.checkAgainstPositions(maxLength);
+    }
+    const added = pairs != null ? this.addedPair : this.addedSingle;
+    if (truncation && maxLength < added) {
+      throw new RangeError(`maxLength (${maxLength}) is smaller than the ${added} special tokens added to each ${pairs != null ? 'pair' : 'sequence'}`);
+    }
+    return { padding, truncation, maxLength };
+  }
+
+  private assemble(first: tk.Encoding[], second: tk.Encoding[] | undefined, o: ResolvedEncodeOptions): BatchEncoding {
+    const n = first.length;
+    const inputIds: number[][] = new Array(n);
+    const attentionMask: number[][] = new Array(n);
+    const tokenTypeIds: number[][] = new Array(n);
+    const budget = o.maxLength - (second ? this.addedPair : this.addedSingle);
+    let longest = 0;
+    for (let i = 0; i < n; i++) {
+      const a = first[i];
+      const b = second?.[i];
+      if (o.truncation) truncateLongestFirst(a, b, budget);
+      const enc = this.tokenizer.postProcess(a, b, true);
+      inputIds[i] = enc.getIds();
+      attentionMask[i] = enc.getAttentionMask();
+      tokenTypeIds[i] = enc.getTypeIds();
+      if (inputIds[i].length > longest) longest = inputIds[i].length;
+    }
+    const target = o.padding === 'longest' ? longest : o.padding === 'max_length' ? o.maxLength : 0;
+    for (let i = 0; i < n; i++) {
+      const missing = target - inputIds[i].length;
+      if (missing <= 0) continue;
+      for (let k = 0; k < missing; k++) {
+        inputIds[i].push(this.padTokenId);
+        attentionMask[i].push(0);
+        tokenTypeIds[i].push(0);
+      }
+    }
+    return { inputIds, attentionMask, tokenTypeIds };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pipeline pieces
+
+/**
+ * [token, id] pairs of the vocabulary. The binding returns it as a plain JS object, where a
+ * "__proto__" token is swallowed by the prototype setter; get it back by name when the count says
+ * something is missing.
+ */
+function vocabEntries(tokenizer: tk.Tokenizer, withAddedTokens: boolean): Array<[string, number]> {
+  const entries = Object.entries(tokenizer.getVocab(withAddedTokens));
+  if (entries.length < tokenizer.getVocabSize(withAddedTokens) && !entries.some(([t]) => t === '__proto__')) {
+    const id = tokenizer.tokenToId('__proto__');
+    if (id !== null && id !== undefined) entries.push(['__proto__', id]);
+  }
+  return entries;
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(obj) as Array<keyof T>) if (obj[key] !== undefined) out[key] = obj[key];
+  return out;
+}
+
+function bertTemplate(config: BertTokenizerConfig, clsId: number, sepId: number): tk.Processor {
+  const cls = config.clsToken;
+  const sep = config.sepToken;
+  return tk.templateProcessing(`${cls}:0 $A:0 ${sep}:0`, `${cls}:0 $A:0 ${sep}:0 $B:1 ${sep}:1`, [
+    [cls, clsId],
+    [sep, sepId],
+  ]);
+}
+
+/** BertTokenizerFast's pipeline (transformers' BertConverter) over a vocabulary. */
+function buildBertPipeline(vocab: Map<string, number>, config: BertTokenizerConfig): tk.Tokenizer {
+  // A null-prototype object so tokens such as "__proto__" stay plain keys.
+  const record: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [token, id] of vocab) record[token] = id;
+  const model = tk.WordPiece.init(record, {
+    unkToken: config.unkToken,
+    continuingSubwordPrefix: CONTINUING_PREFIX,
+    maxInputCharsPerWord: MAX_INPUT_CHARS_PER_WORD,
+  });
+  const tokenizer = new tk.Tokenizer(model);
+  tokenizer.setNormalizer(bertNormalizerFor(config));
+  tokenizer.setPreTokenizer(tk.bertPreTokenizer());
+  tokenizer.setDecoder(tk.wordPieceDecoder(CONTINUING_PREFIX, true));
+  // The post-processor needs the ids of [CLS]/[SEP], which may only exist once the special tokens are
+  // added (constructor); it sets the template when the tokenizer has none.
+  return tokenizer;
+}
+
+/**
+ * The Rust tokenizers' 'longest_first' truncation (what BertTokenizerFast does), in place, keeping
+ * the start of each sequence. NB: the binding's `Encoding.truncate` defaults to cutting from the LEFT.
+ */
+function truncateLongestFirst(a: tk.Encoding, b: tk.Encoding | undefined, budget: number): void {
+  const la = a.getLength();
+  if (!b) {
+    if (la > budget) a.truncate(budget, 0, 'right');
+    return;
+  }
+  const lb = b.getLength();
+  if (la + lb <= budget) return;
+  let n1 = la;
+  let n2 = lb;
+  let swap = false;
+  if (n1 > n2) {
+    swap = true;
+    [n1, n2] = [n2, n1];
+  }
+  n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+  if (n1 + n2 > budget) {
+    n1 = Math.floor(budget / 2);
+    n2 = n1 + (budget % 2);
+  }
+  if (swap) [n1, n2] = [n2, n1];
+  if (la > n1) a.truncate(n1, 0, 'right');
+  if (lb > n2) b.truncate(n2, 0, 'right');
+}
+
+/**
+ * How many of `merges` (tokens in the order the trainer created them) a trainer with
+ * min_frequency = `minFrequency` would have learned. Replays the merges over the corpus word counts
+ * with the Rust BPE/WordPiece trainer's pair bookkeeping; pair counts only decrease along the merge
+ * order, so the answer is a prefix length.
+ */
+function mergesAboveFrequency(
+  merges: string[],
+  wordCounts: Map<string, number>,
+  minFrequency: number,
+  ids: Map<string, number>,
+): number {
+  const SEP = '\u0000';
+  const words: string[][] = [];
+  const counts: number[] = [];
+  const pairCounts = new Map<string, number>();
+  const where = new Map<string, Set<number>>();
+  const bump = (a: string, b: string, delta: number, w: number): void => {
+    const key = a + SEP + b;
+    pairCounts.set(key, (pairCounts.get(key) ?? 0) + delta);
+    if (delta > 0) {
+      let set = where.get(key);
+      if (!set) where.set(key, (set = new Set()));
+      set.add(w);
+    }
+  };
+  for (const [word, count] of wordCounts) {
+    const chars = Array.from(word);
+    const symbols = chars.map((c, i) => (i === 0 ? c : CONTINUING_PREFIX + c));
+    const w = words.length;
+    words.push(symbols);
+    counts.push(count);
+    for (let i = 0; i + 1 < symbols.length; i++) bump(symbols[i], symbols[i + 1], count, w);
+  }
+  const merged = new Set<string>();
+  const idOf = (t: string): number => ids.get(t) ?? Number.MAX_SAFE_INTEGER;
+
+  for (let k = 0; k < merges.length; k++) {
+    const token = merges[k];
+    const isCont = token.startsWith(CONTINUING_PREFIX);
+    const body = Array.from(isCont ? token.slice(CONTINUING_PREFIX.length) : token);
+    let best: { a: string; b: string; key: string; count: number } | undefined;
+    for (let i = 1; i < body.length; i++) {
+      const left = body.slice(0, i).join('');
+      const a = isCont ? CONTINUING_PREFIX + left : left;
+      const b = CONTINUING_PREFIX + body.slice(i).join('');
+      const key = a + SEP + b;
+      if (merged.has(key)) continue;
+      const count = pairCounts.get(key) ?? 0;
+      if (count <= 0) continue;
+      if (
+        !best ||
+        count > best.count ||
+        (count === best.count && (idOf(a) < idOf(best.a) || (idOf(a) === idOf(best.a) && idOf(b) < idOf(best.b))))
+      ) {
+        best = { a, b, key, count };
+      }
+    }
+    // Not reproducible (a merge we could not see, e.g. one that re-created an existing token): keep it.
+    if (!best) continue;
+    if (best.count < minFrequency) return k;
+    merged.add(best.key);
+    for (const w of where.get(best.key) ?? []) {
+      const s = words[w];
+      const c = counts[w];
+      for (let i = 0; i < s.length; i++) {
+        if (s[i] !== best.a || i + 1 >= s.length || s[i + 1] !== best.b) continue;
+        if (i > 0) {
+          bump(s[i - 1], best.a, -c, w);
+          bump(s[i - 1], token, c, w);
+        }
+        s.splice(i, 2, token);
+        if (i < s.length - 1) {
+          bump(best.b, s[i + 1], -c, w);
+          bump(token, s[i + 1], c, w);
+        }
+      }
+    }
+  }
+  return merges.length;
+}

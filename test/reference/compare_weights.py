@@ -1,0 +1,52 @@
+"""Checks that a directory bert-trainer saved holds exactly the weights of the checkpoint it loaded.
+
+Usage: /usr/bin/python3 test/reference/compare_weights.py <original_dir> <saved_dir>
+
+The original's tensors are mapped the way transformers' from_pretrained maps keys (legacy LayerNorm
+gamma/beta, a bare BertModel's missing "bert." prefix, pretraining heads and position_ids dropped) and
+converted to float32, which is what the loader keeps. Every saved tensor must then be bit-identical
+(torch.equal) to its original, and the saved file must hold float32 tensors only.
+Prints a JSON summary; exits 1 on any difference.
+"""
+
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reload_and_predict import read_checkpoint_dir  # noqa: E402
+
+
+def normalise(sd):
+    has_prefix = any(k.startswith("bert.") for k in sd)
+    out = {}
+    for key, value in sd.items():
+        if key.startswith("cls.") or key.endswith("position_ids") or key.endswith("embeddings.token_type_ids"):
+            continue
+        if key.endswith("LayerNorm.gamma"):
+            key = key[: -len("gamma")] + "weight"
+        elif key.endswith("LayerNorm.beta"):
+            key = key[: -len("beta")] + "bias"
+        if not has_prefix:
+            key = "bert." + key
+        out[key] = value.to(torch.float32)
+    return out
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    _, original, _, _ = read_checkpoint_dir(argv[1])
+    _, saved, saved_dtypes, saved_file = read_checkpoint_dir(argv[2])
+    original = normalise(original)
+    differing = [k for k, v in original.items() if k not in saved or not torch.equal(saved[k], v)]
+    not_f32 = [k for k, d in saved_dtypes.items() if d != "F32"]
+    print(json.dumps({"file": saved_file, "compared": len(original), "saved": len(saved), "differing": differing, "notF32": not_f32}))
+    return 1 if differing or not_f32 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

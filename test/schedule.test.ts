@@ -1,0 +1,170 @@
+import { LrSchedulerType, cosCorrectlyRounded, learningRateAt, lrLambda, resolveWarmupSteps } from '../src/schedule';
+
+// What torch.optim.lr_scheduler.LambdaLR (torch 1.13) handed optimizer step k with transformers' lambdas
+// (test/reference/train_reference.py), printed by Python with repr(): the lr of steps 0..totalSteps+4.
+const PYTORCH: { type: LrSchedulerType; baseLr: number; warmupSteps: number; totalSteps: number; lrs: number[] }[] = [
+  { type: 'linear', baseLr: 5e-05, warmupSteps: 3, totalSteps: 10,
+    lrs: [
+      0, 1.6666666666666667e-05, 3.3333333333333335e-05, 5e-05, 4.2857142857142856e-05, 3.571428571428572e-05,
+      2.857142857142857e-05, 2.1428571428571428e-05, 1.4285714285714285e-05, 7.142857142857143e-06, 0, 0,
+      0, 0, 0,
+    ] },
+  { type: 'linear', baseLr: 2e-05, warmupSteps: 0, totalSteps: 7,
+    lrs: [
+      2e-05, 1.7142857142857142e-05, 1.4285714285714287e-05, 1.1428571428571429e-05, 8.571428571428571e-06, 5.7142857142857145e-06,
+      2.8571428571428573e-06, 0, 0, 0, 0, 0,
+    ] },
+  { type: 'cosine', baseLr: 5e-05, warmupSteps: 3, totalSteps: 37,
+    lrs: [
+      0, 1.6666666666666667e-05, 3.3333333333333335e-05, 5e-05, 4.989335440737586e-05, 4.957432749209755e-05,
+      4.9045641079320484e-05, 4.8311805735108894e-05, 4.7379082283876566e-05, 4.625542839324036e-05, 4.4950430682006e-05, 4.347522293051648e-05,
+      4.184239109116393e-05, 4.0065865909481417e-05, 3.81608040719339e-05, 3.6143458894413465e-05, 3.403104165467883e-05, 3.1841574751802076e-05,
+      2.9593737945414264e-05, 2.7306708986582553e-05, 2.5e-05, 2.2693291013417453e-05, 2.0406262054585738e-05, 1.815842524819793e-05,
+      1.5968958345321178e-05, 1.3856541105586545e-05, 1.1839195928066102e-05, 9.934134090518593e-06, 8.15760890883607e-06, 6.524777069483526e-06,
+      5.049569317994013e-06, 3.7445716067596503e-06, 2.6209177161234445e-06, 1.6881942648911076e-06, 9.54358920679524e-07, 4.256725079024554e-07,
+      1.0664559262413831e-07, 0, 1.0664559262413554e-07, 4.256725079024554e-07, 9.543589206795211e-07, 1.6881942648911076e-06,
+    ] },
+  { type: 'cosine', baseLr: 5e-05, warmupSteps: 0, totalSteps: 100,
+    lrs: [
+      5e-05, 4.998766400914329e-05, 4.995066821070679e-05, 4.9889049115077005e-05, 4.980286753286195e-05, 4.9692208514878444e-05,
+      4.9557181268217227e-05, 4.939791904846869e-05, 4.9214579028215776e-05, 4.900734214192358e-05, 4.877641290737884e-05, 4.852201922385564e-05,
+      4.8244412147206284e-05, 4.794386564209953e-05, 4.762067631165049e-05, 4.72751631047092e-05, 4.690766700109659e-05, 4.65185506750986e-05,
+      4.610819813755038e-05, 4.567701435686404e-05, 4.522542485937369e-05, 4.4753875309392266e-05, 4.426283106939474e-05, 4.375277674076149e-05,
+      4.3224215685535294e-05, 4.267766952966369e-05, 4.211367764821722e-05, 4.1532796633091296e-05, 4.093559974371725e-05, 4.0322676341324415e-05,
+      3.969463130731183e-05, 3.905208444630327e-05, 3.8395669874474915e-05, 3.7726035393759285e-05, 3.704384185254288e-05, 3.634976249348867e-05,
+      3.564448228912682e-05, 3.4928697265869515e-05, 3.4203113817116957e-05, 3.346844800613229e-05, 3.272542485937369e-05, 3.1974777650980735e-05,
+      3.121724717912138e-05, 3.045358103491357e-05, 2.9684532864643122e-05, 2.8910861626005776e-05, 2.8133330839107608e-05, 2.7352707832962865e-05,
+      2.656976298823284e-05, 2.578526897695321e-05, 2.5e-05, 2.4214731023046793e-05, 2.3430237011767167e-05, 2.2647292167037144e-05,
+      2.186666916089239e-05, 2.1089138373994223e-05, 2.031546713535688e-05, 1.9546418965086442e-05, 1.8782752820878634e-05, 1.802522234901927e-05,
+      1.7274575140626318e-05, 1.6531551993867717e-05, 1.5796886182883053e-05, 1.5071302734130489e-05, 1.4355517710873184e-05, 1.3650237506511331e-05,
+      1.2956158147457115e-05, 1.2273964606240718e-05, 1.1604330125525079e-05, 1.0947915553696742e-05, 1.0305368692688174e-05, 9.677323658675594e-06,
+      9.064400256282757e-06, 8.467203366908707e-06, 7.886322351782783e-06, 7.3223304703363135e-06, 6.775784314464717e-06, 6.247223259238511e-06,
+      5.737168930605272e-06, 5.24612469060774e-06, 4.7745751406263165e-06, 4.322985643135952e-06, 3.891801862449629e-06, 3.4814493249014116e-06,
+      3.092332998903416e-06, 2.7248368952908053e-06, 2.379323688349516e-06, 2.0561343579004715e-06, 1.7555878527937164e-06, 1.4779807761443636e-06,
+      1.2235870926211619e-06, 9.926578580764234e-07, 7.854209717842231e-07, 6.020809515313142e-07, 4.4281873178278475e-07, 3.077914851215585e-07,
+      1.9713246713805588e-07, 1.109508849230001e-07, 4.9331789293211026e-08, 1.233599085671e-08, 0, 1.233599085671e-08,
+      4.9331789293211026e-08, 1.109508849230001e-07, 1.971324671380531e-07,
+    ] },
+  { type: 'constant_with_warmup', baseLr: 0.001, warmupSteps: 10, totalSteps: 37,
+    lrs: [
+      0, 0.0001, 0.0002, 0.0003, 0.0004, 0.0005,
+      0.0006, 0.0007, 0.0008, 0.0009000000000000001, 0.001, 0.001,
+      0.001, 0.001, 0.001, 0.001, 0.001, 0.001,
+      0.001, 0.001, 0.001, 0.001, 0.001, 0.001,
+      0.001, 0.001, 0.001, 0.001, 0.001, 0.001,
+      0.001, 0.001, 0.001, 0.001, 0.001, 0.001,
+      0.001, 0.001, 0.001, 0.001, 0.001, 0.001,
+    ] },
+  { type: 'constant', baseLr: 0.0003, warmupSteps: 0, totalSteps: 10,
+    lrs: [
+      0.0003, 0.0003, 0.0003, 0.0003, 0.0003, 0.0003,
+      0.0003, 0.0003, 0.0003, 0.0003, 0.0003, 0.0003,
+      0.0003, 0.0003, 0.0003,
+    ] },
+];
+
+describe('learningRateAt', () => {
+  it.each(PYTORCH.map((r) => [`${r.type} lr=${r.baseLr} warmup=${r.warmupSteps} total=${r.totalSteps}`, r] as const))(
+    'matches PyTorch LambdaLR bit for bit: %s',
+    (_name, r) => {
+      const ours = r.lrs.map((_, k) => learningRateAt(k, r));
+      expect(ours).toEqual(r.lrs);
+      ours.forEach((v, k) => expect(Object.is(v, r.lrs[k])).toBe(true));
+    },
+  );
+
+  it('linear: warm-up from 0, peak at warmupSteps, 0 at totalSteps and after', () => {
+    const o = { type: 'linear' as const, baseLr: 1, warmupSteps: 4, totalSteps: 12 };
+    expect([0, 1, 2, 3, 4].map((k) => learningRateAt(k, o))).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(learningRateAt(8, o)).toBe(0.5);
+    expect(learningRateAt(12, o)).toBe(0);
+    expect(learningRateAt(20, o)).toBe(0);
+  });
+
+  it('linear without warm-up starts at the base lr', () => {
+    expect(learningRateAt(0, { type: 'linear', baseLr: 5e-5, warmupSteps: 0, totalSteps: 10 })).toBe(5e-5);
+    expect(learningRateAt(5, { type: 'linear', baseLr: 5e-5, warmupSteps: 0, totalSteps: 10 })).toBe(5e-5 * 0.5);
+  });
+
+  it('warmupSteps >= totalSteps (max(1, ...) guards the division)', () => {
+    const o = { type: 'linear' as const, baseLr: 1, warmupSteps: 5, totalSteps: 5 };
+    expect(learningRateAt(4, o)).toBe(0.8);
+    expect(learningRateAt(5, o)).toBe(0);
+    expect(learningRateAt(0, { type: 'cosine', baseLr: 1, warmupSteps: 0, totalSteps: 0 })).toBe(1);
+  });
+
+  it('cosine: half the base lr halfway, 0 at the end; like Python it rises again past totalSteps', () => {
+    const o = { type: 'cosine' as const, baseLr: 2, warmupSteps: 0, totalSteps: 10 };
+    expect(learningRateAt(0, o)).toBe(2);
+    expect(learningRateAt(5, o)).toBe(1);
+    expect(learningRateAt(10, o)).toBe(0);
+    expect(learningRateAt(15, o)).toBeCloseTo(1, 15);
+  });
+
+  it('constant and constant_with_warmup', () => {
+    expect(learningRateAt(0, { type: 'constant', baseLr: 3e-4, warmupSteps: 5, totalSteps: 1 })).toBe(3e-4);
+    expect(learningRateAt(99, { type: 'constant', baseLr: 3e-4, warmupSteps: 5, totalSteps: 1 })).toBe(3e-4);
+    const o = { type: 'constant_with_warmup' as const, baseLr: 1, warmupSteps: 4, totalSteps: 0 };
+    expect([0, 1, 2, 3, 4, 100].map((k) => learningRateAt(k, o))).toEqual([0, 0.25, 0.5, 0.75, 1, 1]);
+  });
+
+  it('lrLambda is the multiplier', () => {
+    expect(lrLambda('linear', 2, 4, 10)).toBe(0.5);
+    expect(lrLambda('constant', 7, 0, 0)).toBe(1);
+  });
+
+  it('rejects bad options with errors naming them', () => {
+    const ok = { type: 'linear' as const, baseLr: 1e-3, warmupSteps: 0, totalSteps: 10 };
+    expect(() => learningRateAt(-1, ok)).toThrow(RangeError);
+    expect(() => learningRateAt(-1, ok)).toThrow(/step/);
+    expect(() => learningRateAt(1.5, ok)).toThrow(/step must be a non-negative integer/);
+    expect(() => learningRateAt(0, { ...ok, type: 'polynomial' as LrSchedulerType })).toThrow(RangeError);
+    expect(() => learningRateAt(0, { ...ok, type: 'polynomial' as LrSchedulerType })).toThrow(/type must be one of 'linear', 'cosine'/);
+    expect(() => learningRateAt(0, { ...ok, baseLr: -1 })).toThrow(/baseLr/);
+    expect(() => learningRateAt(0, { ...ok, baseLr: NaN })).toThrow(RangeError);
+    expect(() => learningRateAt(0, { ...ok, warmupSteps: -2 })).toThrow(/warmupSteps/);
+    expect(() => learningRateAt(0, { ...ok, totalSteps: 2.5 })).toThrow(/totalSteps/);
+  });
+});
+
+describe('cosCorrectlyRounded', () => {
+  it('gives what Python math.cos gives where V8 Math.cos is one ulp off', () => {
+    // repr(math.cos(x)) in Python 3.11 / glibc 2.36; these are also the correctly rounded values.
+    expect(cosCorrectlyRounded(0.9599310885968813)).toBe(0.5735764363510462);
+    expect(cosCorrectlyRounded(2.2076056484685034)).toBe(-0.5946331763042866);
+    expect(cosCorrectlyRounded(0.7225663103256524)).toBe(0.7501110696304596);
+  });
+
+  it('agrees with Math.cos to an ulp over a sweep, and exactly at simple points', () => {
+    for (let x = -20; x <= 20; x += 0.0137) {
+      const c = cosCorrectlyRounded(x);
+      expect(Math.abs(c - Math.cos(x))).toBeLessThanOrEqual(2.3e-16);
+    }
+    expect(cosCorrectlyRounded(0)).toBe(1);
+    expect(cosCorrectlyRounded(Math.PI)).toBe(-1);
+    expect(cosCorrectlyRounded(Math.PI / 2)).toBe(6.123233995736766e-17);
+    expect(cosCorrectlyRounded(-Math.PI / 3)).toBe(Math.cos(-Math.PI / 3));
+    expect(Number.isNaN(cosCorrectlyRounded(Infinity))).toBe(true);
+  });
+});
+
+describe('resolveWarmupSteps', () => {
+  it('uses warmupSteps when > 0, else ceil(totalSteps * warmupRatio) in float64 like Python', () => {
+    expect(resolveWarmupSteps({ warmupSteps: 7, warmupRatio: 0.5, totalSteps: 100 })).toBe(7);
+    expect(resolveWarmupSteps({ warmupSteps: 0, warmupRatio: 0.06, totalSteps: 1000 })).toBe(60);
+    expect(resolveWarmupSteps({ warmupRatio: 0.07, totalSteps: 100 })).toBe(8); // math.ceil(100 * 0.07) == 8 in Python (7.000000000000001)
+    expect(resolveWarmupSteps({ warmupRatio: 0.1, totalSteps: 30 })).toBe(3);
+    expect(resolveWarmupSteps({ warmupRatio: 0.25, totalSteps: 10 })).toBe(3);
+    expect(resolveWarmupSteps({ totalSteps: 10 })).toBe(0);
+    expect(resolveWarmupSteps({ warmupRatio: 1, totalSteps: 10 })).toBe(10);
+  });
+
+  it('rejects bad values naming the option', () => {
+    expect(() => resolveWarmupSteps({ warmupRatio: 1.5, totalSteps: 10 })).toThrow(RangeError);
+    expect(() => resolveWarmupSteps({ warmupRatio: 1.5, totalSteps: 10 })).toThrow(/warmupRatio/);
+    expect(() => resolveWarmupSteps({ warmupRatio: -0.1, totalSteps: 10 })).toThrow(/warmupRatio/);
+    expect(() => resolveWarmupSteps({ warmupSteps: -1, totalSteps: 10 })).toThrow(/warmupSteps/);
+    expect(() => resolveWarmupSteps({ warmupSteps: 1.5, totalSteps: 10 })).toThrow(RangeError);
+    expect(() => resolveWarmupSteps({ totalSteps: -3 })).toThrow(/totalSteps/);
+  });
+});
