@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the libFuzzer targets of the checkpoint readers (see native/fuzz/README.md).
-#   scripts/fuzz.sh pickle|safetensors [seconds] [extra libFuzzer flags...]
+#   scripts/fuzz.sh pickle|safetensors|torch_zip [seconds] [extra libFuzzer flags...]
 # Needs clang and libFuzzer: apt-get install -y clang libfuzzer-14-dev libclang-rt-14-dev
 # Builds into native/fuzz/build/ (git-ignored); the committed seeds in native/fuzz/corpus/<target>/
 # are copied into a working corpus there, so fuzzing never rewrites them. Crashes land in
@@ -13,7 +13,8 @@ shift $(( $# < 2 ? $# : 2 ))
 case "$target" in
   pickle) sources=(native/checkpoint/pickle_reader.cpp) ;;
   safetensors) sources=(native/checkpoint/safetensors.cpp native/checkpoint/atomic_file.cpp) ;;
-  *) echo "usage: scripts/fuzz.sh pickle|safetensors [seconds] [libFuzzer flags...]" >&2; exit 2 ;;
+  torch_zip) sources=(native/checkpoint/torch_bin.cpp native/checkpoint/pickle_reader.cpp native/checkpoint/pickle_writer.cpp native/checkpoint/atomic_file.cpp) ;;
+  *) echo "usage: scripts/fuzz.sh pickle|safetensors|torch_zip [seconds] [libFuzzer flags...]" >&2; exit 2 ;;
 esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,8 +47,14 @@ echo "fuzz.sh: building $binary"
   -o "$binary" -L"$libdir" -Wl,-rpath,"$libdir" -ltorch -ltorch_cpu -lc10
 
 cp -n native/fuzz/corpus/"$target"/* "$build/corpus-$target/" 2>/dev/null || true
-dict=()
-[ -f "native/fuzz/$target.dict" ] && dict=(-dict="native/fuzz/$target.dict")
+options=()
+[ -f "native/fuzz/$target.dict" ] && options+=(-dict="native/fuzz/$target.dict")
+# LibTorch's PyTorchStreamReader leaks miniz's state (~360 bytes) when its constructor throws on a
+# malformed archive (no "version" record, ...): not ours to fix, so leak checks are off for that target.
+if [ "$target" = torch_zip ]; then
+  options+=(-detect_leaks=0)
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"  # also the report at exit
+fi
 echo "fuzz.sh: fuzzing $target for ${seconds}s"
-exec "$binary" "$build/corpus-$target" "${dict[@]}" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
+exec "$binary" "$build/corpus-$target" "${options[@]}" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/artifacts/$target/" "$@"

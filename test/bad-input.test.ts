@@ -101,6 +101,12 @@ describe('weights files', () => {
     fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(/pytorch_model\.bin/);
   });
+  test('a legacy (pre-1.6, non-zip) torch.save file: a clear Error saying how to re-save it', async () => {
+    const dir = copyOf('odd-bin-f32');
+    const file = path.join(dir, 'pytorch_model.bin');
+    execFileSync(PYTHON, ['-c', `import torch; sd = torch.load(${JSON.stringify(file)}); torch.save(sd, ${JSON.stringify(file)}, _use_new_zipfile_serialization=False)`]);
+    await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(/pytorch_model\.bin.*legacy.*re-save/s);
+  });
   test('a truncated model.safetensors', async () => {
     const dir = copyOf('tiny-safetensors-f32');
     const file = path.join(dir, 'model.safetensors');

@@ -86,7 +86,7 @@ StateDict read_archive(PyTorchStreamReader& reader, const std::string& file) {
       at::DataPtr bytes;
       size_t size = 0;
       std::tie(bytes, size) = reader.getRecord(name);
-      return c10::Storage(c10::Storage::use_byte_size_t(), static_cast<int64_t>(size), std::move(bytes), nullptr, false);
+      return c10::Storage(c10::Storage::use_byte_size_t(), size, std::move(bytes), nullptr, false);
     };
     return read_pickled_state_dict(static_cast<const uint8_t*>(pickle.get()), pickle_size, load, file);
   } catch (const CheckpointError&) {
