@@ -7,11 +7,14 @@ import * as path from 'path';
 import { writeFileAtomic } from './atomic-write';
 import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
+import { ResolveModelOptions, isHubId, resolveModel } from './hub';
 import { findWeightsFiles, requireDirectory } from './model-files';
 import { NativeLoadReport, NativeModelHandle, native } from './native';
 import { BertTokenizer } from './tokenizer';
 
 export interface FromPretrainedOptions extends LabelOptions {
+  /** For hub ids: revision, cacheDir, endpoint, offline, onProgress (see resolveModel). */
+  hub?: ResolveModelOptions;
   /** Re-initialise weights whose shape differs from the checkpoint's (e.g. a classifier with other numLabels). */
   ignoreMismatchedSizes?: boolean;
   /** Seed for the weights the checkpoint does not provide (e.g. a fresh classifier). Default 42. */
@@ -106,10 +109,17 @@ export class BertClassifier {
     this.loadReport = { missing: report.missing, unexpected: report.unexpected, renamed: report.renamed, initialized: report.initialized };
   }
 
-  /** Loads a local Hugging Face model directory: config.json, weights (safetensors or pytorch_model.bin, sharded or not), tokenizer. */
+  /**
+   * Loads a Hugging Face model directory (config.json, weights as safetensors or pytorch_model.bin, sharded or not,
+   * tokenizer), or a hub id such as 'bert-base-uncased' from the cache Python's huggingface_hub uses
+   * (downloading into it when it is missing and the network allows).
+   */
   static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<BertClassifier> {
     checkOptions(options);
-    const root = await requireDirectory(dir, 'dir');
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a non-empty string (a model directory or a hub id)');
+    // A path that exists, or that is no hub id, is a local directory (with errors saying so); else the hub cache.
+    const local = (await fs.stat(dir).then(() => true, () => false)) || !isHubId(dir);
+    const root = await requireDirectory(local ? dir : await resolveModel(dir, options.hub), 'dir');
     const config = await readConfig(root, options);
     const files = await findWeightsFiles(root);
     const tokenizer = (await hasTokenizerFiles(root))

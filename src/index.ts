@@ -8,3 +8,27 @@ export type { BertConfig, ProblemType } from './config';
 export type { ForwardInputs, MatrixInput, IdMatrix } from './inputs';
 export { readCheckpoint } from './checkpoint';
 export type { TensorInfo } from './checkpoint';
+export { Trainer, AbortError } from './trainer';
+export type {
+  TrainerOptions,
+  TrainerCallbacks,
+  EarlyStoppingOptions,
+  IntervalStrategy,
+  FitOptions,
+  FitResult,
+  StepEvent,
+  EvaluateEvent,
+  EpochEndEvent,
+  CheckpointEvent,
+  TrainBeginLogs,
+  HistoryEntry,
+  EvaluationResult,
+} from './trainer';
+export { Dataset, epochOrder, batchesOf, inferProblemType } from './dataset';
+export type { Example, TextExample, TokenizedExample, Label } from './dataset';
+export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
+export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './metrics';
+export { learningRateAt, resolveWarmupSteps } from './schedule';
+export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './schedule';
+export { resolveModel, hubCacheDir, isHubId } from './hub';
+export type { ResolveModelOptions, DownloadProgress } from './hub';

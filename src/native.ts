@@ -45,6 +45,8 @@ export interface NativeModelHandle {
   getRngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
   manualSeed(seed: number): void;
+  /** Benchmarks only: fills the gradients with N(0, 1) and times `repeats` AdamW steps (milliseconds each). */
+  timeOptimizerStep(repeats: number): Promise<number[]>;
   readonly disposed: boolean;
 }
 
@@ -67,14 +69,23 @@ export interface NativeTrainStepOptions {
   accumulationSteps: number;
   classWeights: Float32Array | null;
   skipNonFinite: boolean;
+  /**
+   * Default true. false: this step's loss and gradient norm stay on the device and are read (in one transfer)
+   * by the next step that reads, so a CUDA step need not wait for the GPU; loss/gradNorm are then null and the
+   * values arrive later in `logged`. skipNonFinite needs the values at once and always reads.
+   */
+  readLoss?: boolean;
 }
 
 export interface NativeTrainStepResult {
-  /** Mean of the unscaled micro-batch losses: the loss transformers' Trainer logs for the step. */
-  loss: number;
+  /** Mean of the unscaled micro-batch losses: the loss transformers' Trainer logs for the step (null when not read). */
+  loss: number | null;
+  /** The unscaled micro-batch losses (empty when not read). */
   microLosses: number[];
-  /** Total gradient norm before clipping. */
-  gradNorm: number;
+  /** Total gradient norm before clipping (null when not read). */
+  gradNorm: number | null;
+  /** Every step read by this call, oldest first: earlier deferred steps, then this one when it read. */
+  logged: { step: number; loss: number; gradNorm: number }[];
   /** True when a non-finite loss or gradient made the step skip the update (skipNonFinite). */
   skipped: boolean;
   optimizerStep: number;
@@ -92,7 +103,9 @@ export interface NativeAddon {
   readCheckpoint(path: string): Promise<NativeTensorInfo[]>;
   torchVersion: string;
   cudaAvailable: boolean;
+  /** LibTorch intra-op threads used by native work (default: the machine's hardware threads). */
   numThreads(): number;
+  setNumThreads(threads: number): void;
 }
 
 let addon: NativeAddon | undefined;

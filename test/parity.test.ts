@@ -153,3 +153,21 @@ describe('saving: Python reloads our directory bit-identically and reproduces th
     }
   });
 });
+
+test('a hub id loads from the Hugging Face cache (snapshot layout), offline', async () => {
+  const f = fixture('odd-bin-f32');
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-hub-cache-'));
+  const commit = 'a'.repeat(40);
+  const repo = path.join(cache, 'models--test-org--odd-bert');
+  fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
+  fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
+  fs.cpSync(f.path, path.join(repo, 'snapshots', commit), { recursive: true });
+  try {
+    const model = await BertClassifier.fromPretrained('test-org/odd-bert', { hub: { cacheDir: cache, offline: true } });
+    expect(maxAbsDiff((await model.forward(f.inputs)).logits, f.expected.logits!)).toBeLessThanOrEqual(TOLERANCE);
+    model.dispose();
+    await expect(BertClassifier.fromPretrained('test-org/not-cached', { hub: { cacheDir: cache, offline: true } })).rejects.toThrow(/is not in the Hugging Face cache/);
+  } finally {
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,9 @@
 #include <ATen/Parallel.h>
 
 #include "checkpoint_functions.h"
+#include "js_args.h"
 #include "native_model.h"
+#include "promise_worker.h"
 
 namespace bert {
 
@@ -16,7 +18,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
   exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-                return Napi::Number::New(info.Env(), at::get_num_threads());
+                return Napi::Number::New(info.Env(), intra_op_threads());
+              }));
+  exports.Set("setNumThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                intra_op_threads() = static_cast<int>(integer_arg(info, 0, "threads", 1, 1024));
+                return info.Env().Undefined();
               }));
   return exports;
 }

@@ -176,6 +176,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                          InstanceMethod<&NativeModel::GetRngState>("getRngState"),
                          InstanceMethod<&NativeModel::SetRngState>("setRngState"),
                          InstanceMethod<&NativeModel::ManualSeed>("manualSeed"),
+                         InstanceMethod<&NativeModel::TimeOptimizerStep>("timeOptimizerStep"),
                          InstanceAccessor<&NativeModel::IsDisposed>("disposed"),
                      });
 }

@@ -13,11 +13,19 @@
 
 namespace bert {
 
+// A training step whose loss stayed on the device (TrainStep with readLoss false), read with a later step.
+struct PendingLoss {
+  int64_t step;
+  at::Tensor loss;       // 0-d
+  at::Tensor grad_norm;  // 0-d
+};
+
 struct ModelState {
   BertConfig config;
   BertForSequenceClassification model{nullptr};  // null until load() resolves
   std::shared_mutex mutex;                       // shared: forward/save; exclusive: load and training steps
   std::unique_ptr<AdamW> optimizer;              // created by configureOptimizer()
+  std::vector<PendingLoss> pending_losses;       // guarded by mutex
 };
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
@@ -42,6 +50,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value GetRngState(const Napi::CallbackInfo& info);         // -> Uint8Array
   Napi::Value SetRngState(const Napi::CallbackInfo& info);         // (Uint8Array)
   Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
+  Napi::Value TimeOptimizerStep(const Napi::CallbackInfo& info);   // (repeats) -> Promise<number[]> milliseconds (benchmarks)
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> loaded_state(Napi::Env env) const;  // throws if not loaded or disposed

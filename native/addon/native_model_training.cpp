@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -84,6 +85,9 @@ class TrainStepWorker : public PromiseWorker {
     LossKind kind;
     std::vector<float> class_weights;
     bool skip_non_finite;
+    // false: keep this step's loss and gradient norm on the device and read them with a later step, so that
+    // a CUDA step does not wait for the GPU (transformers reads its running loss only at logging steps).
+    bool read_loss;
   };
 
   TrainStepWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<HostBatch> batches, Options options)
@@ -95,65 +99,117 @@ class TrainStepWorker : public PromiseWorker {
     auto& model = state_->model;
     auto& optimizer = *state_->optimizer;
     const auto params = model->parameters();
+    auto clear_grads = [&] {
+      for (const auto& p : params) p.mutable_grad() = at::Tensor();  // set_to_none, as optimizer.zero_grad() does
+    };
     at::Tensor weights = options_.class_weights.empty()
                              ? at::Tensor()
                              : at::from_blob(options_.class_weights.data(), {static_cast<int64_t>(options_.class_weights.size())}, at::kFloat).clone();
     TrainModeScope train_mode(model);
-    for (const auto& p : params) p.mutable_grad() = at::Tensor();  // set_to_none, as optimizer.zero_grad() does
-    bool finite = true;
+    clear_grads();
+    std::vector<at::Tensor> micro_losses;  // 0-d, detached
     for (const auto& batch : batches_) {
       try {
         at::Tensor logits = model->forward(batch.ids_tensor(), batch.mask_tensor(), batch.types_tensor());  // [B, L]
         at::Tensor loss = compute_loss(options_.kind, logits, batch.labels_tensor(options_.kind, state_->config.num_labels), weights);
         // transformers divides each micro-batch loss by the accumulation steps before backward.
         (loss / static_cast<double>(options_.accumulation_steps)).backward();
-        double value = loss.item<double>();
-        micro_losses_.push_back(value);
-        finite = finite && std::isfinite(value);
+        micro_losses.push_back(loss.detach());
       } catch (const std::exception& e) {
-        for (const auto& p : params) p.mutable_grad() = at::Tensor();
+        clear_grads();
         rethrow_with_batch(e, batch);
       }
     }
-    grad_norm_ = clip_grad_norm(params, options_.max_grad_norm).item<double>();
-    finite = finite && std::isfinite(grad_norm_);
-    if (finite) {
-      optimizer.step(options_.learning_rate);
-    } else if (options_.skip_non_finite) {
-      skipped_ = true;
+    at::Tensor grad_norm = clip_grad_norm(params, options_.max_grad_norm);  // 0-d
+    at::Tensor step_loss = at::stack(micro_losses).mean();
+    const int64_t this_step = optimizer.step_count() + 1;
+
+    if (options_.skip_non_finite || options_.read_loss) {
+      // One read for everything pending plus this step.
+      at::Tensor values = at::stack({step_loss.to(at::kDouble), grad_norm.to(at::kDouble)}).cpu();
+      micro_values_ = at::stack(micro_losses).to(at::kDouble).cpu();
+      const double loss = values[0].item<double>(), norm = values[1].item<double>();
+      if (!std::isfinite(loss) || !std::isfinite(norm)) {
+        clear_grads();
+        if (!options_.skip_non_finite) {
+          throw std::runtime_error("non-finite loss at step " + std::to_string(this_step) + " (loss " + std::to_string(loss) +
+                                   ", gradient norm " + std::to_string(norm) + "); the weights were not updated");
+        }
+        skipped_ = true;
+      } else {
+        optimizer.step(options_.learning_rate);
+      }
+      clear_grads();
+      read_pending();
+      logged_.push_back({this_step, loss, norm});
+      current_ = {loss, norm};
     } else {
-      for (const auto& p : params) p.mutable_grad() = at::Tensor();
-      throw std::runtime_error("non-finite loss or gradient (loss " + std::to_string(mean_loss()) + ", gradient norm " +
-                               std::to_string(grad_norm_) + "); the weights were not updated");
+      optimizer.step(options_.learning_rate);
+      clear_grads();
+      state_->pending_losses.push_back({this_step, step_loss, grad_norm});
     }
-    for (const auto& p : params) p.mutable_grad() = at::Tensor();
     step_ = optimizer.step_count();
   }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
-    out.Set("loss", mean_loss());
-    Napi::Array micro = Napi::Array::New(env, micro_losses_.size());
-    for (size_t i = 0; i < micro_losses_.size(); ++i) micro.Set(static_cast<uint32_t>(i), micro_losses_[i]);
+    const bool read = current_.has_value();
+    out.Set("loss", read ? Napi::Value(Napi::Number::New(env, current_->first)) : env.Null());
+    out.Set("gradNorm", read ? Napi::Value(Napi::Number::New(env, current_->second)) : env.Null());
+    Napi::Array micro = Napi::Array::New(env);
+    if (read) {
+      for (int64_t i = 0; i < micro_values_.numel(); ++i) micro.Set(static_cast<uint32_t>(i), micro_values_[i].item<double>());
+    }
     out.Set("microLosses", micro);
-    out.Set("gradNorm", grad_norm_);
     out.Set("skipped", skipped_);
     out.Set("optimizerStep", static_cast<double>(step_));
+    Napi::Array logged = Napi::Array::New(env, logged_.size());
+    for (size_t i = 0; i < logged_.size(); ++i) {
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("step", static_cast<double>(logged_[i].step));
+      entry.Set("loss", logged_[i].loss);
+      entry.Set("gradNorm", logged_[i].grad_norm);
+      logged.Set(static_cast<uint32_t>(i), entry);
+    }
+    out.Set("logged", logged);
     return out;
   }
 
  private:
-  double mean_loss() const {
-    double sum = 0;
-    for (double v : micro_losses_) sum += v;
-    return micro_losses_.empty() ? 0.0 : sum / static_cast<double>(micro_losses_.size());
+  struct Logged {
+    int64_t step;
+    double loss, grad_norm;
+  };
+
+  // Reads the losses that earlier deferred steps left on the device, in one transfer.
+  void read_pending() {
+    auto& pending = state_->pending_losses;
+    if (pending.empty()) return;
+    std::vector<at::Tensor> values;
+    for (const auto& p : pending) {
+      values.push_back(p.loss.to(at::kDouble));
+      values.push_back(p.grad_norm.to(at::kDouble));
+    }
+    at::Tensor host = at::stack(values).cpu();
+    for (size_t i = 0; i < pending.size(); ++i) {
+      logged_.push_back({pending[i].step, host[2 * i].item<double>(), host[2 * i + 1].item<double>()});
+    }
+    pending.clear();
+    for (const auto& entry : logged_) {
+      if (!std::isfinite(entry.loss) || !std::isfinite(entry.grad_norm)) {
+        throw std::runtime_error("non-finite loss at step " + std::to_string(entry.step) + " (loss " + std::to_string(entry.loss) +
+                                 ", gradient norm " + std::to_string(entry.grad_norm) +
+                                 "); it was read at a later logging step, so the weights were updated with it");
+      }
+    }
   }
 
   std::shared_ptr<ModelState> state_;
   std::vector<HostBatch> batches_;
   Options options_;
-  std::vector<double> micro_losses_;
-  double grad_norm_ = 0;
+  at::Tensor micro_values_;
+  c10::optional<std::pair<double, double>> current_;
+  std::vector<Logged> logged_;
   bool skipped_ = false;
   int64_t step_ = 0;
 };
@@ -243,6 +299,7 @@ Napi::Value NativeModel::ConfigureOptimizer(const Napi::CallbackInfo& info) {
     group.params.push_back(p.value());
   }
   state->optimizer = std::make_unique<AdamW>(std::vector<AdamW::Group>{decay, no_decay}, adamw);
+  state->pending_losses.clear();  // unread losses of an earlier, failed fit do not belong to this one
   return env.Undefined();
 }
 
@@ -261,6 +318,8 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
   opts.accumulation_steps = static_cast<int64_t>(number_option(options, "accumulationSteps", 1, 1e6));
   opts.class_weights = class_weights_arg(options.Get("classWeights"), state->config.num_labels);
   opts.skip_non_finite = options.Get("skipNonFinite").ToBoolean().Value();
+  Napi::Value read_loss = options.Get("readLoss");
+  opts.read_loss = read_loss.IsUndefined() ? true : read_loss.ToBoolean().Value();
   Napi::Array array = info[0].As<Napi::Array>();
   if (array.Length() == 0) throw Napi::RangeError::New(env, "trainStep needs at least one batch");
   std::vector<HostBatch> batches;
@@ -359,6 +418,45 @@ Napi::Value NativeModel::SetRngState(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, std::string("rngState is not a CPU generator state: ") + e.what());
   }
   return env.Undefined();
+}
+
+// For the optimizer benchmark: fills every gradient with N(0, 1) once, then times `repeats` AdamW steps alone.
+class OptimizerTimingWorker : public PromiseWorker {
+ public:
+  OptimizerTimingWorker(Napi::Env env, std::shared_ptr<ModelState> state, int64_t repeats)
+      : PromiseWorker(env), state_(std::move(state)), repeats_(repeats) {}
+
+ protected:
+  void Run() override {
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    const auto params = state_->model->parameters();
+    for (const auto& p : params) p.mutable_grad() = at::randn_like(p);
+    for (int64_t i = 0; i < repeats_; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      state_->optimizer->step(1e-5);
+      millis_.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    for (const auto& p : params) p.mutable_grad() = at::Tensor();
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, millis_.size());
+    for (size_t i = 0; i < millis_.size(); ++i) out.Set(static_cast<uint32_t>(i), millis_[i]);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<ModelState> state_;
+  int64_t repeats_;
+  std::vector<double> millis_;
+};
+
+Napi::Value NativeModel::TimeOptimizerStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto state = loaded_state(env);
+  if (!state->optimizer) throw Napi::Error::New(env, "configureOptimizer() must be called before timeOptimizerStep()");
+  auto repeats = integer_arg(info, 0, "repeats", 1, 10000);
+  auto* worker = new OptimizerTimingWorker(env, state, repeats);
+  return worker->Queue();
 }
 
 Napi::Value NativeModel::ManualSeed(const Napi::CallbackInfo& info) {

@@ -2,12 +2,22 @@
 // any std::exception it throws (c10::Error is one) becomes a rejected Promise with the message.
 #pragma once
 
+#include <ATen/Parallel.h>
 #include <napi.h>
 
+#include <atomic>
 #include <exception>
 #include <string>
+#include <thread>
 
 namespace bert {
+
+// LibTorch's intra-op thread count. OpenMP keeps it per calling thread, and libuv's worker threads start
+// with its default (which can be 1), so every worker applies it before running.
+inline std::atomic<int>& intra_op_threads() {
+  static std::atomic<int> threads{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+  return threads;
+}
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
@@ -25,6 +35,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Execute() final {
     try {
+      if (at::get_num_threads() != intra_op_threads()) at::set_num_threads(intra_op_threads());
       Run();
     } catch (const std::exception& e) {
       SetError(e.what());

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// AdamW step time on bert-base's parameters: ours (multi-tensor foreach kernels in LibTorch) against
+// torch.optim.AdamW in Python (same LibTorch, same thread count), in the same run.
+//   node scripts/bench-optimizer.js [repeats=10]
+'use strict';
+const { execFileSync } = require('child_process');
+const path = require('path');
+const { BertClassifier } = require('..');
+const { native } = require('../dist/native');
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const repeats = Number(process.argv[2] || 10);
+  const threads = native().numThreads();
+  const model = await BertClassifier.fromConfig({}, { seed: 0 }); // BertConfig defaults: bert-base-uncased
+  const handle = model.claimForTraining(main);
+  handle.configureOptimizer({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+  await handle.timeOptimizerStep(1); // first step: warm-up
+  const ours = await handle.timeOptimizerStep(repeats);
+  model.releaseFromTraining(main);
+  model.dispose();
+  const python = JSON.parse(execFileSync('/usr/bin/python3', [path.join(__dirname, '..', 'bench', 'optimizer_reference.py'), String(threads), String(repeats)], { encoding: 'utf8' }));
+  const rows = [
+    ['bert-trainer AdamW (foreach)', median(ours)],
+    ['torch.optim.AdamW foreach=False (1.13 CPU default)', median(python.single)],
+    ['torch.optim.AdamW foreach=True', median(python.foreach)],
+  ];
+  console.log(`AdamW step on bert-base (${(python.parameters / 1e6).toFixed(1)}M parameters), ${threads} threads, median of ${repeats}`);
+  console.log('| optimizer | ms/step | ours / this |');
+  console.log('|---|---|---|');
+  for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} | ${(median(ours) / ms).toFixed(2)} |`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,813 @@
+// Trainer: fine-tunes a BertClassifier the way transformers' Trainer does (same step count, learning-rate schedule,
+// gradient accumulation, clipping, AdamW parameter groups, evaluation/checkpoint strategies, early stopping), with
+// every native step on a worker thread so the event loop stays free. Checkpoints resume bit-identically on CPU.
+import { EventEmitter } from 'events';
+import * as path from 'path';
+
+import { BertClassifier } from './classifier';
+import type { ProblemType } from './config';
+import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, epochOrder, inferProblemType } from './dataset';
+import { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
+import type { NativeModelHandle } from './native';
+import { LearningRateOptions, learningRateAt, resolveWarmupSteps } from './schedule';
+import {
+  DataPosition,
+  LoadedCheckpoint,
+  ResumeState,
+  TrainerStateJson,
+  checkpointName,
+  latestCheckpoint,
+  readCheckpointFolder,
+  recoverInterruptedWrites,
+  rotateCheckpoints,
+  writeCheckpoint,
+} from './trainer-checkpoint';
+import {
+  FitOptions,
+  IntervalStrategy,
+  ResolvedTrainerOptions,
+  TrainerOptions,
+  checkFitOptions,
+  resolveEvalStrategy,
+  resolveTrainerOptions,
+} from './trainer-options';
+
+export type { FitOptions, TrainerOptions, TrainerCallbacks, EarlyStoppingOptions, IntervalStrategy } from './trainer-options';
+
+export interface TrainBeginLogs {
+  /** Optimizer steps of the whole run (transformers' max_steps). */
+  totalSteps: number;
+  stepsPerEpoch: number;
+  epochs: number;
+  numExamples: number;
+  /** Optimizer steps already done (> 0 when resuming). */
+  startStep: number;
+  problemType: ProblemType;
+}
+
+export interface StepEvent {
+  type: 'step';
+  /** 1-based optimizer step. */
+  step: number;
+  /** Fractional epoch like transformers': step / stepsPerEpoch. */
+  epoch: number;
+  /** Mean training loss of the steps since the previous log point (the step's mean micro-batch loss when logEvery is 1). */
+  loss: number;
+  /** The learning rate this step used. */
+  learningRate: number;
+  /** Total gradient norm before clipping (of this step). */
+  gradNorm: number;
+  samplesPerSecond: number;
+  /** Real (non-padding) tokens per second. */
+  tokensPerSecond: number;
+  /** True when a non-finite loss made this step skip the update (skipNonFiniteLoss). */
+  skipped: boolean;
+}
+
+export interface EvaluateEvent {
+  type: 'evaluate';
+  step: number;
+  epoch: number;
+  metrics: EvaluationResult;
+}
+
+export interface EpochEndEvent {
+  /** Fractional epoch (step / stepsPerEpoch), an integer when the epoch ran to its end. */
+  epoch: number;
+  step: number;
+}
+
+export interface CheckpointEvent {
+  step: number;
+  /** The checkpoint folder (outputDir/checkpoint-<step>). */
+  path: string;
+}
+
+export type HistoryEntry = StepEvent | EvaluateEvent;
+
+/** What evaluate() returns: the loss plus the metrics of the problem type (src/metrics.ts). */
+export interface EvaluationResult {
+  /** Mean loss per example (each batch's mean loss weighted by its size, like transformers' eval_loss). */
+  loss: number;
+  problemType: ProblemType;
+  numExamples: number;
+  runtimeSeconds: number;
+  samplesPerSecond: number;
+  // single-label: accuracy, f1 (macro), microF1, macroPrecision, macroRecall, perClass, confusionMatrix
+  // multi-label (sigmoid >= 0.5): subsetAccuracy, accuracy (= subsetAccuracy), f1 (micro), macroF1, perClass
+  // regression: mse, mae, rmse, pearson, spearman
+  accuracy?: number;
+  f1?: number;
+  microF1?: number;
+  macroPrecision?: number;
+  macroRecall?: number;
+  perClass?: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  confusionMatrix?: number[][];
+  subsetAccuracy?: number;
+  macroF1?: number;
+  mse?: number;
+  mae?: number;
+  rmse?: number;
+  pearson?: number | null;
+  spearman?: number | null;
+}
+
+export interface FitResult {
+  /** Every logged step and every evaluation, in order (including those before the checkpoint when resuming). */
+  history: HistoryEntry[];
+  metrics: {
+    /** Mean loss of the optimizer steps this fit() call ran (skipped steps left out). */
+    trainLoss: number;
+    /** The global optimizer step reached. */
+    steps: number;
+    /** Fractional epochs reached (steps / stepsPerEpoch). */
+    epochs: number;
+    runtimeSeconds: number;
+    /** Training examples per second of this call (evaluation and checkpoint time included). */
+    samplesPerSecond: number;
+    /** The last evaluation's result, if any. */
+    eval?: EvaluationResult;
+    /** True when early stopping ended training before the last step. */
+    stoppedEarly: boolean;
+  };
+  /** The best checkpoint by metricForBestModel, when one was saved. */
+  bestCheckpoint?: { path: string; step: number; metric: string; value: number };
+}
+
+/** fit() was stopped through its AbortSignal (at a step boundary, after saving a checkpoint when outputDir is set). */
+export class AbortError extends Error {
+  override readonly name = 'AbortError';
+  /** The checkpoint written on the way out, if any. */
+  readonly checkpoint: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; checkpoint?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.checkpoint = options.checkpoint;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// helpers
+
+function toDataset(value: unknown, name: string): Dataset {
+  if (value instanceof Dataset) return value;
+  if (Array.isArray(value)) return Dataset.fromArray(value as Example[]);
+  throw new TypeError(`${name} must be a Dataset (Dataset.fromArray) or an array of examples`);
+}
+
+/** Keeps a promise we will await later from being reported as an unhandled rejection in the meantime. */
+function prefetch<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** Re-throws `err` with `prefix` in its message, keeping its class (TypeError/RangeError/Error). */
+function withPrefix(err: unknown, prefix: string): Error {
+  if (!(err instanceof Error)) return new Error(`${prefix}: ${String(err)}`);
+  const Kind = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
+  return new Kind(`${prefix}: ${err.message}`, { cause: err });
+}
+
+function argmax(values: Float32Array, start: number, count: number): number {
+  let best = 0;
+  for (let j = 1; j < count; j++) if (values[start + j] > values[start + best]) best = j;
+  return best;
+}
+
+/** Checks the whole dataset before training starts, where that is cheap: labels, and pre-tokenized ids against the model. */
+async function checkExamples(dataset: Dataset, ctx: EncodeContext, model: BertClassifier, name: string): Promise<void> {
+  const config = model.config;
+  const limit = Math.min(ctx.maxLength ?? model.tokenizer?.maxLength ?? config.max_position_embeddings, config.max_position_embeddings);
+  try {
+    let index = 0;
+    for (const e of dataset) {
+      if ('inputIds' in e) {
+        if (e.inputIds.length > limit) {
+          throw new RangeError(`examples[${index}].inputIds has ${e.inputIds.length} tokens, more than maxLength (${limit}); pre-tokenized inputs are not truncated`);
+        }
+        e.inputIds.forEach((id, j) => {
+          if (id >= config.vocab_size) throw new RangeError(`examples[${index}].inputIds[${j}] = ${id} is outside the vocabulary [0, ${config.vocab_size})`);
+        });
+        e.tokenTypeIds?.forEach((t, j) => {
+          if (t >= config.type_vocab_size) throw new RangeError(`examples[${index}].tokenTypeIds[${j}] = ${t} is outside [0, type_vocab_size=${config.type_vocab_size})`);
+        });
+      } else if (!model.tokenizer) {
+        throw new Error(`examples[${index}] is text, but the model has no tokenizer; attach one or give pre-tokenized inputIds`);
+      }
+      index += 1;
+    }
+    // The labels through the same encoder the training loop uses, without tokenizing: same messages, same indices.
+    const labelsOnly = dataset.map((e) => ({ inputIds: [0], label: e.label }));
+    await encodeBatch(labelsOnly, Array.from({ length: labelsOnly.length }, (_, i) => i), { ...ctx, maxLength: undefined, tokenizer: undefined });
+  } catch (err) {
+    throw withPrefix(err, name);
+  }
+}
+
+/** Runs a dataset through evalBatch in order and computes the loss and the metrics of the problem type. */
+async function evaluateDataset(
+  handle: NativeModelHandle,
+  dataset: Dataset,
+  ctx: EncodeContext,
+  batchSize: number,
+  classWeights: Float32Array | null,
+  labelNames: string[],
+): Promise<EvaluationResult> {
+  const started = performance.now();
+  const batches = batchesOf(epochOrder(dataset.length, 0, 0, false), batchSize);
+  const L = ctx.numLabels;
+  let lossSum = 0;
+  // Class ids (single-label) or values (regression, every output flattened); sigmoid rows (multi-label).
+  const predictions: number[] = [];
+  const targets: number[] = [];
+  const probabilities: number[][] = [];
+  const labelRows: number[][] = [];
+  let next = prefetch(encodeBatch(dataset, batches[0], ctx));
+  for (let i = 0; i < batches.length; i++) {
+    const batch = await next;
+    if (i + 1 < batches.length) next = prefetch(encodeBatch(dataset, batches[i + 1], ctx));
+    const out = await handle.evalBatch(batch, ctx.problemType, classWeights);
+    lossSum += (out.loss ?? NaN) * batch.batchSize;
+    const labels = batch.labels as Int32Array | Float32Array;
+    for (let r = 0; r < batch.batchSize; r++) {
+      if (ctx.problemType === 'single_label_classification') {
+        predictions.push(argmax(out.logits, r * L, L));
+        targets.push(labels[r]);
+      } else if (ctx.problemType === 'multi_label_classification') {
+        probabilities.push(Array.from(out.logits.subarray(r * L, (r + 1) * L), (z) => 1 / (1 + Math.exp(-z))));
+        labelRows.push(Array.from(labels.subarray(r * L, (r + 1) * L)));
+      } else {
+        for (let j = 0; j < L; j++) {
+          predictions.push(out.logits[r * L + j]);
+          targets.push(labels[r * L + j]);
+        }
+      }
+    }
+  }
+  const runtimeSeconds = (performance.now() - started) / 1000;
+  const base = {
+    loss: lossSum / dataset.length,
+    problemType: ctx.problemType,
+    numExamples: dataset.length,
+    runtimeSeconds,
+    samplesPerSecond: dataset.length / runtimeSeconds,
+  };
+  if (ctx.problemType === 'single_label_classification') return { ...base, ...classificationMetrics(predictions, targets, labelNames) };
+  if (ctx.problemType === 'multi_label_classification') return { ...base, ...multiLabelMetrics(probabilities, labelRows, labelNames) };
+  return { ...base, ...regressionMetrics(predictions, targets) };
+}
+
+/** transformers' log_history entry for a history entry: flat numbers, eval metrics prefixed with eval_. */
+function transformersLogEntry(entry: HistoryEntry): Record<string, unknown> {
+  if (entry.type === 'step') {
+    return { epoch: entry.epoch, grad_norm: entry.gradNorm, learning_rate: entry.learningRate, loss: entry.loss, step: entry.step };
+  }
+  const out: Record<string, unknown> = { epoch: entry.epoch };
+  for (const [key, value] of Object.entries(entry.metrics)) {
+    if (typeof value === 'number' || value === null) out[`eval_${key === 'runtimeSeconds' ? 'runtime' : key === 'samplesPerSecond' ? 'samples_per_second' : key}`] = value;
+  }
+  out.step = entry.step;
+  return out;
+}
+
+/** History entries read back from trainer_state.json: JSON wrote non-finite numbers as null. */
+function restoreHistory(saved: Record<string, unknown>[]): HistoryEntry[] {
+  return saved.map((entry) => {
+    if (entry.type !== 'step') return entry as unknown as EvaluateEvent;
+    const e = { ...entry } as Record<string, unknown>;
+    for (const key of ['loss', 'learningRate', 'gradNorm', 'samplesPerSecond', 'tokensPerSecond']) if (e[key] === null) e[key] = NaN;
+    return e as unknown as StepEvent;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What fit() works out before training: the problem type, the step counts and the schedule. */
+interface RunPlan {
+  dataset: Dataset;
+  evalDataset: Dataset | undefined;
+  ctx: EncodeContext;
+  evalStrategy: IntervalStrategy;
+  classWeights: Float32Array | null;
+  numBatches: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  numEpochs: number;
+  schedule: LearningRateOptions;
+}
+
+/** One fit() call: the training loop and its mutable state. */
+class FitRun {
+  private globalStep = 0;
+  private startStep = 0;
+  private position: { epoch: number; batch: number } = { epoch: 0, batch: 0 };
+  private history: HistoryEntry[] = [];
+  private bestMetric: number | null = null;
+  private bestStep: number | null = null;
+  private bestCheckpointName: string | null = null;
+  private earlyStoppingCounter = 0;
+  private stopRequested = false;
+  private stoppedEarly = false;
+  private lastSavedStep = -1;
+  private lastEval: EvaluationResult | undefined;
+  // Since the last log point.
+  private interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: 0 };
+  // This call's totals.
+  private totals = { losses: 0, lossCount: 0, samples: 0 };
+  // Steps whose loss the native side still holds (read by the next step that reads).
+  private unreadSteps = 0;
+
+  constructor(
+    private readonly trainer: Trainer,
+    private readonly model: BertClassifier,
+    private readonly handle: NativeModelHandle,
+    private readonly options: ResolvedTrainerOptions,
+    private readonly plan: RunPlan,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  async run(resumeFrom: string | true | undefined): Promise<FitResult> {
+    const started = performance.now();
+    const { options, plan } = this;
+    if (options.outputDir !== undefined) await recoverInterruptedWrites(options.outputDir);
+    await this.configureOptimizer();
+    if (resumeFrom !== undefined) {
+      const dir = resumeFrom === true ? await latestCheckpoint(this.requireOutputDir('resumeFrom: true')) : resumeFrom;
+      await this.restore(await readCheckpointFolder(dir));
+    } else {
+      // Same seed, same dropout masks: LibTorch's CPU generator drives dropout.
+      this.handle.manualSeed(options.seed);
+    }
+    this.startStep = this.globalStep;
+    this.lastSavedStep = this.globalStep;
+
+    await options.callbacks.onTrainBegin?.({
+      totalSteps: plan.totalSteps,
+      stepsPerEpoch: plan.stepsPerEpoch,
+      epochs: plan.numEpochs,
+      numExamples: plan.dataset.length,
+      startStep: this.globalStep,
+      problemType: plan.ctx.problemType,
+    });
+    await this.abortIfRequested();
+    this.interval.started = performance.now();
+    const start = this.position; // (0, 0), or where the checkpoint left off
+    for (let epoch = start.epoch; epoch < plan.numEpochs && this.globalStep < plan.totalSteps && !this.stopRequested; epoch++) {
+      await this.runEpoch(epoch, epoch === start.epoch ? start.batch : 0);
+    }
+    // Like transformers: with a save strategy, the final step is always checkpointed.
+    if (options.saveStrategy !== 'no' && this.globalStep > this.startStep && this.lastSavedStep !== this.globalStep) await this.saveCheckpoint();
+    if (options.loadBestModelAtEnd && this.bestCheckpointName !== null) {
+      const best = await readCheckpointFolder(path.join(this.requireOutputDir('loadBestModelAtEnd'), this.bestCheckpointName));
+      await this.handle.loadWeights(best.weightsFiles);
+    }
+
+    const runtimeSeconds = (performance.now() - started) / 1000;
+    const result: FitResult = {
+      history: this.history,
+      metrics: {
+        trainLoss: this.totals.lossCount > 0 ? this.totals.losses / this.totals.lossCount : NaN,
+        steps: this.globalStep,
+        epochs: this.globalStep / plan.stepsPerEpoch,
+        runtimeSeconds,
+        samplesPerSecond: this.totals.samples / runtimeSeconds,
+        stoppedEarly: this.stoppedEarly,
+      },
+    };
+    if (this.lastEval) result.metrics.eval = this.lastEval;
+    if (this.bestCheckpointName !== null && this.bestMetric !== null && this.bestStep !== null) {
+      result.bestCheckpoint = {
+        path: path.join(this.requireOutputDir('bestCheckpoint'), this.bestCheckpointName),
+        step: this.bestStep,
+        metric: options.metricForBestModel,
+        value: this.bestMetric,
+      };
+    }
+    await options.callbacks.onTrainEnd?.(result);
+    return result;
+  }
+
+  private requireOutputDir(what: string): string {
+    if (this.options.outputDir === undefined) throw new Error(`${what} needs outputDir`);
+    return this.options.outputDir;
+  }
+
+  private async configureOptimizer(): Promise<void> {
+    const o = this.options;
+    const settings = { beta1: o.adamBeta1, beta2: o.adamBeta2, eps: o.adamEpsilon, weightDecay: o.weightDecay };
+    // A forward() started just before fit() may still hold the model's lock; wait for it (bounded) instead of failing.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.handle.configureOptimizer(settings);
+        return;
+      } catch (err) {
+        if (attempt >= 500 || !/busy/.test((err as Error).message)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  }
+
+  /** Puts weights, optimizer, RNG, step, data position and history back as the checkpoint recorded them. */
+  private async restore(checkpoint: LoadedCheckpoint): Promise<void> {
+    const { options, plan } = this;
+    const state = checkpoint.trainerState;
+    const own = state.bert_trainer;
+    const dir = checkpoint.dir;
+    const same = (what: string, saved: unknown, now: unknown): void => {
+      if (saved !== now) {
+        throw new Error(`resumeFrom: ${dir} was made with ${what} ${String(saved)}, but this run has ${String(now)}; resuming needs the same data order`);
+      }
+    };
+    same('a training set of size', own.numExamples, plan.dataset.length);
+    same('batchSize', own.batchSize, options.batchSize);
+    same('gradientAccumulationSteps', own.gradientAccumulationSteps, options.gradientAccumulationSteps);
+    same('seed', own.dataPosition.seed, options.seed);
+    same('shuffle', own.dataPosition.shuffle, options.shuffle);
+    const { epoch, batch } = own.dataPosition;
+    if (batch > plan.numBatches || (batch % options.gradientAccumulationSteps !== 0 && batch !== plan.numBatches)) {
+      throw new Error(`resumeFrom: ${dir}: data position batch ${batch} is not a step boundary of ${plan.numBatches} batches`);
+    }
+    if (checkpoint.scheduler.step !== state.global_step) {
+      throw new Error(`resumeFrom: ${dir}: scheduler.json step ${checkpoint.scheduler.step} differs from trainer_state.json global_step ${state.global_step}`);
+    }
+
+    await this.handle.loadWeights(checkpoint.weightsFiles);
+    await this.handle.loadOptimizerState(checkpoint.optimizerFile);
+    this.handle.setRngState(checkpoint.rngState);
+
+    this.globalStep = state.global_step;
+    this.position = batch >= plan.numBatches ? { epoch: epoch + 1, batch: 0 } : { epoch, batch };
+    this.history = restoreHistory(own.history);
+    this.lastEval = [...this.history].reverse().find((e): e is EvaluateEvent => e.type === 'evaluate')?.metrics;
+    this.earlyStoppingCounter = own.earlyStoppingCounter ?? 0;
+    if (own.metricForBestModel === options.metricForBestModel && own.greaterIsBetter === options.greaterIsBetter) {
+      this.bestMetric = state.best_metric;
+      this.bestStep = own.bestStep;
+      // Kept only if that folder still exists beside the outputDir's checkpoints.
+      if (own.bestCheckpointName !== null && options.outputDir !== undefined) {
+        const bestDir = path.join(options.outputDir, own.bestCheckpointName);
+        this.bestCheckpointName = (await readCheckpointFolder(bestDir).then(() => true, () => false)) ? own.bestCheckpointName : null;
+      }
+    }
+  }
+
+  // --- the loop --------------------------------------------------------------------------------------------
+
+  private async runEpoch(epoch: number, firstBatch: number): Promise<void> {
+    const { options, plan } = this;
+    const GA = options.gradientAccumulationSteps;
+    const batches = batchesOf(epochOrder(plan.dataset.length, options.seed, epoch, options.shuffle), options.batchSize);
+    const groups: number[][][] = [];
+    for (let b = firstBatch; b < batches.length; b += GA) groups.push(batches.slice(b, b + GA));
+
+    await options.callbacks.onEpochBegin?.(epoch, { step: this.globalStep });
+    let stepsThisEpoch = 0;
+    // Tokenizing the next group overlaps with the current native step.
+    let next = groups.length > 0 ? prefetch(this.encodeGroup(groups[0])) : undefined;
+    for (let g = 0; g < groups.length && this.globalStep < plan.totalSteps; g++) {
+      const encoded = await (next as Promise<EncodedBatch[]>);
+      next = g + 1 < groups.length && this.globalStep + 1 < plan.totalSteps ? prefetch(this.encodeGroup(groups[g + 1])) : undefined;
+      await this.trainStep(encoded, g === groups.length - 1);
+      stepsThisEpoch += 1;
+      const batchIndex = Math.min(firstBatch + (g + 1) * GA, batches.length);
+      this.position = batchIndex >= batches.length ? { epoch: epoch + 1, batch: 0 } : { epoch, batch: batchIndex };
+      await this.afterStep();
+      await this.abortIfRequested();
+      if (this.stopRequested) break;
+    }
+    if (stepsThisEpoch === 0) return;
+
+    const event: EpochEndEvent = { epoch: this.globalStep / plan.stepsPerEpoch, step: this.globalStep };
+    this.trainer.emit('epochEnd', event);
+    await options.callbacks.onEpochEnd?.(epoch, event);
+    if (plan.evalStrategy === 'epoch') await this.evaluate();
+    if (options.saveStrategy === 'epoch') await this.saveCheckpoint();
+    await this.abortIfRequested();
+  }
+
+  private encodeGroup(group: number[][]): Promise<EncodedBatch[]> {
+    return Promise.all(group.map((indices) => encodeBatch(this.plan.dataset, indices, this.plan.ctx)));
+  }
+
+  /**
+   * Whether optimizer step `step` (1-based) must read its loss back: at log points, and wherever the run may stop
+   * or persist the weights (evaluation, checkpoint, epoch end, last step, abort), so that a non-finite loss is
+   * caught before it reaches a checkpoint and no loss is left unread at the end. Elsewhere the native step keeps the
+   * loss on the device (no CUDA synchronisation) and a later reading step returns it.
+   */
+  private mustReadLoss(step: number, lastOfEpoch: boolean): boolean {
+    const { options, plan } = this;
+    return (
+      step % options.logEvery === 0 ||
+      step === plan.totalSteps ||
+      lastOfEpoch ||
+      (plan.evalStrategy === 'steps' && step % (options.evalSteps as number) === 0) ||
+      (options.saveStrategy === 'steps' && step % (options.saveSteps as number) === 0) ||
+      this.signal?.aborted === true
+    );
+  }
+
+  private async trainStep(batches: EncodedBatch[], lastOfEpoch: boolean): Promise<void> {
+    const { options, plan } = this;
+    const learningRate = learningRateAt(this.globalStep, plan.schedule);
+    let result;
+    try {
+      result = await this.handle.trainStep(batches, {
+        problemType: plan.ctx.problemType,
+        learningRate,
+        maxGradNorm: options.maxGradNorm,
+        // transformers divides each loss by the size of its accumulation group (the last one of an epoch may be partial).
+        accumulationSteps: batches.length,
+        classWeights: plan.classWeights,
+        skipNonFinite: options.skipNonFiniteLoss,
+        readLoss: this.mustReadLoss(this.globalStep + 1, lastOfEpoch),
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // The native message names the step ("non-finite loss at step 7 ..."); anything else (e.g. out of memory,
+      // whose message names the batch size and sequence length) passes through unchanged.
+      if (/non-finite/.test(message) && !/^non-finite loss at step \d+/.test(message)) {
+        throw new Error(`non-finite loss at step ${this.globalStep + 1}: ${message}`, { cause: err });
+      }
+      throw err;
+    }
+    this.globalStep += 1;
+
+    const iv = this.interval;
+    for (const b of batches) {
+      iv.samples += b.batchSize;
+      iv.tokens += b.realTokens;
+      this.totals.samples += b.batchSize;
+    }
+    iv.skipped = iv.skipped || result.skipped;
+    if (result.logged.length === 0) {
+      this.unreadSteps += 1;
+      return;
+    }
+    // This step and the deferred ones before it, oldest first. Older entries than that would be left over from an
+    // earlier fit() that failed between reads; they are not this run's.
+    const read = result.logged.slice(-(this.unreadSteps + 1));
+    this.unreadSteps = 0;
+    for (const entry of read) {
+      if (!Number.isFinite(entry.loss)) continue; // a skipped step (skipNonFiniteLoss)
+      iv.losses += entry.loss;
+      iv.lossCount += 1;
+      this.totals.losses += entry.loss;
+      this.totals.lossCount += 1;
+    }
+    if (this.globalStep % options.logEvery !== 0) return;
+
+    const now = performance.now();
+    const seconds = Math.max((now - iv.started) / 1000, 1e-9);
+    const event: StepEvent = {
+      type: 'step',
+      step: this.globalStep,
+      epoch: this.globalStep / plan.stepsPerEpoch,
+      loss: iv.lossCount > 0 ? iv.losses / iv.lossCount : NaN,
+      learningRate,
+      gradNorm: read[read.length - 1].gradNorm,
+      samplesPerSecond: iv.samples / seconds,
+      tokensPerSecond: iv.tokens / seconds,
+      skipped: iv.skipped,
+    };
+    this.interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: now };
+    this.history.push(event);
+    this.trainer.emit('step', event);
+    await options.callbacks.onStepEnd?.(this.globalStep, event);
+    await options.callbacks.onBatchEnd?.(this.globalStep, event);
+  }
+
+  /** transformers' _maybe_log_save_evaluate for the 'steps' strategies. */
+  private async afterStep(): Promise<void> {
+    const { options, plan } = this;
+    if (plan.evalStrategy === 'steps' && this.globalStep % (options.evalSteps as number) === 0) await this.evaluate();
+    if (options.saveStrategy === 'steps' && this.globalStep % (options.saveSteps as number) === 0) await this.saveCheckpoint();
+  }
+
+  private async evaluate(): Promise<void> {
+    const { options, plan } = this;
+    const metrics = await evaluateDataset(
+      this.handle,
+      plan.evalDataset as Dataset,
+      plan.ctx,
+      options.evalBatchSize,
+      plan.classWeights,
+      this.model.labels,
+    );
+    const event: EvaluateEvent = { type: 'evaluate', step: this.globalStep, epoch: this.globalStep / plan.stepsPerEpoch, metrics };
+    this.history.push(event);
+    this.lastEval = metrics;
+    const value = (metrics as unknown as Record<string, unknown>)[options.metricForBestModel];
+    const metric = typeof value === 'number' && Number.isFinite(value) ? value : null;
+    const better = (a: number, b: number): boolean => (options.greaterIsBetter ? a > b : a < b);
+    // EarlyStoppingCallback.on_evaluate runs before the best metric is updated: it compares with the previous best.
+    const early = options.earlyStopping;
+    if (early) {
+      const improved = metric !== null && (this.bestMetric === null || (better(metric, this.bestMetric) && Math.abs(metric - this.bestMetric) > early.threshold));
+      this.earlyStoppingCounter = improved ? 0 : this.earlyStoppingCounter + 1;
+      if (this.earlyStoppingCounter >= early.patience) {
+        this.stopRequested = true;
+        this.stoppedEarly = this.globalStep < plan.totalSteps;
+      }
+    }
+    if (metric !== null && (this.bestMetric === null || better(metric, this.bestMetric))) {
+      this.bestMetric = metric;
+      this.bestStep = this.globalStep;
+    }
+    this.trainer.emit('evaluate', event);
+    await options.callbacks.onEvaluate?.(this.globalStep, event);
+  }
+
+  private async saveCheckpoint(): Promise<string> {
+    const { options, plan } = this;
+    const outputDir = this.requireOutputDir('saving a checkpoint');
+    const step = this.globalStep;
+    const bestName = this.bestStep === step ? checkpointName(step) : this.bestCheckpointName;
+    const dir = await writeCheckpoint(outputDir, step, {
+      saveModel: (tmp) => this.model.saveForTrainer(this.trainer, tmp, options.saveFormat),
+      saveOptimizer: (file) => this.handle.saveOptimizerState(file),
+      rngState: this.handle.getRngState(),
+      scheduler: { ...plan.schedule, step },
+      trainerState: this.trainerState(bestName),
+    });
+    this.bestCheckpointName = bestName;
+    this.lastSavedStep = step;
+    if (options.saveTotalLimit !== undefined) await rotateCheckpoints(outputDir, options.saveTotalLimit, this.bestCheckpointName);
+    const event: CheckpointEvent = { step, path: dir };
+    this.trainer.emit('checkpoint', event);
+    await options.callbacks.onCheckpoint?.(step, event);
+    return dir;
+  }
+
+  private trainerState(bestName: string | null): TrainerStateJson {
+    const { options, plan } = this;
+    const position: DataPosition = { ...this.position, seed: options.seed, shuffle: options.shuffle };
+    const own: ResumeState = {
+      version: 1,
+      dataPosition: position,
+      numExamples: plan.dataset.length,
+      batchSize: options.batchSize,
+      gradientAccumulationSteps: options.gradientAccumulationSteps,
+      stepsPerEpoch: plan.stepsPerEpoch,
+      history: this.history as unknown as Record<string, unknown>[],
+      metricForBestModel: options.metricForBestModel,
+      greaterIsBetter: options.greaterIsBetter,
+      bestStep: this.bestStep,
+      bestCheckpointName: bestName,
+      earlyStoppingCounter: this.earlyStoppingCounter,
+    };
+    return {
+      global_step: this.globalStep,
+      epoch: this.globalStep / plan.stepsPerEpoch,
+      max_steps: plan.totalSteps,
+      num_train_epochs: plan.numEpochs,
+      logging_steps: options.logEvery,
+      eval_steps: options.evalSteps ?? null,
+      save_steps: options.saveSteps ?? null,
+      train_batch_size: options.batchSize,
+      log_history: this.history.map(transformersLogEntry),
+      best_metric: this.bestMetric,
+      best_global_step: this.bestStep,
+      best_model_checkpoint: bestName === null || options.outputDir === undefined ? null : path.join(options.outputDir, bestName),
+      bert_trainer: own,
+    };
+  }
+
+  /** At a step boundary: saves a checkpoint (when outputDir is set) and rejects with an AbortError. */
+  private async abortIfRequested(): Promise<void> {
+    const signal = this.signal;
+    if (!signal?.aborted) return;
+    let checkpoint: string | undefined;
+    if (this.options.outputDir !== undefined && this.globalStep > this.startStep && this.lastSavedStep !== this.globalStep) {
+      checkpoint = await this.saveCheckpoint();
+    }
+    const saved = checkpoint !== undefined ? `; checkpoint saved to ${checkpoint}` : '';
+    throw new AbortError(`fit() was aborted at step ${this.globalStep}${saved}`, { cause: signal.reason, checkpoint });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface Trainer {
+  on(event: 'step', listener: (event: StepEvent) => void): this;
+  on(event: 'epochEnd', listener: (event: EpochEndEvent) => void): this;
+  on(event: 'evaluate', listener: (event: EvaluateEvent) => void): this;
+  on(event: 'checkpoint', listener: (event: CheckpointEvent) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
+  once(event: 'step', listener: (event: StepEvent) => void): this;
+  once(event: 'epochEnd', listener: (event: EpochEndEvent) => void): this;
+  once(event: 'evaluate', listener: (event: EvaluateEvent) => void): this;
+  once(event: 'checkpoint', listener: (event: CheckpointEvent) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/**
+ * Fine-tunes a BertClassifier like transformers' Trainer. Events ('step', 'epochEnd', 'evaluate', 'checkpoint')
+ * are emitted synchronously from the training loop: a listener that throws rejects fit().
+ */
+export class Trainer extends EventEmitter {
+  readonly model: BertClassifier;
+  readonly options: Readonly<ResolvedTrainerOptions>;
+  private running = false;
+  private lastProblemType: ProblemType | undefined;
+
+  constructor(model: BertClassifier, options: TrainerOptions = {}) {
+    super();
+    if (!(model instanceof BertClassifier)) throw new TypeError('model must be a BertClassifier');
+    this.model = model;
+    this.options = Object.freeze(
+      resolveTrainerOptions(options, { numLabels: model.numLabels, maxPositionEmbeddings: model.config.max_position_embeddings }),
+    );
+  }
+
+  /**
+   * Trains on `train` (a Dataset or an array of examples). While it runs, the model is claimed: its forward,
+   * predict and save reject, and another fit() on it rejects. Resolves with the history and final metrics.
+   */
+  async fit(train: Dataset | Example[], fitOptions: FitOptions<Dataset | Example[]> = {}): Promise<FitResult> {
+    if (this.running) throw new Error('fit() is already running on this Trainer; wait for it to settle');
+    const fo = checkFitOptions(fitOptions);
+    const dataset = toDataset(train, 'train');
+    if (dataset.length === 0) throw new Error('the training dataset is empty (fit needs at least one example)');
+    const evalDataset = fo.evalDataset === undefined ? undefined : toDataset(fo.evalDataset, 'evalDataset');
+    if (evalDataset?.length === 0) throw new Error('evalDataset is empty');
+    if (fo.signal?.aborted) throw new AbortError('fit() was aborted before it started', { cause: fo.signal.reason });
+
+    // Claimed synchronously, before the first await: from the moment fit() is called, predict/forward/save and
+    // other fits on this model reject.
+    const handle = this.model.claimForTraining(this);
+    this.running = true;
+    try {
+      const plan = await this.plan(dataset, evalDataset);
+      return await new FitRun(this, this.model, handle, this.options, plan, fo.signal).run(fo.resumeFrom);
+    } finally {
+      this.running = false;
+      this.model.releaseFromTraining(this);
+    }
+  }
+
+  /**
+   * Eval-mode pass over `dataset` (labels required): `{ loss, ...metrics }` — accuracy, f1 (macro), microF1,
+   * perClass, confusionMatrix (single-label); subsetAccuracy, f1 (multi-label, sigmoid >= 0.5); mse, mae,
+   * pearson, spearman (regression).
+   */
+  async evaluate(dataset: Dataset | Example[], options: { batchSize?: number } = {}): Promise<EvaluationResult> {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const batchSize = options.batchSize ?? this.options.evalBatchSize;
+    if (typeof batchSize !== 'number') throw new TypeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    const ds = toDataset(dataset, 'dataset');
+    if (ds.length === 0) throw new Error('the evaluation dataset is empty');
+    const handle = this.model.handleFor(this);
+    const problemType = this.problemTypeFor(ds);
+    const ctx = this.encodeContext(problemType);
+    await checkExamples(ds, ctx, this.model, 'dataset');
+    const weights = this.options.classWeights && problemType === 'single_label_classification' ? Float32Array.from(this.options.classWeights) : null;
+    return evaluateDataset(handle, ds, ctx, batchSize, weights, this.model.labels);
+  }
+
+  private problemTypeFor(dataset: Dataset): ProblemType {
+    return this.options.problemType ?? this.model.config.problem_type ?? this.lastProblemType ?? inferProblemType(dataset, this.model.numLabels);
+  }
+
+  private encodeContext(problemType: ProblemType): EncodeContext {
+    const config = this.model.config;
+    return {
+      tokenizer: this.model.tokenizer,
+      maxLength: this.options.maxLength,
+      padTokenId: config.pad_token_id,
+      problemType,
+      numLabels: config.num_labels,
+      label2id: config.label2id,
+      requireLabels: true,
+    };
+  }
+
+  /** Problem type, strategies and step counts (transformers' arithmetic), after checking every example. */
+  private async plan(dataset: Dataset, evalDataset: Dataset | undefined): Promise<RunPlan> {
+    const o = this.options;
+    const problemType = this.options.problemType ?? this.model.config.problem_type ?? inferProblemType(dataset, this.model.numLabels);
+    const evalStrategy = resolveEvalStrategy(o, evalDataset !== undefined, problemType);
+    const ctx = this.encodeContext(problemType);
+    await checkExamples(dataset, ctx, this.model, 'train');
+    if (evalDataset) await checkExamples(evalDataset, ctx, this.model, 'evalDataset');
+    this.lastProblemType = problemType;
+
+    const numBatches = Math.ceil(dataset.length / o.batchSize);
+    const stepsPerEpoch = Math.ceil(numBatches / o.gradientAccumulationSteps);
+    const totalSteps = Math.ceil(o.epochs * stepsPerEpoch);
+    const warmupSteps = resolveWarmupSteps({ warmupSteps: o.warmupSteps, warmupRatio: o.warmupRatio, totalSteps });
+    return {
+      dataset,
+      evalDataset,
+      ctx,
+      evalStrategy,
+      classWeights: o.classWeights ? Float32Array.from(o.classWeights) : null,
+      numBatches,
+      stepsPerEpoch,
+      totalSteps,
+      numEpochs: Math.ceil(totalSteps / stepsPerEpoch),
+      schedule: { type: o.lrScheduler, baseLr: o.learningRate, warmupSteps, totalSteps },
+    };
+  }
+}

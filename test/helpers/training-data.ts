@@ -1,0 +1,47 @@
+// Deterministic pre-tokenized training examples for the Trainer tests (tiny models, varied lengths).
+import type { Example } from '../../src/dataset';
+
+/** mulberry32: a small seeded PRNG, so every test run sees the same data. */
+export function seededRandom(seed: number): () => number {
+  let a = seed | 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ExampleOptions {
+  vocabSize: number;
+  numLabels: number;
+  kind?: 'single' | 'multilabel' | 'regression';
+  seed?: number;
+  minLength?: number;
+  maxLength?: number;
+  typeVocabSize?: number;
+}
+
+/**
+ * `count` examples whose label is learnable from the tokens (single-label: the first token's parity decides,
+ * so that a few steps reduce the loss), with token ids in [1, vocabSize) and two segments when types allow.
+ */
+export function tokenizedExamples(count: number, o: ExampleOptions): Example[] {
+  const random = seededRandom(o.seed ?? 1);
+  const kind = o.kind ?? 'single';
+  const min = o.minLength ?? 3;
+  const max = o.maxLength ?? 12;
+  const out: Example[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = min + Math.floor(random() * (max - min + 1));
+    const inputIds = Array.from({ length }, () => 1 + Math.floor(random() * (o.vocabSize - 1)));
+    const split = Math.max(1, Math.floor(length / 2));
+    const tokenTypeIds = (o.typeVocabSize ?? 2) > 1 ? inputIds.map((_, j) => (j < split ? 0 : 1)) : undefined;
+    let label: number | number[];
+    if (kind === 'single') label = inputIds[0] % o.numLabels;
+    else if (kind === 'multilabel') label = Array.from({ length: o.numLabels }, (_, j) => ((inputIds[0] >> j) & 1));
+    else label = o.numLabels === 1 ? (inputIds[0] % 7) / 3 - 1 : Array.from({ length: o.numLabels }, (_, j) => ((inputIds[j % length] % 5) - 2) / 2);
+    out.push(tokenTypeIds ? { inputIds, tokenTypeIds, label } : { inputIds, label });
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+// Training parity with PyTorch: the Trainer's losses, learning rates, gradient norms and final weights match
+// test/reference/train_reference.py (transformers' Trainer loop re-implemented on torch) on the same batches.
+// Dropout is off on both sides (a copy of the fixture with dropout probabilities 0), so the runs are deterministic.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { BertClassifier } from '../src/classifier';
+import type { ProblemType } from '../src/config';
+import type { Example } from '../src/dataset';
+import { StepEvent, Trainer } from '../src/trainer';
+import { fixture, maxAbsDiff } from './helpers/fixtures';
+import { PYTHON, REFERENCE_DIR } from './helpers/paths';
+import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
+
+interface SpecBatch {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+  labels: unknown[];
+}
+
+interface Spec {
+  modelDir: string;
+  outputFile: string;
+  problemType: ProblemType;
+  classWeights: number[] | null;
+  learningRate: number;
+  weightDecay: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
+  maxGradNorm: number;
+  gradientAccumulationSteps: number;
+  lrScheduler: 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+  warmupSteps: number;
+  totalSteps: number;
+  batches: SpecBatch[];
+  partialGroupDivisor?: string;
+}
+
+interface ReferenceResult {
+  losses: number[];
+  microLosses: number[];
+  learningRates: number[];
+  gradNorms: number[];
+  steps: number;
+}
+
+let tmp: string;
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-trainer-parity-'));
+});
+
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A copy of a fixture with every dropout probability 0 (hidden, attention, classifier). */
+function noDropoutCopy(name: string): string {
+  const dir = path.join(tmp, `${name}-no-dropout`);
+  if (fs.existsSync(dir)) return dir;
+  fs.cpSync(fixture(name).path, dir, { recursive: true });
+  const configFile = path.join(dir, 'config.json');
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  return dir;
+}
+
+/** make_training_spec.py's deterministic batches for a fixture, pointed at the no-dropout copy. */
+function makeSpec(name: string, kind: 'single' | 'multilabel' | 'regression', flags: string[] = []): { spec: Spec; file: string } {
+  const modelDir = noDropoutCopy(name);
+  const file = path.join(tmp, `${name}-${kind}-${flags.join('').replace(/[^a-z0-9]/gi, '')}.json`);
+  execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'make_training_spec.py'), modelDir, file, '--kind', kind, ...flags]);
+  const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
+  // transformers' current rule: a partial last accumulation group's losses are divided by its size (the Trainer
+  // passes accumulationSteps = group size to trainStep).
+  spec.partialGroupDivisor = 'group_size';
+  fs.writeFileSync(file, JSON.stringify(spec));
+  return { spec, file };
+}
+
+function runReference(specFile: string): ReferenceResult {
+  const out = execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'train_reference.py'), specFile], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return JSON.parse(out) as ReferenceResult;
+}
+
+/** The spec's rows without their padding (the mask is 1s then 0s): encodeBatch pads each batch back to its longest row. */
+function examplesOf(spec: Spec): Example[] {
+  const examples: Example[] = [];
+  for (const batch of spec.batches) {
+    batch.inputIds.forEach((ids, r) => {
+      const length = batch.attentionMask[r].reduce((a, b) => a + b, 0);
+      examples.push({ inputIds: ids.slice(0, length), tokenTypeIds: batch.tokenTypeIds[r].slice(0, length), label: batch.labels[r] as number | number[] });
+    });
+  }
+  return examples;
+}
+
+/** Trains the no-dropout copy on the spec's rows with the spec's hyperparameters; returns the steps and the saved weights file. */
+async function trainLikeSpec(spec: Spec, name: string): Promise<{ steps: StepEvent[]; weightsFile: string; totalSteps: number }> {
+  const model = await BertClassifier.fromPretrained(spec.modelDir);
+  const rows = spec.batches[0].inputIds.length;
+  expect(spec.batches.every((b, i) => b.inputIds.length === rows || i === spec.batches.length - 1)).toBe(true);
+  const trainer = new Trainer(model, {
+    epochs: 1,
+    batchSize: rows,
+    shuffle: false,
+    problemType: spec.problemType,
+    learningRate: spec.learningRate,
+    weightDecay: spec.weightDecay,
+    adamBeta1: spec.adamBeta1,
+    adamBeta2: spec.adamBeta2,
+    adamEpsilon: spec.adamEpsilon,
+    maxGradNorm: spec.maxGradNorm,
+    gradientAccumulationSteps: spec.gradientAccumulationSteps,
+    lrScheduler: spec.lrScheduler,
+    warmupSteps: spec.warmupSteps,
+    ...(spec.classWeights ? { classWeights: spec.classWeights } : {}),
+  });
+  const result = await trainer.fit(examplesOf(spec));
+  const outDir = path.join(tmp, `${name}-ours-${path.basename(spec.outputFile, '.safetensors')}`);
+  await model.save(outDir);
+  model.dispose();
+  return { steps: result.history.filter((e): e is StepEvent => e.type === 'step'), weightsFile: path.join(outDir, 'model.safetensors'), totalSteps: result.metrics.steps };
+}
+
+function expectClose(actual: number[], expected: number[], absolute: number, relative = 0): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((a, i) => {
+    const tolerance = Math.max(absolute, relative * Math.abs(expected[i]));
+    if (!(Math.abs(a - expected[i]) <= tolerance)) {
+      throw new Error(`index ${i}: ${a} vs reference ${expected[i]} (|diff| ${Math.abs(a - expected[i])} > ${tolerance})`);
+    }
+  });
+}
+
+// attention.self.key.bias has a zero gradient in exact arithmetic: q_i . (k_j + b) = q_i . k_j + q_i . b, and the
+// second term is the same for every key j of a query row, so the softmax cancels it. Both sides therefore train it
+// on float rounding noise, which AdamW's m / (sqrt(v) + eps) scales up to steps of about lr: that tensor cannot match
+// to 1e-5 (only bit-identical kernels could), and it does not matter. It is checked against the AdamW bound instead
+// (each step moves a parameter by at most ~lr), and the two final models must compute the same logits.
+const NULL_GRADIENT = /\.attention\.self\.key\.bias$/;
+
+function expectSameWeights(ours: string, reference: string, learningRates: number[]): void {
+  const mine = readSafetensors(ours);
+  const theirs = readSafetensors(reference);
+  const nullSpace = { tensors: new Map([...theirs.tensors].filter(([name]) => NULL_GRADIENT.test(name))), metadata: undefined };
+  const rest = { tensors: new Map([...theirs.tensors].filter(([name]) => !NULL_GRADIENT.test(name))), metadata: undefined };
+  expect(rest.tensors.size).toBeGreaterThan(nullSpace.tensors.size);
+  const diff = maxTensorDiff(mine, rest);
+  expect(diff.missing).toEqual([]);
+  if (!(diff.worst <= 1e-5)) throw new Error(`final weights differ: max |diff| ${diff.worst} in ${diff.name}`);
+  const bound = 2 * learningRates.reduce((a, b) => a + b, 0);
+  const keyBias = maxTensorDiff(mine, nullSpace);
+  expect(keyBias.missing).toEqual([]);
+  if (!(keyBias.worst <= bound)) throw new Error(`${keyBias.name} differs by ${keyBias.worst}, more than AdamW's bound ${bound}`);
+}
+
+/** Both final models' logits on every spec row (padded to one width): ours through forward(), the reference's in PyTorch. */
+async function expectSameLogits(ourDir: string, referenceWeights: string, spec: Spec): Promise<void> {
+  const width = Math.max(...spec.batches.map((b) => b.inputIds[0].length));
+  const pad = (rows: number[][]): number[][] => rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(0)]);
+  const inputs = {
+    inputIds: spec.batches.flatMap((b) => pad(b.inputIds)),
+    attentionMask: spec.batches.flatMap((b) => pad(b.attentionMask)),
+    tokenTypeIds: spec.batches.flatMap((b) => pad(b.tokenTypeIds)),
+  };
+  const refDir = path.join(tmp, `${path.basename(ourDir)}-reference-model`);
+  fs.mkdirSync(refDir, { recursive: true });
+  fs.copyFileSync(path.join(ourDir, 'config.json'), path.join(refDir, 'config.json'));
+  fs.copyFileSync(referenceWeights, path.join(refDir, 'model.safetensors'));
+  const inputsFile = path.join(refDir, 'inputs.json');
+  fs.writeFileSync(inputsFile, JSON.stringify(inputs));
+  const out = execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'reload_and_predict.py'), refDir, inputsFile], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const expected = (JSON.parse(out) as { logits: number[][] }).logits;
+  const model = await BertClassifier.fromPretrained(ourDir);
+  const { logits } = await model.forward(inputs);
+  model.dispose();
+  expect(maxAbsDiff(logits, expected)).toBeLessThanOrEqual(1e-5);
+}
+
+async function checkParity(name: string, kind: 'single' | 'multilabel' | 'regression', flags: string[] = []): Promise<{ ref: ReferenceResult; spec: Spec }> {
+  const { spec, file } = makeSpec(name, kind, flags);
+  const ref = runReference(file);
+  const ours = await trainLikeSpec(spec, name);
+  expect(ours.totalSteps).toBe(spec.totalSteps);
+  expect(ours.steps.map((s) => s.step)).toEqual(ref.losses.map((_, i) => i + 1));
+  expectClose(ours.steps.map((s) => s.loss), ref.losses, 1e-5);
+  expectClose(ours.steps.map((s) => s.learningRate), ref.learningRates, 1e-12);
+  expectClose(ours.steps.map((s) => s.gradNorm), ref.gradNorms, 1e-6, 1e-5);
+  expectSameWeights(ours.weightsFile, spec.outputFile, ref.learningRates);
+  await expectSameLogits(path.dirname(ours.weightsFile), spec.outputFile, spec);
+  return { ref, spec };
+}
+
+describe('training parity with PyTorch (train_reference.py)', () => {
+  test('single-label, odd-bin-f32: 10 steps x accumulation 2, weight decay, warmup, clipping', async () => {
+    const { ref, spec } = await checkParity('odd-bin-f32', 'single');
+    expect(spec.batches).toHaveLength(20);
+    expect(ref.steps).toBe(10);
+    expect(spec.maxGradNorm).toBe(0.5);
+    // Clipping is exercised: every step's pre-clip norm is above maxGradNorm.
+    expect(ref.gradNorms.every((g) => g > spec.maxGradNorm)).toBe(true);
+    // Warm-up: the first step has lr 0, the fourth the peak.
+    expect(ref.learningRates[0]).toBe(0);
+    expect(ref.learningRates[3]).toBe(1e-3);
+  });
+
+  test('class weights and a partial last accumulation group (divided by its size)', async () => {
+    const { ref, spec } = await checkParity('odd-bin-f32', 'single', [
+      '--class-weights', '0.5,2,1,1.5,0.25', '--micro-batches', '5', '--steps', '3', '--total-steps', '3', '--warmup', '1', '--seed', '7',
+    ]);
+    expect(spec.batches).toHaveLength(5);
+    expect(ref.steps).toBe(3);
+    expect(ref.losses[2]).toBe(ref.microLosses[4]); // the partial group's logged loss is its single micro-batch's loss
+  });
+
+  test('multi-label, one step', async () => {
+    const { ref } = await checkParity('multilabel', 'multilabel');
+    expect(ref.steps).toBe(1);
+  });
+
+  test('regression (1 label), one step', async () => {
+    const { ref } = await checkParity('regression-1-label', 'regression');
+    expect(ref.steps).toBe(1);
+  });
+});
