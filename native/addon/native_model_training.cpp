@@ -25,12 +25,12 @@ namespace {
 
 // LibTorch reports exhausted memory as a c10::Error; say which batch did it, since that is what users can change.
 [[noreturn]] void rethrow_with_batch(const std::exception& e, const HostBatch& batch) {
-  std::string message = e.what();
+  std::string message = error_message(e);
   if (message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos ||
       message.find("Cannot allocate memory") != std::string::npos) {
     throw std::runtime_error("out of memory in a training step with batch size " + std::to_string(batch.batch) +
                              " and sequence length " + std::to_string(batch.seq_len) +
-                             " (lower batchSize or maxLength, or use gradientAccumulationSteps): " + message.substr(0, 300));
+                             " (lower batchSize or maxLength, or use gradientAccumulationSteps): " + message);
   }
   throw;
 }

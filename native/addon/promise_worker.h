@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 #include <napi.h>
 
 #include <atomic>
@@ -11,6 +12,12 @@
 #include <thread>
 
 namespace bert {
+
+// The message of an exception for a JS Error: LibTorch's errors without their C++ backtrace.
+inline std::string error_message(const std::exception& e) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) return torch_error->what_without_backtrace();
+  return e.what();
+}
 
 // LibTorch's intra-op thread count. OpenMP keeps it per calling thread, and libuv's worker threads start
 // with its default (which can be 1), so every worker applies it before running.
@@ -38,7 +45,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       if (at::get_num_threads() != intra_op_threads()) at::set_num_threads(intra_op_threads());
       Run();
     } catch (const std::exception& e) {
-      SetError(e.what());
+      SetError(error_message(e));
     } catch (...) {
       SetError("unknown native error");
     }
@@ -51,7 +58,7 @@ class PromiseWorker : public Napi::AsyncWorker {
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     } catch (const std::exception& e) {
-      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+      deferred_.Reject(Napi::Error::New(env, error_message(e)).Value());
     }
   }
   void OnError(const Napi::Error& error) final { deferred_.Reject(error.Value()); }
@@ -67,7 +74,7 @@ Napi::Value guarded(Napi::Env env, F&& body) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw Napi::Error::New(env, error_message(e));
   }
 }
 
