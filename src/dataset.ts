@@ -1,8 +1,22 @@
 // The training-data API: a validated, immutable list of examples (texts or token ids, with labels), the seeded
 // epoch order, and the step that turns a batch of examples into model inputs (tokenized, padded to the longest
 // row of the batch, labels encoded for the problem type). Errors name the example by its dataset index.
+// Datasets also come from files (CSV, TSV, JSONL: src/dataset-files.ts), read whole or streamed
+// (src/streaming-dataset.ts).
 import type { ProblemType } from './config';
+import {
+  FileDatasetOptions,
+  FileFormat,
+  SkippedRows,
+  emptySkipLog,
+  labelNamesOf,
+  readFileExamples,
+  resolveFileOptions,
+} from './dataset-files';
+import { STREAMING_OPTION_NAMES, StreamingDataset, StreamingDatasetOptions } from './streaming-dataset';
 import type { BertTokenizer } from './tokenizer';
+
+export type { FileDatasetOptions, SkippedRows } from './dataset-files';
 
 export type { ProblemType } from './config';
 
@@ -139,20 +153,74 @@ function deepFreeze(e: Example): Example {
   return Object.freeze(e);
 }
 
-/** An immutable list of validated examples. Build it with `Dataset.fromArray`. */
+/** What a dataset knows about where its examples came from. */
+interface DatasetInfo {
+  labelNames: string[] | undefined;
+  skipped: SkippedRows;
+}
+
+/** A split's size: a fraction in (0, 1) of the examples, or a count. */
+function splitCount(validation: unknown, length: number): number {
+  if (typeof validation !== 'number') throw new TypeError(`validation must be a fraction in (0, 1) or a number of examples, got ${show(validation)}`);
+  let count: number;
+  if (validation > 0 && validation < 1) count = Math.ceil(validation * length); // like sklearn's test_size
+  else if (Number.isSafeInteger(validation) && validation >= 1) count = validation;
+  else throw new RangeError(`validation must be a fraction in (0, 1) or a positive number of examples, got ${show(validation)}`);
+  if (count >= length) {
+    throw new RangeError(`validation ${validation} of ${length} examples leaves no training example (${count} would go to validation)`);
+  }
+  return count;
+}
+
+/** The class of a label for stratifying, or undefined when it is not a class (multi-label, regression, none). */
+function classKey(label: Label | undefined): string | undefined {
+  if (typeof label === 'string') return `name:${label}`;
+  if (typeof label === 'number' && Number.isInteger(label)) return `id:${label}`;
+  return undefined;
+}
+
+/**
+ * How many of each class go to validation: each class's exact share (size * count / total) rounded down, then the
+ * remaining places to the largest remainders (ties: the larger class, then the earlier one). Sums to `count`.
+ */
+function stratifiedQuotas(sizes: number[], total: number, count: number): number[] {
+  const exact = sizes.map((size) => (size * count) / total);
+  const quotas = exact.map(Math.floor);
+  let left = count - quotas.reduce((a, b) => a + b, 0);
+  const byRemainder = sizes.map((_, c) => c).sort((a, b) => exact[b] - quotas[b] - (exact[a] - quotas[a]) || sizes[b] - sizes[a] || a - b);
+  for (const c of byRemainder) {
+    if (left === 0) break;
+    quotas[c] += 1;
+    left -= 1;
+  }
+  return quotas;
+}
+
+/** An immutable list of validated examples. Build it with `Dataset.fromArray` or read it with `Dataset.fromCsv` and kin. */
 export class Dataset implements Iterable<Example> {
   readonly length: number;
   /** How many examples carry a label (0: unlabeled data, `length`: fully labeled). */
   readonly labeledCount: number;
+  /**
+   * The distinct label names (string labels) seen, sorted; undefined when every label is an id or a number. For a new
+   * model they become its labels (config.json's id2label/label2id). Subsets (split, slice, ...) keep their parent's.
+   */
+  readonly labelNames: string[] | undefined;
+  /** Rows a file reader skipped (onBadRow: 'skip'): how many, and the first 20 with their lines. Empty otherwise. */
+  readonly skipped: SkippedRows;
   private readonly examples: readonly Example[];
 
-  private constructor(token: symbol, examples: Example[]) {
+  private constructor(token: symbol, examples: Example[], info?: Partial<DatasetInfo>) {
     if (token !== INTERNAL) throw new TypeError('use Dataset.fromArray(examples) to create a Dataset');
     this.examples = examples;
     this.length = examples.length;
     let labeled = 0;
     for (const e of examples) if (e.label !== undefined) labeled += 1;
     this.labeledCount = labeled;
+    const names = info && 'labelNames' in info ? info.labelNames : labelNamesOf(examples);
+    this.labelNames = names === undefined ? undefined : Object.freeze([...names]) as string[];
+    const skipped = info?.skipped ?? emptySkipLog();
+    this.skipped = Object.freeze({ count: skipped.count, examples: Object.freeze(skipped.examples.map((s) => Object.freeze({ ...s }))) as SkippedRows['examples'] });
   }
 
   /**
@@ -165,6 +233,63 @@ export class Dataset implements Iterable<Example> {
     const copied = new Array<Example>(examples.length);
     for (let i = 0; i < examples.length; i++) copied[i] = deepFreeze(checkExample(examples[i], i));
     return new Dataset(INTERNAL, copied);
+  }
+
+  /**
+   * Reads a CSV file (RFC 4180: quoted fields may hold delimiters, quotes and newlines; a BOM is ignored) into
+   * memory. Columns are picked by name (`textColumn`, `textPairColumn`, `labelColumn`); errors name the file and
+   * the line a row starts on, e.g. `data.csv: line 1: no column "txt" (columns: text, label)`.
+   */
+  static fromCsv(path: string, options?: FileDatasetOptions): Promise<Dataset> {
+    return Dataset.fromFile(path, 'csv', options);
+  }
+
+  /** Like fromCsv with a tab delimiter. */
+  static fromTsv(path: string, options?: FileDatasetOptions): Promise<Dataset> {
+    return Dataset.fromFile(path, 'tsv', options);
+  }
+
+  /**
+   * Reads a JSON Lines file (one JSON object per line, blank lines ignored); fields are picked like columns. A
+   * label may be a class id, a label name, an array (multi-hot numbers or label names: multi-label) or a number
+   * (regression).
+   */
+  static fromJsonl(path: string, options?: FileDatasetOptions): Promise<Dataset> {
+    return Dataset.fromFile(path, 'jsonl', options);
+  }
+
+  /**
+   * A JSONL file read anew each epoch with bounded memory, for files too large to hold: Trainer.fit accepts it.
+   * Rows are read and checked as for fromJsonl; `shuffleBuffer` (default 10,000) and `length` are described in
+   * StreamingDatasetOptions.
+   */
+  static streamJsonl(path: string, options?: StreamingDatasetOptions): StreamingDataset {
+    return Dataset.stream(path, 'jsonl', options);
+  }
+
+  /** streamJsonl for a CSV file. */
+  static streamCsv(path: string, options?: StreamingDatasetOptions): StreamingDataset {
+    return Dataset.stream(path, 'csv', options);
+  }
+
+  /** streamJsonl for a TSV file. */
+  static streamTsv(path: string, options?: StreamingDatasetOptions): StreamingDataset {
+    return Dataset.stream(path, 'tsv', options);
+  }
+
+  private static async fromFile(path: string, format: FileFormat, options: FileDatasetOptions | undefined): Promise<Dataset> {
+    if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a file path, got ${show(path)}`);
+    const resolved = resolveFileOptions(options, format);
+    const skipped = emptySkipLog();
+    const examples: Example[] = [];
+    for await (const { example } of readFileExamples(path, format, resolved, skipped)) examples.push(deepFreeze(example));
+    return new Dataset(INTERNAL, examples, { skipped });
+  }
+
+  private static stream(path: string, format: FileFormat, options: StreamingDatasetOptions | undefined): StreamingDataset {
+    if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a file path, got ${show(path)}`);
+    const resolved = resolveFileOptions(options, format, STREAMING_OPTION_NAMES);
+    return new StreamingDataset(path, format, resolved, options ?? {});
   }
 
   /** The example at index i (frozen). */
@@ -189,23 +314,78 @@ export class Dataset implements Iterable<Example> {
   }
 
   filter(fn: (example: Example, index: number) => boolean): Dataset {
-    return new Dataset(INTERNAL, this.examples.filter((e, i) => fn(e, i)));
+    return this.subset(this.examples.filter((e, i) => fn(e, i)));
   }
 
   /** Like Array.prototype.slice. */
   slice(start?: number, end?: number): Dataset {
-    return new Dataset(INTERNAL, this.examples.slice(start, end));
+    return this.subset(this.examples.slice(start, end));
   }
 
   /** The examples at these indices, in this order (e.g. a train/test split). */
   select(indices: number[]): Dataset {
     checkIndices(indices, this.length, false);
-    return new Dataset(INTERNAL, indices.map((i) => this.examples[i]));
+    return this.subset(indices.map((i) => this.examples[i]));
   }
 
   /** The examples in epochOrder(length, seed, 0, true) order. */
   shuffle(seed: number): Dataset {
     return this.select(epochOrder(this.length, seed, 0, true));
+  }
+
+  /**
+   * A train/validation split, deterministic from `seed` (default 42). `validation` is a fraction in (0, 1) (rounded
+   * up, like sklearn's test_size) or a number of examples. `stratify` (default: true when every example has a class
+   * label, an id or a name) keeps each class's share in both parts. Both parts keep the dataset's order and its
+   * labelNames.
+   */
+  split(options: { validation: number; seed?: number; stratify?: boolean }): { train: Dataset; validation: Dataset } {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object { validation, seed?, stratify? }');
+    for (const key of Object.keys(options)) {
+      if (!['validation', 'seed', 'stratify'].includes(key)) throw new TypeError(`unknown option ${JSON.stringify(key)} (known: validation, seed, stratify)`);
+    }
+    const count = splitCount(options.validation, this.length);
+    const seed = options.seed ?? 42;
+    checkNonNegativeInteger(seed, 'seed');
+    const keys = this.examples.map((e) => classKey(e.label));
+    const classLabels = keys.every((k) => k !== undefined);
+    if (options.stratify !== undefined && typeof options.stratify !== 'boolean') throw new TypeError(`stratify must be a boolean, got ${show(options.stratify)}`);
+    const stratify = options.stratify ?? classLabels;
+    if (stratify && !classLabels) {
+      const i = keys.findIndex((k) => k === undefined);
+      throw new RangeError(`stratify needs a class label (an id or a name) on every example; examples[${i}] has ${this.examples[i].label === undefined ? 'none' : 'another kind of label'}`);
+    }
+    // Rank of each example in a seeded permutation: the lowest ranks (of each class, when stratified) validate.
+    const rank = new Array<number>(this.length);
+    epochOrder(this.length, seed, 0, true).forEach((index, r) => {
+      rank[index] = r;
+    });
+    const inValidation = new Array<boolean>(this.length).fill(false);
+    if (stratify) {
+      const members = new Map<string, number[]>();
+      keys.forEach((k, i) => {
+        const list = members.get(k as string);
+        if (list) list.push(i);
+        else members.set(k as string, [i]);
+      });
+      const classes = [...members.keys()].sort();
+      const quotas = stratifiedQuotas(classes.map((c) => (members.get(c) as number[]).length), this.length, count);
+      classes.forEach((c, ci) => {
+        const byRank = (members.get(c) as number[]).sort((a, b) => rank[a] - rank[b]);
+        for (const i of byRank.slice(0, quotas[ci])) inValidation[i] = true;
+      });
+    } else {
+      for (let i = 0; i < this.length; i++) if (rank[i] < count) inValidation[i] = true;
+    }
+    return {
+      train: this.subset(this.examples.filter((_, i) => !inValidation[i])),
+      validation: this.subset(this.examples.filter((_, i) => inValidation[i])),
+    };
+  }
+
+  /** Examples of this dataset (already validated and frozen) as a new dataset with the same label names. */
+  private subset(examples: Example[]): Dataset {
+    return new Dataset(INTERNAL, examples, { labelNames: this.labelNames });
   }
 }
 
@@ -265,8 +445,21 @@ function mulberry32(seed: number): () => number {
 }
 
 /**
- * The order in which an epoch visits the dataset: a Fisher–Yates permutation of 0..length-1 from mulberry32
- * seeded with (seed, epoch), identical in every process and platform; 0..length-1 when shuffle is false.
+ * The random numbers of one epoch: mulberry32 seeded with (seed, epoch), identical in every process and platform.
+ * Every seeded order of the library (epoch permutations, streaming shuffle buffers, splits) draws from it.
+ */
+export function epochRandom(seed: number, epoch: number): () => number {
+  checkNonNegativeInteger(seed, 'seed');
+  checkNonNegativeInteger(epoch, 'epoch');
+  const seedLow = seed >>> 0;
+  const seedHigh = Math.floor(seed / 4294967296) >>> 0;
+  const state = mix32(mix32(mix32(mix32(0x9e3779b9, seedLow), seedHigh), epoch >>> 0), Math.floor(epoch / 4294967296) >>> 0);
+  return mulberry32(state);
+}
+
+/**
+ * The order in which an epoch visits the dataset: a Fisher–Yates permutation of 0..length-1 from
+ * epochRandom(seed, epoch); 0..length-1 when shuffle is false.
  */
 export function epochOrder(length: number, seed: number, epoch: number, shuffle: boolean): number[] {
   checkNonNegativeInteger(length, 'length');
@@ -275,10 +468,7 @@ export function epochOrder(length: number, seed: number, epoch: number, shuffle:
   if (typeof shuffle !== 'boolean') throw new TypeError(`shuffle must be a boolean, got ${show(shuffle)}`);
   const order = Array.from({ length }, (_, i) => i);
   if (!shuffle) return order;
-  const seedLow = seed >>> 0;
-  const seedHigh = Math.floor(seed / 4294967296) >>> 0;
-  const state = mix32(mix32(mix32(mix32(0x9e3779b9, seedLow), seedHigh), epoch >>> 0), Math.floor(epoch / 4294967296) >>> 0);
-  const random = mulberry32(state);
+  const random = epochRandom(seed, epoch);
   for (let i = length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     const t = order[i];
@@ -348,28 +538,39 @@ function labelIdOf(name: string, where: string, ctx: EncodeContext): number {
   return id;
 }
 
-function encodeLabels(dataset: Dataset, indices: number[], ctx: EncodeContext): Int32Array | Float32Array | null {
+/**
+ * Examples to encode as one batch. `indices` become EncodedBatch.indices; `nameOf(row)` is how errors name a row's
+ * example (default `examples[<index>]`; a streamed example adds its file and line).
+ */
+export interface BatchRows {
+  examples: readonly Example[];
+  indices: number[];
+  nameOf?: (row: number) => string;
+}
+
+function encodeLabels(rows: BatchRows, nameOf: (row: number) => string, ctx: EncodeContext): Int32Array | Float32Array | null {
+  const { examples } = rows;
   let firstLabeled = -1;
   let firstMissing = -1;
-  for (const i of indices) {
-    if (dataset.get(i).label === undefined) {
-      if (firstMissing < 0) firstMissing = i;
-    } else if (firstLabeled < 0) firstLabeled = i;
-  }
+  examples.forEach((e, row) => {
+    if (e.label === undefined) {
+      if (firstMissing < 0) firstMissing = row;
+    } else if (firstLabeled < 0) firstLabeled = row;
+  });
   if (firstMissing >= 0) {
-    if (ctx.requireLabels) throw new Error(`examples[${firstMissing}] has no label (every example needs one for training and evaluation)`);
+    if (ctx.requireLabels) throw new Error(`${nameOf(firstMissing)} has no label (every example needs one for training and evaluation)`);
     if (firstLabeled < 0) return null;
-    throw new Error(`examples[${firstMissing}] has no label but examples[${firstLabeled}] has one; give every example a label or none`);
+    throw new Error(`${nameOf(firstMissing)} has no label but ${nameOf(firstLabeled)} has one; give every example a label or none`);
   }
 
   const L = ctx.numLabels;
-  const B = indices.length;
+  const B = examples.length;
   const problem = ctx.problemType;
   if (problem === 'single_label_classification') {
     const out = new Int32Array(B);
-    indices.forEach((i, row) => {
-      const label = dataset.get(i).label;
-      const where = `examples[${i}].label`;
+    examples.forEach((e, row) => {
+      const label = e.label;
+      const where = `${nameOf(row)}.label`;
       if (typeof label === 'number') {
         if (!Number.isInteger(label)) throw new TypeError(`${where} must be an integer class id or a label name for single_label_classification, got ${label}`);
         if (label < 0 || label >= L) throw new RangeError(`${where} = ${label} is outside the class ids [0, ${L})`);
@@ -384,9 +585,9 @@ function encodeLabels(dataset: Dataset, indices: number[], ctx: EncodeContext): 
   }
 
   const out = new Float32Array(B * L);
-  indices.forEach((i, row) => {
-    const label = dataset.get(i).label as Label;
-    const where = `examples[${i}].label`;
+  examples.forEach((e, row) => {
+    const label = e.label as Label;
+    const where = `${nameOf(row)}.label`;
     if (problem === 'multi_label_classification') {
       if (!Array.isArray(label)) {
         throw new TypeError(`${where} must be an array for multi_label_classification (${L} numbers, or label names), got ${show(label)}`);
@@ -420,15 +621,7 @@ function encodeLabels(dataset: Dataset, indices: number[], ctx: EncodeContext): 
   return out;
 }
 
-/**
- * Turns the examples at `indices` into a model batch: texts are tokenized (truncated to maxLength, pairs with
- * 'longest_first'), pre-tokenized rows are taken as they are (longer than maxLength is an error), every row is
- * padded to the longest row of the batch (pad id, mask 0, token type 0), and the labels are encoded for
- * ctx.problemType.
- */
-export async function encodeBatch(dataset: Dataset, indices: number[], ctx: EncodeContext): Promise<EncodedBatch> {
-  if (!(dataset instanceof Dataset)) throw new TypeError('dataset must be a Dataset (use Dataset.fromArray)');
-  checkIndices(indices, dataset.length, true);
+function checkContext(ctx: EncodeContext): void {
   if (ctx === null || typeof ctx !== 'object') throw new TypeError('ctx must be an object');
   if (!PROBLEM_TYPES.includes(ctx.problemType)) {
     throw new RangeError(`problemType must be one of ${PROBLEM_TYPES.join(', ')}, got ${show(ctx.problemType)}`);
@@ -443,32 +636,39 @@ export async function encodeBatch(dataset: Dataset, indices: number[], ctx: Enco
     throw new RangeError(`maxLength must be a positive integer, got ${show(ctx.maxLength)}`);
   }
   if (ctx.label2id === null || typeof ctx.label2id !== 'object') throw new TypeError('label2id must be an object of label name -> id');
+}
 
-  const labels = encodeLabels(dataset, indices, ctx);
+const defaultName = (indices: number[]) => (row: number): string => `examples[${indices[row]}]`;
+
+/** One row's token ids, mask and token types, unpadded. */
+interface TokenRow {
+  inputIds: number[];
+  attentionMask?: number[];
+  tokenTypeIds?: number[];
+}
+
+/**
+ * Every row's tokens: texts tokenized (truncated to maxLength, pairs with 'longest_first', no padding) in one
+ * tokenizer call per kind (single texts, pairs); pre-tokenized rows as they are (longer than maxLength is an error).
+ */
+async function tokenRows(examples: readonly Example[], nameOf: (row: number) => string, ctx: EncodeContext): Promise<TokenRow[]> {
   const tokenizer = ctx.tokenizer;
   const limit = ctx.maxLength ?? tokenizer?.maxLength;
-  const B = indices.length;
-  const ids: number[][] = new Array(B);
-  const masks: (number[] | undefined)[] = new Array(B);
-  const types: (number[] | undefined)[] = new Array(B);
-
+  const out = new Array<TokenRow>(examples.length);
   const single: number[] = [];
   const paired: number[] = [];
-  indices.forEach((i, row) => {
-    const e = dataset.get(i);
+  examples.forEach((e, row) => {
     if (isTextExample(e)) {
       if (!tokenizer) {
-        throw new Error(`examples[${i}] is text, but the model has no tokenizer; attach one or give pre-tokenized inputIds`);
+        throw new Error(`${nameOf(row)} is text, but the model has no tokenizer; attach one or give pre-tokenized inputIds`);
       }
       (e.textPair !== undefined ? paired : single).push(row);
       return;
     }
     if (limit !== undefined && e.inputIds.length > limit) {
-      throw new RangeError(`examples[${i}].inputIds has ${e.inputIds.length} tokens, more than maxLength (${limit}); pre-tokenized inputs are not truncated`);
+      throw new RangeError(`${nameOf(row)}.inputIds has ${e.inputIds.length} tokens, more than maxLength (${limit}); pre-tokenized inputs are not truncated`);
     }
-    ids[row] = e.inputIds;
-    masks[row] = e.attentionMask;
-    types[row] = e.tokenTypeIds;
+    out[row] = e;
   });
 
   if (tokenizer) {
@@ -477,30 +677,45 @@ export async function encodeBatch(dataset: Dataset, indices: number[], ctx: Enco
     await Promise.all(
       groups.map(async ([rows, withPairs]) => {
         if (rows.length === 0) return;
-        const texts = rows.map((row) => (dataset.get(indices[row]) as TextExample).text);
-        const pairs = withPairs ? rows.map((row) => (dataset.get(indices[row]) as TextExample).textPair as string) : undefined;
+        const texts = rows.map((row) => (examples[row] as TextExample).text);
+        const pairs = withPairs ? rows.map((row) => (examples[row] as TextExample).textPair as string) : undefined;
         const enc = await tokenizer.encode(texts, pairs, options);
         rows.forEach((row, k) => {
-          ids[row] = enc.inputIds[k];
-          masks[row] = enc.attentionMask[k];
-          types[row] = enc.tokenTypeIds[k];
+          out[row] = { inputIds: enc.inputIds[k], attentionMask: enc.attentionMask[k], tokenTypeIds: enc.tokenTypeIds[k] };
         });
       }),
     );
   }
+  return out;
+}
 
+/**
+ * Turns examples into a model batch: texts are tokenized (truncated to maxLength, pairs with 'longest_first'),
+ * pre-tokenized rows are taken as they are (longer than maxLength is an error), every row is padded to the longest
+ * row of the batch (pad id, mask 0, token type 0), and the labels are encoded for ctx.problemType.
+ */
+export async function encodeExamples(rows: BatchRows, ctx: EncodeContext): Promise<EncodedBatch> {
+  if (rows === null || typeof rows !== 'object' || !Array.isArray(rows.examples) || !Array.isArray(rows.indices)) {
+    throw new TypeError('rows must be { examples, indices, nameOf? }');
+  }
+  if (rows.examples.length === 0) throw new RangeError('a batch needs at least one example');
+  if (rows.indices.length !== rows.examples.length) throw new RangeError(`rows has ${rows.examples.length} examples but ${rows.indices.length} indices`);
+  checkContext(ctx);
+  const nameOf = rows.nameOf ?? defaultName(rows.indices);
+  const labels = encodeLabels(rows, nameOf, ctx);
+  const tokens = await tokenRows(rows.examples, nameOf, ctx);
+
+  const B = tokens.length;
   let S = 0;
-  for (const row of ids) if (row.length > S) S = row.length;
-  const padId = tokenizer ? tokenizer.padTokenId : ctx.padTokenId;
+  for (const row of tokens) if (row.inputIds.length > S) S = row.inputIds.length;
+  const padId = ctx.tokenizer ? ctx.tokenizer.padTokenId : ctx.padTokenId;
   const inputIds = new Int32Array(B * S).fill(padId);
   const attentionMask = new Int32Array(B * S);
   const tokenTypeIds = new Int32Array(B * S);
   let realTokens = 0;
   for (let row = 0; row < B; row++) {
     const base = row * S;
-    const rowIds = ids[row];
-    const rowMask = masks[row];
-    const rowTypes = types[row];
+    const { inputIds: rowIds, attentionMask: rowMask, tokenTypeIds: rowTypes } = tokens[row];
     for (let t = 0; t < rowIds.length; t++) {
       inputIds[base + t] = rowIds[t];
       const m = rowMask ? rowMask[t] : 1;
@@ -509,5 +724,44 @@ export async function encodeBatch(dataset: Dataset, indices: number[], ctx: Enco
       if (rowTypes) tokenTypeIds[base + t] = rowTypes[t];
     }
   }
-  return { inputIds, attentionMask, tokenTypeIds, labels, batchSize: B, sequenceLength: S, indices: [...indices], realTokens };
+  return { inputIds, attentionMask, tokenTypeIds, labels, batchSize: B, sequenceLength: S, indices: [...rows.indices], realTokens };
+}
+
+/** encodeExamples of the dataset's examples at `indices` (errors name them by their dataset index). */
+export async function encodeBatch(dataset: Dataset, indices: number[], ctx: EncodeContext): Promise<EncodedBatch> {
+  if (!(dataset instanceof Dataset)) throw new TypeError('dataset must be a Dataset (use Dataset.fromArray)');
+  checkIndices(indices, dataset.length, true);
+  checkContext(ctx);
+  return encodeExamples({ examples: indices.map((i) => dataset.get(i)), indices }, ctx);
+}
+
+/**
+ * Token lengths of examples as encodeExamples would make them (texts tokenized and truncated, pre-tokenized rows
+ * as they are), without padding: for length-grouped batching. Texts are tokenized `chunk` at a time.
+ */
+export async function tokenLengths(examples: readonly Example[], ctx: EncodeContext, nameOf?: (index: number) => string, chunk = 512): Promise<Int32Array> {
+  checkContext(ctx);
+  const lengths = new Int32Array(examples.length);
+  for (let start = 0; start < examples.length; start += chunk) {
+    const part = examples.slice(start, start + chunk);
+    const rows = await tokenRows(part, (row) => (nameOf ? nameOf(start + row) : `examples[${start + row}]`), ctx);
+    rows.forEach((r, k) => {
+      lengths[start + k] = r.inputIds.length;
+    });
+  }
+  return lengths;
+}
+
+/** Pre-tokenized copies of examples (labels kept), as encodeExamples would tokenize them: lets a batch be re-formed without tokenizing again. */
+export async function pretokenize(examples: readonly Example[], ctx: EncodeContext, nameOf?: (row: number) => string): Promise<TokenizedExample[]> {
+  checkContext(ctx);
+  const rows = await tokenRows(examples, nameOf ?? ((row) => `examples[${row}]`), ctx);
+  return rows.map((r, row) => {
+    const out: TokenizedExample = { inputIds: r.inputIds };
+    if (r.attentionMask) out.attentionMask = r.attentionMask;
+    if (r.tokenTypeIds) out.tokenTypeIds = r.tokenTypeIds;
+    const label = examples[row].label;
+    if (label !== undefined) out.label = label;
+    return out;
+  });
 }

@@ -32,3 +32,11 @@ export { learningRateAt, resolveWarmupSteps } from './schedule';
 export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './schedule';
 export { resolveModel, hubCacheDir, isHubId } from './hub';
 export type { ResolveModelOptions, DownloadProgress } from './hub';
+// Data from files, streaming, and the pipeline in front of the training step.
+export { StreamingDataset } from './streaming-dataset';
+export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } from './streaming-dataset';
+export type { FileDatasetOptions, SkippedRows } from './dataset-files';
+export { lengthGroupedOrder, megaBatchSize, paddingFraction } from './length-grouping';
+export type { TrainingData } from './trainer';
+export { renderReport, renderCurvesSvg, writeReport } from './report';
+export type { ReportData, ReportStep, ReportEvaluation, ReportMetrics, ReportClassMetrics } from './report';

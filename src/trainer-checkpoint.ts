@@ -31,12 +31,22 @@ export interface SchedulerState {
   step: number;
 }
 
-/** Where the data loop stands: the next micro-batch is batchesOf(epochOrder(n, seed, epoch, shuffle), ...)[batch]. */
+/**
+ * Where the data loop stands: the next micro-batch is batch `batch` of epoch `epoch`'s order, which follows from
+ * (seed, epoch, shuffle): batchesOf(epochOrder(n, seed, epoch, shuffle), ...) in memory, length-grouped when
+ * `groupByLength`; for a streaming dataset, the shuffle buffer's order, of which `examples` have been consumed.
+ */
 export interface DataPosition {
   epoch: number;
   batch: number;
   seed: number;
   shuffle: boolean;
+  /** Present (true) when batches were length-grouped. */
+  groupByLength?: boolean;
+  /** Streaming datasets: examples of this epoch's order already consumed (read past on resume, not trained on). */
+  examples?: number;
+  /** Streaming datasets: the shuffle buffer size the epoch's order depends on. */
+  shuffleBuffer?: number;
 }
 
 /** bert-trainer's own part of trainer_state.json: what resuming needs beyond transformers' fields. */
@@ -335,6 +345,11 @@ export async function readCheckpointFolder(dir: string): Promise<LoadedCheckpoin
   requireInteger(position, 'batch', stateFile);
   requireInteger(position, 'seed', stateFile);
   if (typeof position.shuffle !== 'boolean') throw new Error(`${stateFile}: "bert_trainer.dataPosition.shuffle" must be a boolean`);
+  if (position.groupByLength !== undefined && typeof position.groupByLength !== 'boolean') {
+    throw new Error(`${stateFile}: "bert_trainer.dataPosition.groupByLength" must be a boolean`);
+  }
+  if (position.examples !== undefined) requireInteger(position, 'examples', stateFile);
+  if (position.shuffleBuffer !== undefined) requireInteger(position, 'shuffleBuffer', stateFile, 1);
   for (const key of ['numExamples', 'batchSize', 'gradientAccumulationSteps']) requireInteger(own, key, stateFile, 1);
   if (!Array.isArray(own.history)) throw new Error(`${stateFile}: "bert_trainer.history" must be an array`);
 

@@ -96,6 +96,18 @@ export interface TrainerOptions {
   /** Skip steps whose loss or gradient is NaN/inf instead of rejecting (default false). */
   skipNonFiniteLoss?: boolean;
   callbacks?: TrainerCallbacks;
+  /**
+   * Batches tokenized ahead of the training step (default 4): a producer encodes the next batches while the native
+   * step runs, bounded so that memory stays flat. 0 encodes each batch only when the step asks for it.
+   */
+  prefetchBatches?: number;
+  /**
+   * transformers' group_by_length (default false): batches of similar token lengths, for less padding. Each epoch's
+   * seeded random order is cut into mega-batches (batchSize * 50 examples on large datasets), each sorted by length,
+   * longest first; the order stays exactly reproducible (and resumable). In-memory datasets are tokenized once more
+   * up front to know their lengths; a streaming dataset sorts each mega-batch of its shuffled stream.
+   */
+  groupByLength?: boolean;
 }
 
 /** TrainerOptions with every default filled in (strategies that depend on fit's datasets stay undefined). */
@@ -134,6 +146,8 @@ export interface ResolvedTrainerOptions {
   earlyStopping: { patience: number; threshold: number } | undefined;
   skipNonFiniteLoss: boolean;
   callbacks: TrainerCallbacks;
+  prefetchBatches: number;
+  groupByLength: boolean;
 }
 
 /** What the options are checked against: the model's shape. */
@@ -225,7 +239,7 @@ const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [
   'gradientAccumulationSteps', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'seed', 'shuffle', 'maxLength', 'problemType',
   'classWeights', 'logEvery', 'evalStrategy', 'evalSteps', 'evalBatchSize', 'outputDir', 'saveStrategy', 'saveSteps',
   'saveTotalLimit', 'saveFormat', 'loadBestModelAtEnd', 'metricForBestModel', 'greaterIsBetter', 'earlyStopping',
-  'skipNonFiniteLoss', 'callbacks',
+  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength',
 ];
 
 function classWeightsOption(value: unknown, limits: ModelLimits): number[] | undefined {
@@ -346,6 +360,8 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     earlyStopping: earlyStoppingOption(o.earlyStopping),
     skipNonFiniteLoss: boolean(o.skipNonFiniteLoss, 'skipNonFiniteLoss', false),
     callbacks: callbacksOption(o.callbacks),
+    prefetchBatches: nonNegativeInteger(o.prefetchBatches, 'prefetchBatches', 4),
+    groupByLength: boolean(o.groupByLength, 'groupByLength', false),
   };
 }
 

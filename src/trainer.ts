@@ -1,15 +1,20 @@
 // Trainer: fine-tunes a BertClassifier the way transformers' Trainer does (same step count, learning-rate schedule,
 // gradient accumulation, clipping, AdamW parameter groups, evaluation/checkpoint strategies, early stopping), with
 // every native step on a worker thread so the event loop stays free. Checkpoints resume bit-identically on CPU.
+// Batches are encoded ahead of the step by a bounded prefetch queue (src/batch-prefetch.ts), from an in-memory
+// Dataset or a StreamingDataset, optionally length-grouped (src/length-grouping.ts).
 import { EventEmitter } from 'events';
 import * as path from 'path';
 
+import { BatchPrefetcher, PipelineBatch, datasetBatches, streamBatches } from './batch-prefetch';
 import { BertClassifier } from './classifier';
 import type { ProblemType } from './config';
-import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, epochOrder, inferProblemType } from './dataset';
+import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, epochOrder, inferProblemType, tokenLengths } from './dataset';
+import { lengthGroupedOrder, megaBatchSize } from './length-grouping';
 import { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
 import type { NativeModelHandle } from './native';
 import { LearningRateOptions, learningRateAt, resolveWarmupSteps } from './schedule';
+import { StreamingDataset } from './streaming-dataset';
 import {
   DataPosition,
   LoadedCheckpoint,
@@ -62,6 +67,11 @@ export interface StepEvent {
   tokensPerSecond: number;
   /** True when a non-finite loss made this step skip the update (skipNonFiniteLoss). */
   skipped: boolean;
+  /**
+   * Share of the steps' time (since the previous log point) spent waiting for encoded batches: time awaiting the
+   * prefetch queue ÷ (that + the native steps). Near 0: the data pipeline keeps up; near 1: it is the bottleneck.
+   */
+  dataWaitFraction: number;
 }
 
 export interface EvaluateEvent {
@@ -129,6 +139,10 @@ export interface FitResult {
     eval?: EvaluationResult;
     /** True when early stopping ended training before the last step. */
     stoppedEarly: boolean;
+    /** Share of this call's step time spent waiting for encoded batches (see StepEvent.dataWaitFraction). */
+    dataWaitFraction: number;
+    /** Padding positions ÷ all positions of this call's training batches (lower with groupByLength). */
+    paddingFraction: number;
   };
   /** The best checkpoint by metricForBestModel, when one was saved. */
   bestCheckpoint?: { path: string; step: number; metric: string; value: number };
@@ -149,16 +163,18 @@ export class AbortError extends Error {
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
-function toDataset(value: unknown, name: string): Dataset {
-  if (value instanceof Dataset) return value;
+/** What fit() and evaluate() accept as data. */
+export type TrainingData = Dataset | Example[] | StreamingDataset;
+
+function toDataset(value: unknown, name: string): Dataset | StreamingDataset {
+  if (value instanceof Dataset || value instanceof StreamingDataset) return value;
   if (Array.isArray(value)) return Dataset.fromArray(value as Example[]);
-  throw new TypeError(`${name} must be a Dataset (Dataset.fromArray) or an array of examples`);
+  throw new TypeError(`${name} must be a Dataset (Dataset.fromArray, Dataset.fromCsv, ...), a StreamingDataset (Dataset.streamJsonl, ...) or an array of examples`);
 }
 
-/** Keeps a promise we will await later from being reported as an unhandled rejection in the meantime. */
-function prefetch<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
+/** A dataset's size: counted once (a byte scan of the file) for a stream without a given length. */
+async function sizeOf(data: Dataset | StreamingDataset): Promise<number> {
+  return data instanceof Dataset ? data.length : data.count();
 }
 
 /** Re-throws `err` with `prefix` in its message, keeping its class (TypeError/RangeError/Error). */
@@ -204,53 +220,79 @@ async function checkExamples(dataset: Dataset, ctx: EncodeContext, model: BertCl
   }
 }
 
+/**
+ * A streamed dataset cannot be checked before training (it is read as it trains, and its rows are checked as they
+ * are read); what can be checked is that its texts can be tokenized.
+ */
+function checkStream(model: BertClassifier, name: string): void {
+  if (!model.tokenizer) throw new Error(`${name}: a streamed dataset holds texts, but the model has no tokenizer; attach one`);
+}
+
+/** transformers' problem-type rule for a stream, judged by its first example's label (arrays: multi-label). */
+async function inferStreamProblemType(stream: StreamingDataset, numLabels: number): Promise<ProblemType> {
+  if (numLabels === 1) return 'regression';
+  return Array.isArray((await stream.first())?.label) ? 'multi_label_classification' : 'single_label_classification';
+}
+
+/** Encoded batches of a whole dataset in its own order (for evaluation). */
+function batchesInOrder(data: Dataset | StreamingDataset, batchSize: number, ctx: EncodeContext): AsyncGenerator<PipelineBatch> {
+  if (data instanceof Dataset) return datasetBatches(data, batchesOf(epochOrder(data.length, 0, 0, false), batchSize), ctx);
+  return streamBatches(data, { seed: 0, epoch: 0, shuffle: false, batchSize, skipBatches: 0 }, ctx);
+}
+
 /** Runs a dataset through evalBatch in order and computes the loss and the metrics of the problem type. */
 async function evaluateDataset(
   handle: NativeModelHandle,
-  dataset: Dataset,
+  data: Dataset | StreamingDataset,
   ctx: EncodeContext,
   batchSize: number,
   classWeights: Float32Array | null,
   labelNames: string[],
+  prefetchBatches: number,
 ): Promise<EvaluationResult> {
   const started = performance.now();
-  const batches = batchesOf(epochOrder(dataset.length, 0, 0, false), batchSize);
   const L = ctx.numLabels;
   let lossSum = 0;
+  let numExamples = 0;
   // Class ids (single-label) or values (regression, every output flattened); sigmoid rows (multi-label).
   const predictions: number[] = [];
   const targets: number[] = [];
   const probabilities: number[][] = [];
   const labelRows: number[][] = [];
-  let next = prefetch(encodeBatch(dataset, batches[0], ctx));
-  for (let i = 0; i < batches.length; i++) {
-    const batch = await next;
-    if (i + 1 < batches.length) next = prefetch(encodeBatch(dataset, batches[i + 1], ctx));
-    const out = await handle.evalBatch(batch, ctx.problemType, classWeights);
-    lossSum += (out.loss ?? NaN) * batch.batchSize;
-    const labels = batch.labels as Int32Array | Float32Array;
-    for (let r = 0; r < batch.batchSize; r++) {
-      if (ctx.problemType === 'single_label_classification') {
-        predictions.push(argmax(out.logits, r * L, L));
-        targets.push(labels[r]);
-      } else if (ctx.problemType === 'multi_label_classification') {
-        probabilities.push(Array.from(out.logits.subarray(r * L, (r + 1) * L), (z) => 1 / (1 + Math.exp(-z))));
-        labelRows.push(Array.from(labels.subarray(r * L, (r + 1) * L)));
-      } else {
-        for (let j = 0; j < L; j++) {
-          predictions.push(out.logits[r * L + j]);
-          targets.push(labels[r * L + j]);
+  const queue = new BatchPrefetcher(batchesInOrder(data, batchSize, ctx), prefetchBatches);
+  try {
+    for (let item = await queue.next(); !item.done; item = await queue.next()) {
+      const batch = item.value.batch;
+      numExamples += batch.batchSize;
+      const out = await handle.evalBatch(batch, ctx.problemType, classWeights);
+      lossSum += (out.loss ?? NaN) * batch.batchSize;
+      const labels = batch.labels as Int32Array | Float32Array;
+      for (let r = 0; r < batch.batchSize; r++) {
+        if (ctx.problemType === 'single_label_classification') {
+          predictions.push(argmax(out.logits, r * L, L));
+          targets.push(labels[r]);
+        } else if (ctx.problemType === 'multi_label_classification') {
+          probabilities.push(Array.from(out.logits.subarray(r * L, (r + 1) * L), (z) => 1 / (1 + Math.exp(-z))));
+          labelRows.push(Array.from(labels.subarray(r * L, (r + 1) * L)));
+        } else {
+          for (let j = 0; j < L; j++) {
+            predictions.push(out.logits[r * L + j]);
+            targets.push(labels[r * L + j]);
+          }
         }
       }
     }
+  } finally {
+    await queue.close();
   }
+  if (numExamples === 0) throw new Error('the evaluation dataset is empty');
   const runtimeSeconds = (performance.now() - started) / 1000;
   const base = {
-    loss: lossSum / dataset.length,
+    loss: lossSum / numExamples,
     problemType: ctx.problemType,
-    numExamples: dataset.length,
+    numExamples,
     runtimeSeconds,
-    samplesPerSecond: dataset.length / runtimeSeconds,
+    samplesPerSecond: numExamples / runtimeSeconds,
   };
   if (ctx.problemType === 'single_label_classification') return { ...base, ...classificationMetrics(predictions, targets, labelNames) };
   if (ctx.problemType === 'multi_label_classification') return { ...base, ...multiLabelMetrics(probabilities, labelRows, labelNames) };
@@ -275,7 +317,7 @@ function restoreHistory(saved: Record<string, unknown>[]): HistoryEntry[] {
   return saved.map((entry) => {
     if (entry.type !== 'step') return entry as unknown as EvaluateEvent;
     const e = { ...entry } as Record<string, unknown>;
-    for (const key of ['loss', 'learningRate', 'gradNorm', 'samplesPerSecond', 'tokensPerSecond']) if (e[key] === null) e[key] = NaN;
+    for (const key of ['loss', 'learningRate', 'gradNorm', 'samplesPerSecond', 'tokensPerSecond', 'dataWaitFraction']) if (e[key] === null) e[key] = NaN;
     return e as unknown as StepEvent;
   });
 }
@@ -284,8 +326,12 @@ function restoreHistory(saved: Record<string, unknown>[]): HistoryEntry[] {
 
 /** What fit() works out before training: the problem type, the step counts and the schedule. */
 interface RunPlan {
-  dataset: Dataset;
-  evalDataset: Dataset | undefined;
+  dataset: Dataset | StreamingDataset;
+  /** Training examples per epoch (a stream's counted or given length). */
+  numExamples: number;
+  /** Token lengths of an in-memory dataset's examples, when batches are length-grouped. */
+  lengths: Int32Array | undefined;
+  evalDataset: Dataset | StreamingDataset | undefined;
   ctx: EncodeContext;
   evalStrategy: IntervalStrategy;
   classWeights: Float32Array | null;
@@ -310,10 +356,10 @@ class FitRun {
   private stoppedEarly = false;
   private lastSavedStep = -1;
   private lastEval: EvaluationResult | undefined;
-  // Since the last log point.
-  private interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: 0 };
-  // This call's totals.
-  private totals = { losses: 0, lossCount: 0, samples: 0 };
+  // Since the last log point. waitMs: awaiting encoded batches; busyMs: that plus the native steps.
+  private interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: 0, waitMs: 0, busyMs: 0 };
+  // This call's totals; positions and padding: of the training batches (batch size x padded length).
+  private totals = { losses: 0, lossCount: 0, samples: 0, waitMs: 0, busyMs: 0, positions: 0, padding: 0 };
   // Steps whose loss the native side still holds (read by the next step that reads).
   private unreadSteps = 0;
 
@@ -345,7 +391,7 @@ class FitRun {
       totalSteps: plan.totalSteps,
       stepsPerEpoch: plan.stepsPerEpoch,
       epochs: plan.numEpochs,
-      numExamples: plan.dataset.length,
+      numExamples: plan.numExamples,
       startStep: this.globalStep,
       problemType: plan.ctx.problemType,
     });
@@ -372,6 +418,8 @@ class FitRun {
         runtimeSeconds,
         samplesPerSecond: this.totals.samples / runtimeSeconds,
         stoppedEarly: this.stoppedEarly,
+        dataWaitFraction: this.totals.busyMs > 0 ? this.totals.waitMs / this.totals.busyMs : 0,
+        paddingFraction: this.totals.positions > 0 ? this.totals.padding / this.totals.positions : 0,
       },
     };
     if (this.lastEval) result.metrics.eval = this.lastEval;
@@ -418,11 +466,15 @@ class FitRun {
         throw new Error(`resumeFrom: ${dir} was made with ${what} ${String(saved)}, but this run has ${String(now)}; resuming needs the same data order`);
       }
     };
-    same('a training set of size', own.numExamples, plan.dataset.length);
+    same('a training set of size', own.numExamples, plan.numExamples);
     same('batchSize', own.batchSize, options.batchSize);
     same('gradientAccumulationSteps', own.gradientAccumulationSteps, options.gradientAccumulationSteps);
     same('seed', own.dataPosition.seed, options.seed);
     same('shuffle', own.dataPosition.shuffle, options.shuffle);
+    same('groupByLength', own.dataPosition.groupByLength ?? false, options.groupByLength);
+    const stream = plan.dataset instanceof StreamingDataset ? plan.dataset : undefined;
+    same('a streaming dataset', own.dataPosition.shuffleBuffer !== undefined, stream !== undefined);
+    if (stream) same('shuffleBuffer', own.dataPosition.shuffleBuffer, stream.shuffleBuffer);
     const { epoch, batch } = own.dataPosition;
     if (batch > plan.numBatches || (batch % options.gradientAccumulationSteps !== 0 && batch !== plan.numBatches)) {
       throw new Error(`resumeFrom: ${dir}: data position batch ${batch} is not a step boundary of ${plan.numBatches} batches`);
@@ -456,24 +508,41 @@ class FitRun {
   private async runEpoch(epoch: number, firstBatch: number): Promise<void> {
     const { options, plan } = this;
     const GA = options.gradientAccumulationSteps;
-    const batches = batchesOf(epochOrder(plan.dataset.length, options.seed, epoch, options.shuffle), options.batchSize);
-    const groups: number[][][] = [];
-    for (let b = firstBatch; b < batches.length; b += GA) groups.push(batches.slice(b, b + GA));
-
     await options.callbacks.onEpochBegin?.(epoch, { step: this.globalStep });
     let stepsThisEpoch = 0;
-    // Tokenizing the next group overlaps with the current native step.
-    let next = groups.length > 0 ? prefetch(this.encodeGroup(groups[0])) : undefined;
-    for (let g = 0; g < groups.length && this.globalStep < plan.totalSteps; g++) {
-      const encoded = await (next as Promise<EncodedBatch[]>);
-      next = g + 1 < groups.length && this.globalStep + 1 < plan.totalSteps ? prefetch(this.encodeGroup(groups[g + 1])) : undefined;
-      await this.trainStep(encoded, g === groups.length - 1);
-      stepsThisEpoch += 1;
-      const batchIndex = Math.min(firstBatch + (g + 1) * GA, batches.length);
-      this.position = batchIndex >= batches.length ? { epoch: epoch + 1, batch: 0 } : { epoch, batch: batchIndex };
-      await this.afterStep();
-      await this.abortIfRequested();
-      if (this.stopRequested) break;
+    let batchIndex = firstBatch;
+    // Encoding the next batches overlaps with the current native step.
+    const queue = new BatchPrefetcher(this.epochBatches(epoch, firstBatch), options.prefetchBatches);
+    try {
+      while (this.globalStep < plan.totalSteps) {
+        // An optimizer step's micro-batches; the epoch's last group may be partial.
+        const waitStarted = performance.now();
+        const group: EncodedBatch[] = [];
+        let last = false;
+        while (group.length < GA && !last) {
+          let item: IteratorResult<PipelineBatch, undefined>;
+          try {
+            item = await queue.next();
+          } catch (err) {
+            throw withPrefix(err, 'train');
+          }
+          if (item.done) last = true;
+          else {
+            group.push(item.value.batch);
+            last = item.value.last;
+          }
+        }
+        if (group.length === 0) break;
+        await this.trainStep(group, last, performance.now() - waitStarted);
+        stepsThisEpoch += 1;
+        batchIndex += group.length;
+        this.position = last ? { epoch: epoch + 1, batch: 0 } : { epoch, batch: batchIndex };
+        await this.afterStep();
+        await this.abortIfRequested();
+        if (this.stopRequested || last) break;
+      }
+    } finally {
+      await queue.close();
     }
     if (stepsThisEpoch === 0) return;
 
@@ -485,8 +554,20 @@ class FitRun {
     await this.abortIfRequested();
   }
 
-  private encodeGroup(group: number[][]): Promise<EncodedBatch[]> {
-    return Promise.all(group.map((indices) => encodeBatch(this.plan.dataset, indices, this.plan.ctx)));
+  /**
+   * The encoded micro-batches of an epoch from batch `firstBatch` on, in the epoch's order (see DataPosition): the
+   * seeded permutation (length-grouped when groupByLength) of an in-memory dataset, or a stream's shuffle buffer.
+   */
+  private epochBatches(epoch: number, firstBatch: number): AsyncGenerator<PipelineBatch> {
+    const { options, plan } = this;
+    const { seed, shuffle, batchSize } = options;
+    if (plan.dataset instanceof StreamingDataset) {
+      const megaBatch = options.groupByLength ? megaBatchSize(plan.numExamples, batchSize) : undefined;
+      return streamBatches(plan.dataset, { seed, epoch, shuffle, batchSize, skipBatches: firstBatch, megaBatch }, plan.ctx);
+    }
+    const permutation = epochOrder(plan.dataset.length, seed, epoch, shuffle);
+    const order = plan.lengths ? lengthGroupedOrder(plan.lengths, batchSize, permutation) : permutation;
+    return datasetBatches(plan.dataset, batchesOf(order, batchSize).slice(firstBatch), plan.ctx);
   }
 
   /**
@@ -507,9 +588,11 @@ class FitRun {
     );
   }
 
-  private async trainStep(batches: EncodedBatch[], lastOfEpoch: boolean): Promise<void> {
+  /** One optimizer step over `batches`; `waitMs`: how long the loop waited for them to be encoded. */
+  private async trainStep(batches: EncodedBatch[], lastOfEpoch: boolean, waitMs: number): Promise<void> {
     const { options, plan } = this;
     const learningRate = learningRateAt(this.globalStep, plan.schedule);
+    const nativeStarted = performance.now();
     let result;
     try {
       result = await this.handle.trainStep(batches, {
@@ -534,10 +617,18 @@ class FitRun {
     this.globalStep += 1;
 
     const iv = this.interval;
+    const busyMs = waitMs + (performance.now() - nativeStarted);
+    iv.waitMs += waitMs;
+    iv.busyMs += busyMs;
+    this.totals.waitMs += waitMs;
+    this.totals.busyMs += busyMs;
     for (const b of batches) {
       iv.samples += b.batchSize;
       iv.tokens += b.realTokens;
       this.totals.samples += b.batchSize;
+      const positions = b.batchSize * b.sequenceLength;
+      this.totals.positions += positions;
+      this.totals.padding += positions - b.realTokens;
     }
     iv.skipped = iv.skipped || result.skipped;
     if (result.logged.length === 0) {
@@ -569,8 +660,9 @@ class FitRun {
       samplesPerSecond: iv.samples / seconds,
       tokensPerSecond: iv.tokens / seconds,
       skipped: iv.skipped,
+      dataWaitFraction: iv.busyMs > 0 ? iv.waitMs / iv.busyMs : 0,
     };
-    this.interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: now };
+    this.interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: now, waitMs: 0, busyMs: 0 };
     this.history.push(event);
     this.trainer.emit('step', event);
     await options.callbacks.onStepEnd?.(this.globalStep, event);
@@ -588,11 +680,12 @@ class FitRun {
     const { options, plan } = this;
     const metrics = await evaluateDataset(
       this.handle,
-      plan.evalDataset as Dataset,
+      plan.evalDataset as Dataset | StreamingDataset,
       plan.ctx,
       options.evalBatchSize,
       plan.classWeights,
       this.model.labels,
+      options.prefetchBatches,
     );
     const event: EvaluateEvent = { type: 'evaluate', step: this.globalStep, epoch: this.globalStep / plan.stepsPerEpoch, metrics };
     this.history.push(event);
@@ -642,10 +735,16 @@ class FitRun {
   private trainerState(bestName: string | null): TrainerStateJson {
     const { options, plan } = this;
     const position: DataPosition = { ...this.position, seed: options.seed, shuffle: options.shuffle };
+    if (options.groupByLength) position.groupByLength = true;
+    if (plan.dataset instanceof StreamingDataset) {
+      // The epoch's remaining examples follow the ones consumed: whole batches, as the position is a step boundary.
+      position.examples = this.position.batch * options.batchSize;
+      position.shuffleBuffer = plan.dataset.shuffleBuffer;
+    }
     const own: ResumeState = {
       version: 1,
       dataPosition: position,
-      numExamples: plan.dataset.length,
+      numExamples: plan.numExamples,
       batchSize: options.batchSize,
       gradientAccumulationSteps: options.gradientAccumulationSteps,
       stepsPerEpoch: plan.stepsPerEpoch,
@@ -710,6 +809,7 @@ export class Trainer extends EventEmitter {
   readonly options: Readonly<ResolvedTrainerOptions>;
   private running = false;
   private lastProblemType: ProblemType | undefined;
+  private readonly lengthCache = new WeakMap<Dataset, { tokenizer: unknown; maxLength: number | undefined; lengths: Int32Array }>();
 
   constructor(model: BertClassifier, options: TrainerOptions = {}) {
     super();
@@ -724,13 +824,13 @@ export class Trainer extends EventEmitter {
    * Trains on `train` (a Dataset or an array of examples). While it runs, the model is claimed: its forward,
    * predict and save reject, and another fit() on it rejects. Resolves with the history and final metrics.
    */
-  async fit(train: Dataset | Example[], fitOptions: FitOptions<Dataset | Example[]> = {}): Promise<FitResult> {
+  async fit(train: TrainingData, fitOptions: FitOptions<TrainingData> = {}): Promise<FitResult> {
     if (this.running) throw new Error('fit() is already running on this Trainer; wait for it to settle');
     const fo = checkFitOptions(fitOptions);
     const dataset = toDataset(train, 'train');
-    if (dataset.length === 0) throw new Error('the training dataset is empty (fit needs at least one example)');
+    if (dataset instanceof Dataset && dataset.length === 0) throw new Error('the training dataset is empty (fit needs at least one example)');
     const evalDataset = fo.evalDataset === undefined ? undefined : toDataset(fo.evalDataset, 'evalDataset');
-    if (evalDataset?.length === 0) throw new Error('evalDataset is empty');
+    if (evalDataset instanceof Dataset && evalDataset.length === 0) throw new Error('evalDataset is empty');
     if (fo.signal?.aborted) throw new AbortError('fit() was aborted before it started', { cause: fo.signal.reason });
 
     // Claimed synchronously, before the first await: from the moment fit() is called, predict/forward/save and
@@ -751,23 +851,41 @@ export class Trainer extends EventEmitter {
    * perClass, confusionMatrix (single-label); subsetAccuracy, f1 (multi-label, sigmoid >= 0.5); mse, mae,
    * pearson, spearman (regression).
    */
-  async evaluate(dataset: Dataset | Example[], options: { batchSize?: number } = {}): Promise<EvaluationResult> {
+  async evaluate(dataset: TrainingData, options: { batchSize?: number } = {}): Promise<EvaluationResult> {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const batchSize = options.batchSize ?? this.options.evalBatchSize;
     if (typeof batchSize !== 'number') throw new TypeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     const ds = toDataset(dataset, 'dataset');
-    if (ds.length === 0) throw new Error('the evaluation dataset is empty');
+    if (ds instanceof Dataset && ds.length === 0) throw new Error('the evaluation dataset is empty');
     const handle = this.model.handleFor(this);
-    const problemType = this.problemTypeFor(ds);
+    const problemType = this.options.problemType ?? this.model.config.problem_type ?? this.lastProblemType ?? (await this.inferProblemType(ds));
     const ctx = this.encodeContext(problemType);
-    await checkExamples(ds, ctx, this.model, 'dataset');
+    if (ds instanceof Dataset) await checkExamples(ds, ctx, this.model, 'dataset');
+    else checkStream(this.model, 'dataset');
     const weights = this.options.classWeights && problemType === 'single_label_classification' ? Float32Array.from(this.options.classWeights) : null;
-    return evaluateDataset(handle, ds, ctx, batchSize, weights, this.model.labels);
+    try {
+      return await evaluateDataset(handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches);
+    } catch (err) {
+      throw ds instanceof StreamingDataset ? withPrefix(err, 'dataset') : err;
+    }
   }
 
-  private problemTypeFor(dataset: Dataset): ProblemType {
-    return this.options.problemType ?? this.model.config.problem_type ?? this.lastProblemType ?? inferProblemType(dataset, this.model.numLabels);
+  private inferProblemType(data: Dataset | StreamingDataset): Promise<ProblemType> | ProblemType {
+    return data instanceof Dataset ? inferProblemType(data, this.model.numLabels) : inferStreamProblemType(data, this.model.numLabels);
+  }
+
+  private async tokenLengthsOf(dataset: Dataset, ctx: EncodeContext): Promise<Int32Array> {
+    const cached = this.lengthCache.get(dataset);
+    if (cached && cached.tokenizer === ctx.tokenizer && cached.maxLength === ctx.maxLength) return cached.lengths;
+    let lengths: Int32Array;
+    try {
+      lengths = await tokenLengths(dataset.toArray(), ctx);
+    } catch (err) {
+      throw withPrefix(err, 'train');
+    }
+    this.lengthCache.set(dataset, { tokenizer: ctx.tokenizer, maxLength: ctx.maxLength, lengths });
+    return lengths;
   }
 
   private encodeContext(problemType: ProblemType): EncodeContext {
@@ -783,22 +901,33 @@ export class Trainer extends EventEmitter {
     };
   }
 
-  /** Problem type, strategies and step counts (transformers' arithmetic), after checking every example. */
-  private async plan(dataset: Dataset, evalDataset: Dataset | undefined): Promise<RunPlan> {
+  /**
+   * Problem type, strategies and step counts (transformers' arithmetic), after checking every example of an
+   * in-memory dataset (a stream's rows are checked as they are read; its size comes from count()).
+   */
+  private async plan(dataset: Dataset | StreamingDataset, evalDataset: Dataset | StreamingDataset | undefined): Promise<RunPlan> {
     const o = this.options;
-    const problemType = this.options.problemType ?? this.model.config.problem_type ?? inferProblemType(dataset, this.model.numLabels);
+    const problemType = this.options.problemType ?? this.model.config.problem_type ?? (await this.inferProblemType(dataset));
     const evalStrategy = resolveEvalStrategy(o, evalDataset !== undefined, problemType);
     const ctx = this.encodeContext(problemType);
-    await checkExamples(dataset, ctx, this.model, 'train');
-    if (evalDataset) await checkExamples(evalDataset, ctx, this.model, 'evalDataset');
+    for (const [data, name] of [[dataset, 'train'], [evalDataset, 'evalDataset']] as const) {
+      if (data instanceof Dataset) await checkExamples(data, ctx, this.model, name);
+      else if (data) checkStream(this.model, name);
+    }
+    const numExamples = await sizeOf(dataset);
+    if (numExamples === 0) throw new Error('the training dataset is empty (fit needs at least one example)');
     this.lastProblemType = problemType;
+    // In memory, length grouping needs every example's token length: one tokenizing pass, kept for later fits.
+    const lengths = o.groupByLength && dataset instanceof Dataset ? await this.tokenLengthsOf(dataset, ctx) : undefined;
 
-    const numBatches = Math.ceil(dataset.length / o.batchSize);
+    const numBatches = Math.ceil(numExamples / o.batchSize);
     const stepsPerEpoch = Math.ceil(numBatches / o.gradientAccumulationSteps);
     const totalSteps = Math.ceil(o.epochs * stepsPerEpoch);
     const warmupSteps = resolveWarmupSteps({ warmupSteps: o.warmupSteps, warmupRatio: o.warmupRatio, totalSteps });
     return {
       dataset,
+      numExamples,
+      lengths,
       evalDataset,
       ctx,
       evalStrategy,

@@ -1,0 +1,385 @@
+// `bert-trainer train`: reads the data files, builds or loads the model (--model), fine-tunes it with the Trainer,
+// and writes everything a run produces into --output: checkpoints while it trains, then the model directory,
+// metrics.json and report.html / report.svg. Ctrl-C stops at the next step with a checkpoint (exit code 130).
+import { Command, Option } from 'commander';
+
+import { BertClassifier } from '../classifier';
+import type { Dataset } from '../dataset';
+import { ReportData, writeReport } from '../report';
+import { AbortError, EvaluationResult, FitResult, HistoryEntry, Trainer } from '../trainer';
+import { latestCheckpoint } from '../trainer-checkpoint';
+import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
+import { loadDataset, skippedNote, textsOf } from './data';
+import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from './errors';
+import { onInterrupt } from './interrupt';
+import { checkEvalLabels, trainingLabels } from './labels';
+import { LoadedModel, ModelSource, SIZE_NAMES, describeArchitecture, describeSizes, modelForTraining, parseModelSource } from './model-source';
+import { choice, integer, number } from './option-parsers';
+import { commandLine, reportHistory, writeMetrics } from './outputs';
+import { TrainingProgress, createProgress } from './progress';
+import { trainingSummary } from './summary';
+
+type Strategy = 'no' | 'steps' | 'epoch';
+const STRATEGIES = ['no', 'steps', 'epoch'] as const;
+const SCHEDULERS = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
+
+/** Learning rates when --lr is not given: transformers' default for pretrained weights, more for a model from scratch. */
+const DEFAULT_LR_PRETRAINED = 5e-5;
+const DEFAULT_LR_SCRATCH = 1e-3;
+const DEFAULT_MAX_LENGTH = 128;
+/** Curves in the report have at most about this many points when --log-every is not given. */
+const LOGGED_STEPS_PER_RUN = 500;
+
+export interface TrainFlags {
+  model?: string;
+  train: string;
+  eval?: string;
+  validationSplit?: number;
+  output: string;
+  epochs: number;
+  batchSize: number;
+  lr?: number;
+  maxLength?: number;
+  warmupRatio: number;
+  weightDecay: number;
+  seed: number;
+  gradAccum: number;
+  scheduler: (typeof SCHEDULERS)[number];
+  maxGradNorm: number;
+  logEvery?: number;
+  evalStrategy?: Strategy;
+  evalSteps?: number;
+  saveStrategy?: Strategy;
+  saveSteps?: number;
+  saveTotalLimit?: number;
+  resume?: string | true;
+  vocabSize?: number;
+  threads?: number;
+  [data: string]: unknown;
+}
+
+/** A fraction in (0, 1) of the training file, or a whole number of examples. */
+function validationSize(value: string): number {
+  const n = number(0, Infinity, 'min')(value);
+  if (n >= 1 && !Number.isInteger(n)) return integer()(value); // throws the integer message
+  return n;
+}
+
+export function trainCommand(done: (code: number) => void): Command {
+  const command = new Command('train')
+    .summary('fine-tune a BERT classifier on a CSV, TSV or JSONL file (or train one from scratch)')
+    .description(
+      'Fine-tunes a BERT classifier, or trains a small one from scratch, and writes into --output: the model ' +
+        '(a Hugging Face model directory), metrics.json, report.html and report.svg, and checkpoint-<step> folders.',
+    )
+    .optionsGroup('Model:')
+    .option('--model <model>', `a model directory, a Hugging Face hub id, or a built-in size to train from scratch: ${SIZE_NAMES.join(', ')}`)
+    .addOption(new Option('--vocab-size <n>', 'WordPiece vocabulary size of a built-in size (default: 8000 for tiny and mini, 30522 for small and base)').argParser(integer(10)))
+    .optionsGroup('Data:')
+    .requiredOption('--train <file>', 'training data (.csv, .tsv or .jsonl)')
+    .option('--eval <file>', 'held-out data, evaluated at each --eval-strategy point and at the end')
+    .addOption(new Option('--validation-split <size>', 'without --eval: hold out this fraction (e.g. 0.2) or number of training rows, stratified by label').argParser(validationSize));
+  addDataOptions(command, true);
+  command
+    .optionsGroup('Training:')
+    .addOption(new Option('--epochs <n>', 'passes over the training data (may be fractional)').argParser(number(0, Infinity, 'min')).default(3))
+    .addOption(new Option('--batch-size <n>', 'examples per step').argParser(integer()).default(8))
+    .addOption(new Option('--lr <rate>', 'peak learning rate (default: 5e-5 for pretrained models, 1e-3 for built-in sizes)').argParser(number(0, 1, 'min')))
+    .addOption(new Option('--max-length <n>', "truncate texts to this many tokens (default: 128, or the model's max_position_embeddings if smaller)").argParser(integer(2)))
+    .addOption(new Option('--warmup-ratio <r>', 'fraction of the steps spent warming the learning rate up').argParser(number(0, 1)).default(0))
+    .addOption(new Option('--weight-decay <w>', 'AdamW weight decay (never on biases and LayerNorm weights)').argParser(number(0, Infinity)).default(0))
+    .addOption(new Option('--scheduler <name>', `learning-rate schedule: ${SCHEDULERS.join(', ')}`).argParser(choice(SCHEDULERS)).default('linear'))
+    .addOption(new Option('--grad-accum <n>', 'batches accumulated per optimizer step').argParser(integer()).default(1))
+    .addOption(new Option('--max-grad-norm <n>', 'gradient clipping norm (0: no clipping)').argParser(number(0, Infinity)).default(1))
+    .addOption(new Option('--seed <n>', 'seed of the data order, dropout, the split and new weights').argParser(integer(0)).default(42))
+    .addOption(new Option('--log-every <n>', 'record the loss every n steps (default: about 500 points per run)').argParser(integer()))
+    .optionsGroup('Evaluation and checkpoints:')
+    .addOption(new Option('--eval-strategy <when>', "when to evaluate: 'no', 'steps' (every --eval-steps) or 'epoch' (default with held-out data)").argParser(choice(STRATEGIES)))
+    .addOption(new Option('--eval-steps <n>', 'evaluate every n steps (implies --eval-strategy steps)').argParser(integer()))
+    .addOption(new Option('--save-strategy <when>', "when to write a checkpoint: 'no', 'steps' (every --save-steps) or 'epoch' (default)").argParser(choice(STRATEGIES)))
+    .addOption(new Option('--save-steps <n>', 'checkpoint every n steps (implies --save-strategy steps)').argParser(integer()))
+    .addOption(new Option('--save-total-limit <n>', 'keep at most n checkpoints (the oldest are deleted)').argParser(integer()))
+    .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the newest in --output)')
+    .optionsGroup('Output:')
+    .requiredOption('--output <dir>', 'where the model, metrics.json, report.html and checkpoints go')
+    .optionsGroup('Options:');
+  addThreadsOption(command);
+  command.addHelpText(
+    'after',
+    `
+Built-in sizes (trained from scratch: a WordPiece vocabulary is learned from the training texts, the labels come
+from the training data, max_position_embeddings is 512 or --max-length if larger):
+${describeSizes()}
+
+Labels: names (any text) become the model's labels, sorted; integer ids 0..k-1 give k labels LABEL_0..LABEL_{k-1}.
+A pretrained model keeps its head when its labels are exactly the data's; otherwise it gets a new head.
+
+Examples:
+  bert-trainer train --model tiny --train data.csv --validation-split 0.2 --output runs/tiny
+  bert-trainer train --model bert-base-uncased --train train.jsonl --eval dev.jsonl --epochs 3 --lr 2e-5 --output runs/base
+  bert-trainer train --model tiny --train data.csv --output runs/tiny --resume      # after Ctrl-C
+
+Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted (a checkpoint was saved).`,
+  );
+  command.action(async (flags: TrainFlags) => done(await runTrain(flags)));
+  return command;
+}
+
+/** Flag combinations commander cannot check on its own. */
+function checkFlags(f: TrainFlags, source: ModelSource | undefined): void {
+  if (f.model === undefined && f.resume === undefined) throw new UsageError("required option '--model <model>' not specified (or --resume a checkpoint)");
+  if (f.eval !== undefined && f.validationSplit !== undefined) throw new UsageError('--eval and --validation-split are alternatives; give one of them');
+  const hasEval = f.eval !== undefined || f.validationSplit !== undefined;
+  const evalStrategy = f.evalStrategy ?? (f.evalSteps !== undefined ? 'steps' : undefined);
+  if (evalStrategy !== undefined && evalStrategy !== 'no' && !hasEval) {
+    throw new UsageError(`--eval-strategy ${evalStrategy} needs held-out data: --eval FILE or --validation-split`);
+  }
+  if (evalStrategy === 'steps' && f.evalSteps === undefined) throw new UsageError('--eval-strategy steps needs --eval-steps N');
+  if (f.saveStrategy === 'steps' && f.saveSteps === undefined) throw new UsageError('--save-strategy steps needs --save-steps N');
+  if (f.vocabSize !== undefined && source?.kind !== 'size') throw new UsageError(`--vocab-size applies to the built-in sizes (${SIZE_NAMES.join(', ')}) only`);
+}
+
+/** Optimizer steps of the run, with the Trainer's arithmetic (for the default --log-every). */
+function totalSteps(f: TrainFlags, examples: number): number {
+  const batches = Math.ceil(examples / f.batchSize);
+  return Math.ceil(f.epochs * Math.ceil(batches / f.gradAccum));
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+interface RunData {
+  train: Dataset;
+  evalSet: Dataset | undefined;
+  evalName: string | undefined;
+  /** The whole training file (before a validation split): its labels are the model's. */
+  trainFile: Dataset;
+  notes: string[];
+}
+
+async function readData(f: TrainFlags): Promise<RunData> {
+  const flags = dataFlags(f);
+  const notes: string[] = [];
+  const trainFile = await loadDataset(f.train, '--train', flags);
+  const skippedTrain = skippedNote(trainFile, f.train);
+  if (skippedTrain) notes.push(skippedTrain);
+  if (f.eval !== undefined) {
+    const evalSet = await loadDataset(f.eval, '--eval', flags);
+    const skippedEval = skippedNote(evalSet, f.eval);
+    if (skippedEval) notes.push(skippedEval);
+    return { train: trainFile, evalSet, evalName: f.eval, trainFile, notes };
+  }
+  if (f.validationSplit !== undefined) {
+    const { train, validation } = trainFile.split({ validation: f.validationSplit, seed: f.seed });
+    const share = f.validationSplit < 1 ? `${Number((f.validationSplit * 100).toFixed(2))}%` : `${f.validationSplit} rows`;
+    return { train, evalSet: validation, evalName: `${share} held out from ${f.train}`, trainFile, notes };
+  }
+  return { train: trainFile, evalSet: undefined, evalName: undefined, trainFile, notes };
+}
+
+async function loadModel(f: TrainFlags, source: ModelSource | undefined, data: RunData, resumeFrom: string | undefined): Promise<LoadedModel> {
+  if (resumeFrom !== undefined) {
+    // A checkpoint is a model directory with the run's tokenizer and labels; the Trainer restores the rest.
+    const model = await BertClassifier.fromPretrained(resumeFrom);
+    return { model, description: `${f.model ?? 'model'} resumed from ${resumeFrom} (${describeArchitecture(model)})` };
+  }
+  return modelForTraining(source as ModelSource, {
+    labels: trainingLabels(data.trainFile, f.train),
+    texts: () => textsOf(data.train),
+    vocabSize: f.vocabSize,
+    maxLength: f.maxLength ?? DEFAULT_MAX_LENGTH,
+    seed: f.seed,
+    log: say,
+  });
+}
+
+/** The command line without its --resume (and the value after it), to print with a new --resume. */
+function withoutResume(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--resume=')) continue;
+    if (argv[i] === '--resume') {
+      if (i + 1 < argv.length && !argv[i + 1].startsWith('-')) i += 1;
+      continue;
+    }
+    out.push(argv[i]);
+  }
+  return out;
+}
+
+/** The options shown in the report (flag names, as typed). */
+function reportOptions(f: TrainFlags, s: RunSettings): Record<string, string | number | boolean | undefined> {
+  return {
+    epochs: f.epochs,
+    'batch size': f.batchSize,
+    'learning rate': s.learningRate,
+    'max length': s.maxLength,
+    scheduler: f.scheduler,
+    'warmup ratio': f.warmupRatio,
+    'weight decay': f.weightDecay,
+    'grad accumulation': f.gradAccum,
+    'max grad norm': f.maxGradNorm,
+    seed: f.seed,
+    'log every': s.logEvery,
+    'eval strategy': f.evalStrategy ?? (f.evalSteps !== undefined ? 'steps' : undefined),
+    'eval steps': f.evalSteps,
+    'save strategy': s.saveStrategy,
+    'save steps': f.saveSteps,
+    'vocab size': f.vocabSize,
+    threads: f.threads,
+    resume: f.resume === true ? 'newest' : f.resume,
+  };
+}
+
+/** The run's settings once the model is known (defaults that depend on it filled in). */
+interface RunSettings {
+  learningRate: number;
+  maxLength: number;
+  logEvery: number;
+  saveStrategy: Strategy;
+}
+
+function settingsFor(f: TrainFlags, source: ModelSource | undefined, model: BertClassifier, trainExamples: number): RunSettings {
+  const positions = model.config.max_position_embeddings;
+  if (f.maxLength !== undefined && f.maxLength > positions) {
+    throw new Error(`--max-length ${f.maxLength} exceeds the model's max_position_embeddings (${positions})`);
+  }
+  return {
+    learningRate: f.lr ?? (source?.kind === 'size' ? DEFAULT_LR_SCRATCH : DEFAULT_LR_PRETRAINED),
+    maxLength: f.maxLength ?? Math.min(DEFAULT_MAX_LENGTH, positions),
+    logEvery: f.logEvery ?? Math.max(1, Math.ceil(totalSteps(f, trainExamples) / LOGGED_STEPS_PER_RUN)),
+    // --save-steps alone means "every n steps", like --eval-steps; otherwise a checkpoint per epoch.
+    saveStrategy: f.saveStrategy ?? (f.saveSteps !== undefined ? 'steps' : 'epoch'),
+  };
+}
+
+/** A Trainer whose events drive the progress display and are recorded in `seen` (the report of an interrupted run). */
+function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progress: TrainingProgress, seen: HistoryEntry[]): Trainer {
+  const trainer = new Trainer(model, {
+    epochs: f.epochs,
+    batchSize: f.batchSize,
+    learningRate: s.learningRate,
+    maxLength: s.maxLength,
+    warmupRatio: f.warmupRatio,
+    weightDecay: f.weightDecay,
+    lrScheduler: f.scheduler,
+    gradientAccumulationSteps: f.gradAccum,
+    maxGradNorm: f.maxGradNorm,
+    seed: f.seed,
+    logEvery: s.logEvery,
+    evalStrategy: f.evalStrategy,
+    evalSteps: f.evalSteps,
+    outputDir: f.output,
+    saveStrategy: s.saveStrategy,
+    saveSteps: f.saveSteps,
+    saveTotalLimit: f.saveTotalLimit,
+    callbacks: { onTrainBegin: (logs) => progress.begin(logs) },
+  });
+  trainer.on('step', (e) => {
+    seen.push(e);
+    progress.step(e);
+  });
+  trainer.on('evaluate', (e) => {
+    seen.push(e);
+    progress.evaluate(e);
+  });
+  trainer.on('checkpoint', (e) => progress.checkpoint(e));
+  return trainer;
+}
+
+/** After Ctrl-C: a report of the steps that ran, where the checkpoint is, and how to resume from it. */
+async function reportInterruption(err: AbortError, f: TrainFlags, report: RunReport, seen: HistoryEntry[]): Promise<number> {
+  const files = await writeReport(f.output, { ...report, status: 'interrupted', finishedAt: new Date(), ...reportHistory(seen) });
+  // The step fit() stopped at (the logged steps lag behind it when --log-every > 1).
+  const stoppedAt = /at step (\d+)/.exec(err.message)?.[1];
+  say(`interrupted${stoppedAt !== undefined ? ` at step ${stoppedAt}` : ''}`);
+  if (err.checkpoint !== undefined) {
+    say(`checkpoint saved to ${err.checkpoint}`);
+    say(`resume with: ${commandLine(withoutResume(process.argv))} --resume ${err.checkpoint}`);
+  } else {
+    say('no checkpoint was saved (no step had finished)');
+  }
+  say(`report (partial): ${files.html}`);
+  return EXIT_INTERRUPTED;
+}
+
+/** After a completed fit: the final held-out metrics, then the model, metrics.json, the report and the summary. */
+async function writeOutputs(f: TrainFlags, trainer: Trainer, result: FitResult, evalSet: Dataset | undefined, report: RunReport): Promise<void> {
+  // The last evaluation when it was at the last step, else one more evaluation.
+  let final: EvaluationResult | undefined = result.metrics.eval;
+  const lastEval = [...result.history].reverse().find((e) => e.type === 'evaluate');
+  if (evalSet && (final === undefined || lastEval?.step !== result.metrics.steps)) final = await trainer.evaluate(evalSet);
+
+  const model = trainer.model;
+  await model.save(f.output);
+  const metricsFile = await writeMetrics(f.output, final, result.metrics, model.labels);
+  const m = result.metrics;
+  const files = await writeReport(f.output, {
+    ...report,
+    status: 'completed',
+    finishedAt: new Date(),
+    ...reportHistory(result.history),
+    summary: { steps: m.steps, epochs: m.epochs, trainLoss: m.trainLoss, runtimeSeconds: m.runtimeSeconds, samplesPerSecond: m.samplesPerSecond },
+    final,
+  });
+  say(trainingSummary(m, final));
+  say(`model:   ${f.output}`);
+  say(`metrics: ${metricsFile}`);
+  say(`report:  ${files.html}`);
+}
+
+/** What every report of this run shares (the rest comes from how it ended). */
+type RunReport = Omit<ReportData, 'steps' | 'evaluations'>;
+
+export async function runTrain(f: TrainFlags): Promise<number> {
+  const source = f.model !== undefined ? parseModelSource(f.model) : undefined;
+  checkFlags(f, source);
+  applyThreads(f.threads);
+  const startedAt = new Date();
+  const resumeFrom = f.resume === undefined ? undefined : f.resume === true ? await latestCheckpoint(f.output) : f.resume;
+
+  const data = await readData(f);
+  for (const note of data.notes) say(note);
+  const { model, description } = await loadModel(f, source, data, resumeFrom);
+  try {
+    if (f.eval !== undefined && data.evalSet) checkEvalLabels(data.evalSet, f.eval, model.labels);
+    const settings = settingsFor(f, source, model, data.train.length);
+    say(`model: ${description}`);
+    say(`data: ${data.train.length} training examples, ${data.evalSet ? `${data.evalSet.length} held-out examples (${data.evalName})` : 'no held-out data'}; labels: ${model.labels.join(', ')}`);
+
+    const progress = createProgress(process.stdout);
+    const seen: HistoryEntry[] = [];
+    const trainer = trainerFor(model, f, settings, progress, seen);
+    const report: RunReport = {
+      model: description,
+      data: { train: f.train, trainExamples: data.train.length, eval: data.evalName, evalExamples: data.evalSet?.length },
+      labels: model.labels,
+      options: reportOptions(f, settings),
+      command: commandLine(process.argv),
+      output: f.output,
+      startedAt,
+      notes: [...data.notes, ...(resumeFrom !== undefined ? [`resumed from ${resumeFrom}`] : [])],
+    };
+
+    const interrupt = onInterrupt(
+      () => progress.note('Ctrl-C: stopping after this step and saving a checkpoint (press Ctrl-C again to quit at once)'),
+      () => progress.stop(),
+    );
+    let result: FitResult;
+    try {
+      result = await trainer.fit(data.train, { evalDataset: data.evalSet, resumeFrom, signal: interrupt.signal });
+    } catch (err) {
+      progress.stop();
+      if (err instanceof AbortError) return await reportInterruption(err, f, report, seen);
+      throw err;
+    } finally {
+      interrupt.dispose();
+    }
+    progress.stop();
+    await writeOutputs(f, trainer, result, data.evalSet, report);
+    return EXIT_OK;
+  } finally {
+    model.dispose();
+  }
+}
