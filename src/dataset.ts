@@ -3,6 +3,7 @@
 // row of the batch, labels encoded for the problem type). Errors name the example by its dataset index.
 // Datasets also come from files (CSV, TSV, JSONL: src/dataset-files.ts), read whole or streamed
 // (src/streaming-dataset.ts).
+import { mulberry32 } from './random';
 import type { ProblemType } from './config';
 import {
   FileDatasetOptions,
@@ -433,16 +434,6 @@ function mix32(h: number, v: number): number {
   return h >>> 0;
 }
 
-/** mulberry32: floats in [0, 1) from a 32-bit state. */
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The random numbers of one epoch: mulberry32 seeded with (seed, epoch), identical in every process and platform.

@@ -5,21 +5,11 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { readCheckpoint } from '../src';
+import { mulberry32 as rng } from '../src/random';
 import { fixture } from './helpers/fixtures';
 
 const MUTATIONS = 2000;
 
-/** mulberry32: a small seeded PRNG, so a failure is reproducible from its iteration number. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x63 /* GLOBAL */, 0x52 /* REDUCE */, 0x71, 0x68];
 

@@ -1,6 +1,7 @@
 // `bert-trainer bench`: the training speed of a built-in size — N timed optimizer steps (forward, backward, clipping,
 // AdamW) at a fixed batch size and sequence length, after a few untimed warm-up steps — as ms/step, samples/s and
 // tokens/s. The inputs are random token ids of exactly --seq-len tokens, so no data or tokenizer is involved.
+import { mulberry32 as random } from '../random';
 import { Command, Option } from 'commander';
 
 import { BertClassifier } from '../classifier';
@@ -43,16 +44,6 @@ export function benchCommand(done: (code: number) => void): Command {
   return command;
 }
 
-/** A small deterministic generator (mulberry32) for the random inputs. */
-function random(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,16 +1,9 @@
 // Deterministic pre-tokenized training examples for the Trainer tests (tiny models, varied lengths).
 import type { Example } from '../../src/dataset';
+import { mulberry32 } from '../../src/random';
 
-/** mulberry32: a small seeded PRNG, so every test run sees the same data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the library's generator), so every test run sees the same data. */
+export const seededRandom = mulberry32;
 
 export interface ExampleOptions {
   vocabSize: number;
