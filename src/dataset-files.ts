@@ -2,6 +2,7 @@
 // in-memory datasets (Dataset.fromCsv, ...) and the streaming ones (Dataset.streamJsonl, ...), so a row means the
 // same thing either way. Every problem with a row is an Error naming the file and the row's 1-based starting line;
 // with onBadRow: 'skip' such rows are counted and skipped instead (a bad header is always an error).
+import { describeValue as show } from './describe-value';
 import { createReadStream } from 'fs';
 import { Options as CsvOptions, parse } from 'csv-parse';
 
@@ -57,14 +58,6 @@ export interface FileExample {
 export const MAX_LISTED_SKIPS = 20;
 const OPTION_NAMES = ['textColumn', 'textPairColumn', 'labelColumn', 'requireLabels', 'delimiter', 'header', 'onBadRow', 'labelType', 'limit'];
 const READ_CHUNK = 1 << 20;
-
-function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  return typeof value;
-}
 
 export function emptySkipLog(): SkippedRows {
   return { count: 0, examples: [] };

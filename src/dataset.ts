@@ -3,6 +3,7 @@
 // row of the batch, labels encoded for the problem type). Errors name the example by its dataset index.
 // Datasets also come from files (CSV, TSV, JSONL: src/dataset-files.ts), read whole or streamed
 // (src/streaming-dataset.ts).
+import { describeValue as show } from './describe-value';
 import { mulberry32 } from './random';
 import type { ProblemType } from './config';
 import {
@@ -46,14 +47,6 @@ export const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classificati
 
 const INT32_MAX = 2147483647;
 const MAX_LISTED_LABELS = 20;
-
-function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  return typeof value;
-}
 
 function isTextExample(e: Example): e is TextExample {
   return (e as TextExample).text !== undefined;
