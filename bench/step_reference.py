@@ -1,0 +1,312 @@
+"""PyTorch side of the training-step benchmark (scripts/bench/step.js): transformers' BertForSequenceClassification
+(test/reference/bert_reference.py) trained by the loop transformers' Trainer runs, on Debian's torch 1.13 (the
+LibTorch build the addon links).
+
+One training step, as Trainer.training_step + the optimizer part of its inner loop does it:
+    model.train(); loss = F.cross_entropy(model(ids, mask).logits, labels); loss.backward()
+    clip_grad_norm_(model.parameters(), 1.0); optimizer.step(); optimizer.zero_grad(set_to_none=True); loss.item()
+with torch.optim.AdamW (torch 1.13's CPU default: foreach=False) over transformers' two parameter groups
+(weight decay on everything but biases and LayerNorm weights).
+
+Modes:
+  worker                 JSON lines on stdin, one JSON line answered on stdout per command (the driver keeps this
+                         process alive so that it stays warm and alternates with ours). Commands:
+                           {"op": "threads", "threads": n}
+                           {"op": "load", "dir": D, "dropout": true|false, "lr": 2e-5, "weightDecay": 0.01,
+                            "maxGradNorm": 1.0}
+                             -> {"parameters": n}  (dropout false: hidden, attention and classifier dropout 0)
+                           {"op": "batch", "file": F}  F: {"batchSize", "sequenceLength", "inputIds": [flat],
+                            "attentionMask": [flat], "labels": [...]}
+                           {"op": "steps", "count": k}  -> {"ms": [...], "losses": [...], "gradNorms": [...],
+                            "usage": [{"userMs", "sysMs", "minorFaults"}, ...]}
+                           {"op": "sgemm", "threads": n, "size": 2048, "repeats": 5}  -> bench/sgemm.py's measure()
+                           {"op": "unload"}, {"op": "exit"}
+  memory D F [threads] [steps]
+                         A fresh process: loads D, then runs `steps` (default 3) training steps on batch file F and
+                         prints {"hwm_kib", "rss_after_load_kib", "train_hwm_kib", ...}: VmHWM of the whole
+                         process, and the peak from the end of loading on (VmHWM reset through /proc/self/clear_refs).
+  profile D F [threads] [steps] [out.json]
+                         torch.profiler op breakdown (self CPU time per op, forward/backward/optimizer phases) of
+                         `steps` steps after two warm-up steps.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import re
+import resource
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "test", "reference"))
+from bert_reference import BertForSequenceClassification  # noqa: E402
+from reload_and_predict import load_reference_model, read_checkpoint_dir  # noqa: E402
+from train_reference import make_optimizer  # noqa: E402
+
+
+def proc_status_kib(field: str) -> int:
+    with open("/proc/self/status", "r", encoding="utf-8") as status:
+        match = re.search(rf"^{field}:\s+(\d+)\s+kB", status.read(), re.MULTILINE)
+    return int(match.group(1)) if match else -1
+
+
+def reset_peak_rss() -> bool:
+    """Linux >= 4.0: writing 5 to clear_refs resets VmHWM to the current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="utf-8") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def load_model(model_dir: str, dropout: bool) -> BertForSequenceClassification:
+    raw_cfg, sd, _dtypes, _kind = read_checkpoint_dir(model_dir)
+    cfg = dict(raw_cfg)
+    if not dropout:
+        cfg["hidden_dropout_prob"] = 0.0
+        cfg["attention_probs_dropout_prob"] = 0.0
+        cfg["classifier_dropout"] = 0.0
+    model, _missing, _unexpected = load_reference_model(cfg, sd, strict=True)
+    del sd
+    gc.collect()
+    return model
+
+
+def read_batch(path: str) -> Dict[str, torch.Tensor]:
+    with open(path, "r", encoding="utf-8") as f:
+        raw = json.load(f)
+    b, s = raw["batchSize"], raw["sequenceLength"]
+    return {
+        "input_ids": torch.tensor(raw["inputIds"], dtype=torch.long).view(b, s),
+        "attention_mask": torch.tensor(raw["attentionMask"], dtype=torch.long).view(b, s),
+        "labels": torch.tensor(raw["labels"], dtype=torch.long),
+    }
+
+
+class Stepper:
+    def __init__(self, model: BertForSequenceClassification, lr: float, weight_decay: float, max_grad_norm: float):
+        self.model = model
+        self.params = list(model.parameters())
+        self.max_grad_norm = max_grad_norm
+        spec = {"learningRate": lr, "weightDecay": weight_decay, "adamBeta1": 0.9, "adamBeta2": 0.999, "adamEpsilon": 1e-8}
+        self.optimizer = make_optimizer(model, spec)  # transformers' parameter groups, torch.optim.AdamW defaults
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def step(self, batch: Dict[str, torch.Tensor]):
+        """One optimizer step; returns (loss, grad norm before clipping)."""
+        model = self.model
+        model.train()
+        out = model(batch["input_ids"], batch["attention_mask"])
+        loss = F.cross_entropy(out["logits"].view(-1, model.num_labels), batch["labels"].view(-1))
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.item(), norm.item()
+
+
+def worker() -> int:
+    stepper: Optional[Stepper] = None
+    batch: Optional[Dict[str, torch.Tensor]] = None
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            cmd = json.loads(line)
+            op = cmd["op"]
+            reply: Dict[str, Any] = {"ok": True}
+            if op == "threads":
+                torch.set_num_threads(int(cmd["threads"]))
+                reply["threads"] = torch.get_num_threads()
+            elif op == "load":
+                stepper = None
+                gc.collect()
+                model = load_model(cmd["dir"], bool(cmd.get("dropout", True)))
+                stepper = Stepper(model, float(cmd.get("lr", 2e-5)), float(cmd.get("weightDecay", 0.01)),
+                                  float(cmd.get("maxGradNorm", 1.0)))
+                reply["parameters"] = sum(p.numel() for p in model.parameters())
+            elif op == "batch":
+                batch = read_batch(cmd["file"])
+            elif op == "steps":
+                assert stepper is not None and batch is not None, "load and batch first"
+                ms: List[float] = []
+                losses: List[float] = []
+                norms: List[float] = []
+                usage: List[Dict[str, float]] = []
+                for _ in range(int(cmd.get("count", 1))):
+                    r0 = resource.getrusage(resource.RUSAGE_SELF)
+                    start = time.perf_counter()
+                    loss, norm = stepper.step(batch)
+                    ms.append((time.perf_counter() - start) * 1000)
+                    r1 = resource.getrusage(resource.RUSAGE_SELF)
+                    losses.append(loss)
+                    norms.append(norm)
+                    # Process-wide CPU time (all threads) and minor page faults during the step.
+                    usage.append({"userMs": (r1.ru_utime - r0.ru_utime) * 1000, "sysMs": (r1.ru_stime - r0.ru_stime) * 1000,
+                                  "minorFaults": r1.ru_minflt - r0.ru_minflt})
+                reply.update({"ms": ms, "losses": losses, "gradNorms": norms, "usage": usage})
+            elif op == "sgemm":
+                sys.path.insert(0, HERE)
+                import sgemm  # noqa: E402 - bench/sgemm.py, the same measurement in this process
+
+                reply.update(sgemm.measure(int(cmd.get("threads", torch.get_num_threads())), int(cmd.get("size", 2048)),
+                                           int(cmd.get("repeats", 5))))
+            elif op == "unload":
+                stepper = None
+                batch = None
+                gc.collect()
+            elif op == "exit":
+                print(json.dumps(reply), flush=True)
+                return 0
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except Exception as e:  # noqa: BLE001 - reported to the driver
+            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(reply), flush=True)
+    return 0
+
+
+def memory(model_dir: str, batch_file: str, threads: int, steps: int) -> int:
+    torch.set_num_threads(threads)
+    model = load_model(model_dir, dropout=True)
+    batch = read_batch(batch_file)
+    stepper = Stepper(model, 2e-5, 0.01, 1.0)
+    gc.collect()
+    load_hwm = proc_status_kib("VmHWM")
+    rss_after_load = proc_status_kib("VmRSS")
+    reset = reset_peak_rss()
+    ms = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        stepper.step(batch)
+        ms.append((time.perf_counter() - start) * 1000)
+    train_hwm = proc_status_kib("VmHWM")
+    print(json.dumps({
+        "hwm_kib": max(load_hwm, train_hwm),
+        "load_hwm_kib": load_hwm,
+        "rss_after_load_kib": rss_after_load,
+        "train_hwm_kib": train_hwm if reset else None,
+        "rss_end_kib": proc_status_kib("VmRSS"),
+        "ms": ms,
+    }))
+    return 0
+
+
+# Op name -> what it is in the step (self CPU time is summed per category).
+CATEGORIES = [
+    ("GEMM (linear fwd/bwd)", ("aten::addmm", "aten::mm")),
+    ("GEMM (attention bmm)", ("aten::bmm",)),
+    ("dropout RNG (bernoulli_)", ("aten::bernoulli_",)),
+    ("GELU fwd+bwd", ("aten::gelu", "aten::gelu_backward")),
+    ("softmax fwd+bwd", ("aten::_softmax", "aten::_softmax_backward_data")),
+    ("LayerNorm fwd+bwd", ("aten::native_layer_norm", "aten::native_layer_norm_backward")),
+    ("copies (permute/contiguous/reshape)", ("aten::copy_", "aten::clone", "aten::contiguous")),
+    ("optimizer elementwise (in-place)", ("aten::mul_", "aten::add_", "aten::addcmul_", "aten::addcdiv_", "aten::sqrt",
+                                          "aten::div_", "aten::lerp_", "aten::_foreach_")),
+    ("grad-norm clip", ("aten::norm", "aten::linalg_vector_norm", "aten::stack", "aten::clamp")),
+    ("elementwise add/mul/div (dropout, scale, mask, residual)", ("aten::add", "aten::mul", "aten::div", "aten::rsub")),
+    ("bias grads / reductions (sum)", ("aten::sum",)),
+    ("embedding fwd/bwd", ("aten::embedding", "aten::index_select", "aten::embedding_dense_backward",
+                           "aten::index_add_", "aten::embedding_backward", "aten::fill_", "aten::zero_", "aten::zeros")),
+    ("loss", ("aten::nll_loss", "aten::_log_softmax", "aten::nll_loss_backward", "aten::_log_softmax_backward_data")),
+    ("tanh (pooler)", ("aten::tanh", "aten::tanh_backward")),
+    ("allocation", ("aten::empty", "aten::empty_like", "aten::empty_strided", "aten::resize_")),
+]
+
+
+def categorize(name: str) -> str:
+    for cat, names in CATEGORIES:
+        if any(name == n or (n.endswith("_") and n.startswith("aten::_foreach_") and name.startswith(n)) for n in names):
+            return cat
+    return "other (dispatch, autograd, views)"
+
+
+def profile(model_dir: str, batch_file: str, threads: int, steps: int, out_file: Optional[str]) -> int:
+    from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
+
+    torch.set_num_threads(threads)
+    model = load_model(model_dir, dropout=True)
+    batch = read_batch(batch_file)
+    stepper = Stepper(model, 2e-5, 0.01, 1.0)
+    for _ in range(2):
+        stepper.step(batch)
+
+    def one_step():
+        model.train()
+        with record_function("phase::forward"):
+            out = model(batch["input_ids"], batch["attention_mask"])
+            loss = F.cross_entropy(out["logits"].view(-1, model.num_labels), batch["labels"].view(-1))
+        with record_function("phase::backward"):
+            loss.backward()
+        with record_function("phase::clip"):
+            torch.nn.utils.clip_grad_norm_(stepper.params, 1.0)
+        with record_function("phase::optimizer"):
+            stepper.optimizer.step()
+            stepper.optimizer.zero_grad(set_to_none=True)
+        return loss.item()
+
+    start = time.perf_counter()
+    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            one_step()
+    wall_ms = (time.perf_counter() - start) * 1000 / steps
+    events = prof.key_averages()
+    rows = []
+    for e in events:
+        rows.append({"name": e.key, "count": e.count // steps, "self_ms": e.self_cpu_time_total / 1000 / steps,
+                     "total_ms": e.cpu_time_total / 1000 / steps})
+    rows.sort(key=lambda r: -r["self_ms"])
+    by_shape = []
+    for e in prof.key_averages(group_by_input_shape=True):
+        if e.key in ("aten::addmm", "aten::mm", "aten::bmm", "aten::softmax", "aten::_softmax", "aten::gelu",
+                     "aten::native_layer_norm", "aten::bernoulli_", "aten::copy_", "aten::mul", "aten::add"):
+            by_shape.append({"name": e.key, "shapes": str(e.input_shapes), "count": e.count // steps,
+                             "self_ms": e.self_cpu_time_total / 1000 / steps})
+    by_shape.sort(key=lambda r: -r["self_ms"])
+    categories: Dict[str, float] = {}
+    for r in rows:
+        if r["name"].startswith("phase::"):
+            continue
+        cat = categorize(r["name"])
+        categories[cat] = categories.get(cat, 0.0) + r["self_ms"]
+    total = sum(categories.values())
+    shares = sorted(({"category": k, "ms": v, "share": v / total} for k, v in categories.items()), key=lambda c: -c["ms"])
+    phases = {r["name"]: r["total_ms"] for r in rows if r["name"].startswith("phase::")}
+    result = {"wall_ms_per_step_profiled": wall_ms, "self_ms_total": total, "phases": phases, "categories": shares,
+              "ops": rows, "by_shape": by_shape[:40]}
+    print("category                 ms/step   share")
+    for c in shares:
+        print(f"{c['category']:24s} {c['ms']:8.1f}  {100 * c['share']:5.1f}%")
+    print("phases (ms/step, inclusive):", {k: round(v, 1) for k, v in phases.items()})
+    text = json.dumps(result, indent=1)
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as f:
+            f.write(text)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30))
+    return 0
+
+
+def main(argv: List[str]) -> int:
+    mode = argv[1] if len(argv) > 1 else "worker"
+    if mode == "worker":
+        return worker()
+    if mode == "memory":
+        return memory(argv[2], argv[3], int(argv[4]) if len(argv) > 4 else 2, int(argv[5]) if len(argv) > 5 else 3)
+    if mode == "profile":
+        return profile(argv[2], argv[3], int(argv[4]) if len(argv) > 4 else 2, int(argv[5]) if len(argv) > 5 else 3,
+                       argv[6] if len(argv) > 6 else None)
+    print(f"unknown mode {mode!r}; see the module docstring", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
