@@ -6,6 +6,8 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 
 import { writeFileAtomic } from './atomic-write';
+import type { ClassMetrics } from './metrics';
+import type { EvaluationResult } from './trainer';
 
 export interface ReportStep {
   step: number;
@@ -17,36 +19,11 @@ export interface ReportStep {
   samplesPerSecond?: number;
 }
 
-export interface ReportClassMetrics {
-  precision: number;
-  recall: number;
-  f1: number;
-  support: number;
-}
+/** One label's precision, recall, F1 and support (src/metrics.ts). */
+export type ReportClassMetrics = ClassMetrics;
 
-/** Evaluation metrics as Trainer.evaluate() returns them (an EvaluationResult fits). */
-export interface ReportMetrics {
-  loss?: number;
-  accuracy?: number;
-  /** Macro F1 (single-label). */
-  f1?: number;
-  microF1?: number;
-  macroPrecision?: number;
-  macroRecall?: number;
-  subsetAccuracy?: number;
-  macroF1?: number;
-  mse?: number;
-  mae?: number;
-  rmse?: number;
-  pearson?: number | null;
-  spearman?: number | null;
-  numExamples?: number;
-  runtimeSeconds?: number;
-  samplesPerSecond?: number;
-  perClass?: Record<string, ReportClassMetrics>;
-  /** confusionMatrix[true][predicted], labels in id order. */
-  confusionMatrix?: number[][];
-}
+/** Evaluation metrics as Trainer.evaluate() returns them; every field optional, since a report may hold a partial run. */
+export type ReportMetrics = Partial<Omit<EvaluationResult, 'problemType'>>;
 
 /** A metric by name (the charts pick theirs from a list). */
 function metric(metrics: ReportMetrics, key: string): unknown {

@@ -11,7 +11,7 @@ import { BertClassifier } from './classifier';
 import type { ProblemType } from './config';
 import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, epochOrder, inferProblemType, tokenLengths } from './dataset';
 import { lengthGroupedOrder, megaBatchSize } from './length-grouping';
-import { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
+import { ClassMetrics, classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
 import type { NativeModelHandle } from './native';
 import { LearningRateOptions, learningRateAt, resolveWarmupSteps } from './schedule';
 import { StreamingDataset } from './streaming-dataset';
@@ -111,7 +111,7 @@ export interface EvaluationResult {
   microF1?: number;
   macroPrecision?: number;
   macroRecall?: number;
-  perClass?: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  perClass?: Record<string, ClassMetrics>;
   confusionMatrix?: number[][];
   subsetAccuracy?: number;
   macroF1?: number;

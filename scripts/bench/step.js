@@ -69,16 +69,8 @@ function relDiff(a, b) {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 }
 
-/** mulberry32: a small seeded generator for the token ids. */
-function random(seed) {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The library's seeded generator (mulberry32), for the token ids.
+const { mulberry32: random } = require(path.join(ROOT, 'dist', 'random'));
 
 function procStatusKiB(field, pid = 'self') {
   const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
