@@ -381,7 +381,7 @@ class FitRun {
       const dir = resumeFrom === true ? await latestCheckpoint(this.requireOutputDir('resumeFrom: true')) : resumeFrom;
       await this.restore(await readCheckpointFolder(dir));
     } else {
-      // Same seed, same dropout masks: LibTorch's CPU generator drives dropout.
+      // Same seed, same dropout masks: seeds the model's own dropout stream (and LibTorch's CPU generator).
       this.handle.manualSeed(options.seed);
     }
     this.startStep = this.globalStep;

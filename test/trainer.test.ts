@@ -160,6 +160,21 @@ describe('training loop', () => {
     expect(c).not.toEqual(a);
   });
 
+  test('two models training at once draw their own dropout masks: each run equals the same run alone', async () => {
+    const options = { epochs: 1, batchSize: 4, learningRate: 1e-3 };
+    const fitLosses = async (model: BertClassifier, seed: number): Promise<number[]> =>
+      steps((await new Trainer(model, { ...options, seed }).fit(singleLabelData(24))).history).map((e) => e.loss);
+    const [soloA, soloB] = [await tinyModel(), await tinyModel()];
+    const aloneA = await fitLosses(soloA, 11);
+    const aloneB = await fitLosses(soloB, 12);
+    const [a, b] = [await tinyModel(), await tinyModel()];
+    const [togetherA, togetherB] = await Promise.all([fitLosses(a, 11), fitLosses(b, 12)]); // steps interleave
+    [soloA, soloB, a, b].forEach((m) => m.dispose());
+    expect(togetherA).toEqual(aloneA);
+    expect(togetherB).toEqual(aloneB);
+    expect(aloneA).not.toEqual(aloneB);
+  });
+
   test('logEvery: one event per N steps with the mean loss of those steps', async () => {
     const run = async (logEvery: number): Promise<StepEvent[]> => {
       const model = await tinyModel();

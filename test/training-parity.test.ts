@@ -1,6 +1,7 @@
 // Training parity with PyTorch: the Trainer's losses, learning rates, gradient norms and final weights match
 // test/reference/train_reference.py (transformers' Trainer loop re-implemented on torch) on the same batches.
-// Dropout is off on both sides (a copy of the fixture with dropout probabilities 0), so the runs are deterministic.
+// Dropout is off on both sides (a copy of the fixture with dropout probabilities 0), except in the dropout test, where
+// the reference draws bert-trainer's own Philox masks (test/reference/philox_dropout.py) in the same order.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -38,6 +39,8 @@ interface Spec {
   totalSteps: number;
   batches: SpecBatch[];
   partialGroupDivisor?: string;
+  dropout: boolean;
+  seed?: number;
 }
 
 interface ReferenceResult {
@@ -70,15 +73,20 @@ function noDropoutCopy(name: string): string {
   return dir;
 }
 
-/** make_training_spec.py's deterministic batches for a fixture, pointed at the no-dropout copy. */
-function makeSpec(name: string, kind: 'single' | 'multilabel' | 'regression', flags: string[] = []): { spec: Spec; file: string } {
-  const modelDir = noDropoutCopy(name);
-  const file = path.join(tmp, `${name}-${kind}-${flags.join('').replace(/[^a-z0-9]/gi, '')}.json`);
+/**
+ * make_training_spec.py's deterministic batches for a fixture, pointed at the no-dropout copy — or, with
+ * `dropoutSeed`, at the fixture itself with dropout on and the reference drawing our masks from that seed.
+ */
+function makeSpec(name: string, kind: 'single' | 'multilabel' | 'regression', flags: string[] = [], dropoutSeed?: number): { spec: Spec; file: string } {
+  const modelDir = dropoutSeed === undefined ? noDropoutCopy(name) : fixture(name).path;
+  const tag = dropoutSeed === undefined ? '' : `-dropout${dropoutSeed}`;
+  const file = path.join(tmp, `${name}-${kind}-${flags.join('').replace(/[^a-z0-9]/gi, '')}${tag}.json`);
   execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'make_training_spec.py'), modelDir, file, '--kind', kind, ...flags]);
   const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
   // transformers' current rule: a partial last accumulation group's losses are divided by its size (the Trainer
   // passes accumulationSteps = group size to trainStep).
   spec.partialGroupDivisor = 'group_size';
+  if (dropoutSeed !== undefined) Object.assign(spec, { dropout: true, seed: dropoutSeed });
   fs.writeFileSync(file, JSON.stringify(spec));
   return { spec, file };
 }
@@ -119,6 +127,7 @@ async function trainLikeSpec(spec: Spec, name: string): Promise<{ steps: StepEve
     gradientAccumulationSteps: spec.gradientAccumulationSteps,
     lrScheduler: spec.lrScheduler,
     warmupSteps: spec.warmupSteps,
+    ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
     ...(spec.classWeights ? { classWeights: spec.classWeights } : {}),
   });
   const result = await trainer.fit(examplesOf(spec));
@@ -183,8 +192,13 @@ async function expectSameLogits(ourDir: string, referenceWeights: string, spec: 
   expect(maxAbsDiff(logits, expected)).toBeLessThanOrEqual(1e-5);
 }
 
-async function checkParity(name: string, kind: 'single' | 'multilabel' | 'regression', flags: string[] = []): Promise<{ ref: ReferenceResult; spec: Spec }> {
-  const { spec, file } = makeSpec(name, kind, flags);
+async function checkParity(
+  name: string,
+  kind: 'single' | 'multilabel' | 'regression',
+  flags: string[] = [],
+  dropoutSeed?: number,
+): Promise<{ ref: ReferenceResult; spec: Spec }> {
+  const { spec, file } = makeSpec(name, kind, flags, dropoutSeed);
   const ref = runReference(file);
   const ours = await trainLikeSpec(spec, name);
   expect(ours.totalSteps).toBe(spec.totalSteps);
@@ -217,6 +231,15 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     expect(spec.batches).toHaveLength(5);
     expect(ref.steps).toBe(3);
     expect(ref.losses[2]).toBe(ref.microLosses[4]); // the partial group's logged loss is its single micro-batch's loss
+  });
+
+  test('dropout on (0.1 hidden, attention and classifier): the same masks, so the same 10 steps', async () => {
+    const { ref, spec } = await checkParity('odd-bin-f32', 'single', [], 1234);
+    expect(spec.dropout).toBe(true);
+    expect(ref.steps).toBe(10);
+    // The masks matter: without them (a different seed) the first loss is not the reference's.
+    const other = await trainLikeSpec({ ...spec, seed: 99 }, 'odd-bin-f32-seed99');
+    expect(Math.abs(other.steps[0].loss - ref.losses[0])).toBeGreaterThan(1e-4);
   });
 
   test('multi-label, one step', async () => {

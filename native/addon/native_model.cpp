@@ -85,6 +85,7 @@ class ForwardWorker : public PromiseWorker {
         batch_(batch), seq_len_(seq_len), with_hidden_(with_hidden) {}
 
  protected:
+  bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     c10::InferenceMode inference;

@@ -1,7 +1,6 @@
 // NativeModel's training entry points: one optimizer step over accumulated micro-batches, evaluation
 // batches with their loss, in-place weight reloads, optimizer and RNG state for checkpoints.
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
 #include <cmath>
@@ -94,6 +93,7 @@ class TrainStepWorker : public PromiseWorker {
       : PromiseWorker(env), state_(std::move(state)), batches_(std::move(batches)), options_(std::move(options)) {}
 
  protected:
+  bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
     auto& model = state_->model;
@@ -120,7 +120,8 @@ class TrainStepWorker : public PromiseWorker {
         rethrow_with_batch(e, batch);
       }
     }
-    at::Tensor grad_norm = clip_grad_norm(params, options_.max_grad_norm);  // 0-d
+    const GradNorm clipping = bert::grad_norm(params, options_.max_grad_norm);  // the optimizer applies the clipping
+    const at::Tensor& grad_norm = clipping.total;                               // 0-d
     at::Tensor step_loss = at::stack(micro_losses).mean();
     const int64_t this_step = optimizer.step_count() + 1;
 
@@ -137,14 +138,14 @@ class TrainStepWorker : public PromiseWorker {
         }
         skipped_ = true;
       } else {
-        optimizer.step(options_.learning_rate);
+        optimizer.step(options_.learning_rate, clipping.coefficient);
       }
       clear_grads();
       read_pending();
       logged_.push_back({this_step, loss, norm});
       current_ = {loss, norm};
     } else {
-      optimizer.step(options_.learning_rate);
+      optimizer.step(options_.learning_rate, clipping.coefficient);
       clear_grads();
       state_->pending_losses.push_back({this_step, step_loss, grad_norm});
     }
@@ -221,6 +222,7 @@ class EvalBatchWorker : public PromiseWorker {
       : PromiseWorker(env), state_(std::move(state)), batch_(std::move(batch)), kind_(kind), weights_(std::move(weights)) {}
 
  protected:
+  bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     c10::InferenceMode inference;
@@ -389,33 +391,24 @@ Napi::Value NativeModel::LoadOptimizerState(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::GetRngState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  loaded_state(env);
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  at::Tensor bytes;
-  {
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    bytes = generator.get_state();
-  }
-  auto out = Napi::Uint8Array::New(env, static_cast<size_t>(bytes.numel()));
-  std::memcpy(out.Data(), bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
+  auto state = loaded_state(env);
+  const auto bytes = state->model->dropout_generator().state();
+  auto out = Napi::Uint8Array::New(env, bytes.size());
+  std::memcpy(out.Data(), bytes.data(), bytes.size());
   return out;
 }
 
 Napi::Value NativeModel::SetRngState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  loaded_state(env);
+  auto state = loaded_state(env);
   if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "rngState must be a Uint8Array");
   }
   auto array = info[0].As<Napi::Uint8Array>();
-  at::Tensor bytes = at::empty({static_cast<int64_t>(array.ElementLength())}, at::kByte);
-  std::memcpy(bytes.data_ptr<uint8_t>(), array.Data(), array.ElementLength());
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
   try {
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(bytes);
+    state->model->dropout_generator().set_state(array.Data(), array.ElementLength());
   } catch (const std::exception& e) {
-    throw Napi::RangeError::New(env, std::string("rngState is not a CPU generator state: ") + e.what());
+    throw Napi::RangeError::New(env, std::string("rngState is not a dropout generator state: ") + e.what());
   }
   return env.Undefined();
 }
@@ -427,6 +420,7 @@ class OptimizerTimingWorker : public PromiseWorker {
       : PromiseWorker(env), state_(std::move(state)), repeats_(repeats) {}
 
  protected:
+  bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
     const auto params = state_->model->parameters();
@@ -461,8 +455,10 @@ Napi::Value NativeModel::TimeOptimizerStep(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  auto state = loaded_state(env);
   auto seed = static_cast<uint64_t>(integer_arg(info, 0, "seed", 0, 9007199254740991LL));
-  at::manual_seed(seed);
+  at::manual_seed(seed);                              // LibTorch's generator: weight initialisation
+  state->model->dropout_generator().manual_seed(seed);  // this model's dropout masks
   return env.Undefined();
 }
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "compute_thread.h"
+
 namespace bert {
 
 // The message of an exception for a JS Error: LibTorch's errors without their C++ backtrace.
@@ -38,12 +40,21 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   virtual void Run() = 0;                            // worker thread: no JS here
   virtual Napi::Value Result(Napi::Env env) = 0;     // main thread: build the resolved value
+  // true: Run() goes to the addon's compute thread (tensor work); false: it runs on the libuv worker (file work).
+  virtual bool RunsOnComputeThread() const { return false; }
 
  private:
   void Execute() final {
     try {
-      if (at::get_num_threads() != intra_op_threads()) at::set_num_threads(intra_op_threads());
-      Run();
+      auto body = [this] {
+        if (at::get_num_threads() != intra_op_threads()) at::set_num_threads(intra_op_threads());
+        Run();
+      };
+      if (RunsOnComputeThread()) {
+        run_on_compute_thread(body);
+      } else {
+        body();
+      }
     } catch (const std::exception& e) {
       SetError(error_message(e));
     } catch (...) {

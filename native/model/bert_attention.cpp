@@ -9,7 +9,7 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
   query = register_module("query", torch::nn::Linear(config.hidden_size, config.hidden_size));
   key = register_module("key", torch::nn::Linear(config.hidden_size, config.hidden_size));
   value = register_module("value", torch::nn::Linear(config.hidden_size, config.hidden_size));
-  dropout = register_module("dropout", torch::nn::Dropout(config.attention_probs_dropout_prob));
+  dropout = register_module("dropout", Dropout(config.attention_probs_dropout_prob));
 }
 
 at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
@@ -32,7 +32,7 @@ BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& config) {
   dense = register_module("dense", torch::nn::Linear(config.hidden_size, config.hidden_size));
   LayerNorm = register_module(
       "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
-  dropout = register_module("dropout", torch::nn::Dropout(config.hidden_dropout_prob));
+  dropout = register_module("dropout", Dropout(config.hidden_dropout_prob));
 }
 
 at::Tensor BertSelfOutputImpl::forward(const at::Tensor& hidden, const at::Tensor& residual) {

@@ -5,8 +5,9 @@ namespace bert {
 BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& cfg) : config(cfg) {
   config.validate();
   bert = register_module("bert", BertModel(config));
-  dropout = register_module("dropout", torch::nn::Dropout(config.effective_classifier_dropout()));
+  dropout = register_module("dropout", Dropout(config.effective_classifier_dropout()));
   classifier = register_module("classifier", torch::nn::Linear(config.hidden_size, config.num_labels));
+  bind_dropout_generator(*this, bert->dropout_generator);  // the classifier's dropout shares the encoder's stream
 }
 
 at::Tensor BertForSequenceClassificationImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
+#include "dropout.h"
 #include <torch/nn/modules/linear.h>
 
 #include "bert_config.h"
@@ -19,8 +19,10 @@ struct BertForSequenceClassificationImpl : torch::nn::Module {
 
   BertConfig config;
   BertModel bert{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  Dropout dropout{nullptr};
   torch::nn::Linear classifier{nullptr};
+
+  DropoutGenerator& dropout_generator() { return *bert->dropout_generator; }
 };
 TORCH_MODULE(BertForSequenceClassification);
 

@@ -14,7 +14,7 @@ BertOutputImpl::BertOutputImpl(const BertConfig& config) {
   dense = register_module("dense", torch::nn::Linear(config.intermediate_size, config.hidden_size));
   LayerNorm = register_module(
       "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
-  dropout = register_module("dropout", torch::nn::Dropout(config.hidden_dropout_prob));
+  dropout = register_module("dropout", Dropout(config.hidden_dropout_prob));
 }
 
 at::Tensor BertOutputImpl::forward(const at::Tensor& intermediate, const at::Tensor& residual) {

@@ -34,6 +34,8 @@ BertModelImpl::BertModelImpl(const BertConfig& cfg) : config(cfg) {
   embeddings = register_module("embeddings", BertEmbeddings(config));
   encoder = register_module("encoder", BertEncoder(config));
   pooler = register_module("pooler", BertPooler(config));
+  dropout_generator = new_dropout_generator();
+  bind_dropout_generator(*this, dropout_generator);
 }
 
 BertModelOutput BertModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,

@@ -6,6 +6,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "bert_config.h"
+#include "dropout.h"
 #include "bert_embeddings.h"
 #include "bert_layer.h"
 
@@ -43,6 +44,7 @@ struct BertModelImpl : torch::nn::Module {
   BertEmbeddings embeddings{nullptr};
   BertEncoder encoder{nullptr};
   BertPooler pooler{nullptr};
+  std::shared_ptr<DropoutGenerator> dropout_generator;  // every Dropout of this model draws from it
 };
 TORCH_MODULE(BertModel);
 

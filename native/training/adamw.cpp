@@ -1,5 +1,7 @@
 #include "adamw.h"
 
+#include "adamw_cpu_kernel.h"
+
 #include <torch/version.h>
 
 #include <cmath>
@@ -19,9 +21,15 @@ AdamW::AdamW(std::vector<Group> groups, AdamWOptions options) : groups_(std::mov
     exp_avg_.push_back(std::move(m));
     exp_avg_sq_.push_back(std::move(v));
   }
+  fused_cpu_ = true;
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous()) fused_cpu_ = false;
+    }
+  }
 }
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, const at::Tensor& grad_scale) {
   at::NoGradGuard no_grad;
   step_ += 1;
   const double beta1 = options_.beta1, beta2 = options_.beta2;
@@ -41,8 +49,33 @@ void AdamW::step(double lr) {
       exp_avg_sqs.push_back(exp_avg_sq_[g][i]);
     }
     if (params.empty()) continue;
+    const double weight_decay = groups_[g].weight_decay;
+
+    if (fused_cpu_) {
+      // Scalars rounded to float as the foreach kernels round a double Scalar for a float tensor.
+      AdamWStepScalars s{};
+      s.scale_grad = grad_scale.defined();
+      s.grad_scale = s.scale_grad ? grad_scale.item<float>() : 1.0f;
+      s.apply_decay = weight_decay != 0.0;
+      s.decay = static_cast<float>(1.0 - lr * weight_decay);
+      s.beta1 = static_cast<float>(beta1), s.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+      s.beta2 = static_cast<float>(beta2), s.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+      s.bias_correction2_sqrt = static_cast<float>(bias_correction2_sqrt);
+      s.eps = static_cast<float>(options_.eps);
+      s.neg_step_size = static_cast<float>(-step_size);
+      for (size_t i = 0; i < params.size(); ++i) {
+        const at::Tensor grad = grads[i].scalar_type() == at::kFloat ? grads[i].contiguous() : grads[i].to(at::kFloat).contiguous();
+        adamw_step_cpu(params[i].data_ptr<float>(), grad.data_ptr<float>(), exp_avgs[i].data_ptr<float>(),
+                       exp_avg_sqs[i].data_ptr<float>(), params[i].numel(), s);
+      }
+      continue;
+    }
+
+    if (grad_scale.defined()) {
+      for (auto& grad : grads) grad.mul_(grad_scale);
+    }
     // The same sequence of operations as torch.optim.adamw's _multi_tensor_adamw.
-    if (groups_[g].weight_decay != 0.0) at::_foreach_mul_(params, 1.0 - lr * groups_[g].weight_decay);
+    if (weight_decay != 0.0) at::_foreach_mul_(params, 1.0 - lr * weight_decay);
 #if TORCH_VERSION_MAJOR >= 2
     at::_foreach_lerp_(exp_avgs, grads, 1.0 - beta1);
 #else

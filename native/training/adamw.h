@@ -1,6 +1,6 @@
 // AdamW exactly as torch.optim.AdamW computes it (decoupled weight decay, bias correction, eps added after
-// the square root), over parameter groups with their own weight decay, as multi-tensor (foreach) kernels
-// rather than a loop of small per-parameter operations.
+// the square root), over parameter groups with their own weight decay: fp32 CPU parameters in one fused pass per
+// parameter (adamw_cpu_kernel.h), everything else with multi-tensor (foreach) kernels.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -31,8 +31,9 @@ class AdamW {
   AdamW(std::vector<Group> groups, AdamWOptions options);
 
   // One update with learning rate `lr` from the parameters' .grad(); parameters without a gradient are skipped,
-  // as torch does. Increments step_count().
-  void step(double lr);
+  // as torch does. Increments step_count(). `grad_scale` (0-d, optional) multiplies every gradient first — the
+  // clipping coefficient — without writing the gradients back where the fused CPU pass applies.
+  void step(double lr, const at::Tensor& grad_scale = at::Tensor());
 
   int64_t step_count() const { return step_; }
   const AdamWOptions& options() const { return options_; }
@@ -47,6 +48,7 @@ class AdamW {
   std::vector<Group> groups_;
   AdamWOptions options_;
   std::vector<std::vector<at::Tensor>> exp_avg_, exp_avg_sq_;  // per group, per parameter
+  bool fused_cpu_;  // every parameter and state is a contiguous fp32 CPU tensor
   int64_t step_ = 0;
 };
 

@@ -51,6 +51,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import safetensors_io  # noqa: E402
 from bert_reference import BertForSequenceClassification, resolve_config  # noqa: E402
+from philox_dropout import use_philox_dropout  # noqa: E402
 from reload_and_predict import ReloadError, load_reference_model, read_checkpoint_dir  # noqa: E402
 
 
@@ -76,7 +77,7 @@ SPEC_DEFAULTS: Dict[str, Any] = {
     "warmupSteps": 0,
     "totalSteps": None,  # None: the number of optimizer steps this spec runs
     "dropout": False,
-    "seed": 0,  # only matters with "dropout": true
+    "seed": 0,  # with "dropout": true, the key of the Philox dropout stream (as Trainer seed)
     "partialGroupDivisor": "accumulation_steps",
 }
 
@@ -357,6 +358,8 @@ def train(model: BertForSequenceClassification, spec: Dict[str, Any]) -> Dict[st
     ga = spec["gradientAccumulationSteps"]
     n_micro = len(batches)
     torch.manual_seed(spec["seed"])
+    if spec["dropout"]:
+        use_philox_dropout(model, spec["seed"])  # bert-trainer's masks, in its order: comparable with dropout on
     optimizer = make_optimizer(model, spec)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda_for(spec["lrScheduler"], spec["warmupSteps"], spec["totalSteps"])
