@@ -13,15 +13,16 @@ Modes:
                          process alive so that it stays warm and alternates with ours). Commands:
                            {"op": "threads", "threads": n}
                            {"op": "load", "dir": D, "dropout": true|false, "lr": 2e-5, "weightDecay": 0.01,
-                            "maxGradNorm": 1.0}
-                             -> {"parameters": n}  (dropout false: hidden, attention and classifier dropout 0)
+                            "maxGradNorm": 1.0, "precision": "fp32"|"bf16"}
+                             -> {"parameters": n}  (dropout false: hidden, attention and classifier dropout 0;
+                             bf16: forward under torch.autocast("cpu", bfloat16), loss in fp32)
                            {"op": "batch", "file": F}  F: {"batchSize", "sequenceLength", "inputIds": [flat],
                             "attentionMask": [flat], "labels": [...]}
                            {"op": "steps", "count": k}  -> {"ms": [...], "losses": [...], "gradNorms": [...],
                             "usage": [{"userMs", "sysMs", "minorFaults"}, ...]}
                            {"op": "sgemm", "threads": n, "size": 2048, "repeats": 5}  -> bench/sgemm.py's measure()
                            {"op": "unload"}, {"op": "exit"}
-  memory D F [threads] [steps]
+  memory D F [threads] [steps] [fp32|bf16]
                          A fresh process: loads D, then runs `steps` (default 3) training steps on batch file F and
                          prints {"hwm_kib", "rss_after_load_kib", "train_hwm_kib", ...}: VmHWM of the whole
                          process, and the peak from the end of loading on (VmHWM reset through /proc/self/clear_refs).
@@ -92,8 +93,12 @@ def read_batch(path: str) -> Dict[str, torch.Tensor]:
 
 
 class Stepper:
-    def __init__(self, model: BertForSequenceClassification, lr: float, weight_decay: float, max_grad_norm: float):
+    def __init__(self, model: BertForSequenceClassification, lr: float, weight_decay: float, max_grad_norm: float,
+                 precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
         self.model = model
+        self.bf16 = precision == "bf16"  # torch.autocast("cpu", bfloat16) around the forward, loss in fp32
         self.params = list(model.parameters())
         self.max_grad_norm = max_grad_norm
         spec = {"learningRate": lr, "weightDecay": weight_decay, "adamBeta1": 0.9, "adamBeta2": 0.999, "adamEpsilon": 1e-8}
@@ -104,8 +109,9 @@ class Stepper:
         """One optimizer step; returns (loss, grad norm before clipping)."""
         model = self.model
         model.train()
-        out = model(batch["input_ids"], batch["attention_mask"])
-        loss = F.cross_entropy(out["logits"].view(-1, model.num_labels), batch["labels"].view(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            out = model(batch["input_ids"], batch["attention_mask"])
+        loss = F.cross_entropy(out["logits"].float().view(-1, model.num_labels), batch["labels"].view(-1))
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
         self.optimizer.step()
@@ -132,7 +138,7 @@ def worker() -> int:
                 gc.collect()
                 model = load_model(cmd["dir"], bool(cmd.get("dropout", True)))
                 stepper = Stepper(model, float(cmd.get("lr", 2e-5)), float(cmd.get("weightDecay", 0.01)),
-                                  float(cmd.get("maxGradNorm", 1.0)))
+                                  float(cmd.get("maxGradNorm", 1.0)), str(cmd.get("precision", "fp32")))
                 reply["parameters"] = sum(p.numel() for p in model.parameters())
             elif op == "batch":
                 batch = read_batch(cmd["file"])
@@ -175,11 +181,11 @@ def worker() -> int:
     return 0
 
 
-def memory(model_dir: str, batch_file: str, threads: int, steps: int) -> int:
+def memory(model_dir: str, batch_file: str, threads: int, steps: int, precision: str = "fp32") -> int:
     torch.set_num_threads(threads)
     model = load_model(model_dir, dropout=True)
     batch = read_batch(batch_file)
-    stepper = Stepper(model, 2e-5, 0.01, 1.0)
+    stepper = Stepper(model, 2e-5, 0.01, 1.0, precision)
     gc.collect()
     load_hwm = proc_status_kib("VmHWM")
     rss_after_load = proc_status_kib("VmRSS")
@@ -300,7 +306,8 @@ def main(argv: List[str]) -> int:
     if mode == "worker":
         return worker()
     if mode == "memory":
-        return memory(argv[2], argv[3], int(argv[4]) if len(argv) > 4 else 2, int(argv[5]) if len(argv) > 5 else 3)
+        return memory(argv[2], argv[3], int(argv[4]) if len(argv) > 4 else 2, int(argv[5]) if len(argv) > 5 else 3,
+                      argv[6] if len(argv) > 6 else "fp32")
     if mode == "profile":
         return profile(argv[2], argv[3], int(argv[4]) if len(argv) > 4 else 2, int(argv[5]) if len(argv) > 5 else 3,
                        argv[6] if len(argv) > 6 else None)

@@ -3,7 +3,8 @@
 import { Command, InvalidArgumentError, Option, OutputConfiguration } from 'commander';
 
 import { formatLearningRate as lr } from './cli/format';
-import { integer, number } from './cli/option-parsers';
+import { choice, integer, number } from './cli/option-parsers';
+import { MIXED_PRECISIONS, MixedPrecision } from './trainer-options';
 
 /** The BERT the demo trains from scratch: Google's BERT-Tiny shape, with positions for 128 tokens only. */
 export const DEMO_ARCHITECTURE = {
@@ -51,6 +52,8 @@ export interface DemoSettings {
   maxLength: number;
   /** WordPiece vocabulary size of the model trained from scratch. */
   vocabSize: number;
+  /** 'bf16': the Trainer's mixedPrecision (matrix products in bfloat16); 'no': fp32. */
+  mixedPrecision: MixedPrecision;
 }
 
 interface DemoFlags {
@@ -60,6 +63,7 @@ interface DemoFlags {
   model?: string;
   seed: number;
   maxExamples?: number;
+  mixedPrecision?: MixedPrecision;
 }
 
 /** Fills in what the flags leave open: the full or the quick recipe, from scratch or pretrained. */
@@ -79,6 +83,7 @@ export function demoSettings(flags: Partial<DemoFlags> = {}): DemoSettings {
     weightDecay: 0.01,
     maxLength: DEMO_MAX_LENGTH,
     vocabSize: recipe.vocabSize,
+    mixedPrecision: flags.mixedPrecision ?? 'no',
   };
 }
 
@@ -102,6 +107,7 @@ function demoCommand(): Command {
     .option('--quick', `a short run for CI (under a minute): ${QUICK.maxExamples} e-mails, vocabulary ${QUICK.vocabSize}, batch ${QUICK.batchSize}`)
     .addOption(new Option('--model <dir-or-hub-id>', 'fine-tune this pretrained BERT (a model directory or a Hugging Face hub id) instead').argParser(nonEmpty))
     .addOption(new Option('--seed <n>', 'seed of the sample, the split, the initial weights, dropout and the data order').argParser(integer(0)).default(DEFAULT_SEED))
+    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss); 'no' (default): fp32").argParser(choice(MIXED_PRECISIONS)))
     .addOption(new Option('--max-examples <n>', `use at most n e-mails, a stratified sample (default: all; ${QUICK.maxExamples} with --quick)`).argParser(integer(MIN_EXAMPLES)))
     .addHelpText(
       'after',
@@ -142,6 +148,7 @@ export function demoCommandLine(s: DemoSettings): string {
   if (s.epochs !== defaults.epochs) args.push('--epochs', String(s.epochs));
   if (s.maxExamples !== defaults.maxExamples && s.maxExamples !== undefined) args.push('--max-examples', String(s.maxExamples));
   if (s.seed !== defaults.seed) args.push('--seed', String(s.seed));
+  if (s.mixedPrecision !== defaults.mixedPrecision) args.push('--mixed-precision', s.mixedPrecision);
   if (s.output !== defaults.output) args.push('--output', s.output);
   const quote = (arg: string): string => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
   return ['npm run demo', ...(args.length > 0 ? ['--', ...args.map(quote)] : [])].join(' ');

@@ -142,6 +142,7 @@ async function train(
     weightDecay: s.weightDecay,
     maxLength,
     seed: s.seed,
+    mixedPrecision: s.mixedPrecision,
     // Every step's loss, for the report's curve (the progress shows about twenty lines whatever the length).
     logEvery: 1,
     callbacks: { onTrainBegin: (logs) => progress.begin(logs) },

@@ -14,6 +14,7 @@ export type {
   TrainerCallbacks,
   EarlyStoppingOptions,
   IntervalStrategy,
+  MixedPrecision,
   FitOptions,
   FitResult,
   StepEvent,

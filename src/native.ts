@@ -37,7 +37,12 @@ export interface NativeModelHandle {
   /** One optimizer step over the micro-batches (gradient accumulation), in train mode. */
   trainStep(batches: NativeBatch[], options: NativeTrainStepOptions): Promise<NativeTrainStepResult>;
   /** Eval-mode logits and, when the batch has labels, the loss. */
-  evalBatch(batch: NativeBatch, problemType: NativeProblemType, classWeights?: Float32Array | null): Promise<{ logits: Float32Array; shape: number[]; loss: number | null }>;
+  evalBatch(
+    batch: NativeBatch,
+    problemType: NativeProblemType,
+    classWeights?: Float32Array | null,
+    mixedPrecision?: 'no' | 'bf16',
+  ): Promise<{ logits: Float32Array; shape: number[]; loss: number | null }>;
   /** Replaces the weights in place from checkpoint files (every model key must be present). */
   loadWeights(files: string[]): Promise<void>;
   saveOptimizerState(path: string): Promise<void>;
@@ -75,6 +80,8 @@ export interface NativeTrainStepOptions {
    * values arrive later in `logged`. skipNonFinite needs the values at once and always reads.
    */
   readLoss?: boolean;
+  /** 'bf16': forward under CPU autocast to bfloat16 (fp32 weights, gradients and loss). Default 'no'. */
+  mixedPrecision?: 'no' | 'bf16';
 }
 
 export interface NativeTrainStepResult {
@@ -110,8 +117,20 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+/**
+ * libgomp (LibTorch's OpenMP) keeps an idle worker spinning for up to 300,000 iterations before it sleeps, unless
+ * told otherwise when it loads. Our tensor work runs on one native thread with one OpenMP team, so on a machine
+ * with as many cores as intra-op threads those spinning workers would take the core from Node's event loop (and
+ * from anything else) between operations. A short spin keeps the event loop responsive (the step benchmark runs both
+ * sides with it, BENCHMARKS.md); GOMP_SPINCOUNT or OMP_WAIT_POLICY set by the user win.
+ */
+function configureOpenMpSpinning(): void {
+  if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT = '100';
+}
+
 export function native(): NativeAddon {
   if (!addon) {
+    configureOpenMpSpinning();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
     try {

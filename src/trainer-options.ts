@@ -108,7 +108,16 @@ export interface TrainerOptions {
    * up front to know their lengths; a streaming dataset sorts each mega-batch of its shuffled stream.
    */
   groupByLength?: boolean;
+  /**
+   * 'bf16': matrix products of training steps and evaluation in bfloat16 through LibTorch's autocast, with fp32
+   * weights, gradients, optimizer state and loss (on CPUs with AVX512-BF16/AMX several times faster than fp32; see
+   * BENCHMARKS.md for speed and accuracy). Default 'no': fp32 throughout, PyTorch's numbers.
+   */
+  mixedPrecision?: MixedPrecision;
 }
+
+export type MixedPrecision = 'no' | 'bf16';
+export const MIXED_PRECISIONS: readonly MixedPrecision[] = ['no', 'bf16'];
 
 /** TrainerOptions with every default filled in (strategies that depend on fit's datasets stay undefined). */
 export interface ResolvedTrainerOptions {
@@ -148,6 +157,7 @@ export interface ResolvedTrainerOptions {
   callbacks: TrainerCallbacks;
   prefetchBatches: number;
   groupByLength: boolean;
+  mixedPrecision: MixedPrecision;
 }
 
 /** What the options are checked against: the model's shape. */
@@ -239,7 +249,7 @@ const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [
   'gradientAccumulationSteps', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'seed', 'shuffle', 'maxLength', 'problemType',
   'classWeights', 'logEvery', 'evalStrategy', 'evalSteps', 'evalBatchSize', 'outputDir', 'saveStrategy', 'saveSteps',
   'saveTotalLimit', 'saveFormat', 'loadBestModelAtEnd', 'metricForBestModel', 'greaterIsBetter', 'earlyStopping',
-  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength',
+  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength', 'mixedPrecision',
 ];
 
 function classWeightsOption(value: unknown, limits: ModelLimits): number[] | undefined {
@@ -362,6 +372,7 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     callbacks: callbacksOption(o.callbacks),
     prefetchBatches: nonNegativeInteger(o.prefetchBatches, 'prefetchBatches', 4),
     groupByLength: boolean(o.groupByLength, 'groupByLength', false),
+    mixedPrecision: oneOf(o.mixedPrecision, 'mixedPrecision', MIXED_PRECISIONS, 'no'),
   };
 }
 

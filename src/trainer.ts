@@ -30,6 +30,7 @@ import {
 import {
   FitOptions,
   IntervalStrategy,
+  MixedPrecision,
   ResolvedTrainerOptions,
   TrainerOptions,
   checkFitOptions,
@@ -37,7 +38,7 @@ import {
   resolveTrainerOptions,
 } from './trainer-options';
 
-export type { FitOptions, TrainerOptions, TrainerCallbacks, EarlyStoppingOptions, IntervalStrategy } from './trainer-options';
+export type { FitOptions, TrainerOptions, TrainerCallbacks, EarlyStoppingOptions, IntervalStrategy, MixedPrecision } from './trainer-options';
 
 export interface TrainBeginLogs {
   /** Optimizer steps of the whole run (transformers' max_steps). */
@@ -249,6 +250,7 @@ async function evaluateDataset(
   classWeights: Float32Array | null,
   labelNames: string[],
   prefetchBatches: number,
+  mixedPrecision: MixedPrecision,
 ): Promise<EvaluationResult> {
   const started = performance.now();
   const L = ctx.numLabels;
@@ -264,7 +266,7 @@ async function evaluateDataset(
     for (let item = await queue.next(); !item.done; item = await queue.next()) {
       const batch = item.value.batch;
       numExamples += batch.batchSize;
-      const out = await handle.evalBatch(batch, ctx.problemType, classWeights);
+      const out = await handle.evalBatch(batch, ctx.problemType, classWeights, mixedPrecision);
       lossSum += (out.loss ?? NaN) * batch.batchSize;
       const labels = batch.labels as Int32Array | Float32Array;
       for (let r = 0; r < batch.batchSize; r++) {
@@ -604,6 +606,7 @@ class FitRun {
         classWeights: plan.classWeights,
         skipNonFinite: options.skipNonFiniteLoss,
         readLoss: this.mustReadLoss(this.globalStep + 1, lastOfEpoch),
+        mixedPrecision: options.mixedPrecision,
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -686,6 +689,7 @@ class FitRun {
       plan.classWeights,
       this.model.labels,
       options.prefetchBatches,
+      options.mixedPrecision,
     );
     const event: EvaluateEvent = { type: 'evaluate', step: this.globalStep, epoch: this.globalStep / plan.stepsPerEpoch, metrics };
     this.history.push(event);
@@ -865,7 +869,7 @@ export class Trainer extends EventEmitter {
     else checkStream(this.model, 'dataset');
     const weights = this.options.classWeights && problemType === 'single_label_classification' ? Float32Array.from(this.options.classWeights) : null;
     try {
-      return await evaluateDataset(handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches);
+      return await evaluateDataset(handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches, this.options.mixedPrecision);
     } catch (err) {
       throw ds instanceof StreamingDataset ? withPrefix(err, 'dataset') : err;
     }

@@ -57,6 +57,7 @@ describe('flags', () => {
       weightDecay: 0.01,
       maxLength: 128,
       vocabSize: 8000,
+      mixedPrecision: 'no',
     });
   });
 
@@ -66,8 +67,8 @@ describe('flags', () => {
   });
 
   test('every flag is read', () => {
-    const s = parse(['--epochs', '1.5', '--output', 'out dir', '--model', './bert', '--seed', '7', '--max-examples', '500']).settings;
-    expect(s).toMatchObject({ epochs: 1.5, output: 'out dir', model: './bert', seed: 7, maxExamples: 500, learningRate: 5e-5 });
+    const s = parse(['--epochs', '1.5', '--output', 'out dir', '--model', './bert', '--seed', '7', '--max-examples', '500', '--mixed-precision', 'bf16']).settings;
+    expect(s).toMatchObject({ epochs: 1.5, output: 'out dir', model: './bert', seed: 7, maxExamples: 500, learningRate: 5e-5, mixedPrecision: 'bf16' });
   });
 
   test.each([

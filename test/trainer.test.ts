@@ -32,6 +32,8 @@ describe('options', () => {
     ['epochs type', { epochs: '3' as unknown as number }, TypeError, /epochs/],
     ['epochs range', { epochs: 0 }, RangeError, /epochs/],
     ['batchSize', { batchSize: 2.5 }, RangeError, /batchSize/],
+    ['mixedPrecision value', { mixedPrecision: 'fp16' as 'bf16' }, RangeError, /mixedPrecision/],
+    ['mixedPrecision type', { mixedPrecision: true as unknown as 'bf16' }, TypeError, /mixedPrecision/],
     ['batchSize type', { batchSize: null as unknown as number }, TypeError, /batchSize/],
     ['learningRate', { learningRate: -1 }, RangeError, /learningRate/],
     ['learningRate NaN', { learningRate: NaN }, RangeError, /learningRate/],
@@ -249,6 +251,14 @@ describe('evaluate', () => {
     const other = await new Trainer(shared).evaluate(data, { batchSize: 10 });
     expect(other.loss).toBeCloseTo(result.loss, 5);
     expect(other.accuracy).toBe(result.accuracy);
+  });
+
+  test("mixedPrecision 'bf16': evaluation close to fp32's (bf16 has 8 bits of mantissa), not equal", async () => {
+    const data = singleLabelData(16, 4);
+    const fp32 = await new Trainer(shared).evaluate(data);
+    const bf16 = await new Trainer(shared, { mixedPrecision: 'bf16' }).evaluate(data);
+    expect(bf16.loss).not.toBe(fp32.loss);
+    expect(Math.abs(bf16.loss - fp32.loss) / fp32.loss).toBeLessThan(0.02);
   });
 
   test('multi-label and regression metrics', async () => {

@@ -41,6 +41,7 @@ interface Spec {
   partialGroupDivisor?: string;
   dropout: boolean;
   seed?: number;
+  mixedPrecision?: 'no' | 'bf16';
 }
 
 interface ReferenceResult {
@@ -128,6 +129,7 @@ async function trainLikeSpec(spec: Spec, name: string): Promise<{ steps: StepEve
     lrScheduler: spec.lrScheduler,
     warmupSteps: spec.warmupSteps,
     ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+    ...(spec.mixedPrecision !== undefined ? { mixedPrecision: spec.mixedPrecision } : {}),
     ...(spec.classWeights ? { classWeights: spec.classWeights } : {}),
   });
   const result = await trainer.fit(examplesOf(spec));
@@ -240,6 +242,31 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     // The masks matter: without them (a different seed) the first loss is not the reference's.
     const other = await trainLikeSpec({ ...spec, seed: 99 }, 'odd-bin-f32-seed99');
     expect(Math.abs(other.steps[0].loss - ref.losses[0])).toBeGreaterThan(1e-4);
+  });
+
+  // Under bf16 autocast the forward pass is PyTorch's bit for bit (the first loss is equal), but the backward pass
+  // is not: the gradient norms differ by ~0.05% from the first step on (cause not isolated yet: not the thread count,
+  // not the loss), and bf16 rounding then amplifies 1-ulp weight differences. So the run is compared at bf16's own
+  // scale: losses within 1% of PyTorch's bf16 run (measured 0.3%; PyTorch's own bf16 and fp32 runs differ by 0.4%).
+  test("bf16 mixed precision: PyTorch autocast's first loss exactly, then within bf16's own error", async () => {
+    const { spec, file } = makeSpec('odd-bin-f32', 'single', ['--steps', '6', '--total-steps', '6']);
+    spec.mixedPrecision = 'bf16';
+    spec.outputFile = spec.outputFile.replace(/\.safetensors$/, '-bf16.safetensors');
+    const bf16File = file.replace(/\.json$/, '-bf16.json');
+    fs.writeFileSync(bf16File, JSON.stringify(spec));
+    const ref = runReference(bf16File);
+    const fp32 = runReference(file);
+    const ours = await trainLikeSpec(spec, 'odd-bin-f32-bf16');
+    const losses = ours.steps.map((e) => e.loss);
+    expect(losses[0]).toBe(ref.losses[0]);
+    expect(losses[0]).not.toBe(fp32.losses[0]); // bf16 really ran
+    const relative = (a: number[], b: number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]) / Math.abs(b[i])));
+    expect(relative(losses, ref.losses)).toBeLessThan(0.01);
+    expect(relative(ours.steps.map((e) => e.gradNorm), ref.gradNorms)).toBeLessThan(0.02);
+    expect(relative(ref.losses, fp32.losses)).toBeGreaterThan(1e-3); // the scale bf16 itself moves the losses by
+    const diff = maxTensorDiff(readSafetensors(ours.weightsFile), readSafetensors(spec.outputFile));
+    expect(diff.missing).toEqual([]);
+    expect(diff.worst).toBeLessThan(2 * ref.learningRates.reduce((a, b) => a + b, 0)); // AdamW moves a weight <= ~lr per step
   });
 
   test('multi-label, one step', async () => {

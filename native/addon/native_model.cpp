@@ -15,6 +15,7 @@
 #include "../model/init_weights.h"
 #include "js_args.h"
 #include "promise_worker.h"
+#include "../model/linear.h"
 
 namespace bert {
 
@@ -97,7 +98,7 @@ class ForwardWorker : public PromiseWorker {
     at::Tensor types = types_.empty() ? at::Tensor() : as_ids(types_);
     auto& model = state_->model;
     auto base = model->bert->forward(ids, mask, types);
-    logits_ = model->classifier(model->dropout(base.pooler_output)).contiguous();  // [B, num_labels]
+    logits_ = linear(model->classifier, model->dropout(base.pooler_output)).contiguous();  // [B, num_labels]
     if (with_hidden_) {
       pooled_ = base.pooler_output.contiguous();       // [B, H]
       hidden_ = base.last_hidden_state.contiguous();   // [B, S, H]

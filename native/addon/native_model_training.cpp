@@ -13,6 +13,7 @@
 #include "../checkpoint/safetensors.h"
 #include "../training/grad_clip.h"
 #include "../training/loss.h"
+#include "../training/mixed_precision.h"
 #include "host_batch.h"
 #include "js_args.h"
 #include "native_model.h"
@@ -73,6 +74,17 @@ double number_option(const Napi::Object& options, const char* field, double min,
   return d;
 }
 
+// undefined -> no mixed precision; otherwise 'no' | 'bf16'.
+MixedPrecision mixed_precision_arg(Napi::Env env, const Napi::Value& value) {
+  if (value.IsUndefined() || value.IsNull()) return MixedPrecision::None;
+  if (!value.IsString()) throw Napi::TypeError::New(env, "mixedPrecision must be a string ('no' or 'bf16')");
+  try {
+    return parse_mixed_precision(value.As<Napi::String>().Utf8Value());
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -87,6 +99,7 @@ class TrainStepWorker : public PromiseWorker {
     // false: keep this step's loss and gradient norm on the device and read them with a later step, so that
     // a CUDA step does not wait for the GPU (transformers reads its running loss only at logging steps).
     bool read_loss;
+    MixedPrecision mixed_precision;
   };
 
   TrainStepWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<HostBatch> batches, Options options)
@@ -110,7 +123,12 @@ class TrainStepWorker : public PromiseWorker {
     std::vector<at::Tensor> micro_losses;  // 0-d, detached
     for (const auto& batch : batches_) {
       try {
-        at::Tensor logits = model->forward(batch.ids_tensor(), batch.mask_tensor(), batch.types_tensor());  // [B, L]
+        at::Tensor logits;  // [B, L] fp32
+        {
+          AutocastScope autocast(options_.mixed_precision);
+          logits = model->forward(batch.ids_tensor(), batch.mask_tensor(), batch.types_tensor());
+        }
+        logits = logits.to(at::kFloat);  // the loss in fp32 under mixed precision too
         at::Tensor loss = compute_loss(options_.kind, logits, batch.labels_tensor(options_.kind, state_->config.num_labels), weights);
         // transformers divides each micro-batch loss by the accumulation steps before backward.
         (loss / static_cast<double>(options_.accumulation_steps)).backward();
@@ -218,15 +236,25 @@ class TrainStepWorker : public PromiseWorker {
 // ---------------------------------------------------------------------------------------------------------------
 class EvalBatchWorker : public PromiseWorker {
  public:
-  EvalBatchWorker(Napi::Env env, std::shared_ptr<ModelState> state, HostBatch batch, LossKind kind, std::vector<float> weights)
-      : PromiseWorker(env), state_(std::move(state)), batch_(std::move(batch)), kind_(kind), weights_(std::move(weights)) {}
+  EvalBatchWorker(Napi::Env env, std::shared_ptr<ModelState> state, HostBatch batch, LossKind kind, std::vector<float> weights,
+                  MixedPrecision precision)
+      : PromiseWorker(env),
+        state_(std::move(state)),
+        batch_(std::move(batch)),
+        kind_(kind),
+        weights_(std::move(weights)),
+        precision_(precision) {}
 
  protected:
   bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     c10::InferenceMode inference;
-    logits_ = state_->model->forward(batch_.ids_tensor(), batch_.mask_tensor(), batch_.types_tensor()).contiguous();
+    {
+      AutocastScope autocast(precision_);
+      logits_ = state_->model->forward(batch_.ids_tensor(), batch_.mask_tensor(), batch_.types_tensor());
+    }
+    logits_ = logits_.to(at::kFloat).contiguous();
     if (batch_.has_labels) {
       at::Tensor w = weights_.empty() ? at::Tensor() : at::from_blob(weights_.data(), {static_cast<int64_t>(weights_.size())}, at::kFloat);
       loss_ = compute_loss(kind_, logits_, batch_.labels_tensor(kind_, state_->config.num_labels), w).item<double>();
@@ -248,6 +276,7 @@ class EvalBatchWorker : public PromiseWorker {
   HostBatch batch_;
   LossKind kind_;
   std::vector<float> weights_;
+  MixedPrecision precision_;
   at::Tensor logits_;
   double loss_ = 0;
 };
@@ -322,6 +351,7 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
   opts.skip_non_finite = options.Get("skipNonFinite").ToBoolean().Value();
   Napi::Value read_loss = options.Get("readLoss");
   opts.read_loss = read_loss.IsUndefined() ? true : read_loss.ToBoolean().Value();
+  opts.mixed_precision = mixed_precision_arg(env, options.Get("mixedPrecision"));
   Napi::Array array = info[0].As<Napi::Array>();
   if (array.Length() == 0) throw Napi::RangeError::New(env, "trainStep needs at least one batch");
   std::vector<HostBatch> batches;
@@ -335,11 +365,12 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::EvalBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto state = loaded_state(env);
-  if (info.Length() < 2) throw Napi::TypeError::New(env, "evalBatch(batch, problemType, classWeights?)");
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "evalBatch(batch, problemType, classWeights?, mixedPrecision?)");
   LossKind kind = loss_kind_arg(info, info[1]);
   auto weights = class_weights_arg(info.Length() > 2 ? info[2] : env.Undefined(), state->config.num_labels);
+  MixedPrecision precision = mixed_precision_arg(env, info.Length() > 3 ? info[3] : env.Undefined());
   HostBatch batch = host_batch_from_js(info[0], "batch", state->config, kind, false);
-  auto* worker = new EvalBatchWorker(env, state, std::move(batch), kind, std::move(weights));
+  auto* worker = new EvalBatchWorker(env, state, std::move(batch), kind, std::move(weights), precision);
   return worker->Queue();
 }
 

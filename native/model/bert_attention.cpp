@@ -1,4 +1,5 @@
 #include "bert_attention.h"
+#include "linear.h"
 
 #include <cmath>
 
@@ -17,9 +18,9 @@ at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Te
   auto split_heads = [&](const at::Tensor& x) {  // [B, S, H] -> [B, nh, S, hd]
     return x.view({batch, seq_len, num_heads, head_dim}).transpose(1, 2);
   };
-  auto q = split_heads(query(hidden));
-  auto k = split_heads(key(hidden));
-  auto v = split_heads(value(hidden));
+  auto q = split_heads(linear(query, hidden));
+  auto k = split_heads(linear(key, hidden));
+  auto v = split_heads(linear(value, hidden));
 
   auto scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));  // [B, nh, S, S]
   scores = scores + additive_mask;
@@ -36,7 +37,7 @@ BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& config) {
 }
 
 at::Tensor BertSelfOutputImpl::forward(const at::Tensor& hidden, const at::Tensor& residual) {
-  return LayerNorm(dropout(dense(hidden)) + residual);
+  return LayerNorm(dropout(linear(dense, hidden)) + residual);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {

@@ -1,4 +1,5 @@
 #include "bert_for_sequence_classification.h"
+#include "linear.h"
 
 namespace bert {
 
@@ -13,7 +14,7 @@ BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertC
 at::Tensor BertForSequenceClassificationImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                                       const at::Tensor& token_type_ids) {
   auto pooled = bert(input_ids, attention_mask, token_type_ids).pooler_output;  // [B, H]
-  return classifier(dropout(pooled));                                           // [B, num_labels]
+  return linear(classifier, dropout(pooled));                                           // [B, num_labels]
 }
 
 }  // namespace bert

@@ -1,4 +1,5 @@
 #include "bert_layer.h"
+#include "linear.h"
 
 namespace bert {
 
@@ -7,7 +8,7 @@ BertIntermediateImpl::BertIntermediateImpl(const BertConfig& config) : activatio
 }
 
 at::Tensor BertIntermediateImpl::forward(const at::Tensor& hidden) {
-  return apply_activation(activation, dense(hidden));
+  return apply_activation(activation, linear(dense, hidden));
 }
 
 BertOutputImpl::BertOutputImpl(const BertConfig& config) {
@@ -18,7 +19,7 @@ BertOutputImpl::BertOutputImpl(const BertConfig& config) {
 }
 
 at::Tensor BertOutputImpl::forward(const at::Tensor& intermediate, const at::Tensor& residual) {
-  return LayerNorm(dropout(dense(intermediate)) + residual);
+  return LayerNorm(dropout(linear(dense, intermediate)) + residual);
 }
 
 BertLayerImpl::BertLayerImpl(const BertConfig& config) {

@@ -1,4 +1,5 @@
 #include "bert_model.h"
+#include "linear.h"
 
 #include <limits>
 
@@ -19,7 +20,7 @@ BertPoolerImpl::BertPoolerImpl(const BertConfig& config) {
 }
 
 at::Tensor BertPoolerImpl::forward(const at::Tensor& hidden) {
-  return at::tanh(dense(hidden.select(1, 0)));  // the [CLS] position
+  return at::tanh(linear(dense, hidden.select(1, 0)));  // the [CLS] position
 }
 
 at::Tensor additive_attention_mask(const at::Tensor& attention_mask, at::ScalarType dtype) {

@@ -58,7 +58,7 @@ struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFun
     const int64_t n = x.numel();
     const auto reservation = generator->reserve(static_cast<uint64_t>((n + 3) / 4));
     const uint64_t drop_below = static_cast<uint64_t>(std::llround(p * 4294967296.0));  // p · 2^32
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "philox_dropout", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "philox_dropout", [&] {
       const scalar_t scale = keep_scale<scalar_t>(p);
       dropout_forward_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), n,
                                        reservation.key, reservation.first_block, drop_below, scale);
@@ -74,7 +74,7 @@ struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFun
     const double p = ctx->saved_data["p"].toDouble();
     at::Tensor grad = grad_outputs[0].contiguous();
     at::Tensor grad_in = at::empty_like(grad, at::MemoryFormat::Contiguous);
-    AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "philox_dropout_backward", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, grad.scalar_type(), "philox_dropout_backward", [&] {
       dropout_backward_kernel<scalar_t>(grad.data_ptr<scalar_t>(), keep.data_ptr<bool>(), grad_in.data_ptr<scalar_t>(),
                                         grad.numel(), keep_scale<scalar_t>(p));
     });
@@ -91,7 +91,7 @@ at::Tensor philox_dropout(const at::Tensor& x, double p, DropoutGenerator& gener
 at::Tensor DropoutImpl::forward(const at::Tensor& x) {
   if (!is_training() || p == 0.0) return x;
   const auto dtype = x.scalar_type();
-  if (!x.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble)) {
+  if (!x.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble && dtype != at::kBFloat16)) {
     return at::dropout(x, p, /*train=*/true);  // other devices and dtypes: LibTorch's own kernel and generator
   }
   if (!generator) throw std::logic_error("Dropout used before bind_dropout_generator");

@@ -7,9 +7,10 @@
 //     --configs tiny,mini,small,base   model sizes (default all four)
 //     --threads N                      intra-op threads on both sides (default 2)
 //     --reps N                         timed steps per side (at least 5; default: tiny 15, mini 11, small 7, base 5)
-//     --warmup N                       untimed steps per side first (default 4: ours runs each step on one of libuv's 4
-//                                      pool threads, and each thread's first step faults in its own malloc arena)
+//     --warmup N                       untimed steps per side first (default 4)
 //     --seq N                          sequence length (default 128)
+//     --precision fp32|bf16            fp32 (default) on both sides, or bf16 mixed precision on both: ours with
+//                                      mixedPrecision 'bf16', PyTorch under torch.autocast("cpu", bfloat16)
 //     --no-memory                      skip the peak-RSS processes
 //     --out DIR                        results folder (default bench/results)
 //     --no-write                       print only
@@ -134,14 +135,15 @@ function writeBatchFile(file, b) {
   }));
 }
 
-const STEP_OPTIONS = {
+const stepOptions = (precision) => ({
+  mixedPrecision: precision === 'bf16' ? 'bf16' : 'no',
   problemType: 'single_label_classification',
   learningRate: LR,
   maxGradNorm: MAX_GRAD_NORM,
   accumulationSteps: 1,
   classWeights: null,
   skipNonFinite: false,
-};
+});
 
 // A directory with the same weights as `from` (hard link, else copy) and config.json with dropout 0.
 function writeDropoutFreeDir(from, to) {
@@ -174,14 +176,15 @@ function loadLibrary() {
 // Our side
 
 class OursModel {
-  static async create(source, options) {
+  static async create(source, options, precision = 'fp32') {
     const { BertClassifier } = loadLibrary();
     const model = typeof source === 'string' ? await BertClassifier.fromPretrained(source) : await BertClassifier.fromConfig(source, options);
-    return new OursModel(model);
+    return new OursModel(model, precision);
   }
 
-  constructor(model) {
+  constructor(model, precision) {
     this.model = model;
+    this.options = stepOptions(precision);
     this.owner = {};
     this.handle = null;
   }
@@ -198,7 +201,7 @@ class OursModel {
   async step(batch) {
     const r0 = process.resourceUsage();
     const start = process.hrtime.bigint();
-    const result = await this.handle.trainStep([batch], STEP_OPTIONS);
+    const result = await this.handle.trainStep([batch], this.options);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     const r1 = process.resourceUsage();
     // Process-wide CPU time (all threads) and minor page faults during the step.
@@ -271,7 +274,7 @@ function runJsonProcess(command, args, env) {
   return JSON.parse(last);
 }
 
-async function memoryChild(dir, batchFile, threads, steps) {
+async function memoryChild(dir, batchFile, threads, steps, precision) {
   const { native } = loadLibrary();
   native().setNumThreads(threads);
   const raw = JSON.parse(fs.readFileSync(batchFile, 'utf8'));
@@ -283,7 +286,7 @@ async function memoryChild(dir, batchFile, threads, steps) {
     batchSize: raw.batchSize,
     sequenceLength: raw.sequenceLength,
   };
-  const ours = await OursModel.create(dir);
+  const ours = await OursModel.create(dir, undefined, precision);
   ours.startTraining();
   if (global.gc) global.gc();
   const loadHwm = procStatusKiB('VmHWM');
@@ -367,7 +370,10 @@ function formatMarkdown(result) {
     `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
     `${m.ompEnv.GOMP_SPINCOUNT ? `GOMP_SPINCOUNT=${m.ompEnv.GOMP_SPINCOUNT}` : m.ompEnv.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${m.ompEnv.OMP_WAIT_POLICY}` : 'libgomp default spinning'}), LibTorch ${m.torchOurs} / torch ${m.torchPython}, ` +
     `node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
-  lines.push(`One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01); ` +
+  const precision = result.settings.precision === 'bf16'
+    ? 'bf16 mixed precision on both sides (ours: mixedPrecision \'bf16\'; PyTorch: torch.autocast("cpu", bfloat16)), fp32 weights and loss'
+    : 'fp32 on both sides';
+  lines.push(`Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01); ` +
     `median of ${typeof result.settings.reps === 'number' ? result.settings.reps : Object.entries(result.settings.reps).map(([k, v]) => `${v} (${k})`).join(', ')} ` +
     `alternating A/B steps after ${result.settings.warmup} warm-up steps each; ratio = ours / PyTorch medians (lower is better for ours); paired = median of the A/B pair ratios.`);
   lines.push(`Load: start \`${result.uptimeStart}\`; end \`${result.uptimeEnd}\`.`);
@@ -446,6 +452,7 @@ function parseArgs(argv) {
     reps: 'auto',
     warmup: 4,
     seq: 128,
+    precision: 'fp32',
     memory: true,
     write: true,
     out: path.join(ROOT, 'bench', 'results'),
@@ -473,6 +480,10 @@ function parseArgs(argv) {
     }
     else if (a === '--warmup') o.warmup = int(value(), '--warmup', 1);
     else if (a === '--seq') o.seq = int(value(), '--seq', 2);
+    else if (a === '--precision') {
+      o.precision = value();
+      if (!['fp32', 'bf16'].includes(o.precision)) throw new RangeError('--precision must be fp32 or bf16');
+    }
     else if (a === '--no-memory') o.memory = false;
     else if (a === '--no-write') o.write = false;
     else if (a === '--out') o.out = path.resolve(value());
@@ -495,11 +506,10 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   // OpenBLAS (Debian's pthread build) sizes its own thread pool from this variable when it is loaded, not from
   // LibTorch's set_num_threads: give both sides and the sgemm measurement the same count.
   if (!process.env.OPENBLAS_NUM_THREADS) process.env.OPENBLAS_NUM_THREADS = String(o.threads);
-  // libgomp spins up to 300,000 iterations (milliseconds) before a worker sleeps, unless the process manages more
-  // OpenMP threads than there are CPUs, when it spins 100. Ours runs steps on libuv threads, each with its own OpenMP
-  // team, so it gets the short spin; a one-team Python process gets the long one, which on a loaded 2-core machine
-  // makes PyTorch's step up to 10x slower (spinning workers take the core from the thread with the work). Give both
-  // sides ours' default explicitly (--omp-env default leaves the environment alone).
+  // libgomp spins up to 300,000 iterations before an idle worker sleeps; on a loaded 2-core machine that makes a
+  // step up to 10x slower (spinning workers take the core from the thread with the work). bert-trainer sets
+  // GOMP_SPINCOUNT=100 for itself when it loads (src/native.ts) unless the user set it; give the PyTorch side the same
+  // (--omp-env default leaves the environment alone: then only ours has the short spin).
   if (o.ompEnv !== 'default' && !process.env.GOMP_SPINCOUNT && !process.env.OMP_WAIT_POLICY) process.env.GOMP_SPINCOUNT = '100';
   const env = { ...process.env };
   const { native } = loadLibrary();
@@ -510,7 +520,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   const result = {
     date: new Date().toISOString().slice(0, 10),
     argv: o.argv || [],
-    settings: { threads: o.threads, reps: o.reps === 'auto' ? AUTO_REPS : o.reps, warmup: o.warmup, seq: o.seq, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, dropout: 0.1 },
+    settings: { precision: o.precision, threads: o.threads, reps: o.reps === 'auto' ? AUTO_REPS : o.reps, warmup: o.warmup, seq: o.seq, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, dropout: 0.1 },
     uptimeStart: uptimeLine(),
     runs: [],
   };
@@ -555,6 +565,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
       o.configs.length === Object.keys(CONFIGS).length ? '' : `-${o.configs.join('-')}`,
       o.seq === 128 ? '' : `-seq${o.seq}`,
       o.threads === 2 ? '' : `-t${o.threads}`,
+      o.precision === 'fp32' ? '' : `-${o.precision}`,
     ].join('');
     const base = `${result.date}-${result.machine.hostname}${suffix}`;
     const { markdown, ...json } = result;
@@ -577,14 +588,14 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
   delete run.batches;
 
   // Fresh weights (transformers' initialisation, seed 0), saved for the PyTorch side.
-  const ours = await OursModel.create(hfConfig(name, true), { seed: 0 });
+  const ours = await OursModel.create(hfConfig(name, true), { seed: 0 }, o.precision);
   await ours.save(dir);
   writeDropoutFreeDir(dir, dirNoDropout);
 
   // 1. Correctness with dropout 0: two steps per side from the same weights on the same batch.
   const check = { ours: { losses: [], gradNorms: [] }, pytorch: null };
   {
-    const exact = await OursModel.create(dirNoDropout);
+    const exact = await OursModel.create(dirNoDropout, undefined, o.precision);
     exact.startTraining();
     for (let i = 0; i < 2; i += 1) {
       const s = await exact.step(batch);
@@ -592,7 +603,7 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
       check.ours.gradNorms.push(s.gradNorm);
     }
     exact.dispose();
-    const loaded = await python.send({ op: 'load', dir: dirNoDropout, dropout: false, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM });
+    const loaded = await python.send({ op: 'load', dir: dirNoDropout, dropout: false, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, precision: o.precision });
     run.parameters = loaded.parameters;
     await python.send({ op: 'batch', file: batchFile });
     const r = await python.send({ op: 'steps', count: 2 });
@@ -612,7 +623,7 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
   if (run.correct) {
     const sgemmBefore = await python.send({ op: 'sgemm', threads: o.threads, size: 2048, repeats: 5 });
     ours.startTraining();
-    await python.send({ op: 'load', dir, dropout: true, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM });
+    await python.send({ op: 'load', dir, dropout: true, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, precision: o.precision });
     await python.send({ op: 'batch', file: batchFile });
     const warm = { ours: [], pytorch: [] };
     for (let i = 0; i < o.warmup; i += 1) {
@@ -653,8 +664,8 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
 
   // 3. Peak RSS: a fresh process per side.
   if (o.memory) {
-    const oursMem = runJsonProcess(process.execPath, ['--expose-gc', __filename, '--memory-child', dir, batchFile, String(o.threads), String(MEMORY_STEPS)], env);
-    const pyMem = runJsonProcess(o.python, [REFERENCE, 'memory', dir, batchFile, String(o.threads), String(MEMORY_STEPS)], env);
+    const oursMem = runJsonProcess(process.execPath, ['--expose-gc', __filename, '--memory-child', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision], env);
+    const pyMem = runJsonProcess(o.python, [REFERENCE, 'memory', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision], env);
     run.memory = { ours: oursMem, pytorch: pyMem, ratio: oursMem.hwm_kib / pyMem.hwm_kib };
     log(`${label}: peak RSS ours ${mib(oursMem.hwm_kib)} PyTorch ${mib(pyMem.hwm_kib)} (ratio ${run.memory.ratio.toFixed(3)}); ` +
       `training-phase peak ours ${mib(oursMem.train_hwm_kib)} PyTorch ${mib(pyMem.train_hwm_kib)}`);
@@ -667,7 +678,7 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
 
 async function main(argv = process.argv.slice(2)) {
   if (argv[0] === '--memory-child') {
-    await memoryChild(argv[1], argv[2], Number(argv[3]), Number(argv[4]));
+    await memoryChild(argv[1], argv[2], Number(argv[3]), Number(argv[4]), argv[5] || 'fp32');
     return 0;
   }
   const o = parseArgs(argv);

@@ -79,7 +79,9 @@ SPEC_DEFAULTS: Dict[str, Any] = {
     "dropout": False,
     "seed": 0,  # with "dropout": true, the key of the Philox dropout stream (as Trainer seed)
     "partialGroupDivisor": "accumulation_steps",
+    "mixedPrecision": "no",  # "bf16": forward under torch.autocast("cpu", bfloat16), loss in fp32 (the Trainer's option)
 }
+MIXED_PRECISIONS = ("no", "bf16")
 
 # --------------------------------------------------------------------------------------
 # Schedules: transformers.optimization (lambdas applied by torch.optim.lr_scheduler.LambdaLR)
@@ -251,6 +253,8 @@ def normalise_spec(raw: Dict[str, Any], need_files: bool = True) -> Dict[str, An
         raise SpecError("seed must be an integer")
     if spec["partialGroupDivisor"] not in PARTIAL_GROUP_DIVISORS:
         raise SpecError(f"partialGroupDivisor must be one of {', '.join(PARTIAL_GROUP_DIVISORS)}")
+    if spec["mixedPrecision"] not in MIXED_PRECISIONS:
+        raise SpecError(f"mixedPrecision must be one of {', '.join(MIXED_PRECISIONS)}")
     return spec
 
 
@@ -377,8 +381,10 @@ def train(model: BertForSequenceClassification, spec: Dict[str, Any]) -> Dict[st
         group = batches[start : start + ga]
         divisor = ga if spec["partialGroupDivisor"] == "accumulation_steps" else len(group)
         for b in group:
-            out = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
-            loss = compute_loss(out["logits"], b["labels"], b["problem_type"], num_labels, class_weights)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec["mixedPrecision"] == "bf16"):
+                out = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
+            logits = out["logits"].float()
+            loss = compute_loss(logits, b["labels"], b["problem_type"], num_labels, class_weights)
             micro_losses.append(loss.item())
             scaled = loss / divisor
             scaled.backward()

@@ -1,0 +1,16 @@
+// A Linear layer applied as torch.nn.functional.linear applies it: at::linear, which folds a [B, S, in] input into
+// one addmm with the bias inside the GEMM. LibTorch 1.13's C++ torch::nn::Linear::forward instead runs matmul and
+// then `+= bias` for inputs of more than two dimensions: one more pass over the output, another rounding, and under
+// bf16 autocast a bias added in fp32 where PyTorch adds it in bf16.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/linear.h>
+
+namespace bert {
+
+inline at::Tensor linear(const torch::nn::Linear& layer, const at::Tensor& input) {
+  return at::linear(input, layer->weight, layer->bias);
+}
+
+}  // namespace bert
