@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "blas_threads.h"
 #include "compute_thread.h"
 
 namespace bert {
@@ -47,7 +48,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() final {
     try {
       auto body = [this] {
-        if (at::get_num_threads() != intra_op_threads()) at::set_num_threads(intra_op_threads());
+        if (at::get_num_threads() != intra_op_threads()) {
+          at::set_num_threads(intra_op_threads());
+          set_blas_threads(intra_op_threads());
+        }
         Run();
       };
       if (RunsOnComputeThread()) {
