@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "blas_threads.h"
+#include "../parallel/blas_threads.h"
 #include "compute_thread.h"
 
 namespace bert {

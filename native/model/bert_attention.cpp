@@ -1,4 +1,5 @@
 #include "bert_attention.h"
+#include "head_matmul.h"
 #include "linear.h"
 
 #include <cmath>
@@ -22,10 +23,10 @@ at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Te
   auto k = split_heads(linear(key, hidden));
   auto v = split_heads(linear(value, hidden));
 
-  auto scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));  // [B, nh, S, S]
+  auto scores = head_matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));  // [B, nh, S, S]
   scores = scores + additive_mask;
   auto probs = dropout(at::softmax(scores, -1));
-  auto context = at::matmul(probs, v);                                   // [B, nh, S, hd]
+  auto context = head_matmul(probs, v);                                  // [B, nh, S, hd]
   return context.transpose(1, 2).reshape({batch, seq_len, num_heads * head_dim});  // [B, S, H]
 }
 

@@ -8,4 +8,20 @@ namespace bert {
 // Sets OpenBLAS's thread count when the process has OpenBLAS; returns false otherwise.
 bool set_blas_threads(int threads);
 
+// OpenBLAS's thread count, or 0 when the process has no OpenBLAS.
+int blas_threads();
+
+// Runs the BLAS single-threaded for its lifetime (callers parallelise over many small products themselves), then
+// restores the count it found.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas();
+  ~SingleThreadedBlas();
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace bert
