@@ -5,6 +5,7 @@ import type { ProblemType } from './config';
 import type { LrSchedulerType } from './schedule';
 import { LR_SCHEDULER_TYPES } from './schedule';
 import type { SaveFormat } from './classifier';
+import { DistributedOptions, ResolvedDistributedOptions, distributedFromEnv, resolveDistributedOption } from './distributed';
 import type { EpochEndEvent, EvaluateEvent, FitResult, CheckpointEvent, StepEvent, TrainBeginLogs } from './trainer';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
@@ -108,6 +109,12 @@ export interface TrainerOptions {
    * up front to know their lengths; a streaming dataset sorts each mega-batch of its shuffled stream.
    */
   groupByLength?: boolean;
+  /**
+   * Data-parallel training (DistributedDataParallel): this process's rank, the world size and the rendezvous
+   * address. Default: torchrun's environment variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) when WORLD_SIZE
+   * is set, as `bert-trainer launch` sets them; false ignores them. batchSize is per process.
+   */
+  distributed?: DistributedOptions | false;
 }
 
 /** TrainerOptions with every default filled in (strategies that depend on fit's datasets stay undefined). */
@@ -148,6 +155,8 @@ export interface ResolvedTrainerOptions {
   callbacks: TrainerCallbacks;
   prefetchBatches: number;
   groupByLength: boolean;
+  /** undefined: a single process. */
+  distributed: ResolvedDistributedOptions | undefined;
 }
 
 /** What the options are checked against: the model's shape. */
@@ -239,7 +248,7 @@ const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [
   'gradientAccumulationSteps', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'seed', 'shuffle', 'maxLength', 'problemType',
   'classWeights', 'logEvery', 'evalStrategy', 'evalSteps', 'evalBatchSize', 'outputDir', 'saveStrategy', 'saveSteps',
   'saveTotalLimit', 'saveFormat', 'loadBestModelAtEnd', 'metricForBestModel', 'greaterIsBetter', 'earlyStopping',
-  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength',
+  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength', 'distributed',
 ];
 
 function classWeightsOption(value: unknown, limits: ModelLimits): number[] | undefined {
@@ -326,6 +335,8 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     throw new RangeError('loadBestModelAtEnd needs checkpoints: set outputDir (and a saveStrategy other than \'no\')');
   }
   const metricForBestModel = metricOption(o.metricForBestModel);
+  const groupByLength = boolean(o.groupByLength, 'groupByLength', false);
+  const distributed = o.distributed === false ? undefined : o.distributed === undefined ? distributedFromEnv() : resolveDistributedOption(o.distributed);
 
   return {
     epochs,
@@ -361,7 +372,8 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     skipNonFiniteLoss: boolean(o.skipNonFiniteLoss, 'skipNonFiniteLoss', false),
     callbacks: callbacksOption(o.callbacks),
     prefetchBatches: nonNegativeInteger(o.prefetchBatches, 'prefetchBatches', 4),
-    groupByLength: boolean(o.groupByLength, 'groupByLength', false),
+    groupByLength,
+    distributed,
   };
 }
 

@@ -12,6 +12,7 @@
 #include "../checkpoint/checkpoint_file.h"
 #include "../checkpoint/load_into_model.h"
 #include "../checkpoint/safetensors.h"
+#include "../distributed/gradient_allreduce.h"
 #include "../training/grad_clip.h"
 #include "../training/loss.h"
 #include "host_batch.h"
@@ -120,8 +121,22 @@ class TrainStepWorker : public PromiseWorker {
         rethrow_with_batch(e, batch);
       }
     }
+    at::Tensor step_loss = at::stack(micro_losses).mean();  // 0-d
+    if (state_->process_group) {
+      // DDP: gradients averaged over the ranks before clipping, so every rank clips and steps identically. The
+      // logged loss is the ranks' mean too (transformers gathers it), i.e. the loss of the global batch.
+      try {
+        ProcessGroup& group = *state_->process_group;
+        average_gradients(group, params);
+        std::vector<at::Tensor> loss{step_loss.reshape({1}).clone()};  // [1]
+        group.all_reduce_sum(loss, "loss all-reduce");
+        step_loss = loss[0].div(group.world_size()).reshape({});
+      } catch (...) {
+        clear_grads();
+        throw;
+      }
+    }
     at::Tensor grad_norm = clip_grad_norm(params, options_.max_grad_norm);  // 0-d
-    at::Tensor step_loss = at::stack(micro_losses).mean();
     const int64_t this_step = optimizer.step_count() + 1;
 
     if (options_.skip_non_finite || options_.read_loss) {
