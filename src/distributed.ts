@@ -21,6 +21,8 @@ export interface DistributedOptions {
   timeoutMs?: number;
   /** 'gloo' (CPU, the default without CUDA) or 'nccl' (CUDA, the default with it when the build has NCCL). */
   backend?: 'gloo' | 'nccl';
+  /** DDP's bucket_cap_mb: gradients are all-reduced in buckets of about this many MiB (default 25). */
+  bucketCapMb?: number;
 }
 
 export interface ResolvedDistributedOptions {
@@ -30,13 +32,15 @@ export interface ResolvedDistributedOptions {
   masterPort: number;
   timeoutMs: number;
   backend: 'gloo' | 'nccl' | undefined;
+  bucketCapMb: number;
   /** Where the settings came from, for error messages: 'distributed' (the option) or 'environment'. */
   source: 'distributed' | 'environment';
 }
 
 export const DEFAULT_MASTER_PORT = 29500;
 export const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
-const KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend'];
+export const DEFAULT_BUCKET_CAP_MB = 25;
+const KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend', 'bucketCapMb'];
 
 function show(value: unknown): string {
   if (value === null) return 'null';
@@ -75,7 +79,15 @@ export function resolveDistributedOption(value: unknown): ResolvedDistributedOpt
     if (o.backend !== 'gloo' && o.backend !== 'nccl') throw new RangeError(`distributed.backend must be 'gloo' or 'nccl', got ${show(o.backend)}`);
     backend = o.backend;
   }
-  return { rank, worldSize, masterAddr, masterPort, timeoutMs, backend, source: 'distributed' };
+  let bucketCapMb = DEFAULT_BUCKET_CAP_MB;
+  if (o.bucketCapMb !== undefined) {
+    if (typeof o.bucketCapMb !== 'number') throw new TypeError(`distributed.bucketCapMb must be a positive number (MiB), got ${show(o.bucketCapMb)}`);
+    if (!Number.isFinite(o.bucketCapMb) || o.bucketCapMb <= 0 || o.bucketCapMb > 1 << 20) {
+      throw new RangeError(`distributed.bucketCapMb must be a positive number of MiB (at most ${1 << 20}), got ${show(o.bucketCapMb)}`);
+    }
+    bucketCapMb = o.bucketCapMb;
+  }
+  return { rank, worldSize, masterAddr, masterPort, timeoutMs, backend, bucketCapMb, source: 'distributed' };
 }
 
 /**
@@ -107,7 +119,7 @@ export function distributedFromEnv(env: NodeJS.ProcessEnv = process.env): Resolv
     if (backendRaw !== 'gloo' && backendRaw !== 'nccl') throw new RangeError(`environment variable BERT_TRAINER_DIST_BACKEND must be 'gloo' or 'nccl', got ${JSON.stringify(backendRaw)}`);
     backend = backendRaw;
   }
-  return { rank, worldSize, masterAddr, masterPort, timeoutMs, backend, source: 'environment' };
+  return { rank, worldSize, masterAddr, masterPort, timeoutMs, backend, bucketCapMb: DEFAULT_BUCKET_CAP_MB, source: 'environment' };
 }
 
 /**

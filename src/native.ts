@@ -47,8 +47,11 @@ export interface NativeModelHandle {
   manualSeed(seed: number): void;
   /** Benchmarks only: fills the gradients with N(0, 1) and times `repeats` AdamW steps (milliseconds each). */
   timeOptimizerStep(repeats: number): Promise<number[]>;
-  /** Data-parallel training: trainStep averages gradients and the loss over this group (null: single process). */
-  setProcessGroup(group: NativeProcessGroup | null): void;
+  /**
+   * Data-parallel training: trainStep averages gradients (all-reduce in buckets of about `bucketBytes`, default
+   * 25 MiB, launched during backward) and the loss over this group (null: single process).
+   */
+  setProcessGroup(group: NativeProcessGroup | null, bucketBytes?: number): void;
   /** Every rank's parameters and buffers become rank `root`'s (DDP's initial broadcast). */
   broadcastParameters(root: number): Promise<void>;
   readonly disposed: boolean;
@@ -115,6 +118,8 @@ export interface NativeTrainStepResult {
   /** True when a non-finite loss or gradient made the step skip the update (skipNonFinite). */
   skipped: boolean;
   optimizerStep: number;
+  /** Data-parallel steps: gradient buckets, and how many of them started their all-reduce while backward still ran. */
+  reduction?: { buckets: number; launchedDuringBackward: number };
 }
 
 export interface NativeTensorInfo {

@@ -967,7 +967,7 @@ export class Trainer extends EventEmitter {
     try {
       const dist = await this.distributedContext();
       if (dist) {
-        handle.setProcessGroup(dist.group);
+        handle.setProcessGroup(dist.group, Math.max(1, Math.round(dist.options.bucketCapMb * 2 ** 20)));
         attached = true;
       }
       const plan = await this.plan(dataset, evalDataset, dist);

@@ -57,7 +57,7 @@ interface ChildSpec {
   out: string;
   examples: unknown[];
   options: TrainerOptions;
-  world?: { rank: number; worldSize: number; port: number; timeoutMs: number };
+  world?: { rank: number; worldSize: number; port: number; timeoutMs: number; bucketCapMb?: number };
   resumeFrom?: string;
   exitAtStep?: number;
 }
@@ -65,7 +65,12 @@ interface ChildSpec {
 interface ChildResult {
   code: number | null;
   stderr: string;
-  result?: { steps: number; history: { step: number; loss: number; gradNorm: number; learningRate: number }[]; eval: Record<string, unknown> };
+  result?: {
+    steps: number;
+    history: { step: number; loss: number; gradNorm: number; learningRate: number }[];
+    eval: Record<string, unknown>;
+    reductions: { buckets: number; launchedDuringBackward: number }[];
+  };
   error?: { name: string; message: string; seconds: number };
 }
 
@@ -94,9 +99,9 @@ function child(spec: ChildSpec): Promise<ChildResult> {
 }
 
 /** Runs `worldSize` ranks of one job on a fresh port; spec(rank) gives each rank's settings. */
-async function job(worldSize: number, timeoutMs: number, spec: (rank: number) => Omit<ChildSpec, 'world'>): Promise<ChildResult[]> {
+async function job(worldSize: number, timeoutMs: number, spec: (rank: number) => Omit<ChildSpec, 'world'>, bucketCapMb?: number): Promise<ChildResult[]> {
   const port = await freePort();
-  return Promise.all(Array.from({ length: worldSize }, (_, rank) => child({ ...spec(rank), world: { rank, worldSize, port, timeoutMs } })));
+  return Promise.all(Array.from({ length: worldSize }, (_, rank) => child({ ...spec(rank), world: { rank, worldSize, port, timeoutMs, bucketCapMb } })));
 }
 
 function weights(out: string): ReturnType<typeof readSafetensors> {
@@ -122,6 +127,7 @@ describe('options and sharding', () => {
     [{ rank: 0, worldSize: 2, timeoutMs: 0 }, RangeError, /distributed\.timeoutMs/],
     [{ rank: 0, worldSize: 2, backend: 'mpi' }, RangeError, /distributed\.backend must be 'gloo' or 'nccl'/],
     [{ rank: 0, worldSize: 2, masterAddr: '' }, RangeError, /distributed\.masterAddr/],
+    [{ rank: 0, worldSize: 2, bucketCapMb: 0 }, RangeError, /distributed\.bucketCapMb/],
     [{ rank: 0, worldSize: 2, port: 1 }, TypeError, /unknown option "port"/],
     ['2', TypeError, /distributed must be an object/],
   ])('distributed %j is rejected', (distributed, Kind, message) => {
@@ -138,6 +144,7 @@ describe('options and sharding', () => {
       masterPort: 1234,
       timeoutMs: 30 * 60 * 1000,
       backend: undefined,
+      bucketCapMb: 25,
       source: 'environment',
     });
     expect(() => distributedFromEnv({ WORLD_SIZE: '2' })).toThrow(/WORLD_SIZE but not RANK/);
@@ -239,6 +246,51 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
       expect(whole.keyBias).toBeLessThanOrEqual(bound);
     }
   });
+
+  test('small buckets, launched during backward in the same order on every rank, give bit-identical weights', async () => {
+    // About 4 KiB per bucket: dozens of all-reduces per step, started by the gradient hooks while backward runs.
+    const small = await job(
+      2,
+      60_000,
+      (rank) => ({ out: out(`buckets-${rank}`), examples: EXAMPLES, options: { ...BASE, batchSize: 4 } }),
+      4 / 1024,
+    );
+    for (const r of small) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
+    const reductions = small[0].result!.reductions;
+    expect(reductions).toHaveLength(10);
+    for (const r of reductions) {
+      expect(r.buckets).toBeGreaterThan(10);
+      expect(r.launchedDuringBackward).toBe(r.buckets);
+    }
+    // The default 25 MiB: one bucket for the tiny model, launched by the last gradient's hook.
+    expect(twoRanks[0].result!.reductions.every((r) => r.buckets === 1 && r.launchedDuringBackward === 1)).toBe(true);
+    // Each element is the same sum of the same two gradients whatever the bucketing.
+    expect(maxTensorDiff(weights(out('buckets-0')), weights(out('ddp-0'))).worst).toBe(0);
+    expect(maxTensorDiff(weights(out('buckets-1')), weights(out('ddp-0'))).worst).toBe(0);
+  }, 120_000);
+
+  test('gradient accumulation: the accumulated gradients are reduced once per step, as one process accumulating', async () => {
+    // 2 ranks x 2 micro-batches of 2 against 1 process x 2 micro-batches of 4: the same examples per micro-batch step.
+    const accumulated = await job(2, 60_000, (rank) => ({
+      out: out(`ga-ddp-${rank}`),
+      examples: EXAMPLES,
+      options: { ...BASE, batchSize: 2, gradientAccumulationSteps: 2 },
+    }));
+    const single = await child({
+      out: out('ga-single'),
+      examples: EXAMPLES,
+      options: { ...BASE, batchSize: 4, gradientAccumulationSteps: 2, distributed: false },
+    });
+    for (const r of [...accumulated, single]) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
+    expect(accumulated[0].result!.steps).toBe(10);
+    expect(accumulated[0].result!.reductions).toHaveLength(10);
+    const rank0 = weights(out('ga-ddp-0'));
+    expect(maxTensorDiff(weights(out('ga-ddp-1')), rank0).worst).toBe(0);
+    const reference = weights(out('ga-single'));
+    const rest = { ...reference, tensors: new Map([...reference.tensors].filter(([name]) => !NULL_GRADIENT.test(name))) };
+    const diff = maxTensorDiff(rank0, rest);
+    if (!(diff.worst <= 1e-6)) throw new Error(`2 ranks and 1 process, both accumulating, differ by ${diff.worst} in ${diff.name}`);
+  }, 120_000);
 
   test('the same steps, losses (the global batch mean) and learning rates as one process', () => {
     const single = oneProcess.result!;

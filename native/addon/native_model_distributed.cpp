@@ -47,8 +47,20 @@ Napi::Value NativeModel::SetProcessGroup(const Napi::CallbackInfo& info) {
   auto state = loaded_state(env);
   std::shared_ptr<ProcessGroup> group;
   if (info.Length() >= 1 && !info[0].IsNull() && !info[0].IsUndefined()) group = ProcessGroupWrap::GroupOf(info[0], "processGroup");
+  // DDP's bucket_cap_mb, in bytes.
+  int64_t bucket_bytes = kDefaultBucketBytes;
+  if (info.Length() >= 2 && !info[1].IsUndefined()) bucket_bytes = integer_arg(info, 1, "bucketBytes", 1, int64_t{1} << 40);
   std::unique_lock<std::shared_mutex> lock(state->mutex, std::try_to_lock);
   if (!lock.owns_lock()) throw Napi::Error::New(env, "the model is busy; set the process group before training starts");
+  // The reducer's hooks go on this model's parameters; without a group they are removed with it.
+  state->reducer.reset();
+  if (group) {
+    try {
+      state->reducer = std::make_unique<GradientReducer>(group, state->model->parameters(true), bucket_bytes);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, error_message(e));
+    }
+  }
   state->process_group = std::move(group);
   return env.Undefined();
 }

@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 
 #ifdef BERT_TRAINER_DISTRIBUTED
@@ -148,6 +149,41 @@ void ProcessGroup::all_reduce_sum_many(std::vector<std::vector<at::Tensor>>& gro
   }
 }
 
+namespace {
+
+class PendingWork : public ProcessGroup::Pending {
+ public:
+  PendingWork(c10::intrusive_ptr<c10d::Work> work, std::vector<at::Tensor> tensors, std::function<void(const std::exception&)> fail)
+      : work_(std::move(work)), tensors_(std::move(tensors)), fail_(std::move(fail)) {}
+  void wait() override {
+    try {
+      work_->wait();
+    } catch (const std::exception& e) {
+      fail_(e);
+    }
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  std::vector<at::Tensor> tensors_;  // kept alive until the backend is done with them
+  std::function<void(const std::exception&)> fail_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor& tensor, const std::string& what) {
+  try {
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = options_.timeout;
+    std::vector<at::Tensor> tensors{tensor};
+    auto work = impl_->backend->allreduce(tensors, opts);
+    return std::make_unique<PendingWork>(std::move(work), std::move(tensors), [this, what](const std::exception& e) { fail(what, e); });
+  } catch (const std::exception& e) {
+    fail(what, e);
+  }
+}
+
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root, const std::string& what) {
   try {
     c10d::BroadcastOptions opts;
@@ -190,6 +226,9 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
 ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::fail(const std::string& what, const std::exception& e) const { throw std::runtime_error(what + ": " + describe(e)); }
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>&, const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
+std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor&, const std::string& what) {
+  throw std::logic_error(what + ": no distributed support");
+}
 void ProcessGroup::all_reduce_sum_many(std::vector<std::vector<at::Tensor>>&, const std::string& what) {
   throw std::logic_error(what + ": no distributed support");
 }

@@ -42,6 +42,15 @@ class ProcessGroup {
   int world_size() const { return options_.world_size; }
   const ProcessGroupOptions& options() const { return options_; }
 
+  // A started collective: wait() blocks until it is done, throwing like the blocking calls.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void wait() = 0;
+  };
+
+  // Starts the in-place sum over all ranks of `tensor` (dense, contiguous) and returns at once.
+  std::unique_ptr<Pending> all_reduce_sum_async(const at::Tensor& tensor, const std::string& what);
   // In-place sum over all ranks of each tensor. `what` names the operation in errors ("gradient all-reduce").
   void all_reduce_sum(std::vector<at::Tensor>& tensors, const std::string& what);
   // Sum of several independent groups of tensors, launched together so the backend can pipeline them, then

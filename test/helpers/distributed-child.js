@@ -1,8 +1,8 @@
 // One process of the data-parallel tests (plain JS on the compiled dist/, since ts-node is not installed).
 // Usage: node distributed-child.js '<json>' with
-//   { modelDir, out, examples, options, world?: { rank, worldSize, port, timeoutMs }, resumeFrom?, exitAtStep? }
+//   { modelDir, out, examples, options, world?: { rank, worldSize, port, timeoutMs, bucketCapMb? }, resumeFrom?, exitAtStep? }
 // Trains a Trainer on `examples` with `options` (plus `distributed` from `world`), evaluates on the same examples,
-// saves the weights to <out>/model and writes <out>/result.json ({ steps, history, eval }), or on failure
+// saves the weights to <out>/model and writes <out>/result.json ({ steps, history, eval, reductions }), or on failure
 // <out>/error.json ({ name, message, seconds }: seconds from the last step to the failure) and exits 1.
 // exitAtStep: this process exits with code 7 right after that optimizer step (a rank dying mid-training).
 'use strict';
@@ -11,6 +11,20 @@ const path = require('path');
 
 const dist = path.resolve(__dirname, '..', '..', 'dist');
 const { BertClassifier, Trainer } = require(path.join(dist, 'index.js'));
+// Each native step's gradient-reduction summary ({ buckets, launchedDuringBackward }), for the tests: recorded by
+// wrapping the model's native handle (the prototype's methods are read-only; an own property shadows them).
+const reductions = [];
+function recordReductions(model) {
+  const handle = model.handle;
+  const trainStep = handle.trainStep.bind(handle);
+  Object.defineProperty(handle, 'trainStep', {
+    value: async (...args) => {
+      const result = await trainStep(...args);
+      if (result.reduction) reductions.push(result.reduction);
+      return result;
+    },
+  });
+}
 
 const spec = JSON.parse(process.argv[2]);
 let lastStepAt = Date.now();
@@ -18,6 +32,7 @@ let lastStepAt = Date.now();
 async function main() {
   fs.mkdirSync(spec.out, { recursive: true });
   const model = await BertClassifier.fromPretrained(spec.modelDir);
+  recordReductions(model);
   const options = { ...spec.options };
   if (spec.world) {
     options.distributed = {
@@ -26,6 +41,7 @@ async function main() {
       masterAddr: '127.0.0.1',
       masterPort: spec.world.port,
       timeoutMs: spec.world.timeoutMs,
+      bucketCapMb: spec.world.bucketCapMb,
     };
   }
   options.callbacks = {
@@ -42,7 +58,7 @@ async function main() {
   const { runtimeSeconds, samplesPerSecond, ...evalMetrics } = evaluation;
   fs.writeFileSync(
     path.join(spec.out, 'result.json'),
-    JSON.stringify({ steps: fit.metrics.steps, history: fit.history.filter((e) => e.type === 'step'), eval: evalMetrics }),
+    JSON.stringify({ steps: fit.metrics.steps, history: fit.history.filter((e) => e.type === 'step'), eval: evalMetrics, reductions }),
   );
   model.dispose();
 }
