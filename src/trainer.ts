@@ -892,8 +892,9 @@ class FitRun {
       if (!anyAborted) return;
     } else if (!signal?.aborted) return;
     let checkpoint: string | undefined;
-    if (this.options.outputDir !== undefined && this.globalStep > this.startStep && this.lastSavedStep !== this.globalStep) {
-      checkpoint = await this.saveCheckpoint();
+    if (this.options.outputDir !== undefined && this.globalStep > this.startStep) {
+      // This step's checkpoint may exist already (the stop came right after an epoch's or a save step's checkpoint).
+      checkpoint = this.lastSavedStep === this.globalStep ? path.join(this.options.outputDir, checkpointName(this.globalStep)) : await this.saveCheckpoint();
     }
     const saved = checkpoint !== undefined ? `; checkpoint saved to ${checkpoint}` : '';
     const where = dist && !signal?.aborted ? ' (by another rank)' : '';

@@ -9,7 +9,10 @@
 //     --batch B                   examples per process and step (default 8; the single process gets 2B)
 //     --seq N                     sequence length (default 128)
 //     --steps N                   timed steps per run (default 12), after --warmup untimed ones (default 3)
-//     --rounds N                  A B A B ... rounds, alternating the two setups (default 2)
+//     --rounds N                  A B A B ... rounds, alternating the setups (default 2)
+//     --buckets MB[,MB...]        gradient bucket sizes of the 2-process runs (default 25, DDP's bucket_cap_mb; a
+//                                 size above the model's gradients means one bucket, launched when backward ends:
+//                                 no overlap)
 //
 // Step time = the median interval between consecutive 'step' events of rank 0 (logEvery 1) after the warm-up.
 // Prints a Markdown table; writes nothing.
@@ -29,12 +32,18 @@ const CONFIGS = {
 };
 
 function parseArgs(argv) {
-  const o = { config: 'mini', batch: 8, seq: 128, steps: 12, warmup: 3, rounds: 2 };
+  const o = { config: 'mini', batch: 8, seq: 128, steps: 12, warmup: 3, rounds: 2, buckets: [25] };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((k) => `--${k}`).join(', ')})`);
-    o[key] = key === 'config' ? argv[i + 1] : Number(argv[i + 1]);
-    if (key !== 'config' && !(Number.isSafeInteger(o[key]) && o[key] > 0)) throw new Error(`--${key} must be a positive integer, got ${argv[i + 1]}`);
+    if (key === 'config') o.config = argv[i + 1];
+    else if (key === 'buckets') {
+      o.buckets = String(argv[i + 1]).split(',').map(Number);
+      if (!o.buckets.every((b) => Number.isFinite(b) && b > 0)) throw new Error(`--buckets must be positive numbers of MiB, got ${argv[i + 1]}`);
+    } else {
+      o[key] = Number(argv[i + 1]);
+      if (!(Number.isSafeInteger(o[key]) && o[key] > 0)) throw new Error(`--${key} must be a positive integer, got ${argv[i + 1]}`);
+    }
   }
   if (!CONFIGS[o.config]) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${o.config}`);
   return o;
@@ -72,7 +81,23 @@ async function worker(spec) {
     label: i % 2,
   }));
   const stamps = [];
+  const { distributedFromEnv } = require(path.join(ROOT, 'dist', 'distributed.js'));
+  const env = distributedFromEnv();
+  const reductions = [];
+  if (env) {
+    // The reduction summary of each step (how many buckets started during backward), from the native result.
+    const handle = model.handle;
+    const trainStep = handle.trainStep.bind(handle);
+    Object.defineProperty(handle, 'trainStep', {
+      value: async (...args) => {
+        const result = await trainStep(...args);
+        reductions.push(result.reduction);
+        return result;
+      },
+    });
+  }
   const trainer = new Trainer(model, {
+    distributed: env ? { ...env, source: undefined, bucketCapMb: spec.bucketCapMb } : false,
     epochs: 1,
     batchSize: spec.batch,
     learningRate: 2e-5,
@@ -86,7 +111,7 @@ async function worker(spec) {
   await trainer.fit(examples);
   await trainer.close();
   const intervals = stamps.slice(spec.warmup).map((t, i, a) => (i > 0 ? t - a[i - 1] : NaN)).slice(1);
-  if (spec.result) fs.writeFileSync(spec.result, JSON.stringify({ stepMs: median(intervals), intervals }));
+  if (spec.result) fs.writeFileSync(spec.result, JSON.stringify({ stepMs: median(intervals), intervals, reduction: reductions[reductions.length - 1] }));
   model.dispose();
 }
 
@@ -153,22 +178,33 @@ async function main() {
     const examples = (o.warmup + o.steps + 1) * 2 * o.batch;
     const base = { modelDir, seq: o.seq, examples, warmup: o.warmup };
     const single = [];
-    const ddp = [];
+    const ddp = o.buckets.map(() => []);
+    const reduction = [];
     for (let round = 0; round < o.rounds; round++) {
       single.push((await oneProcess({ ...base, batch: 2 * o.batch, threads: 2 }, tmp)).stepMs);
-      ddp.push((await twoProcesses('--worker', { ...base, batch: o.batch, threads: 1 }, tmp)).stepMs);
+      for (const [i, bucketCapMb] of o.buckets.entries()) {
+        const r = await twoProcesses('--worker', { ...base, batch: o.batch, threads: 1, bucketCapMb }, tmp);
+        ddp[i].push(r.stepMs);
+        reduction[i] = r.reduction;
+      }
     }
     const allReduce = (await twoProcesses('--allreduce', { gradientBytes: weights, repeats: 5, threads: 1 }, tmp)).ms;
     const s = median(single);
-    const d = median(ddp);
     const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     console.log(`\n${o.config}, global batch ${2 * o.batch} x ${o.seq}, ${o.steps} timed steps after ${o.warmup}, ${o.rounds} rounds (medians); ` +
       `${os.cpus().length} cores, load ${load}; gradients ${(weights / 2 ** 20).toFixed(1)} MiB\n`);
     console.log('| setup | step ms (per round) | median step ms | global samples/s |');
     console.log('|---|---|---|---|');
     console.log(`| 1 process x 2 threads, batch ${2 * o.batch} | ${single.map((x) => x.toFixed(1)).join(', ')} | ${s.toFixed(1)} | ${((2 * o.batch * 1000) / s).toFixed(1)} |`);
-    console.log(`| 2 processes x 1 thread, batch ${o.batch} each (Gloo) | ${ddp.map((x) => x.toFixed(1)).join(', ')} | ${d.toFixed(1)} | ${((2 * o.batch * 1000) / d).toFixed(1)} |`);
-    console.log(`\nratio (2 processes / 1 process): ${(d / s).toFixed(3)}; all-reduce of ${(weights / 2 ** 20).toFixed(1)} MiB between 2 processes alone: ${allReduce.toFixed(1)} ms`);
+    for (const [i, bucketCapMb] of o.buckets.entries()) {
+      const d = median(ddp[i]);
+      const r = reduction[i];
+      console.log(
+        `| 2 processes x 1 thread, batch ${o.batch} each (Gloo), ${bucketCapMb} MiB buckets (${r.buckets}, the last started by the last gradient) | ` +
+          `${ddp[i].map((x) => x.toFixed(1)).join(', ')} | ${d.toFixed(1)} | ${((2 * o.batch * 1000) / d).toFixed(1)} (ratio to 1 process ${(d / s).toFixed(3)}) |`,
+      );
+    }
+    console.log(`\nall-reduce of ${(weights / 2 ** 20).toFixed(1)} MiB between 2 processes alone: ${allReduce.toFixed(1)} ms (median of 5)`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
