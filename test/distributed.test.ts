@@ -60,6 +60,8 @@ interface ChildSpec {
   world?: { rank: number; worldSize: number; port: number; timeoutMs: number; bucketCapMb?: number };
   resumeFrom?: string;
   exitAtStep?: number;
+  hangAtStep?: number;
+  hangSeconds?: number;
 }
 
 interface ChildResult {
@@ -369,6 +371,24 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
     // Gloo sees the closed connection at once; the timeout is the bound for a rank that hangs instead.
     expect(rank0.error!.seconds).toBeLessThan(20);
     expect(Date.now() - started).toBeLessThan(60_000);
+  }, 120_000);
+
+  test('a rank that stops responding makes the other reject after the timeout', async () => {
+    const [rank0, rank1] = await job(2, 3000, (rank) => ({
+      out: out(`hang-${rank}`),
+      examples: EXAMPLES,
+      options: { ...BASE, batchSize: 4 },
+      hangAtStep: rank === 1 ? 2 : undefined,
+      hangSeconds: 12,
+    }));
+    expect(rank0.code).toBe(1);
+    expect(rank0.error!.message).toMatch(/distributed .* failed on rank 0 of 2 \(gloo, timeout 3000 ms\)/);
+    // Bounded by the timeout (plus the step's own time), well before the hung rank wakes up.
+    expect(rank0.error!.seconds).toBeGreaterThanOrEqual(2.5);
+    expect(rank0.error!.seconds).toBeLessThan(10);
+    // The hung rank, once awake, finds its peer gone and fails too (no hang, no abort).
+    expect(rank1.code).toBe(1);
+    expect(rank1.error!.name).toBe('Error');
   }, 120_000);
 
   test('a rank that never comes fails the rendezvous after the timeout', async () => {

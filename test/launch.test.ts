@@ -129,6 +129,21 @@ describeDistributed('2 workers', () => {
     expect(checkpoint).toEqual(expect.arrayContaining(['rng_state.bin', 'rng_state_1.bin']));
   }, 180_000);
 
+  test('two "machines" (two launches with --nnodes 2 and their own --node-rank) form one job', async () => {
+    const port = await freePort();
+    const node = (rank: number): Promise<Result> =>
+      cli(
+        ['launch', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1', '--master-addr', '127.0.0.1', '--master-port', String(port),
+          '--timeout', '60', 'train', '--model', 'tiny', '--train', 'data.csv', '--epochs', '1', '--batch-size', '6', '--output', 'nodes', '--threads', '1'],
+        dir,
+      );
+    const [node0, node1] = await Promise.all([node(0), node(1)]);
+    expect({ code: node0.code, stderr: node0.stderr }).toEqual({ code: 0, stderr: '' });
+    expect({ code: node1.code, stderr: node1.stderr, stdout: node1.stdout }).toEqual({ code: 0, stderr: '', stdout: '' });
+    expect(node0.stdout).toMatch(/data-parallel: 2 processes/);
+    expect(node0.stdout).toMatch(/training: 96 examples, 1 epochs?, 8 steps/);
+  }, 180_000);
+
   test('Ctrl-C reaches every worker once: they stop at one step with one checkpoint, exit 130', async () => {
     const port = await freePort();
     let sent = false;

@@ -5,6 +5,7 @@
 // saves the weights to <out>/model and writes <out>/result.json ({ steps, history, eval, reductions }), or on failure
 // <out>/error.json ({ name, message, seconds }: seconds from the last step to the failure) and exits 1.
 // exitAtStep: this process exits with code 7 right after that optimizer step (a rank dying mid-training).
+// hangAtStep: this process blocks its thread for hangSeconds right after that step (a rank that stops responding).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -48,6 +49,7 @@ async function main() {
     onStepEnd: (step) => {
       lastStepAt = Date.now();
       if (spec.exitAtStep === step) process.exit(7);
+      if (spec.hangAtStep === step) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, spec.hangSeconds * 1000);
     },
   };
   const trainer = new Trainer(model, options);
