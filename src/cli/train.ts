@@ -87,7 +87,7 @@ export function trainCommand(done: (code: number) => void): Command {
   command
     .optionsGroup('Training:')
     .addOption(new Option('--epochs <n>', 'passes over the training data (may be fractional)').argParser(number(0, Infinity, 'min')).default(3))
-    .addOption(new Option('--batch-size <n>', 'examples per step').argParser(integer()).default(8))
+    .addOption(new Option('--batch-size <n>', 'examples per step (per process under `bert-trainer launch`)').argParser(integer()).default(8))
     .addOption(new Option('--lr <rate>', 'peak learning rate (default: 5e-5 for pretrained models, 1e-3 for built-in sizes)').argParser(number(0, 1, 'min')))
     .addOption(new Option('--max-length <n>', "truncate texts to this many tokens (default: 128, or the model's max_position_embeddings if smaller)").argParser(integer(2)))
     .addOption(new Option('--warmup-ratio <r>', 'fraction of the steps spent warming the learning rate up').argParser(number(0, 1)).default(0))
@@ -407,7 +407,11 @@ export async function runTrain(f: TrainFlags): Promise<number> {
       command: commandLine(process.argv),
       output: f.output,
       startedAt,
-      notes: [...data.notes, ...(resumeFrom !== undefined ? [`resumed from ${resumeFrom}`] : [])],
+      notes: [
+        ...data.notes,
+        ...(resumeFrom !== undefined ? [`resumed from ${resumeFrom}`] : []),
+        ...(dist ? [`data-parallel: ${dist.worldSize} processes, batch size ${f.batchSize} per process (global batch ${dist.worldSize * f.batchSize})`] : []),
+      ],
     };
 
     const interrupt = onInterrupt(
