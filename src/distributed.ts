@@ -19,7 +19,10 @@ export interface DistributedOptions {
    * torch's). A rank that died makes the others fail sooner: Gloo notices the closed connection.
    */
   timeoutMs?: number;
-  /** 'gloo' (CPU, the default without CUDA) or 'nccl' (CUDA, the default with it when the build has NCCL). */
+  /**
+   * 'gloo' (CPU tensors; the default). 'nccl' needs CUDA tensors: the native side can create an NCCL group when the
+   * LibTorch has it, but models train on the CPU so far, so it is rejected with an Error until they can train on CUDA.
+   */
   backend?: 'gloo' | 'nccl';
   /** DDP's bucket_cap_mb: gradients are all-reduced in buckets of about this many MiB (default 25). */
   bucketCapMb?: number;
@@ -166,7 +169,7 @@ export class DistributedContext {
   }
 
   /** Joins the job: blocks (off the JS thread) until all worldSize ranks have connected, or rejects after timeoutMs. */
-  static async join(options: ResolvedDistributedOptions, cuda: boolean): Promise<DistributedContext> {
+  static async join(options: ResolvedDistributedOptions): Promise<DistributedContext> {
     const addon = native();
     const where = options.source === 'distributed' ? 'distributed' : 'the environment (RANK/WORLD_SIZE)';
     if (!addon.distributed.available) {
@@ -175,7 +178,13 @@ export class DistributedContext {
           `it was built against (${addon.torchVersion}) lacks PyTorch's c10d with Gloo (Debian: apt-get install libgloo-dev, then \`npm rebuild bert-trainer\`)`,
       );
     }
-    const backend = options.backend ?? (cuda && addon.distributed.backends.includes('nccl') ? 'nccl' : 'gloo');
+    const backend = options.backend ?? 'gloo';
+    if (backend === 'nccl') {
+      throw new Error(
+        `${where}: backend 'nccl' reduces CUDA tensors, but bert-trainer trains on the CPU so far; use 'gloo' ` +
+          `(this build ${addon.distributed.backends.includes('nccl') ? 'has' : 'does not have'} NCCL)`,
+      );
+    }
     if (!addon.distributed.backends.includes(backend)) {
       throw new Error(`${where}: backend '${backend}' is not available in this build (available: ${addon.distributed.backends.join(', ')})`);
     }

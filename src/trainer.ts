@@ -13,7 +13,7 @@ import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, 
 import { lengthGroupedOrder, megaBatchSize } from './length-grouping';
 import { DistributedContext, shardOrder, shardSize } from './distributed';
 import { ClassMetrics, classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
-import { native, NativeModelHandle } from './native';
+import type { NativeModelHandle } from './native';
 import { LearningRateOptions, learningRateAt, resolveWarmupSteps } from './schedule';
 import { StreamingDataset } from './streaming-dataset';
 import {
@@ -989,7 +989,7 @@ export class Trainer extends EventEmitter {
     const options = this.options.distributed;
     if (!options) return undefined;
     if (!this.joining) {
-      this.joining = DistributedContext.join(options, native().cudaAvailable);
+      this.joining = DistributedContext.join(options);
       // A failed rendezvous may be retried by a later call.
       this.joining.catch(() => {
         this.joining = undefined;

@@ -10,7 +10,7 @@ jest.mock('../src/native', () => ({
 
 test('the distributed option rejects with a clear Error on a build without c10d', async () => {
   const options = resolveDistributedOption({ rank: 0, worldSize: 2 });
-  await expect(DistributedContext.join(options, false)).rejects.toThrow(
+  await expect(DistributedContext.join(options)).rejects.toThrow(
     /distributed asks for data-parallel training, but this build of bert-trainer has no distributed support: the LibTorch it was built against \(1\.13\.1\) lacks PyTorch's c10d with Gloo \(Debian: apt-get install libgloo-dev/,
   );
 });

@@ -137,6 +137,11 @@ describe('options and sharding', () => {
     expect(() => new Trainer(model, { distributed } as unknown as TrainerOptions)).toThrow(message);
   });
 
+  (distributedBuild ? test : test.skip)("backend 'nccl' is rejected with the reason while models train on the CPU", async () => {
+    const trainer = new Trainer(model, { distributed: { rank: 0, worldSize: 1, backend: 'nccl' }, epochs: 1 });
+    await expect(trainer.fit(EXAMPLES.slice(0, 4))).rejects.toThrow(/backend 'nccl' reduces CUDA tensors, but bert-trainer trains on the CPU so far; use 'gloo'/);
+  });
+
   test("torchrun's environment variables, each checked by name", () => {
     expect(distributedFromEnv({})).toBeUndefined();
     expect(distributedFromEnv({ WORLD_SIZE: '4', RANK: '3', MASTER_ADDR: 'node0', MASTER_PORT: '1234' })).toEqual({

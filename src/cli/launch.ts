@@ -50,7 +50,7 @@ export function launchCommand(done: (code: number) => void): Command {
     .addOption(new Option('--master-addr <host>', "rank 0's machine: where the rendezvous store listens").default('127.0.0.1'))
     .addOption(new Option('--master-port <port>', 'TCP port of the rendezvous store').argParser(integer(1, 65535)).default(DEFAULT_MASTER_PORT))
     .addOption(new Option('--timeout <seconds>', 'how long the rendezvous and each collective may take before failing (default 1800)').argParser(number(0, Infinity, 'min')))
-    .addOption(new Option('--backend <name>', "'gloo' (CPU) or 'nccl' (CUDA; default with a CUDA build that has it)").argParser(choice(['gloo', 'nccl'] as const)));
+    .addOption(new Option('--backend <name>', "'gloo' (CPU tensors, the default); 'nccl' is for CUDA tensors, which bert-trainer does not train on yet").argParser(choice(['gloo', 'nccl'] as const)));
   command.addHelpText(
     'after',
     `
