@@ -980,6 +980,16 @@ export class Trainer extends EventEmitter {
     }
   }
 
+  /** This process's rank in the data-parallel job (0 for a single process): rank 0 is the one that should log and save. */
+  get rank(): number {
+    return this.options.distributed?.rank ?? 0;
+  }
+
+  /** Processes in the data-parallel job (1 for a single process). */
+  get worldSize(): number {
+    return this.options.distributed?.worldSize ?? 1;
+  }
+
   /**
    * This process's place in the data-parallel job (options.distributed, or torchrun's environment), joined on
    * first use: resolves once every rank has connected, rejects after distributed.timeoutMs. undefined when the

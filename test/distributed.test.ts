@@ -155,6 +155,9 @@ describe('options and sharding', () => {
       source: 'environment',
     });
     expect(() => distributedFromEnv({ WORLD_SIZE: '2' })).toThrow(/WORLD_SIZE but not RANK/);
+    const trainer = new Trainer(model, { distributed: { rank: 3, worldSize: 4 } });
+    expect([trainer.rank, trainer.worldSize]).toEqual([3, 4]);
+    expect([new Trainer(model, { distributed: false }).rank, new Trainer(model, { distributed: false }).worldSize]).toEqual([0, 1]);
     expect(() => distributedFromEnv({ WORLD_SIZE: '2', RANK: '2' })).toThrow(/RANK must be an integer in \[0, 1\], got "2"/);
     expect(() => distributedFromEnv({ WORLD_SIZE: 'two', RANK: '0' })).toThrow(/WORLD_SIZE must be an integer/);
     expect(() => distributedFromEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_PORT: '-1' })).toThrow(/MASTER_PORT/);
