@@ -47,7 +47,10 @@ export interface DataPosition {
   shuffle: boolean;
   /** Present (true) when batches were length-grouped. */
   groupByLength?: boolean;
-  /** Streaming datasets: examples of this epoch's order already consumed (read past on resume, not trained on). */
+  /**
+   * Streaming datasets: examples of this epoch's order already consumed (read past on resume, not trained on); of
+   * each rank's share in a data-parallel run.
+   */
   examples?: number;
   /** Streaming datasets: the shuffle buffer size the epoch's order depends on. */
   shuffleBuffer?: number;

@@ -290,7 +290,8 @@ async function evaluateDataset(
   const width = L + labelWidth;
   const total = dist && data instanceof Dataset ? data.length : 0;
   const indices = dist && data instanceof Dataset ? evalShard(total, dist.rank, dist.worldSize) : undefined;
-  const table = dist ? new Float64Array(total * width + 2) : undefined; // + [loss sum, example count]
+  // A stream is evaluated whole by every rank (its order cannot be split without reading it all on each anyway).
+  const table = dist && data instanceof Dataset ? new Float64Array(total * width + 2) : undefined; // + [loss sum, example count]
   let row = 0;
   const queue = new BatchPrefetcher(batchesInOrder(data, batchSize, ctx, indices), prefetchBatches);
   try {
@@ -531,6 +532,12 @@ class FitRun {
     const { epoch, batch } = own.dataPosition;
     const savedWorld = own.worldSize ?? 1;
     const world = plan.dist?.worldSize ?? 1;
+    if (stream && savedWorld !== world && batch > 0) {
+      throw new Error(
+        `resumeFrom: ${dir} was made by ${savedWorld} process${savedWorld === 1 ? '' : 'es'} in the middle of an epoch of a streaming dataset; ` +
+          `resume it with ${savedWorld} (another number of processes can resume from a checkpoint at an epoch's end, or with an in-memory dataset)`,
+      );
+    }
     const savedStart = own.dataPosition.startExample ?? 0;
     // The saved run's batches in the checkpoint's epoch (its world size; from its start example).
     const savedBatches = batchesPerRank(plan.numExamples - savedStart, savedWorld, options.batchSize);
@@ -637,7 +644,8 @@ class FitRun {
     const { seed, shuffle, batchSize } = options;
     if (plan.dataset instanceof StreamingDataset) {
       const megaBatch = options.groupByLength ? megaBatchSize(plan.numExamples, batchSize) : undefined;
-      return streamBatches(plan.dataset, { seed, epoch, shuffle, batchSize, skipBatches: firstBatch, megaBatch }, plan.ctx);
+      const shard = plan.dist ? { rank: plan.dist.rank, worldSize: plan.dist.worldSize } : undefined;
+      return streamBatches(plan.dataset, { seed, epoch, shuffle, batchSize, skipBatches: firstBatch, megaBatch, shard }, plan.ctx);
     }
     const permutation = epochOrder(plan.dataset.length, seed, epoch, shuffle);
     let order = plan.lengths ? lengthGroupedOrder(plan.lengths, batchSize, permutation) : permutation;
@@ -951,14 +959,6 @@ export class Trainer extends EventEmitter {
     const evalDataset = fo.evalDataset === undefined ? undefined : toDataset(fo.evalDataset, 'evalDataset');
     if (evalDataset instanceof Dataset && evalDataset.length === 0) throw new Error('evalDataset is empty');
     if (fo.signal?.aborted) throw new AbortError('fit() was aborted before it started', { cause: fo.signal.reason });
-
-    if (this.options.distributed) {
-      for (const [data, name] of [[dataset, 'train'], [evalDataset, 'evalDataset']] as const) {
-        if (data instanceof StreamingDataset) {
-          throw new Error(`${name}: data-parallel training needs an in-memory Dataset (a streaming dataset is not sharded across processes yet)`);
-        }
-      }
-    }
 
     // Claimed synchronously, before the first await: from the moment fit() is called, predict/forward/save and
     // other fits on this model reject.

@@ -9,7 +9,8 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { BertClassifier } from '../src';
+import { BertClassifier, BertTokenizer } from '../src';
+import { shardStream } from '../src/batch-prefetch';
 import { distributedFromEnv, shardOrder } from '../src/distributed';
 import { native } from '../src/native';
 import { Trainer, TrainerOptions } from '../src/trainer';
@@ -64,6 +65,7 @@ interface ChildSpec {
   exitAtStep?: number;
   hangAtStep?: number;
   hangSeconds?: number;
+  streamFile?: string;
 }
 
 interface ChildResult {
@@ -183,6 +185,20 @@ describe('options and sharding', () => {
     expect(shardOrder(order, 0, 1)).toEqual(order);
     const all = [0, 1].flatMap((r) => shardOrder(Array.from({ length: 10 }, (_, i) => i), r, 2)).sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+
+  test("a stream's shards: the same as shardOrder's, and `skip` of the rank's own examples read past", async () => {
+    const order = [5, 3, 9, 0, 1, 8, 2];
+    const shard = async (rank: number, skip = 0): Promise<number[]> => {
+      async function* source(): AsyncGenerator<{ index: number; line: number; example: { text: string; label: number } }> {
+        for (const index of order) yield { index, line: index + 1, example: { text: `t${index}`, label: 0 } };
+      }
+      const out: number[] = [];
+      for await (const e of shardStream(source(), rank, 3, skip)) out.push(e.index);
+      return out;
+    };
+    for (const rank of [0, 1, 2]) expect(await shard(rank)).toEqual(shardOrder(order, rank, 3));
+    expect(await shard(1, 2)).toEqual([5]); // its third, a padding copy of the order's first
   });
 });
 
@@ -425,6 +441,71 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
     expect(rank1.code).toBe(1);
     expect(rank1.error!.name).toBe('Error');
   }, 120_000);
+
+  test('a streaming dataset is sharded too: the same global batches as one process over the stream', async () => {
+    // 40 texts in a JSONL file: every rank reads the same order (the file's, or the seeded shuffle buffer's) and
+    // keeps its positions of it.
+    const words = Array.from({ length: 90 }, (_, i) => `w${i}`);
+    const streamModel = out('stream-model');
+    const model = await BertClassifier.fromPretrained(modelDir);
+    model.tokenizer = BertTokenizer.fromVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words], {}, { maxLength: 32 });
+    await model.save(streamModel);
+    model.dispose();
+    const rows = EXAMPLES.slice(0, 36).concat(EXAMPLES.slice(0, 4)).map((e) => {
+      const ids = (e as { inputIds: number[] }).inputIds;
+      return { text: ids.map((id) => words[id % 90]).join(' '), label: (ids[0] % 90) % 2 };
+    });
+    const streamFile = out('stream.jsonl');
+    fs.writeFileSync(streamFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    // In file order, each rank's batches are exactly those of an in-memory run's shard: bit-identical weights.
+    const inOrder = { ...BASE, batchSize: 4, shuffle: false };
+    const streamed = await job(2, 60_000, (rank) => ({ modelDir: streamModel, out: out(`stream-ordered-${rank}`), examples: rows, options: inOrder, streamFile }));
+    const inMemory = await job(2, 60_000, (rank) => ({ modelDir: streamModel, out: out(`memory-ordered-${rank}`), examples: rows, options: inOrder }));
+    for (const r of [...streamed, ...inMemory]) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
+    expect(maxTensorDiff(weights(out('stream-ordered-0')), weights(out('memory-ordered-0'))).worst).toBe(0);
+    expect(maxTensorDiff(weights(out('stream-ordered-1')), weights(out('memory-ordered-0'))).worst).toBe(0);
+
+    // Shuffled: the ranks share the buffer's order; one process accumulating 2 x 4 sees the same 8 examples per step.
+    const options = { ...BASE, batchSize: 4 };
+    const ranks = await job(2, 60_000, (rank) => ({
+      modelDir: streamModel,
+      out: out(`stream-${rank}`),
+      examples: rows,
+      options: { ...options, outputDir: out('stream-checkpoints'), saveSteps: 3 },
+      streamFile,
+    }));
+    const single = await child({
+      modelDir: streamModel,
+      out: out('stream-single'),
+      examples: rows,
+      options: { ...options, gradientAccumulationSteps: 2, distributed: false },
+      streamFile,
+    });
+    for (const r of [...ranks, single]) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
+    expect(ranks[0].result!.steps).toBe(10); // 2 epochs x 20 examples per rank / 4
+    expect(single.result!.steps).toBe(10);
+    ranks[0].result!.history.forEach((e, i) => expect(Math.abs(e.loss - single.result!.history[i].loss)).toBeLessThan(1e-5));
+    const rank0 = weights(out('stream-0'));
+    expect(maxTensorDiff(weights(out('stream-1')), rank0).worst).toBe(0);
+    const reference = weights(out('stream-single'));
+    const rest = { ...reference, tensors: new Map([...reference.tensors].filter(([name]) => !NULL_GRADIENT.test(name))) };
+    // The micro-batches hold the same examples but split differently (even/odd positions against halves), so they
+    // pad and sum differently; AdamW enlarges that rounding in a few nearly cancelling gradient elements (see above).
+    const diff = maxTensorDiff(rank0, rest);
+    if (!(diff.worst <= 1e-5)) throw new Error(`streamed: 2 ranks and 1 process differ by ${diff.worst} in ${diff.name}`);
+
+    // Mid-epoch, a stream's position is per rank: another number of processes is refused with the reason.
+    const other = await child({
+      modelDir: streamModel,
+      out: out('stream-resume-one'),
+      examples: rows,
+      options: { ...options, distributed: false },
+      streamFile,
+      resumeFrom: path.join(out('stream-checkpoints'), 'checkpoint-3'),
+    });
+    expect(other.code).toBe(1);
+    expect(other.error!.message).toMatch(/was made by 2 processes in the middle of an epoch of a streaming dataset; resume it with 2/);
+  }, 180_000);
 
   test('a rank that never comes fails the rendezvous after the timeout', async () => {
     const started = Date.now();

@@ -6,12 +6,13 @@
 // <out>/error.json ({ name, message, seconds }: seconds from the last step to the failure) and exits 1.
 // exitAtStep: this process exits with code 7 right after that optimizer step (a rank dying mid-training).
 // hangAtStep: this process blocks its thread for hangSeconds right after that step (a rank that stops responding).
+// streamFile: train on Dataset.streamJsonl(streamFile, { shuffleBuffer: 8 }) instead of `examples` (still evaluated).
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const dist = path.resolve(__dirname, '..', '..', 'dist');
-const { BertClassifier, Trainer } = require(path.join(dist, 'index.js'));
+const { BertClassifier, Dataset, Trainer } = require(path.join(dist, 'index.js'));
 // Each native step's gradient-reduction summary ({ buckets, launchedDuringBackward }), for the tests: recorded by
 // wrapping the model's native handle (the prototype's methods are read-only; an own property shadows them).
 const reductions = [];
@@ -53,7 +54,8 @@ async function main() {
     },
   };
   const trainer = new Trainer(model, options);
-  const fit = await trainer.fit(spec.examples, spec.resumeFrom ? { resumeFrom: spec.resumeFrom } : {});
+  const train = spec.streamFile ? Dataset.streamJsonl(spec.streamFile, { shuffleBuffer: 8 }) : spec.examples;
+  const fit = await trainer.fit(train, spec.resumeFrom ? { resumeFrom: spec.resumeFrom } : {});
   const evaluation = await trainer.evaluate(spec.examples, { batchSize: 5 });
   await model.save(path.join(spec.out, 'model'));
   await trainer.close();
