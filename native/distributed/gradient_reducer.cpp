@@ -15,7 +15,6 @@ struct GradientReducer::State {
   struct Bucket {
     std::vector<size_t> params;  // indices into State::params
     size_t pending = 0;          // gradients of this bucket not final yet (this backward)
-    bool launched = false;
     at::Tensor flat;  // [sum of the bucket's numel]: the flattened gradients being reduced
     std::unique_ptr<ProcessGroup::Pending> work;
   };
@@ -45,7 +44,6 @@ struct GradientReducer::State {
     }
     bucket.flat = at::cat(pieces);
     bucket.work = group->all_reduce_sum_async(bucket.flat, "gradient all-reduce");  // [numel] summed in place
-    bucket.launched = true;
   }
 
   // Launches every bucket from next_bucket on whose gradients are all final. Caller holds the mutex.
@@ -71,7 +69,6 @@ struct GradientReducer::State {
     launched_in_backward = 0;
     for (auto& b : buckets) {
       b.pending = b.params.size();
-      b.launched = false;
       b.flat = at::Tensor();
       b.work.reset();
     }
