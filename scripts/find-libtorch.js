@@ -78,17 +78,19 @@ function describe(prefix, cmakeDir, source) {
 }
 
 // PyTorch's distributed engine (c10d) is usable when its headers are installed and Gloo's headers are found:
-// ProcessGroupGloo.hpp includes <gloo/...>. Debian ships them in libgloo-dev (/usr/include/gloo), a pip PyTorch
-// under its own include/. The Gloo code itself is compiled into libtorch_cpu in both, so nothing more is linked.
-// NCCL additionally needs a CUDA LibTorch and nccl.h (pip's nvidia-nccl package puts it next to torch/).
-function distributedSupport(prefix, includeDirs, cuda) {
+// ProcessGroupGloo.hpp includes <gloo/...>. Debian ships them in libgloo-dev (/usr/include/gloo). The Gloo code
+// itself is compiled into libtorch_cpu, so nothing more is linked.
+// NCCL is opt-in (BERT_TRAINER_NCCL=1): it needs a CUDA LibTorch, nccl.h (pip's nvidia-nccl package puts it next to
+// torch/) and the CUDA headers ProcessGroupNCCL.hpp includes, and bert-trainer does not train on CUDA yet, so a
+// CUDA build must not fail over it by default.
+function distributedSupport(prefix, includeDirs, cuda, env = process.env) {
   const c10d = path.join(prefix, 'include', 'torch', 'csrc', 'distributed', 'c10d');
   const glooDirs = includeDirs.concat(['/usr/include', '/usr/local/include']);
   const gloo = exists(path.join(c10d, 'ProcessGroupGloo.hpp')) && exists(path.join(c10d, 'TCPStore.hpp'))
     && glooDirs.some((d) => exists(path.join(d, 'gloo', 'allreduce.h')));
   const extraIncludeDirs = [];
   let nccl = false;
-  if (gloo && cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+  if (env.BERT_TRAINER_NCCL === '1' && gloo && cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
     const ncclDirs = [path.join(prefix, '..', 'nvidia', 'nccl', 'include'), '/usr/include', '/usr/local/cuda/include'];
     const found = ncclDirs.find((d) => exists(path.join(d, 'nccl.h')));
     if (found) {
