@@ -6,7 +6,8 @@
 //   2. Torch_DIR  a folder holding TorchConfig.cmake
 //   3. a Python PyTorch: `import torch` with python3 on PATH, then /usr/bin/python3
 //   4. Debian's libtorch-dev: /usr/lib/x86_64-linux-gnu/cmake/Torch
-// and reports the include dirs, the library dir, the libraries, the C++ ABI flag and the CMake dir.
+// and reports the include dirs, the library dir, the libraries, the C++ ABI flag, the CMake dir and which of
+// PyTorch's distributed backends (c10d with Gloo, NCCL) the LibTorch can be built against.
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
@@ -58,16 +59,46 @@ function describe(prefix, cmakeDir, source) {
   }
   const cuda = exists(path.join(libDir, 'libtorch_cuda.so'));
   const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
+  const includeDirs = [path.join(prefix, 'include'), path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include')];
+  const distributed = distributedSupport(prefix, includeDirs, cuda);
+  const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi}`];
+  if (distributed.gloo) defines.push('BERT_TRAINER_DISTRIBUTED=1', 'USE_C10D_GLOO');
+  if (distributed.nccl) defines.push('BERT_TRAINER_NCCL=1', 'USE_C10D_NCCL');
   return {
     source,
     prefix,
     cmakeDir,
-    includeDirs: [path.join(prefix, 'include'), path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include')],
+    includeDirs: includeDirs.concat(distributed.extraIncludeDirs),
     libDir,
     libraries,
     cuda,
-    defines: [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi}`],
+    distributed: { gloo: distributed.gloo, nccl: distributed.nccl },
+    defines,
   };
+}
+
+// PyTorch's distributed engine (c10d) is usable when its headers are installed and Gloo's headers are found:
+// ProcessGroupGloo.hpp includes <gloo/...>. Debian ships them in libgloo-dev (/usr/include/gloo). The Gloo code
+// itself is compiled into libtorch_cpu, so nothing more is linked.
+// NCCL is opt-in (BERT_TRAINER_NCCL=1): it needs a CUDA LibTorch, nccl.h (pip's nvidia-nccl package puts it next to
+// torch/) and the CUDA headers ProcessGroupNCCL.hpp includes, and bert-trainer does not train on CUDA yet, so a
+// CUDA build must not fail over it by default.
+function distributedSupport(prefix, includeDirs, cuda, env = process.env) {
+  const c10d = path.join(prefix, 'include', 'torch', 'csrc', 'distributed', 'c10d');
+  const glooDirs = includeDirs.concat(['/usr/include', '/usr/local/include']);
+  const gloo = exists(path.join(c10d, 'ProcessGroupGloo.hpp')) && exists(path.join(c10d, 'TCPStore.hpp'))
+    && glooDirs.some((d) => exists(path.join(d, 'gloo', 'allreduce.h')));
+  const extraIncludeDirs = [];
+  let nccl = false;
+  if (env.BERT_TRAINER_NCCL === '1' && gloo && cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+    const ncclDirs = [path.join(prefix, '..', 'nvidia', 'nccl', 'include'), '/usr/include', '/usr/local/cuda/include'];
+    const found = ncclDirs.find((d) => exists(path.join(d, 'nccl.h')));
+    if (found) {
+      nccl = true;
+      if (!glooDirs.includes(found)) extraIncludeDirs.push(path.resolve(found));
+    }
+  }
+  return { gloo, nccl, extraIncludeDirs };
 }
 
 function fromPython(python) {

@@ -140,6 +140,37 @@ export interface StreamBatchOptions {
   skipBatches: number;
   /** Length grouping: sort each run of this many streamed examples (a multiple of batchSize) by token length. */
   megaBatch?: number;
+  /** Data-parallel: this rank's DistributedSampler shard of the epoch's stream (see shardStream). */
+  shard?: { rank: number; worldSize: number };
+}
+
+/**
+ * DistributedSampler over a stream: every rank reads the same epoch order; rank r keeps positions r, r + W, ... and
+ * the end is padded with the order's first examples to a multiple of W, so that every rank gets ceil(n / W) of
+ * them (n as read, rows skipped as bad included in neither). `skip` of this rank's examples are read past.
+ */
+export async function* shardStream(
+  source: AsyncIterable<StreamedExample>,
+  rank: number,
+  worldSize: number,
+  skip = 0,
+): AsyncGenerator<StreamedExample> {
+  const head: StreamedExample[] = []; // the order's first worldSize examples, for the padding
+  let position = 0;
+  let kept = 0;
+  const keep = (e: StreamedExample): boolean => kept++ >= skip;
+  for await (const e of source) {
+    if (head.length < worldSize) head.push(e);
+    if (position % worldSize === rank && keep(e)) yield e;
+    position += 1;
+  }
+  const padded = Math.ceil(position / worldSize) * worldSize;
+  for (let p = position; p < padded; p++) {
+    if (p % worldSize === rank) {
+      const e = head[(p - position) % head.length];
+      if (keep(e)) yield e;
+    }
+  }
 }
 
 /**
@@ -156,7 +187,10 @@ export async function* streamBatches(stream: StreamingDataset, o: StreamBatchOpt
   let dropBatches = (consumed - skipExamples) / o.batchSize;
   const name = (e: StreamedExample): string => `examples[${e.index}] (${stream.path}: line ${e.line})`;
 
-  const examples = stream.epoch({ seed: o.seed, epoch: o.epoch, shuffle: o.shuffle, skip: skipExamples });
+  // Data-parallel: the whole epoch is read (the padding needs its first examples) and this rank's share kept.
+  const examples = o.shard
+    ? shardStream(stream.epoch({ seed: o.seed, epoch: o.epoch, shuffle: o.shuffle }), o.shard.rank, o.shard.worldSize, skipExamples)
+    : stream.epoch({ seed: o.seed, epoch: o.epoch, shuffle: o.shuffle, skip: skipExamples });
   try {
     let pending = await examples.next();
     while (!pending.done) {

@@ -39,5 +39,7 @@ export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } fro
 export type { FileDatasetOptions, SkippedRows } from './dataset-files';
 export { lengthGroupedOrder, megaBatchSize, paddingFraction } from './length-grouping';
 export type { TrainingData } from './trainer';
+export { distributedFromEnv, shardOrder } from './distributed';
+export type { DistributedOptions } from './distributed';
 export { renderReport, renderCurvesSvg, writeReport } from './report';
 export type { ReportData, ReportStep, ReportEvaluation, ReportMetrics, ReportClassMetrics } from './report';

@@ -52,7 +52,36 @@ export interface NativeModelHandle {
   manualSeed(seed: number): void;
   /** Benchmarks only: fills the gradients with N(0, 1) and times `repeats` AdamW steps (milliseconds each). */
   timeOptimizerStep(repeats: number): Promise<number[]>;
+  /**
+   * Data-parallel training: trainStep averages gradients (all-reduce in buckets of about `bucketBytes`, default
+   * 25 MiB, launched during backward) and the loss over this group (null: single process).
+   */
+  setProcessGroup(group: NativeProcessGroup | null, bucketBytes?: number): void;
+  /** Every rank's parameters and buffers become rank `root`'s (DDP's initial broadcast). */
+  broadcastParameters(root: number): Promise<void>;
   readonly disposed: boolean;
+}
+
+export interface NativeProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  /** Bounds the rendezvous and every collective. */
+  timeoutMs: number;
+  backend: 'gloo' | 'nccl';
+}
+
+/** A c10d process group (TCPStore rendezvous, Gloo or NCCL collectives); every method runs off the JS thread. */
+export interface NativeProcessGroup {
+  init(options: NativeProcessGroupOptions): Promise<void>;
+  /** The element-wise sum over all ranks. */
+  allReduce(values: Float64Array): Promise<Float64Array>;
+  barrier(): Promise<void>;
+  destroy(): Promise<void>;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: string;
 }
 
 export type NativeProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -96,6 +125,8 @@ export interface NativeTrainStepResult {
   /** True when a non-finite loss or gradient made the step skip the update (skipNonFinite). */
   skipped: boolean;
   optimizerStep: number;
+  /** Data-parallel steps: gradient buckets, and how many of them started their all-reduce while backward still ran. */
+  reduction?: { buckets: number; launchedDuringBackward: number };
 }
 
 export interface NativeTensorInfo {
@@ -108,6 +139,9 @@ export interface NativeTensorInfo {
 export interface NativeAddon {
   NativeModel: new (config: object) => NativeModelHandle;
   readCheckpoint(path: string): Promise<NativeTensorInfo[]>;
+  ProcessGroup: new () => NativeProcessGroup;
+  /** Whether this build has PyTorch's distributed engine (c10d), and its backends ('gloo', 'nccl'). */
+  distributed: { available: boolean; backends: string[] };
   torchVersion: string;
   cudaAvailable: boolean;
   /** LibTorch intra-op threads used by native work (default: the machine's hardware threads). */

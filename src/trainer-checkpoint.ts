@@ -16,6 +16,10 @@ export const CHECKPOINT_PREFIX = 'checkpoint-';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const SCHEDULER_FILE = 'scheduler.json';
 export const RNG_STATE_FILE = 'rng_state.bin';
+/** Data-parallel runs: rank r's generator state (r >= 1) beside rank 0's rng_state.bin, as transformers writes rng_state_{r}.pth. */
+export function rankRngStateFile(rank: number): string {
+  return rank === 0 ? RNG_STATE_FILE : `rng_state_${rank}.bin`;
+}
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 
 const FINAL_NAME = /^checkpoint-(\d+)$/;
@@ -43,10 +47,18 @@ export interface DataPosition {
   shuffle: boolean;
   /** Present (true) when batches were length-grouped. */
   groupByLength?: boolean;
-  /** Streaming datasets: examples of this epoch's order already consumed (read past on resume, not trained on). */
+  /**
+   * Streaming datasets: examples of this epoch's order already consumed (read past on resume, not trained on); of
+   * each rank's share in a data-parallel run.
+   */
   examples?: number;
   /** Streaming datasets: the shuffle buffer size the epoch's order depends on. */
   shuffleBuffer?: number;
+  /**
+   * Data-parallel runs: examples of the epoch's (padded) order skipped before this world size's batch 0, when a
+   * run resumed mid-epoch with a different number of processes (absent: 0).
+   */
+  startExample?: number;
 }
 
 /** bert-trainer's own part of trainer_state.json: what resuming needs beyond transformers' fields. */
@@ -65,6 +77,8 @@ export interface ResumeState {
   /** Folder name (checkpoint-<step>) of the best checkpoint, relative to outputDir. */
   bestCheckpointName: string | null;
   earlyStoppingCounter: number;
+  /** Processes of the data-parallel run that wrote it (absent: 1); batchSize and dataPosition.batch are per process. */
+  worldSize?: number;
 }
 
 /** trainer_state.json: transformers' TrainerState fields plus `bert_trainer`. */
@@ -90,6 +104,8 @@ export interface CheckpointContents {
   /** Writes the optimizer state to the given file. */
   saveOptimizer(file: string): Promise<void>;
   rngState: Uint8Array;
+  /** Data-parallel runs: the generator states of ranks 1, 2, ... (rank 0's is rngState). */
+  rankRngStates?: Uint8Array[];
   scheduler: SchedulerState;
   trainerState: TrainerStateJson;
 }
@@ -188,6 +204,7 @@ export async function writeCheckpoint(outputDir: string, step: number, contents:
     await writeHook?.('optimizer', tmpDir);
     await writeFileSynced(path.join(tmpDir, SCHEDULER_FILE), toJson(contents.scheduler));
     await writeFileSynced(path.join(tmpDir, RNG_STATE_FILE), contents.rngState);
+    for (const [i, state] of (contents.rankRngStates ?? []).entries()) await writeFileSynced(path.join(tmpDir, rankRngStateFile(i + 1)), state);
     // Last, so that a folder with trainer_state.json has everything else.
     await writeFileSynced(path.join(tmpDir, TRAINER_STATE_FILE), toJson(contents.trainerState));
     await writeHook?.('state', tmpDir);
@@ -304,6 +321,8 @@ export interface LoadedCheckpoint {
   weightsFiles: string[];
   optimizerFile: string;
   rngState: Uint8Array;
+  /** Data-parallel runs: the generator states of ranks 1, 2, ... (rank 0's is rngState). */
+  rankRngStates?: Uint8Array[];
   scheduler: SchedulerState;
   trainerState: TrainerStateJson;
 }
@@ -350,6 +369,8 @@ export async function readCheckpointFolder(dir: string): Promise<LoadedCheckpoin
   }
   if (position.examples !== undefined) requireInteger(position, 'examples', stateFile);
   if (position.shuffleBuffer !== undefined) requireInteger(position, 'shuffleBuffer', stateFile, 1);
+  if (position.startExample !== undefined) requireInteger(position, 'startExample', stateFile);
+  if (own.worldSize !== undefined) requireInteger(own, 'worldSize', stateFile, 1);
   for (const key of ['numExamples', 'batchSize', 'gradientAccumulationSteps']) requireInteger(own, key, stateFile, 1);
   if (!Array.isArray(own.history)) throw new Error(`${stateFile}: "bert_trainer.history" must be an array`);
 
@@ -368,6 +389,16 @@ export async function readCheckpointFolder(dir: string): Promise<LoadedCheckpoin
   }
   const weightsFiles = await findWeightsFiles(dir);
   return { dir, weightsFiles, optimizerFile, rngState, scheduler, trainerState };
+}
+
+/** Rank `rank`'s generator state from a data-parallel checkpoint (rank 0: rng_state.bin). */
+export async function readRankRngState(dir: string, rank: number): Promise<Uint8Array> {
+  const file = path.join(dir, rankRngStateFile(rank));
+  try {
+    return new Uint8Array(await fs.readFile(file));
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${(err as Error).message})`);
+  }
 }
 
 /** The newest complete checkpoint of outputDir (for resumeFrom: true). */

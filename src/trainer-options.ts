@@ -5,6 +5,7 @@ import type { ProblemType } from './config';
 import type { LrSchedulerType } from './schedule';
 import { LR_SCHEDULER_TYPES } from './schedule';
 import type { SaveFormat } from './classifier';
+import { DistributedOptions, ResolvedDistributedOptions, distributedFromEnv, resolveDistributedOption } from './distributed';
 import type { EpochEndEvent, EvaluateEvent, FitResult, CheckpointEvent, StepEvent, TrainBeginLogs } from './trainer';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
@@ -114,6 +115,12 @@ export interface TrainerOptions {
    * BENCHMARKS.md for speed and accuracy). Default 'no': fp32 throughout, PyTorch's numbers.
    */
   mixedPrecision?: MixedPrecision;
+  /**
+   * Data-parallel training (DistributedDataParallel): this process's rank, the world size and the rendezvous
+   * address. Default: torchrun's environment variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) when WORLD_SIZE
+   * is set, as `bert-trainer launch` sets them; false ignores them. batchSize is per process.
+   */
+  distributed?: DistributedOptions | false;
 }
 
 export type MixedPrecision = 'no' | 'bf16';
@@ -158,6 +165,8 @@ export interface ResolvedTrainerOptions {
   prefetchBatches: number;
   groupByLength: boolean;
   mixedPrecision: MixedPrecision;
+  /** undefined: a single process. */
+  distributed: ResolvedDistributedOptions | undefined;
 }
 
 /** What the options are checked against: the model's shape. */
@@ -249,7 +258,7 @@ const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [
   'gradientAccumulationSteps', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'seed', 'shuffle', 'maxLength', 'problemType',
   'classWeights', 'logEvery', 'evalStrategy', 'evalSteps', 'evalBatchSize', 'outputDir', 'saveStrategy', 'saveSteps',
   'saveTotalLimit', 'saveFormat', 'loadBestModelAtEnd', 'metricForBestModel', 'greaterIsBetter', 'earlyStopping',
-  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength', 'mixedPrecision',
+  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength', 'mixedPrecision', 'distributed',
 ];
 
 function classWeightsOption(value: unknown, limits: ModelLimits): number[] | undefined {
@@ -336,6 +345,8 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     throw new RangeError('loadBestModelAtEnd needs checkpoints: set outputDir (and a saveStrategy other than \'no\')');
   }
   const metricForBestModel = metricOption(o.metricForBestModel);
+  const groupByLength = boolean(o.groupByLength, 'groupByLength', false);
+  const distributed = o.distributed === false ? undefined : o.distributed === undefined ? distributedFromEnv() : resolveDistributedOption(o.distributed);
 
   return {
     epochs,
@@ -371,7 +382,8 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     skipNonFiniteLoss: boolean(o.skipNonFiniteLoss, 'skipNonFiniteLoss', false),
     callbacks: callbacksOption(o.callbacks),
     prefetchBatches: nonNegativeInteger(o.prefetchBatches, 'prefetchBatches', 4),
-    groupByLength: boolean(o.groupByLength, 'groupByLength', false),
+    groupByLength,
+    distributed,
     mixedPrecision: oneOf(o.mixedPrecision, 'mixedPrecision', MIXED_PRECISIONS, 'no'),
   };
 }

@@ -11,6 +11,7 @@ import { BertClassifier } from './classifier';
 import type { ProblemType } from './config';
 import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, epochOrder, inferProblemType, tokenLengths } from './dataset';
 import { lengthGroupedOrder, megaBatchSize } from './length-grouping';
+import { DistributedContext, shardOrder, shardSize } from './distributed';
 import { ClassMetrics, classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
 import type { NativeModelHandle } from './native';
 import { LearningRateOptions, learningRateAt, resolveWarmupSteps } from './schedule';
@@ -23,6 +24,7 @@ import {
   checkpointName,
   latestCheckpoint,
   readCheckpointFolder,
+  readRankRngState,
   recoverInterruptedWrites,
   rotateCheckpoints,
   writeCheckpoint,
@@ -185,7 +187,7 @@ function withPrefix(err: unknown, prefix: string): Error {
   return new Kind(`${prefix}: ${err.message}`, { cause: err });
 }
 
-function argmax(values: Float32Array, start: number, count: number): number {
+function argmax(values: ArrayLike<number>, start: number, count: number): number {
   let best = 0;
   for (let j = 1; j < count; j++) if (values[start + j] > values[start + best]) best = j;
   return best;
@@ -235,10 +237,17 @@ async function inferStreamProblemType(stream: StreamingDataset, numLabels: numbe
   return Array.isArray((await stream.first())?.label) ? 'multi_label_classification' : 'single_label_classification';
 }
 
-/** Encoded batches of a whole dataset in its own order (for evaluation). */
-function batchesInOrder(data: Dataset | StreamingDataset, batchSize: number, ctx: EncodeContext): AsyncGenerator<PipelineBatch> {
-  if (data instanceof Dataset) return datasetBatches(data, batchesOf(epochOrder(data.length, 0, 0, false), batchSize), ctx);
+/** Encoded batches of a whole dataset in its own order (for evaluation), or of the examples `indices` of it. */
+function batchesInOrder(data: Dataset | StreamingDataset, batchSize: number, ctx: EncodeContext, indices?: number[]): AsyncGenerator<PipelineBatch> {
+  if (data instanceof Dataset) return datasetBatches(data, batchesOf(indices ?? epochOrder(data.length, 0, 0, false), batchSize), ctx);
   return streamBatches(data, { seed: 0, epoch: 0, shuffle: false, batchSize, skipBatches: 0 }, ctx);
+}
+
+/** Rank r of W evaluates examples r, r + W, ...: disjoint and without DistributedSampler's padded duplicates. */
+function evalShard(length: number, rank: number, worldSize: number): number[] {
+  const out: number[] = [];
+  for (let i = rank; i < length; i += worldSize) out.push(i);
+  return out;
 }
 
 /** Runs a dataset through evalBatch in order and computes the loss and the metrics of the problem type. */
@@ -251,6 +260,7 @@ async function evaluateDataset(
   labelNames: string[],
   prefetchBatches: number,
   mixedPrecision: MixedPrecision,
+  dist?: DistributedContext,
 ): Promise<EvaluationResult> {
   const started = performance.now();
   const L = ctx.numLabels;
@@ -261,7 +271,31 @@ async function evaluateDataset(
   const targets: number[] = [];
   const probabilities: number[][] = [];
   const labelRows: number[][] = [];
-  const queue = new BatchPrefetcher(batchesInOrder(data, batchSize, ctx), prefetchBatches);
+  const addRow = (logits: ArrayLike<number>, at: number, labels: ArrayLike<number>, labelAt: number): void => {
+    if (ctx.problemType === 'single_label_classification') {
+      predictions.push(argmax(logits, at, L));
+      targets.push(labels[labelAt]);
+    } else if (ctx.problemType === 'multi_label_classification') {
+      probabilities.push(Array.from({ length: L }, (_, j) => 1 / (1 + Math.exp(-logits[at + j]))));
+      labelRows.push(Array.from({ length: L }, (_, j) => labels[labelAt + j]));
+    } else {
+      for (let j = 0; j < L; j++) {
+        predictions.push(logits[at + j]);
+        targets.push(labels[labelAt + j]);
+      }
+    }
+  };
+  // Data-parallel: each rank evaluates its share, writes every example's logits and labels at the example's own row
+  // of a zeroed [n, L + labelWidth] table, and one all-reduce (a sum where only one rank wrote each row) gives every
+  // rank the whole table in the dataset's order: the same metrics as one process, the loss summed likewise.
+  const labelWidth = ctx.problemType === 'single_label_classification' ? 1 : L;
+  const width = L + labelWidth;
+  const total = dist && data instanceof Dataset ? data.length : 0;
+  const indices = dist && data instanceof Dataset ? evalShard(total, dist.rank, dist.worldSize) : undefined;
+  // A stream is evaluated whole by every rank (its order cannot be split without reading it all on each anyway).
+  const table = dist && data instanceof Dataset ? new Float64Array(total * width + 2) : undefined; // + [loss sum, example count]
+  let row = 0;
+  const queue = new BatchPrefetcher(batchesInOrder(data, batchSize, ctx, indices), prefetchBatches);
   try {
     for (let item = await queue.next(); !item.done; item = await queue.next()) {
       const batch = item.value.batch;
@@ -269,23 +303,26 @@ async function evaluateDataset(
       const out = await handle.evalBatch(batch, ctx.problemType, classWeights, mixedPrecision);
       lossSum += (out.loss ?? NaN) * batch.batchSize;
       const labels = batch.labels as Int32Array | Float32Array;
-      for (let r = 0; r < batch.batchSize; r++) {
-        if (ctx.problemType === 'single_label_classification') {
-          predictions.push(argmax(out.logits, r * L, L));
-          targets.push(labels[r]);
-        } else if (ctx.problemType === 'multi_label_classification') {
-          probabilities.push(Array.from(out.logits.subarray(r * L, (r + 1) * L), (z) => 1 / (1 + Math.exp(-z))));
-          labelRows.push(Array.from(labels.subarray(r * L, (r + 1) * L)));
+      for (let r = 0; r < batch.batchSize; r++, row++) {
+        if (table && indices) {
+          const at = indices[row] * width;
+          for (let j = 0; j < L; j++) table[at + j] = out.logits[r * L + j];
+          for (let j = 0; j < labelWidth; j++) table[at + L + j] = labels[r * labelWidth + j];
         } else {
-          for (let j = 0; j < L; j++) {
-            predictions.push(out.logits[r * L + j]);
-            targets.push(labels[r * L + j]);
-          }
+          addRow(out.logits, r * L, labels, r * labelWidth);
         }
       }
     }
   } finally {
     await queue.close();
+  }
+  if (table && dist) {
+    table[total * width] = lossSum;
+    table[total * width + 1] = numExamples;
+    const all = await dist.allReduceSum(table);
+    lossSum = all[total * width];
+    numExamples = all[total * width + 1];
+    for (let i = 0; i < total; i++) addRow(all, i * width, all, i * width + L);
   }
   if (numExamples === 0) throw new Error('the evaluation dataset is empty');
   const runtimeSeconds = (performance.now() - started) / 1000;
@@ -337,11 +374,19 @@ interface RunPlan {
   ctx: EncodeContext;
   evalStrategy: IntervalStrategy;
   classWeights: Float32Array | null;
+  /** Micro-batches per epoch (of this rank's shard when data-parallel). */
   numBatches: number;
   stepsPerEpoch: number;
   totalSteps: number;
   numEpochs: number;
   schedule: LearningRateOptions;
+  /** The data-parallel job this run is a rank of (undefined: a single process). */
+  dist: DistributedContext | undefined;
+}
+
+/** Micro-batches per epoch of a rank: DistributedSampler's shard of `examples`, cut into batches. */
+function batchesPerRank(examples: number, worldSize: number, batchSize: number): number {
+  return Math.ceil(shardSize(examples, worldSize) / batchSize);
 }
 
 /** One fit() call: the training loop and its mutable state. */
@@ -364,6 +409,8 @@ class FitRun {
   private totals = { losses: 0, lossCount: 0, samples: 0, waitMs: 0, busyMs: 0, positions: 0, padding: 0 };
   // Steps whose loss the native side still holds (read by the next step that reads).
   private unreadSteps = 0;
+  // Data-parallel resume with another world size: the epoch whose order starts at example `start` (see DataPosition).
+  private startExample = { epoch: -1, start: 0 };
 
   constructor(
     private readonly trainer: Trainer,
@@ -377,8 +424,15 @@ class FitRun {
   async run(resumeFrom: string | true | undefined): Promise<FitResult> {
     const started = performance.now();
     const { options, plan } = this;
-    if (options.outputDir !== undefined) await recoverInterruptedWrites(options.outputDir);
+    const dist = plan.dist;
+    if (options.outputDir !== undefined && (!dist || dist.isMain)) await recoverInterruptedWrites(options.outputDir);
     await this.configureOptimizer();
+    if (dist) {
+      // DDP: every rank starts from rank 0's weights (a fresh classifier head is drawn per process), and no rank
+      // reads a checkpoint before rank 0 has finished recovering interrupted writes.
+      await this.handle.broadcastParameters(0);
+      await dist.barrier();
+    }
     if (resumeFrom !== undefined) {
       const dir = resumeFrom === true ? await latestCheckpoint(this.requireOutputDir('resumeFrom: true')) : resumeFrom;
       await this.restore(await readCheckpointFolder(dir));
@@ -469,7 +523,7 @@ class FitRun {
       }
     };
     same('a training set of size', own.numExamples, plan.numExamples);
-    same('batchSize', own.batchSize, options.batchSize);
+    same(plan.dist ? 'batchSize (per process)' : 'batchSize', own.batchSize, options.batchSize);
     same('gradientAccumulationSteps', own.gradientAccumulationSteps, options.gradientAccumulationSteps);
     same('seed', own.dataPosition.seed, options.seed);
     same('shuffle', own.dataPosition.shuffle, options.shuffle);
@@ -478,8 +532,19 @@ class FitRun {
     same('a streaming dataset', own.dataPosition.shuffleBuffer !== undefined, stream !== undefined);
     if (stream) same('shuffleBuffer', own.dataPosition.shuffleBuffer, stream.shuffleBuffer);
     const { epoch, batch } = own.dataPosition;
-    if (batch > plan.numBatches || (batch % options.gradientAccumulationSteps !== 0 && batch !== plan.numBatches)) {
-      throw new Error(`resumeFrom: ${dir}: data position batch ${batch} is not a step boundary of ${plan.numBatches} batches`);
+    const savedWorld = own.worldSize ?? 1;
+    const world = plan.dist?.worldSize ?? 1;
+    if (stream && savedWorld !== world && batch > 0) {
+      throw new Error(
+        `resumeFrom: ${dir} was made by ${savedWorld} process${savedWorld === 1 ? '' : 'es'} in the middle of an epoch of a streaming dataset; ` +
+          `resume it with ${savedWorld} (another number of processes can resume from a checkpoint at an epoch's end, or with an in-memory dataset)`,
+      );
+    }
+    const savedStart = own.dataPosition.startExample ?? 0;
+    // The saved run's batches in the checkpoint's epoch (its world size; from its start example).
+    const savedBatches = batchesPerRank(plan.numExamples - savedStart, savedWorld, options.batchSize);
+    if (batch > savedBatches || (batch % options.gradientAccumulationSteps !== 0 && batch !== savedBatches)) {
+      throw new Error(`resumeFrom: ${dir}: data position batch ${batch} is not a step boundary of ${savedBatches} batches`);
     }
     if (checkpoint.scheduler.step !== state.global_step) {
       throw new Error(`resumeFrom: ${dir}: scheduler.json step ${checkpoint.scheduler.step} differs from trainer_state.json global_step ${state.global_step}`);
@@ -487,10 +552,26 @@ class FitRun {
 
     await this.handle.loadWeights(checkpoint.weightsFiles);
     await this.handle.loadOptimizerState(checkpoint.optimizerFile);
-    this.handle.setRngState(checkpoint.rngState);
+    // Each rank continues its own generator (dropout) when the world size is the same; otherwise every rank takes
+    // rank 0's (exact only without dropout).
+    const rank = plan.dist?.rank ?? 0;
+    this.handle.setRngState(rank > 0 && savedWorld === world ? await readRankRngState(dir, rank) : checkpoint.rngState);
 
     this.globalStep = state.global_step;
-    this.position = batch >= plan.numBatches ? { epoch: epoch + 1, batch: 0 } : { epoch, batch };
+    if (batch >= savedBatches) {
+      this.position = { epoch: epoch + 1, batch: 0 };
+    } else if (savedWorld === world) {
+      this.position = { epoch, batch };
+      if (savedStart > 0) this.startExample = { epoch, start: savedStart };
+    } else {
+      // Another world size: the saved ranks consumed the epoch order's first `consumed` positions (DistributedSampler
+      // interleaves ranks, so whole batches of all ranks are a prefix of the order); the rest of the epoch is
+      // sharded over the new ranks. Each example is still trained on once per epoch, but batches (and so the
+      // weights) differ from an uninterrupted run.
+      const consumed = savedStart + batch * options.batchSize * savedWorld;
+      this.position = { epoch, batch: 0 };
+      this.startExample = { epoch, start: consumed };
+    }
     this.history = restoreHistory(own.history);
     this.lastEval = [...this.history].reverse().find((e): e is EvaluateEvent => e.type === 'evaluate')?.metrics;
     this.earlyStoppingCounter = own.earlyStoppingCounter ?? 0;
@@ -565,10 +646,15 @@ class FitRun {
     const { seed, shuffle, batchSize } = options;
     if (plan.dataset instanceof StreamingDataset) {
       const megaBatch = options.groupByLength ? megaBatchSize(plan.numExamples, batchSize) : undefined;
-      return streamBatches(plan.dataset, { seed, epoch, shuffle, batchSize, skipBatches: firstBatch, megaBatch }, plan.ctx);
+      const shard = plan.dist ? { rank: plan.dist.rank, worldSize: plan.dist.worldSize } : undefined;
+      return streamBatches(plan.dataset, { seed, epoch, shuffle, batchSize, skipBatches: firstBatch, megaBatch, shard }, plan.ctx);
     }
     const permutation = epochOrder(plan.dataset.length, seed, epoch, shuffle);
-    const order = plan.lengths ? lengthGroupedOrder(plan.lengths, batchSize, permutation) : permutation;
+    let order = plan.lengths ? lengthGroupedOrder(plan.lengths, batchSize, permutation) : permutation;
+    if (epoch === this.startExample.epoch) order = order.slice(this.startExample.start);
+    // Data-parallel: DistributedSampler's shard of the (length-grouped) order, as transformers' distributed
+    // length-grouped sampler takes it; batchSize is per process.
+    if (plan.dist) order = shardOrder(order, plan.dist.rank, plan.dist.worldSize);
     return datasetBatches(plan.dataset, batchesOf(order, batchSize).slice(firstBatch), plan.ctx);
   }
 
@@ -625,10 +711,13 @@ class FitRun {
     iv.busyMs += busyMs;
     this.totals.waitMs += waitMs;
     this.totals.busyMs += busyMs;
+    // Data-parallel: every rank's batches have this rank's sizes (equal shards), so the job's samples are W times
+    // this rank's; its tokens are estimated the same way.
+    const world = plan.dist?.worldSize ?? 1;
     for (const b of batches) {
-      iv.samples += b.batchSize;
-      iv.tokens += b.realTokens;
-      this.totals.samples += b.batchSize;
+      iv.samples += b.batchSize * world;
+      iv.tokens += b.realTokens * world;
+      this.totals.samples += b.batchSize * world;
       const positions = b.batchSize * b.sequenceLength;
       this.totals.positions += positions;
       this.totals.padding += positions - b.realTokens;
@@ -690,6 +779,7 @@ class FitRun {
       this.model.labels,
       options.prefetchBatches,
       options.mixedPrecision,
+      plan.dist,
     );
     const event: EvaluateEvent = { type: 'evaluate', step: this.globalStep, epoch: this.globalStep / plan.stepsPerEpoch, metrics };
     this.history.push(event);
@@ -720,26 +810,52 @@ class FitRun {
     const outputDir = this.requireOutputDir('saving a checkpoint');
     const step = this.globalStep;
     const bestName = this.bestStep === step ? checkpointName(step) : this.bestCheckpointName;
-    const dir = await writeCheckpoint(outputDir, step, {
-      saveModel: (tmp) => this.model.saveForTrainer(this.trainer, tmp, options.saveFormat),
-      saveOptimizer: (file) => this.handle.saveOptimizerState(file),
-      rngState: this.handle.getRngState(),
-      scheduler: { ...plan.schedule, step },
-      trainerState: this.trainerState(bestName),
-    });
+    const dist = plan.dist;
+    const rngState = this.handle.getRngState();
+    // Data-parallel: rank 0 alone writes (weights and optimizer state are identical on every rank), with every
+    // rank's generator state gathered to it; the others wait at the barrier until the folder is complete.
+    const rankRngStates = dist ? await this.gatherRngStates(dist, rngState) : undefined;
+    let dir = path.join(outputDir, checkpointName(step));
+    if (!dist || dist.isMain) {
+      dir = await writeCheckpoint(outputDir, step, {
+        saveModel: (tmp) => this.model.saveForTrainer(this.trainer, tmp, options.saveFormat),
+        saveOptimizer: (file) => this.handle.saveOptimizerState(file),
+        rngState,
+        rankRngStates,
+        scheduler: { ...plan.schedule, step },
+        trainerState: this.trainerState(bestName),
+      });
+      if (options.saveTotalLimit !== undefined) await rotateCheckpoints(outputDir, options.saveTotalLimit, bestName);
+    }
+    if (dist) await dist.barrier();
     this.bestCheckpointName = bestName;
     this.lastSavedStep = step;
-    if (options.saveTotalLimit !== undefined) await rotateCheckpoints(outputDir, options.saveTotalLimit, this.bestCheckpointName);
     const event: CheckpointEvent = { step, path: dir };
     this.trainer.emit('checkpoint', event);
     await options.callbacks.onCheckpoint?.(step, event);
     return dir;
   }
 
+  /** Every rank's generator state, gathered to all through one all-reduce; ranks 1.. of them (for rank 0 to save). */
+  private async gatherRngStates(dist: DistributedContext, own: Uint8Array): Promise<Uint8Array[]> {
+    const n = own.length;
+    const table = new Float64Array(dist.worldSize * (n + 1));
+    table[dist.rank * (n + 1)] = n;
+    own.forEach((byte, i) => (table[dist.rank * (n + 1) + 1 + i] = byte));
+    const all = await dist.allReduceSum(table);
+    const states: Uint8Array[] = [];
+    for (let r = 1; r < dist.worldSize; r++) {
+      if (all[r * (n + 1)] !== n) throw new Error(`rank ${r}'s generator state has ${all[r * (n + 1)]} bytes, rank ${dist.rank}'s ${n}; the ranks run different LibTorch builds`);
+      states.push(Uint8Array.from(all.subarray(r * (n + 1) + 1, (r + 1) * (n + 1))));
+    }
+    return states;
+  }
+
   private trainerState(bestName: string | null): TrainerStateJson {
     const { options, plan } = this;
     const position: DataPosition = { ...this.position, seed: options.seed, shuffle: options.shuffle };
     if (options.groupByLength) position.groupByLength = true;
+    if (this.position.epoch === this.startExample.epoch && this.startExample.start > 0) position.startExample = this.startExample.start;
     if (plan.dataset instanceof StreamingDataset) {
       // The epoch's remaining examples follow the ones consumed: whole batches, as the position is a step boundary.
       position.examples = this.position.batch * options.batchSize;
@@ -759,6 +875,7 @@ class FitRun {
       bestCheckpointName: bestName,
       earlyStoppingCounter: this.earlyStoppingCounter,
     };
+    if (plan.dist) own.worldSize = plan.dist.worldSize;
     return {
       global_step: this.globalStep,
       epoch: this.globalStep / plan.stepsPerEpoch,
@@ -779,13 +896,21 @@ class FitRun {
   /** At a step boundary: saves a checkpoint (when outputDir is set) and rejects with an AbortError. */
   private async abortIfRequested(): Promise<void> {
     const signal = this.signal;
-    if (!signal?.aborted) return;
+    const dist = this.plan.dist;
+    if (dist) {
+      // Data-parallel: the ranks agree (one small all-reduce per step) so that all stop at the same step, and
+      // rank 0's checkpoint is complete before any rank stops; a rank stopping alone would leave the others waiting.
+      const anyAborted = (await dist.allReduceSum(Float64Array.of(signal?.aborted ? 1 : 0)))[0] > 0;
+      if (!anyAborted) return;
+    } else if (!signal?.aborted) return;
     let checkpoint: string | undefined;
-    if (this.options.outputDir !== undefined && this.globalStep > this.startStep && this.lastSavedStep !== this.globalStep) {
-      checkpoint = await this.saveCheckpoint();
+    if (this.options.outputDir !== undefined && this.globalStep > this.startStep) {
+      // This step's checkpoint may exist already (the stop came right after an epoch's or a save step's checkpoint).
+      checkpoint = this.lastSavedStep === this.globalStep ? path.join(this.options.outputDir, checkpointName(this.globalStep)) : await this.saveCheckpoint();
     }
     const saved = checkpoint !== undefined ? `; checkpoint saved to ${checkpoint}` : '';
-    throw new AbortError(`fit() was aborted at step ${this.globalStep}${saved}`, { cause: signal.reason, checkpoint });
+    const where = dist && !signal?.aborted ? ' (by another rank)' : '';
+    throw new AbortError(`fit() was aborted at step ${this.globalStep}${where}${saved}`, { cause: signal?.reason, checkpoint });
   }
 }
 
@@ -813,6 +938,8 @@ export class Trainer extends EventEmitter {
   readonly options: Readonly<ResolvedTrainerOptions>;
   private running = false;
   private lastProblemType: ProblemType | undefined;
+  // The data-parallel job, joined by the first fit()/evaluate() that needs it and kept until close().
+  private joining: Promise<DistributedContext> | undefined;
   private readonly lengthCache = new WeakMap<Dataset, { tokenizer: unknown; maxLength: number | undefined; lengths: Int32Array }>();
 
   constructor(model: BertClassifier, options: TrainerOptions = {}) {
@@ -841,12 +968,61 @@ export class Trainer extends EventEmitter {
     // other fits on this model reject.
     const handle = this.model.claimForTraining(this);
     this.running = true;
+    let attached = false;
     try {
-      const plan = await this.plan(dataset, evalDataset);
+      const dist = await this.distributedContext();
+      if (dist) {
+        handle.setProcessGroup(dist.group, Math.max(1, Math.round(dist.options.bucketCapMb * 2 ** 20)));
+        attached = true;
+      }
+      const plan = await this.plan(dataset, evalDataset, dist);
       return await new FitRun(this, this.model, handle, this.options, plan, fo.signal).run(fo.resumeFrom);
     } finally {
+      if (attached && !handle.disposed) handle.setProcessGroup(null);
       this.running = false;
       this.model.releaseFromTraining(this);
+    }
+  }
+
+  /** This process's rank in the data-parallel job (0 for a single process): rank 0 is the one that should log and save. */
+  get rank(): number {
+    return this.options.distributed?.rank ?? 0;
+  }
+
+  /** Processes in the data-parallel job (1 for a single process). */
+  get worldSize(): number {
+    return this.options.distributed?.worldSize ?? 1;
+  }
+
+  /**
+   * This process's place in the data-parallel job (options.distributed, or torchrun's environment), joined on
+   * first use: resolves once every rank has connected, rejects after distributed.timeoutMs. undefined when the
+   * Trainer runs as a single process.
+   */
+  async distributedContext(): Promise<DistributedContext | undefined> {
+    const options = this.options.distributed;
+    if (!options) return undefined;
+    if (!this.joining) {
+      this.joining = DistributedContext.join(options);
+      // A failed rendezvous may be retried by a later call.
+      this.joining.catch(() => {
+        this.joining = undefined;
+      });
+    }
+    return this.joining;
+  }
+
+  /** Leaves the data-parallel job (after a barrier, so that rank 0's rendezvous store outlives the others' use). */
+  async close(): Promise<void> {
+    const joining = this.joining;
+    this.joining = undefined;
+    if (!joining) return;
+    const dist = await joining.catch(() => undefined);
+    if (!dist) return;
+    try {
+      await dist.barrier();
+    } finally {
+      await dist.destroy();
     }
   }
 
@@ -868,8 +1044,11 @@ export class Trainer extends EventEmitter {
     if (ds instanceof Dataset) await checkExamples(ds, ctx, this.model, 'dataset');
     else checkStream(this.model, 'dataset');
     const weights = this.options.classWeights && problemType === 'single_label_classification' ? Float32Array.from(this.options.classWeights) : null;
+    const dist = ds instanceof Dataset ? await this.distributedContext() : undefined;
     try {
-      return await evaluateDataset(handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches, this.options.mixedPrecision);
+      return await evaluateDataset(
+        handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches, this.options.mixedPrecision, dist,
+      );
     } catch (err) {
       throw ds instanceof StreamingDataset ? withPrefix(err, 'dataset') : err;
     }
@@ -909,7 +1088,11 @@ export class Trainer extends EventEmitter {
    * Problem type, strategies and step counts (transformers' arithmetic), after checking every example of an
    * in-memory dataset (a stream's rows are checked as they are read; its size comes from count()).
    */
-  private async plan(dataset: Dataset | StreamingDataset, evalDataset: Dataset | StreamingDataset | undefined): Promise<RunPlan> {
+  private async plan(
+    dataset: Dataset | StreamingDataset,
+    evalDataset: Dataset | StreamingDataset | undefined,
+    dist: DistributedContext | undefined,
+  ): Promise<RunPlan> {
     const o = this.options;
     const problemType = this.options.problemType ?? this.model.config.problem_type ?? (await this.inferProblemType(dataset));
     const evalStrategy = resolveEvalStrategy(o, evalDataset !== undefined, problemType);
@@ -924,7 +1107,8 @@ export class Trainer extends EventEmitter {
     // In memory, length grouping needs every example's token length: one tokenizing pass, kept for later fits.
     const lengths = o.groupByLength && dataset instanceof Dataset ? await this.tokenLengthsOf(dataset, ctx) : undefined;
 
-    const numBatches = Math.ceil(numExamples / o.batchSize);
+    // Data-parallel: steps per epoch follow each rank's shard (batchSize is per process, DistributedSampler pads).
+    const numBatches = batchesPerRank(numExamples, dist?.worldSize ?? 1, o.batchSize);
     const stepsPerEpoch = Math.ceil(numBatches / o.gradientAccumulationSteps);
     const totalSteps = Math.ceil(o.epochs * stepsPerEpoch);
     const warmupSteps = resolveWarmupSteps({ warmupSteps: o.warmupSteps, warmupRatio: o.warmupRatio, totalSteps });
@@ -941,6 +1125,7 @@ export class Trainer extends EventEmitter {
       totalSteps,
       numEpochs: Math.ceil(totalSteps / stepsPerEpoch),
       schedule: { type: o.lrScheduler, baseLr: o.learningRate, warmupSteps, totalSteps },
+      dist,
     };
   }
 }

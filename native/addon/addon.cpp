@@ -7,6 +7,7 @@
 #include "checkpoint_functions.h"
 #include "js_args.h"
 #include "native_model.h"
+#include "process_group_wrap.h"
 #include "promise_worker.h"
 
 namespace bert {
@@ -15,6 +16,7 @@ namespace bert {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", NativeModel::Define(env));
   RegisterCheckpointFunctions(env, exports);
+  RegisterDistributed(env, exports);
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
   exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

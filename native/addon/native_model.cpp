@@ -179,6 +179,8 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                          InstanceMethod<&NativeModel::SetRngState>("setRngState"),
                          InstanceMethod<&NativeModel::ManualSeed>("manualSeed"),
                          InstanceMethod<&NativeModel::TimeOptimizerStep>("timeOptimizerStep"),
+                         InstanceMethod<&NativeModel::SetProcessGroup>("setProcessGroup"),
+                         InstanceMethod<&NativeModel::BroadcastParameters>("broadcastParameters"),
                          InstanceAccessor<&NativeModel::IsDisposed>("disposed"),
                      });
 }

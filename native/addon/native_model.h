@@ -9,6 +9,8 @@
 
 #include "../model/bert_config.h"
 #include "../model/bert_for_sequence_classification.h"
+#include "../distributed/gradient_reducer.h"
+#include "../distributed/process_group.h"
 #include "../training/adamw.h"
 
 namespace bert {
@@ -26,6 +28,10 @@ struct ModelState {
   std::shared_mutex mutex;                       // shared: forward/save; exclusive: load and training steps
   std::unique_ptr<AdamW> optimizer;              // created by configureOptimizer()
   std::vector<PendingLoss> pending_losses;       // guarded by mutex
+  // Set by setProcessGroup(): trainStep then averages gradients (the reducer, overlapped with the backward pass)
+  // and the logged loss over the group's ranks.
+  std::shared_ptr<ProcessGroup> process_group;  // guarded by mutex
+  std::unique_ptr<GradientReducer> reducer;     // guarded by mutex
 };
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
@@ -51,6 +57,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value SetRngState(const Napi::CallbackInfo& info);         // (Uint8Array)
   Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
   Napi::Value TimeOptimizerStep(const Napi::CallbackInfo& info);   // (repeats) -> Promise<number[]> milliseconds (benchmarks)
+
+  // Data-parallel training (native_model_distributed.cpp).
+  Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);      // (ProcessGroup | null, bucketBytes?)
+  Napi::Value BroadcastParameters(const Napi::CallbackInfo& info);  // (root) -> Promise<void>
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> loaded_state(Napi::Env env) const;  // throws if not loaded or disposed

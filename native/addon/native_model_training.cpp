@@ -121,7 +121,9 @@ class TrainStepWorker : public PromiseWorker {
     TrainModeScope train_mode(model);
     clear_grads();
     std::vector<at::Tensor> micro_losses;  // 0-d, detached
-    for (const auto& batch : batches_) {
+    GradientReducer* reducer = state_->reducer.get();
+    for (size_t i = 0; i < batches_.size(); ++i) {
+      const auto& batch = batches_[i];
       try {
         at::Tensor logits;  // [B, L] fp32
         {
@@ -130,17 +132,36 @@ class TrainStepWorker : public PromiseWorker {
         }
         logits = logits.to(at::kFloat);  // the loss in fp32 under mixed precision too
         at::Tensor loss = compute_loss(options_.kind, logits, batch.labels_tensor(options_.kind, state_->config.num_labels), weights);
+        // Data-parallel: the last micro-batch's backward all-reduces the (accumulated) gradients bucket by bucket as
+        // they become final; the earlier ones accumulate locally (DDP's no_sync).
+        if (reducer && i + 1 == batches_.size()) reducer->prepare_for_backward();
         // transformers divides each micro-batch loss by the accumulation steps before backward.
         (loss / static_cast<double>(options_.accumulation_steps)).backward();
         micro_losses.push_back(loss.detach());
       } catch (const std::exception& e) {
         clear_grads();
+        if (reducer) reducer->reset();
         rethrow_with_batch(e, batch);
+      }
+    }
+    at::Tensor step_loss = at::stack(micro_losses).mean();  // 0-d
+    if (reducer) {
+      // DDP: gradients averaged over the ranks before clipping, so every rank clips and steps identically. The
+      // logged loss is the ranks' mean too (transformers gathers it), i.e. the loss of the global batch.
+      try {
+        ProcessGroup& group = *state_->process_group;
+        reducer->finish();
+        reduction_ = {reducer->bucket_count(), reducer->buckets_launched_during_backward()};
+        std::vector<at::Tensor> loss{step_loss.reshape({1}).clone()};  // [1]
+        group.all_reduce_sum(loss, "loss all-reduce");
+        step_loss = loss[0].div(group.world_size()).reshape({});
+      } catch (...) {
+        clear_grads();
+        throw;
       }
     }
     const GradNorm clipping = bert::grad_norm(params, options_.max_grad_norm);  // the optimizer applies the clipping
     const at::Tensor& grad_norm = clipping.total;                               // 0-d
-    at::Tensor step_loss = at::stack(micro_losses).mean();
     const int64_t this_step = optimizer.step_count() + 1;
 
     if (options_.skip_non_finite || options_.read_loss) {
@@ -191,6 +212,12 @@ class TrainStepWorker : public PromiseWorker {
       logged.Set(static_cast<uint32_t>(i), entry);
     }
     out.Set("logged", logged);
+    if (reduction_) {
+      Napi::Object reduction = Napi::Object::New(env);
+      reduction.Set("buckets", static_cast<double>(reduction_->first));
+      reduction.Set("launchedDuringBackward", static_cast<double>(reduction_->second));
+      out.Set("reduction", reduction);
+    }
     return out;
   }
 
@@ -231,6 +258,7 @@ class TrainStepWorker : public PromiseWorker {
   std::vector<Logged> logged_;
   bool skipped_ = false;
   int64_t step_ = 0;
+  c10::optional<std::pair<int64_t, int64_t>> reduction_;  // data-parallel: buckets, of them launched during backward
 };
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
+const { machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
 const SGEMM = path.join(ROOT, 'bench', 'sgemm.py');
@@ -60,24 +62,8 @@ const MEMORY_STEPS = 5; // > libuv's 4 pool threads: each step may run on anothe
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
 
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function relDiff(a, b) {
-  return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
-}
-
 // The library's seeded generator (mulberry32), for the token ids.
 const { mulberry32: random } = require(path.join(ROOT, 'dist', 'random'));
-
-function procStatusKiB(field, pid = 'self') {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text);
-  return m ? Number(m[1]) : -1;
-}
 
 function resetPeakRss() {
   try {
@@ -144,26 +130,6 @@ const stepOptions = (precision) => ({
   classWeights: null,
   skipNonFinite: false,
 });
-
-// A directory with the same weights as `from` (hard link, else copy) and config.json with dropout 0.
-function writeDropoutFreeDir(from, to) {
-  fs.mkdirSync(to, { recursive: true });
-  for (const file of fs.readdirSync(from)) {
-    const src = path.join(from, file);
-    const dst = path.join(to, file);
-    if (file === 'config.json') {
-      const cfg = JSON.parse(fs.readFileSync(src, 'utf8'));
-      Object.assign(cfg, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
-      fs.writeFileSync(dst, `${JSON.stringify(cfg, null, 2)}\n`);
-    } else {
-      try {
-        fs.linkSync(src, dst);
-      } catch {
-        fs.copyFileSync(src, dst);
-      }
-    }
-  }
-}
 
 function loadLibrary() {
   // Lazy: OPENBLAS_NUM_THREADS must be in the environment before the addon (and with it OpenBLAS) is loaded.
@@ -309,52 +275,6 @@ async function memoryChild(dir, batchFile, threads, steps, precision) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Machine information
-
-function machineInfo(native, pythonTorch, threads) {
-  const cpus = os.cpus();
-  let lscpu = {};
-  try {
-    const text = execFileSync('lscpu', { encoding: 'utf8' });
-    for (const line of text.split('\n')) {
-      const m = /^([^:]+):\s+(.*)$/.exec(line);
-      if (m && ['Model name', 'Thread(s) per core', 'Core(s) per socket', 'Socket(s)', 'Hypervisor vendor', 'L2 cache', 'L3 cache'].includes(m[1])) lscpu[m[1]] = m[2];
-    }
-  } catch {
-    lscpu = {};
-  }
-  let commit = null;
-  let dirty = null;
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-  } catch {
-    // not a git checkout
-  }
-  return {
-    hostname: os.hostname(),
-    cpuModel: cpus[0] ? cpus[0].model : 'unknown',
-    cores: cpus.length,
-    lscpu,
-    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
-    kernel: os.release(),
-    node: process.version,
-    torchOurs: native().torchVersion,
-    torchPython: pythonTorch,
-    threads,
-    openblasThreads: process.env.OPENBLAS_NUM_THREADS,
-    ompEnv: { GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT || null, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY || null },
-    commit,
-    dirty,
-  };
-}
-
-function uptimeLine() {
-  try {
-    return execFileSync('uptime', { encoding: 'utf8' }).trim();
-  } catch {
-    return `load average: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}`;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Formatting
@@ -530,7 +450,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
     const sgemmStart = runJsonProcess(o.python, sgemmArgs, env);
     log(`sgemm: ${sgemmStart.gflops.toFixed(1)} GFLOP/s (${sgemmStart.blas}, ${o.threads} threads)`);
     const threadsReply = await python.send({ op: 'threads', threads: o.threads });
-    result.machine = machineInfo(native, sgemmStart.torch, o.threads);
+    result.machine = machineInfo(ROOT, native, o.threads, sgemmStart.torch);
     result.machine.pythonThreads = threadsReply.threads;
     result.machine.oursThreads = native().numThreads();
     result.machine.envAppliedToOurs = !addonPreloaded;

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench';
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError } from './errors';
 import { evalCommand } from './eval';
+import { launchCommand } from './launch';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
 
@@ -32,9 +33,13 @@ export function buildProgram(done: (code: number) => void): Command {
   const program = configure(
     new Command('bert-trainer')
       .description('Fine-tune, evaluate and run BERT text classifiers (LibTorch, Hugging Face compatible).')
-      .version(packageVersion(), '-V, --version'),
+      .version(packageVersion(), '-V, --version')
+      // launch passes everything after its command on to the workers untouched.
+      .enablePositionalOptions(),
   );
-  for (const command of [trainCommand(done), evalCommand(done), predictCommand(done), benchCommand(done)]) program.addCommand(configure(command));
+  for (const command of [trainCommand(done), evalCommand(done), predictCommand(done), benchCommand(done), launchCommand(done)]) {
+    program.addCommand(configure(command));
+  }
   program.addHelpText('after', `\nRun 'bert-trainer <command> --help' for a command's options.`);
   return program;
 }
@@ -63,7 +68,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n(run 'bert-trainer${commandName ? ` ${commandName}` : ''} --help' for the options)\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`error: ${message(err)}\n`);
+    // A worker of `bert-trainer launch` says which rank failed.
+    const rank = process.env.WORLD_SIZE && process.env.RANK ? ` (rank ${process.env.RANK})` : '';
+    process.stderr.write(`error${rank}: ${message(err)}\n`);
     return EXIT_RUNTIME;
   }
 }

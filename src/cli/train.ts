@@ -3,7 +3,11 @@
 // metrics.json and report.html / report.svg. Ctrl-C stops at the next step with a checkpoint (exit code 130).
 import { Command, Option } from 'commander';
 
+import * as os from 'os';
+
 import { BertClassifier } from '../classifier';
+import { distributedFromEnv } from '../distributed';
+import { native } from '../native';
 import type { Dataset } from '../dataset';
 import { ReportData, writeReport } from '../report';
 import { AbortError, EvaluationResult, FitResult, HistoryEntry, MixedPrecision, Trainer } from '../trainer';
@@ -11,7 +15,7 @@ import { latestCheckpoint } from '../trainer-checkpoint';
 import { MIXED_PRECISIONS } from '../trainer-options';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote, textsOf } from './data';
-import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from './errors';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, UsageError } from './errors';
 import { onInterrupt } from './interrupt';
 import { checkEvalLabels, trainingLabels } from './labels';
 import { LoadedModel, ModelSource, SIZE_NAMES, describeArchitecture, describeSizes, modelForTraining, parseModelSource } from './model-source';
@@ -85,7 +89,7 @@ export function trainCommand(done: (code: number) => void): Command {
   command
     .optionsGroup('Training:')
     .addOption(new Option('--epochs <n>', 'passes over the training data (may be fractional)').argParser(number(0, Infinity, 'min')).default(3))
-    .addOption(new Option('--batch-size <n>', 'examples per step').argParser(integer()).default(8))
+    .addOption(new Option('--batch-size <n>', 'examples per step (per process under `bert-trainer launch`)').argParser(integer()).default(8))
     .addOption(new Option('--lr <rate>', 'peak learning rate (default: 5e-5 for pretrained models, 1e-3 for built-in sizes)').argParser(number(0, 1, 'min')))
     .addOption(new Option('--max-length <n>', "truncate texts to this many tokens (default: 128, or the model's max_position_embeddings if smaller)").argParser(integer(2)))
     .addOption(new Option('--warmup-ratio <r>', 'fraction of the steps spent warming the learning rate up').argParser(number(0, 1)).default(0))
@@ -148,8 +152,40 @@ function totalSteps(f: TrainFlags, examples: number): number {
   return Math.ceil(f.epochs * Math.ceil(batches / f.gradAccum));
 }
 
+// Data-parallel workers other than rank 0 print nothing (rank 0 reports for the job); errors still go to stderr.
+let quiet = false;
+
 function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+  if (!quiet) process.stdout.write(`${line}\n`);
+}
+
+/** Progress for ranks other than 0: nothing shown. */
+const SILENT_PROGRESS: TrainingProgress = {
+  begin: () => undefined,
+  step: () => undefined,
+  evaluate: () => undefined,
+  checkpoint: () => undefined,
+  note: () => undefined,
+  stop: () => undefined,
+};
+
+/**
+ * Under `bert-trainer launch`: the intra-op threads default to this machine's cores shared by its workers (like
+ * torchrun's OMP_NUM_THREADS, which LibTorch here does not read), and a worker whose launcher died (killed with
+ * SIGKILL, so it could not stop its workers) stops too instead of training on as an orphan.
+ */
+function launchedWorkerSetup(threads: number | undefined): void {
+  const local = Number(process.env.LOCAL_WORLD_SIZE);
+  if (threads === undefined && Number.isSafeInteger(local) && local > 1) native().setNumThreads(Math.max(1, Math.floor(os.cpus().length / local)));
+  const launcher = Number(process.env.BERT_TRAINER_LAUNCHER_PID);
+  if (Number.isSafeInteger(launcher) && launcher > 0) {
+    setInterval(() => {
+      if (process.ppid !== launcher) {
+        process.stderr.write(`error (rank ${process.env.RANK}): the launcher (pid ${launcher}) exited; stopping\n`);
+        process.exit(EXIT_RUNTIME);
+      }
+    }, 1000).unref();
+  }
 }
 
 interface RunData {
@@ -293,14 +329,19 @@ function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progre
 }
 
 /** After Ctrl-C: a report of the steps that ran, where the checkpoint is, and how to resume from it. */
-async function reportInterruption(err: AbortError, f: TrainFlags, report: RunReport, seen: HistoryEntry[]): Promise<number> {
+async function reportInterruption(err: AbortError, f: TrainFlags, report: RunReport, seen: HistoryEntry[], main: boolean): Promise<number> {
+  if (!main) return EXIT_INTERRUPTED;
   const files = await writeReport(f.output, { ...report, status: 'interrupted', finishedAt: new Date(), ...reportHistory(seen) });
   // The step fit() stopped at (the logged steps lag behind it when --log-every > 1).
   const stoppedAt = /at step (\d+)/.exec(err.message)?.[1];
   say(`interrupted${stoppedAt !== undefined ? ` at step ${stoppedAt}` : ''}`);
   if (err.checkpoint !== undefined) {
     say(`checkpoint saved to ${err.checkpoint}`);
-    say(`resume with: ${commandLine(withoutResume(process.argv))} --resume ${err.checkpoint}`);
+    const launched = process.env.BERT_TRAINER_LAUNCHER_PID !== undefined;
+    // A launched worker's own command line lacks `bert-trainer launch` and its options; the resume may use another
+    // --nproc-per-node (see README, "Data-parallel training").
+    const command = commandLine(withoutResume(process.argv));
+    say(`resume with: ${launched ? command.replace(/^bert-trainer /, 'bert-trainer launch [its options] ') : command} --resume ${err.checkpoint}`);
   } else {
     say('no checkpoint was saved (no step had finished)');
   }
@@ -309,11 +350,12 @@ async function reportInterruption(err: AbortError, f: TrainFlags, report: RunRep
 }
 
 /** After a completed fit: the final held-out metrics, then the model, metrics.json, the report and the summary. */
-async function writeOutputs(f: TrainFlags, trainer: Trainer, result: FitResult, evalSet: Dataset | undefined, report: RunReport): Promise<void> {
-  // The last evaluation when it was at the last step, else one more evaluation.
+async function writeOutputs(f: TrainFlags, trainer: Trainer, result: FitResult, evalSet: Dataset | undefined, report: RunReport, main: boolean): Promise<void> {
+  // The last evaluation when it was at the last step, else one more evaluation (every rank takes part in it).
   let final: EvaluationResult | undefined = result.metrics.eval;
   const lastEval = [...result.history].reverse().find((e) => e.type === 'evaluate');
   if (evalSet && (final === undefined || lastEval?.step !== result.metrics.steps)) final = await trainer.evaluate(evalSet);
+  if (!main) return;
 
   const model = trainer.model;
   await model.save(f.output);
@@ -340,6 +382,11 @@ export async function runTrain(f: TrainFlags): Promise<number> {
   const source = f.model !== undefined ? parseModelSource(f.model) : undefined;
   checkFlags(f, source);
   applyThreads(f.threads);
+  // Under `bert-trainer launch` (or torchrun's variables set by hand): one rank of a data-parallel job.
+  const dist = distributedFromEnv();
+  const main = dist === undefined || dist.rank === 0;
+  if (dist) launchedWorkerSetup(f.threads);
+  quiet = !main;
   const startedAt = new Date();
   const resumeFrom = f.resume === undefined ? undefined : f.resume === true ? await latestCheckpoint(f.output) : f.resume;
 
@@ -352,7 +399,8 @@ export async function runTrain(f: TrainFlags): Promise<number> {
     say(`model: ${description}`);
     say(`data: ${data.train.length} training examples, ${data.evalSet ? `${data.evalSet.length} held-out examples (${data.evalName})` : 'no held-out data'}; labels: ${model.labels.join(', ')}`);
 
-    const progress = createProgress(process.stdout);
+    if (dist) say(`data-parallel: ${dist.worldSize} processes (rank 0 of them reports), batch size ${f.batchSize} per process`);
+    const progress = main ? createProgress(process.stdout) : SILENT_PROGRESS;
     const seen: HistoryEntry[] = [];
     const trainer = trainerFor(model, f, settings, progress, seen);
     const report: RunReport = {
@@ -363,7 +411,11 @@ export async function runTrain(f: TrainFlags): Promise<number> {
       command: commandLine(process.argv),
       output: f.output,
       startedAt,
-      notes: [...data.notes, ...(resumeFrom !== undefined ? [`resumed from ${resumeFrom}`] : [])],
+      notes: [
+        ...data.notes,
+        ...(resumeFrom !== undefined ? [`resumed from ${resumeFrom}`] : []),
+        ...(dist ? [`data-parallel: ${dist.worldSize} processes, batch size ${f.batchSize} per process (global batch ${dist.worldSize * f.batchSize})`] : []),
+      ],
     };
 
     const interrupt = onInterrupt(
@@ -375,15 +427,18 @@ export async function runTrain(f: TrainFlags): Promise<number> {
       result = await trainer.fit(data.train, { evalDataset: data.evalSet, resumeFrom, signal: interrupt.signal });
     } catch (err) {
       progress.stop();
-      if (err instanceof AbortError) return await reportInterruption(err, f, report, seen);
+      if (err instanceof AbortError) return await reportInterruption(err, f, report, seen, main);
       throw err;
     } finally {
       interrupt.dispose();
     }
     progress.stop();
-    await writeOutputs(f, trainer, result, data.evalSet, report);
+    await writeOutputs(f, trainer, result, data.evalSet, report, main);
+    // Every rank leaves the job together (rank 0 hosts the rendezvous store the others still use until here).
+    await trainer.close();
     return EXIT_OK;
   } finally {
     model.dispose();
+    quiet = false;
   }
 }

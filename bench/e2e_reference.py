@@ -1,0 +1,213 @@
+"""PyTorch side of the end-to-end benchmark (scripts/bench/e2e.js): the classic fine-tuning tutorial's recipe
+(transformers' "Fine-tune a pretrained model in native PyTorch"), on Debian's torch 1.13 (the LibTorch build the
+addon links), with transformers' BertForSequenceClassification re-implemented in test/reference/bert_reference.py.
+
+The recipe:
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=128)   # every row padded to the set's longest
+    loader = DataLoader(dataset, shuffle=True, batch_size=32)
+    optimizer = AdamW(...); lr_scheduler = get_scheduler("linear", num_warmup_steps=..., num_training_steps=...)
+    model.train()
+    for epoch in range(epochs):
+        for batch in loader:
+            loss = model(**batch).loss; loss.backward()
+            optimizer.step(); lr_scheduler.step(); optimizer.zero_grad()
+    model.eval(); for batch in eval_loader: with torch.no_grad(): predictions = model(**batch).logits.argmax(-1)
+
+Python has no `tokenizers`/`transformers` here, so the driver tokenizes with the same WordPiece tokenizer (the
+`tokenizers` Rust library through its Node binding, the library BertTokenizerFast calls) and hands this script the
+unpadded token ids ([CLS] ... [SEP], truncated to max length); `pad_to_longest` then does what padding=True does.
+The driver times that tokenizer call itself and reports it separately.
+
+Two deviations from the tutorial, so that both sides train with the same hyper-parameters as bert-trainer's (and
+transformers' Trainer's) defaults: AdamW over transformers' two parameter groups (no weight decay on biases and
+LayerNorm weights) and gradient clipping at max norm 1.0 before each optimizer step. The warm-up is
+ceil(warmup_ratio * total steps), as TrainingArguments.get_warmup_steps and src/schedule.ts compute it.
+
+Modes (each prints one JSON line on stdout):
+  train <spec.json>   the recipe, timed: model load, the training loop, the held-out evaluation (each phase and the
+                      total; Python start-up, `import torch`, reading the data file and building the padded tensors
+                      are outside the total and reported separately).
+                      -> {"phases": {"loadS", "trainS", "evalS", "totalS", "tensorizeS", "cpuS"}, "steps", "warmupSteps",
+                          "losses", "learningRates", "predictions", "evalLoss", "paddedLength": {"train", "eval"},
+                          "paddingFraction", "hwmKiB", "threads"}
+  check <spec.json>   correctness gate: the spec's model directory (with dropout forced to 0), the first
+                      `checkSteps` * batchSize training rows in order (padded to the whole set's longest, as the recipe
+                      pads them), `checkSteps` steps at a constant learning rate.
+                      -> {"losses", "gradNorms", "paddedLength"}
+
+spec.json: {"modelDir", "dataFile", "threads", "seed", "epochs", "batchSize", "learningRate", "weightDecay",
+            "warmupRatio", "maxGradNorm", "checkSteps"}
+dataFile:  {"padTokenId", "train": {"inputIds": [[...]], "labels": [...]}, "eval": {"inputIds": [[...]], "labels": [...]}}
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import resource
+import sys
+import time
+from typing import Any, Dict, List, Tuple
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "test", "reference"))
+from reload_and_predict import load_reference_model, read_checkpoint_dir  # noqa: E402
+from step_reference import load_model as load_model_without_dropout  # noqa: E402
+from train_reference import lr_lambda_for, make_optimizer  # noqa: E402
+
+
+def proc_status_kib(field: str) -> int:
+    with open("/proc/self/status", "r", encoding="utf-8") as status:
+        match = re.search(rf"^{field}:\s+(\d+)\s+kB", status.read(), re.MULTILINE)
+    return int(match.group(1)) if match else -1
+
+
+def pad_to_longest(rows: List[List[int]], pad_id: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What tokenizer(texts, padding=True, return_tensors="pt") returns: input_ids, token_type_ids and attention_mask,
+    every row padded (on the right) to the longest row of the whole list."""
+    longest = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for i, r in enumerate(rows):
+        input_ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        attention_mask[i, : len(r)] = 1
+    token_type_ids = torch.zeros_like(input_ids)
+    return input_ids, token_type_ids, attention_mask
+
+
+def read_spec(path: str) -> Dict[str, Any]:
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_data(spec: Dict[str, Any]) -> Dict[str, Any]:
+    with open(spec["dataFile"], "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def optimizer_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
+    # train_reference.make_optimizer's keys: transformers' parameter groups, torch.optim.AdamW (torch 1.13 defaults).
+    return {"learningRate": spec["learningRate"], "weightDecay": spec["weightDecay"], "adamBeta1": 0.9,
+            "adamBeta2": 0.999, "adamEpsilon": 1e-8}
+
+
+def train(spec: Dict[str, Any]) -> Dict[str, Any]:
+    torch.set_num_threads(int(spec["threads"]))
+    data = read_data(spec)
+    pad_id = int(data["padTokenId"])
+
+    # The tokenizer's output as tensors (return_tensors="pt"): outside the timed total, like the tokenizer call.
+    t = time.perf_counter()
+    train_x = pad_to_longest(data["train"]["inputIds"], pad_id)
+    train_y = torch.tensor(data["train"]["labels"], dtype=torch.long)
+    eval_x = pad_to_longest(data["eval"]["inputIds"], pad_id)
+    eval_y = torch.tensor(data["eval"]["labels"], dtype=torch.long)
+    tensorize_s = time.perf_counter() - t
+    real_tokens = sum(len(r) for r in data["train"]["inputIds"])
+    del data
+
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    raw_cfg, state_dict, _dtypes, _kind = read_checkpoint_dir(spec["modelDir"])
+    model, _missing, _unexpected = load_reference_model(raw_cfg, state_dict, strict=True)
+    del state_dict
+    loaded = time.perf_counter()
+
+    # Seeded after the load (load_reference_model seeds 0 for its throw-away initialisation): dropout and the order.
+    torch.manual_seed(int(spec["seed"]))
+    generator = torch.Generator()
+    generator.manual_seed(int(spec["seed"]))
+    batch_size = int(spec["batchSize"])
+    train_loader = DataLoader(TensorDataset(*train_x, train_y), shuffle=True, batch_size=batch_size, generator=generator)
+    epochs = int(spec["epochs"])
+    total_steps = epochs * len(train_loader)
+    warmup_steps = math.ceil(total_steps * float(spec["warmupRatio"]))
+    optimizer = make_optimizer(model, optimizer_spec(spec))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda_for("linear", warmup_steps, total_steps))
+    max_grad_norm = float(spec["maxGradNorm"])
+
+    losses: List[torch.Tensor] = []
+    learning_rates: List[float] = []
+    model.train()
+    for _epoch in range(epochs):
+        for input_ids, token_type_ids, attention_mask, labels in train_loader:
+            loss = model(input_ids, attention_mask, token_type_ids, labels=labels)["loss"]
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            learning_rates.append(scheduler.get_last_lr()[0])
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            losses.append(loss.detach())
+    trained = time.perf_counter()
+
+    model.eval()
+    predictions: List[torch.Tensor] = []
+    eval_loss = 0.0
+    eval_loader = DataLoader(TensorDataset(*eval_x, eval_y), batch_size=batch_size)
+    with torch.no_grad():
+        for input_ids, token_type_ids, attention_mask, labels in eval_loader:
+            out = model(input_ids, attention_mask, token_type_ids, labels=labels)
+            eval_loss += out["loss"].item() * labels.shape[0]
+            predictions.append(out["logits"].argmax(dim=-1))
+    evaluated = time.perf_counter()
+    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+
+    return {
+        "phases": {"loadS": loaded - start, "trainS": trained - loaded, "evalS": evaluated - trained,
+                   "totalS": evaluated - start, "tensorizeS": tensorize_s,
+                   # CPU time of the whole process (all threads) over the timed region: less sensitive than the wall
+                   # time to other work on a shared machine.
+                   "cpuS": (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)},
+        "steps": len(losses),
+        "warmupSteps": warmup_steps,
+        "losses": torch.stack(losses).tolist(),
+        "learningRates": learning_rates,
+        "predictions": torch.cat(predictions).tolist(),
+        "evalLoss": eval_loss / eval_y.shape[0],
+        "paddedLength": {"train": int(train_x[0].shape[1]), "eval": int(eval_x[0].shape[1])},
+        "paddingFraction": 1 - real_tokens / train_x[0].numel(),
+        "hwmKiB": proc_status_kib("VmHWM"),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def check(spec: Dict[str, Any]) -> Dict[str, Any]:
+    torch.set_num_threads(int(spec["threads"]))
+    data = read_data(spec)
+    input_ids, token_type_ids, attention_mask = pad_to_longest(data["train"]["inputIds"], int(data["padTokenId"]))
+    labels = torch.tensor(data["train"]["labels"], dtype=torch.long)
+    model = load_model_without_dropout(spec["modelDir"], dropout=False)
+    optimizer = make_optimizer(model, optimizer_spec(spec))
+    batch_size = int(spec["batchSize"])
+    losses: List[float] = []
+    norms: List[float] = []
+    model.train()
+    for k in range(int(spec["checkSteps"])):
+        rows = slice(k * batch_size, (k + 1) * batch_size)
+        loss = model(input_ids[rows], attention_mask[rows], token_type_ids[rows], labels=labels[rows])["loss"]
+        loss.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), float(spec["maxGradNorm"])).item())
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return {"losses": losses, "gradNorms": norms, "paddedLength": int(input_ids.shape[1])}
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) != 3 or argv[1] not in ("train", "check"):
+        print("usage: e2e_reference.py train|check <spec.json>", file=sys.stderr)
+        return 2
+    spec = read_spec(argv[2])
+    result = train(spec) if argv[1] == "train" else check(spec)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,186 @@
+#include "gradient_reducer.h"
+
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+namespace bert {
+
+struct GradientReducer::State {
+  struct Bucket {
+    std::vector<size_t> params;  // indices into State::params
+    size_t pending = 0;          // gradients of this bucket not final yet (this backward)
+    at::Tensor flat;  // [sum of the bucket's numel]: the flattened gradients being reduced
+    std::unique_ptr<ProcessGroup::Pending> work;
+  };
+
+  std::shared_ptr<ProcessGroup> group;
+  std::vector<at::Tensor> params;
+  std::vector<size_t> bucket_of;  // param index -> bucket index
+  std::vector<Bucket> buckets;
+  std::vector<bool> ready;        // per param, this backward
+  size_t next_bucket = 0;         // buckets launch in order: the first not launched
+  bool armed = false;
+  int64_t launched_in_backward = 0;
+  std::mutex mutex;  // hooks may run on autograd's device threads (CUDA)
+  // The accumulators are created on demand and held weakly by their tensors: keep them (and the hooks) alive.
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<uintptr_t> hook_keys;
+
+  // Copies the bucket's gradients into one flat tensor and starts its all-reduce (sum). Caller holds the mutex.
+  void launch(Bucket& bucket) {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> pieces;
+    pieces.reserve(bucket.params.size());
+    for (size_t i : bucket.params) {
+      const at::Tensor& p = params[i];
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+      pieces.push_back(p.grad().reshape({-1}));
+    }
+    bucket.flat = at::cat(pieces);
+    bucket.work = group->all_reduce_sum_async(bucket.flat, "gradient all-reduce");  // [numel] summed in place
+  }
+
+  // Launches every bucket from next_bucket on whose gradients are all final. Caller holds the mutex.
+  void launch_ready() {
+    while (next_bucket < buckets.size() && buckets[next_bucket].pending == 0) {
+      launch(buckets[next_bucket]);
+      ++next_bucket;
+      ++launched_in_backward;
+    }
+  }
+
+  void mark_ready(size_t index) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!armed || ready[index]) return;
+    ready[index] = true;
+    --buckets[bucket_of[index]].pending;
+    launch_ready();
+  }
+
+  void reset_locked() {
+    armed = false;
+    next_bucket = 0;
+    launched_in_backward = 0;
+    for (auto& b : buckets) {
+      b.pending = b.params.size();
+      b.flat = at::Tensor();
+      b.work.reset();
+    }
+    std::fill(ready.begin(), ready.end(), false);
+  }
+};
+
+namespace {
+
+// Runs after a parameter's AccumulateGrad node: its .grad now holds this backward's gradient.
+class ReadyHook : public torch::autograd::FunctionPostHook {
+ public:
+  ReadyHook(std::weak_ptr<GradientReducer::State> state, size_t index) : state_(std::move(state)), index_(index) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list& /*inputs*/) override {
+    if (auto state = state_.lock()) state->mark_ready(index_);
+    return outputs;
+  }
+
+ private:
+  std::weak_ptr<GradientReducer::State> state_;
+  size_t index_;
+};
+
+}  // namespace
+
+GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, const std::vector<at::Tensor>& params, int64_t bucket_bytes)
+    : group_(std::move(group)), state_(std::make_shared<State>()) {
+  State& s = *state_;
+  s.group = group_;
+  for (const auto& p : params)
+    if (p.requires_grad()) s.params.push_back(p);
+  s.bucket_of.assign(s.params.size(), 0);
+  s.ready.assign(s.params.size(), false);
+  // Reverse registration order: the classifier and the last layers' gradients are final first.
+  int64_t bytes = 0;
+  for (size_t k = s.params.size(); k-- > 0;) {
+    const at::Tensor& p = s.params[k];
+    const int64_t n = p.numel() * static_cast<int64_t>(p.element_size());
+    const bool fits = !s.buckets.empty() && bytes + n <= bucket_bytes &&
+                      s.params[s.buckets.back().params.front()].scalar_type() == p.scalar_type() &&
+                      s.params[s.buckets.back().params.front()].device() == p.device();
+    if (!fits) {
+      s.buckets.emplace_back();
+      bytes = 0;
+    }
+    s.buckets.back().params.push_back(k);
+    s.bucket_of[k] = s.buckets.size() - 1;
+    bytes += n;
+  }
+  s.reset_locked();
+  for (size_t k = 0; k < s.params.size(); ++k) {
+    auto accumulator = torch::autograd::impl::grad_accumulator(s.params[k]);
+    if (!accumulator) throw std::logic_error("a trainable parameter has no gradient accumulator (not a leaf tensor)");
+    s.hook_keys.push_back(accumulator->add_post_hook(std::make_unique<ReadyHook>(state_, k)));
+    s.accumulators.push_back(std::move(accumulator));
+  }
+}
+
+GradientReducer::~GradientReducer() {
+  State& s = *state_;
+  for (size_t k = 0; k < s.accumulators.size(); ++k) s.accumulators[k]->del_post_hook(s.hook_keys[k]);
+}
+
+void GradientReducer::prepare_for_backward() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->reset_locked();
+  state_->armed = group_->world_size() > 1;  // one process: nothing to reduce
+}
+
+void GradientReducer::reset() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->reset_locked();
+}
+
+int64_t GradientReducer::bucket_count() const { return static_cast<int64_t>(state_->buckets.size()); }
+
+int64_t GradientReducer::buckets_launched_during_backward() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->launched_in_backward;
+}
+
+void GradientReducer::finish() {
+  State& s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.armed = false;
+  try {
+    if (group_->world_size() > 1) {
+      // The rest, in order (parameters whose gradient never became final this step get zeros in launch()).
+      for (; s.next_bucket < s.buckets.size(); ++s.next_bucket) s.launch(s.buckets[s.next_bucket]);
+      at::NoGradGuard no_grad;
+      const double scale = 1.0 / static_cast<double>(group_->world_size());
+      for (auto& bucket : s.buckets) {
+        bucket.work->wait();
+        // Sum -> mean, then back into each gradient (in the bucket's order).
+        at::Tensor flat = bucket.flat.mul_(scale);
+        int64_t offset = 0;
+        for (size_t i : bucket.params) {
+          at::Tensor& g = s.params[i].mutable_grad();
+          const int64_t n = g.numel();
+          g.copy_(flat.narrow(0, offset, n).view(g.sizes()));
+          offset += n;
+        }
+      }
+    }
+  } catch (...) {
+    s.reset_locked();
+    throw;
+  }
+  const int64_t launched = s.launched_in_backward;
+  s.reset_locked();
+  s.launched_in_backward = launched;
+}
+
+}  // namespace bert

@@ -1,0 +1,93 @@
+// What the benchmark drivers (step.js, e2e.js, distributed.js) share: statistics, machine facts for the result
+// files, /proc readings and the dropout-free copy of a model directory used by the correctness gates.
+'use strict';
+
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function relDiff(a, b) {
+  return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+}
+
+function uptimeLine() {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}`;
+  }
+}
+
+/** A field of /proc/<pid>/status in KiB (VmHWM, VmRSS), or -1. */
+function procStatusKiB(field, pid = 'self') {
+  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+/** The machine, the software and the commit a result was measured on. */
+function machineInfo(root, native, threads, pythonTorch = null) {
+  const cpus = os.cpus();
+  let lscpu = {};
+  try {
+    for (const line of execFileSync('lscpu', { encoding: 'utf8' }).split('\n')) {
+      const m = /^([^:]+):\s+(.*)$/.exec(line);
+      if (m && ['Model name', 'Thread(s) per core', 'Core(s) per socket', 'Socket(s)', 'Hypervisor vendor', 'L2 cache', 'L3 cache'].includes(m[1])) lscpu[m[1]] = m[2];
+    }
+  } catch {
+    lscpu = {};
+  }
+  let commit = null;
+  let dirty = null;
+  try {
+    const git = (args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit = git(['rev-parse', 'HEAD']);
+    dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    hostname: os.hostname(),
+    cpuModel: cpus[0] ? cpus[0].model : 'unknown',
+    cores: cpus.length,
+    lscpu,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    kernel: os.release(),
+    node: process.version,
+    torchOurs: native().torchVersion,
+    torchPython: pythonTorch,
+    threads,
+    openblasThreads: process.env.OPENBLAS_NUM_THREADS,
+    ompEnv: { GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT || null, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY || null },
+    commit,
+    dirty,
+  };
+}
+
+/** A directory with the same weights as `from` (hard link, else copy) and a config.json with dropout 0. */
+function writeDropoutFreeDir(from, to) {
+  fs.mkdirSync(to, { recursive: true });
+  for (const file of fs.readdirSync(from)) {
+    const src = `${from}/${file}`;
+    const dst = `${to}/${file}`;
+    if (file === 'config.json') {
+      const cfg = JSON.parse(fs.readFileSync(src, 'utf8'));
+      Object.assign(cfg, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
+      fs.writeFileSync(dst, `${JSON.stringify(cfg, null, 2)}\n`);
+    } else {
+      try {
+        fs.linkSync(src, dst);
+      } catch {
+        fs.copyFileSync(src, dst);
+      }
+    }
+  }
+}
+
+module.exports = { median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir };
