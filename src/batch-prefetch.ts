@@ -10,6 +10,7 @@ import {
   encodeBatch,
   encodeExamples,
   pretokenize,
+  TokenRowCache,
 } from './dataset';
 import { sortByLengthDescending } from './length-grouping';
 import type { StreamedExample, StreamingDataset } from './streaming-dataset';
@@ -119,11 +120,16 @@ function namingExamples(err: unknown, names: string[]): Error {
 }
 
 /** The batches (lists of dataset indices) of an in-memory dataset, encoded in order. */
-export async function* datasetBatches(dataset: Dataset, batches: readonly number[][], ctx: EncodeContext): AsyncGenerator<PipelineBatch> {
+export async function* datasetBatches(
+  dataset: Dataset,
+  batches: readonly number[][],
+  ctx: EncodeContext,
+  cache?: TokenRowCache,
+): AsyncGenerator<PipelineBatch> {
   for (let b = 0; b < batches.length; b++) {
     let batch: EncodedBatch;
     try {
-      batch = await encodeBatch(dataset, batches[b], ctx);
+      batch = await encodeBatch(dataset, batches[b], ctx, cache);
     } catch (err) {
       throw namingExamples(err, batches[b].map((i) => `examples[${i}]`));
     }

@@ -632,6 +632,33 @@ interface TokenRow {
 }
 
 /**
+ * The token rows of one in-memory dataset's examples by dataset index, filled as its batches are encoded, so that
+ * later epochs re-form batches without tokenizing again. Tokenizing runs beside the native step on the same cores:
+ * on 2 cores and 128-token e-mails it slowed every step (BENCHMARKS.md, e2e). Valid for one tokenizer and maxLength;
+ * the Trainer keeps one per dataset and checks both.
+ */
+export class TokenRowCache {
+  private readonly rows = new Map<number, TokenRow>();
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** The rows of `examples` (dataset rows at `indices`), tokenizing only those not seen before. */
+  async rowsOf(examples: readonly Example[], indices: readonly number[], nameOf: (row: number) => string, ctx: EncodeContext): Promise<TokenRow[]> {
+    const missing: number[] = []; // positions in `examples`
+    indices.forEach((index, row) => {
+      if (!this.rows.has(index)) missing.push(row);
+    });
+    if (missing.length > 0) {
+      const fresh = await tokenRows(missing.map((row) => examples[row]), (k) => nameOf(missing[k]), ctx);
+      missing.forEach((row, k) => this.rows.set(indices[row], fresh[k]));
+    }
+    return indices.map((index) => this.rows.get(index) as TokenRow);
+  }
+}
+
+/**
  * Every row's tokens: texts tokenized (truncated to maxLength, pairs with 'longest_first', no padding) in one
  * tokenizer call per kind (single texts, pairs); pre-tokenized rows as they are (longer than maxLength is an error).
  */
@@ -678,7 +705,7 @@ async function tokenRows(examples: readonly Example[], nameOf: (row: number) => 
  * pre-tokenized rows are taken as they are (longer than maxLength is an error), every row is padded to the longest
  * row of the batch (pad id, mask 0, token type 0), and the labels are encoded for ctx.problemType.
  */
-export async function encodeExamples(rows: BatchRows, ctx: EncodeContext): Promise<EncodedBatch> {
+export async function encodeExamples(rows: BatchRows, ctx: EncodeContext, cache?: TokenRowCache): Promise<EncodedBatch> {
   if (rows === null || typeof rows !== 'object' || !Array.isArray(rows.examples) || !Array.isArray(rows.indices)) {
     throw new TypeError('rows must be { examples, indices, nameOf? }');
   }
@@ -687,7 +714,7 @@ export async function encodeExamples(rows: BatchRows, ctx: EncodeContext): Promi
   checkContext(ctx);
   const nameOf = rows.nameOf ?? defaultName(rows.indices);
   const labels = encodeLabels(rows, nameOf, ctx);
-  const tokens = await tokenRows(rows.examples, nameOf, ctx);
+  const tokens = cache ? await cache.rowsOf(rows.examples, rows.indices, nameOf, ctx) : await tokenRows(rows.examples, nameOf, ctx);
 
   const B = tokens.length;
   let S = 0;
@@ -711,12 +738,15 @@ export async function encodeExamples(rows: BatchRows, ctx: EncodeContext): Promi
   return { inputIds, attentionMask, tokenTypeIds, labels, batchSize: B, sequenceLength: S, indices: [...rows.indices], realTokens };
 }
 
-/** encodeExamples of the dataset's examples at `indices` (errors name them by their dataset index). */
-export async function encodeBatch(dataset: Dataset, indices: number[], ctx: EncodeContext): Promise<EncodedBatch> {
+/**
+ * encodeExamples of the dataset's examples at `indices` (errors name them by their dataset index); with `cache`
+ * (this dataset's, for ctx's tokenizer and maxLength), rows tokenized before are taken from it.
+ */
+export async function encodeBatch(dataset: Dataset, indices: number[], ctx: EncodeContext, cache?: TokenRowCache): Promise<EncodedBatch> {
   if (!(dataset instanceof Dataset)) throw new TypeError('dataset must be a Dataset (use Dataset.fromArray)');
   checkIndices(indices, dataset.length, true);
   checkContext(ctx);
-  return encodeExamples({ examples: indices.map((i) => dataset.get(i)), indices }, ctx);
+  return encodeExamples({ examples: indices.map((i) => dataset.get(i)), indices }, ctx, cache);
 }
 
 /**

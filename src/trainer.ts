@@ -9,7 +9,7 @@ import * as path from 'path';
 import { BatchPrefetcher, PipelineBatch, datasetBatches, streamBatches } from './batch-prefetch';
 import { BertClassifier } from './classifier';
 import type { ProblemType } from './config';
-import { Dataset, EncodeContext, EncodedBatch, Example, batchesOf, encodeBatch, epochOrder, inferProblemType, tokenLengths } from './dataset';
+import { Dataset, EncodeContext, EncodedBatch, Example, TokenRowCache, batchesOf, encodeBatch, epochOrder, inferProblemType, tokenLengths } from './dataset';
 import { lengthGroupedOrder, megaBatchSize } from './length-grouping';
 import { DistributedContext, shardOrder, shardSize } from './distributed';
 import { ClassMetrics, classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
@@ -40,6 +40,9 @@ import {
   resolveTrainerOptions,
 } from './trainer-options';
 
+
+/** Tokens (rows × maxLength) up to which the training set's token rows are kept between epochs: ~16M ids. */
+const TOKEN_CACHE_LIMIT = 16_000_000;
 export type { FitOptions, TrainerOptions, TrainerCallbacks, EarlyStoppingOptions, IntervalStrategy, MixedPrecision } from './trainer-options';
 
 export interface TrainBeginLogs {
@@ -370,6 +373,8 @@ interface RunPlan {
   numExamples: number;
   /** Token lengths of an in-memory dataset's examples, when batches are length-grouped. */
   lengths: Int32Array | undefined;
+  /** An in-memory dataset's token rows, kept across epochs (undefined: streams, or too large to keep). */
+  tokenCache: TokenRowCache | undefined;
   evalDataset: Dataset | StreamingDataset | undefined;
   ctx: EncodeContext;
   evalStrategy: IntervalStrategy;
@@ -655,7 +660,7 @@ class FitRun {
     // Data-parallel: DistributedSampler's shard of the (length-grouped) order, as transformers' distributed
     // length-grouped sampler takes it; batchSize is per process.
     if (plan.dist) order = shardOrder(order, plan.dist.rank, plan.dist.worldSize);
-    return datasetBatches(plan.dataset, batchesOf(order, batchSize).slice(firstBatch), plan.ctx);
+    return datasetBatches(plan.dataset, batchesOf(order, batchSize).slice(firstBatch), plan.ctx, plan.tokenCache);
   }
 
   /**
@@ -941,6 +946,7 @@ export class Trainer extends EventEmitter {
   // The data-parallel job, joined by the first fit()/evaluate() that needs it and kept until close().
   private joining: Promise<DistributedContext> | undefined;
   private readonly lengthCache = new WeakMap<Dataset, { tokenizer: unknown; maxLength: number | undefined; lengths: Int32Array }>();
+  private readonly tokenCaches = new WeakMap<Dataset, { tokenizer: unknown; maxLength: number | undefined; cache: TokenRowCache }>();
 
   constructor(model: BertClassifier, options: TrainerOptions = {}) {
     super();
@@ -1058,6 +1064,19 @@ export class Trainer extends EventEmitter {
     return data instanceof Dataset ? inferProblemType(data, this.model.numLabels) : inferStreamProblemType(data, this.model.numLabels);
   }
 
+  /**
+   * The training dataset's token rows, kept across epochs and fits (same tokenizer and maxLength) unless the dataset
+   * could hold more than TOKEN_CACHE_LIMIT tokens, when each epoch tokenizes again.
+   */
+  private tokenCacheFor(dataset: Dataset, ctx: EncodeContext): TokenRowCache | undefined {
+    if (dataset.length * (ctx.maxLength ?? ctx.tokenizer?.maxLength ?? 512) > TOKEN_CACHE_LIMIT) return undefined;
+    const cached = this.tokenCaches.get(dataset);
+    if (cached && cached.tokenizer === ctx.tokenizer && cached.maxLength === ctx.maxLength) return cached.cache;
+    const cache = new TokenRowCache();
+    this.tokenCaches.set(dataset, { tokenizer: ctx.tokenizer, maxLength: ctx.maxLength, cache });
+    return cache;
+  }
+
   private async tokenLengthsOf(dataset: Dataset, ctx: EncodeContext): Promise<Int32Array> {
     const cached = this.lengthCache.get(dataset);
     if (cached && cached.tokenizer === ctx.tokenizer && cached.maxLength === ctx.maxLength) return cached.lengths;
@@ -1116,6 +1135,7 @@ export class Trainer extends EventEmitter {
       dataset,
       numExamples,
       lengths,
+      tokenCache: dataset instanceof Dataset ? this.tokenCacheFor(dataset, ctx) : undefined,
       evalDataset,
       ctx,
       evalStrategy,

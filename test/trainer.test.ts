@@ -225,6 +225,37 @@ describe('training loop', () => {
     await expect(trainer.fit([{ text: 'good', label: 'great' }])).rejects.toThrow(/examples\[0\]\.label "great" is not a label/);
     model.dispose();
   });
+
+  test('an in-memory text dataset is tokenized once: later epochs and fits reuse its token rows, the same batches', async () => {
+    const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', 'film', 'very', 'not'];
+    const tokenizer = BertTokenizer.fromVocab(vocab);
+    const config = { vocab_size: vocab.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 32 };
+    const texts = Dataset.fromArray([
+      { text: 'good film', label: 'pos' }, { text: 'bad film', label: 'neg' }, { text: 'very good film', label: 'pos' },
+      { text: 'not good', label: 'neg' }, { text: 'very bad film', textPair: 'not good', label: 'neg' }, { text: 'good', label: 'pos' },
+    ]);
+    const run = async (tokenized: boolean): Promise<{ losses: number[]; encodedTexts: number }> => {
+      const model = await BertClassifier.fromConfig(config, { labels: ['neg', 'pos'], tokenizer, seed: 1 });
+      const encode = jest.spyOn(tokenizer, 'encode');
+      const data = tokenized ? Dataset.fromArray(await Promise.all(texts.toArray().map(async (e) => {
+        const t = e as { text: string; textPair?: string; label: string };
+        const enc = await tokenizer.encode([t.text], t.textPair !== undefined ? [t.textPair] : undefined, { padding: false });
+        return { inputIds: enc.inputIds[0], tokenTypeIds: enc.tokenTypeIds[0], label: t.label };
+      }))) : texts;
+      encode.mockClear();
+      const trainer = new Trainer(model, { epochs: 3, batchSize: 2, learningRate: 1e-3, seed: 5 });
+      const result = await trainer.fit(data);
+      await trainer.fit(data); // a second fit on the same dataset: nothing left to tokenize
+      const encodedTexts = encode.mock.calls.reduce((n, call) => n + (call[0] as string[]).length, 0);
+      encode.mockRestore();
+      model.dispose();
+      return { losses: steps(result.history).map((e) => e.loss), encodedTexts };
+    };
+    const cached = await run(false);
+    expect(cached.encodedTexts).toBe(texts.length); // each text once, not once per epoch (3) and fit (2)
+    const pretokenized = await run(true);
+    expect(cached.losses).toEqual(pretokenized.losses); // the batches are the ones tokenizing every time would give
+  });
 });
 
 describe('evaluate', () => {
