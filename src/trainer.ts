@@ -23,6 +23,7 @@ import {
   TrainerStateJson,
   checkpointName,
   latestCheckpoint,
+  rankRngStateFile,
   readCheckpointFolder,
   readRankRngState,
   recoverInterruptedWrites,
@@ -555,12 +556,18 @@ class FitRun {
       throw new Error(`resumeFrom: ${dir}: scheduler.json step ${checkpoint.scheduler.step} differs from trainer_state.json global_step ${state.global_step}`);
     }
 
+    // Each rank continues its own generator (dropout) when the world size is the same; otherwise every rank takes
+    // rank 0's (exact only without dropout). Restored first: a bad state file is rejected before any weight changes.
+    const rank = plan.dist?.rank ?? 0;
+    const ownRngState = rank > 0 && savedWorld === world;
+    try {
+      this.handle.setRngState(ownRngState ? await readRankRngState(dir, rank) : checkpoint.rngState);
+    } catch (err) {
+      const file = path.join(dir, rankRngStateFile(ownRngState ? rank : 0));
+      throw new Error(`resumeFrom: ${file}: ${(err as Error).message}`, { cause: err });
+    }
     await this.handle.loadWeights(checkpoint.weightsFiles);
     await this.handle.loadOptimizerState(checkpoint.optimizerFile);
-    // Each rank continues its own generator (dropout) when the world size is the same; otherwise every rank takes
-    // rank 0's (exact only without dropout).
-    const rank = plan.dist?.rank ?? 0;
-    this.handle.setRngState(rank > 0 && savedWorld === world ? await readRankRngState(dir, rank) : checkpoint.rngState);
 
     this.globalStep = state.global_step;
     if (batch >= savedBatches) {

@@ -178,6 +178,14 @@ describe('resume (like transformers test_can_resume_training)', () => {
     await expect(new Trainer(model, options(dir('x'))).fit(train.slice(1), { resumeFrom: from })).rejects.toThrow(/training set of size 26/);
     await expect(new Trainer(model, options(dir('x'))).fit(train, { resumeFrom: dir('nowhere') })).rejects.toThrow(/nowhere is not a checkpoint folder/);
     await expect(new Trainer(model, options(dir('empty-out'))).fit(train, { resumeFrom: true })).rejects.toThrow(/no checkpoint-<step> folder/);
+    // A damaged generator state: rejected naming the file and the expected size, before any weight is replaced.
+    const damaged = dir('damaged-rng');
+    fs.cpSync(from, damaged, { recursive: true });
+    fs.writeFileSync(path.join(damaged, 'rng_state.bin'), Buffer.alloc(10));
+    const before = (await model.forward({ inputIds: [[1, 2, 3]] })).logits;
+    await expect(new Trainer(model, options(dir('x'))).fit(train, { resumeFrom: damaged }))
+      .rejects.toThrow(/damaged-rng\/rng_state\.bin: rngState is not a dropout generator state: .*10 bytes, expected 24/);
+    expect((await model.forward({ inputIds: [[1, 2, 3]] })).logits).toEqual(before);
     model.dispose();
   });
 });
