@@ -15,6 +15,19 @@ export const DEMO_ARCHITECTURE = {
   maxPositions: 128,
 } as const;
 
+/** config.json fields of the demo's BERT for a learned vocabulary (the rest: transformers' defaults). */
+export function demoModelConfig(vocabSize: number): Record<string, number> {
+  const a = DEMO_ARCHITECTURE;
+  return {
+    vocab_size: vocabSize,
+    hidden_size: a.hidden,
+    num_hidden_layers: a.layers,
+    num_attention_heads: a.heads,
+    intermediate_size: a.intermediate,
+    max_position_embeddings: a.maxPositions,
+  };
+}
+
 /** Tokens per e-mail the model reads (the Subject line and the start of the body). */
 export const DEMO_MAX_LENGTH = 128;
 

@@ -17,7 +17,7 @@ import { trainingSummary } from './cli/summary';
 import { learnVocabulary } from './cli/vocab';
 import type { Dataset, TextExample } from './dataset';
 import { DEMO_LABELS, DemoCorpus, HELD_OUT_FRACTION, demoSplits, loadSpamAssassin } from './demo-data';
-import { DEMO_ARCHITECTURE, DemoSettings, demoCommandLine, parseDemoArgs } from './demo-options';
+import { DEMO_ARCHITECTURE, DemoSettings, demoCommandLine, demoModelConfig, parseDemoArgs } from './demo-options';
 import { ReportData, writeReport } from './report';
 import { AbortError, EvaluationResult, FitResult, Trainer } from './trainer';
 
@@ -59,14 +59,7 @@ async function modelFromScratch(train: Dataset, s: DemoSettings, say: Say): Prom
   // The CLI's learner: it runs the tokenizers trainer in a child process (whose native code writes to stdout) and
   // records model_max_length, so that whoever loads the saved model truncates where training did.
   const tokenizer = await learnVocabulary(textsOf(train), { vocabSize: s.vocabSize, maxPositionEmbeddings: a.maxPositions, maxLength: s.maxLength });
-  const config = {
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: a.hidden,
-    num_hidden_layers: a.layers,
-    num_attention_heads: a.heads,
-    intermediate_size: a.intermediate,
-    max_position_embeddings: a.maxPositions,
-  };
+  const config = demoModelConfig(tokenizer.vocabSize);
   const model = await BertClassifier.fromConfig(config, { labels: DEMO_LABELS, tokenizer, seed: s.seed });
   say(`config.json: ${Object.entries(config).map(([k, v]) => `${k} ${v}`).join(', ')} (other fields: transformers' defaults)`);
   return { model, description: `BERT trained from scratch (${describeArchitecture(model)}, max_position_embeddings ${a.maxPositions})` };

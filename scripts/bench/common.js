@@ -1,5 +1,5 @@
 // What the benchmark drivers (step.js, e2e.js, distributed.js) share: statistics, machine facts for the result
-// files, /proc readings and the dropout-free copy of a model directory used by the correctness gates.
+// files, /proc readings, the dropout-free copy of a model directory used by the correctness gates, and --help.
 'use strict';
 
 const { execFileSync } = require('child_process');
@@ -90,4 +90,11 @@ function writeDropoutFreeDir(from, to) {
   }
 }
 
-module.exports = { median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir };
+/** A driver's --help: the comment block at the top of its file, without the comment markers. */
+function headerComment(file) {
+  const lines = fs.readFileSync(file, 'utf8').split('\n').slice(1);
+  const end = lines.findIndex((l) => !l.startsWith('//'));
+  return `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
+}
+
+module.exports = { median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment };

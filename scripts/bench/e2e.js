@@ -61,7 +61,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'e2e_reference.py');
@@ -583,7 +583,7 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
   const addon = addonFingerprint();
   const lib = loadLibrary();
   lib.native().setNumThreads(o.threads);
-  const { demoSettings, DEMO_ARCHITECTURE } = require(path.join(DIST, 'demo-options'));
+  const { demoSettings, demoModelConfig, DEMO_ARCHITECTURE } = require(path.join(DIST, 'demo-options'));
   const { DEMO_LABELS } = require(path.join(DIST, 'demo-data'));
   const { learnVocabulary } = require(path.join(DIST, 'cli', 'vocab'));
 
@@ -626,14 +626,7 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
     log(`data: ${result.data.train} training e-mails, ${result.data.heldOut} held out (${result.data.heldOutSpam} spam)`);
     const a = DEMO_ARCHITECTURE;
     const tokenizer = await learnVocabulary(splits.train.map((e) => e.b), { vocabSize: h.vocabSize, maxPositionEmbeddings: a.maxPositions, maxLength: h.maxLength });
-    const config = {
-      vocab_size: tokenizer.vocabSize,
-      hidden_size: a.hidden,
-      num_hidden_layers: a.layers,
-      num_attention_heads: a.heads,
-      intermediate_size: a.intermediate,
-      max_position_embeddings: a.maxPositions,
-    };
+    const config = demoModelConfig(tokenizer.vocabSize);
     result.settings.vocabLearned = tokenizer.vocabSize;
     const initDir = path.join(tmp, 'init');
     const checkDir = path.join(tmp, 'init-dropout0');
@@ -748,9 +741,7 @@ async function main(argv = process.argv.slice(2)) {
     return 2;
   }
   if (o.help) {
-    const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-    const end = lines.findIndex((l) => !l.startsWith('//'));
-    process.stdout.write(`${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+    process.stdout.write(headerComment(__filename));
     return 0;
   }
   const result = await runE2eBench({ ...o, argv });

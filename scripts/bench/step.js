@@ -36,7 +36,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const { machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
@@ -603,9 +603,7 @@ async function main(argv = process.argv.slice(2)) {
   }
   const o = parseArgs(argv);
   if (o.help) {
-    const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-    const end = lines.findIndex((l) => !l.startsWith('//'));
-    process.stdout.write(`${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+    process.stdout.write(headerComment(__filename));
     return 0;
   }
   const result = await runStepBench({ ...o, argv });
