@@ -152,19 +152,29 @@ export interface NativeAddon {
 let addon: NativeAddon | undefined;
 
 /**
- * libgomp (LibTorch's OpenMP) keeps an idle worker spinning for up to 300,000 iterations before it sleeps, unless
- * told otherwise when it loads. Our tensor work runs on one native thread with one OpenMP team, so on a machine
- * with as many cores as intra-op threads those spinning workers would take the core from Node's event loop (and
- * from anything else) between operations. A short spin keeps the event loop responsive (the step benchmark runs both
- * sides with it, BENCHMARKS.md); GOMP_SPINCOUNT or OMP_WAIT_POLICY set by the user win.
+ * How long idle pool threads wait actively before they sleep, set before the addon (and with it libgomp and
+ * OpenBLAS) loads, unless the user set it:
+ * - libgomp (LibTorch's OpenMP) keeps an idle worker spinning for up to 300,000 iterations. Our tensor work runs on
+ *   one native thread with one OpenMP team, so on a machine with as many cores as intra-op threads those spinning
+ *   workers would take the core from Node's event loop (and from anything else) between operations:
+ *   GOMP_SPINCOUNT=100 (GOMP_SPINCOUNT or OMP_WAIT_POLICY set by the user win).
+ * - OpenBLAS's own pool threads call sched_yield in a loop for 2^28 cycles (about 0.1 s) after each GEMM; between
+ *   GEMMs they compete with the OpenMP team for the same cores (a quarter of a mini-model step's CPU time went to
+ *   sched_yield). OPENBLAS_THREAD_TIMEOUT=22 (2^22 cycles, about 2 ms) keeps them warm across a run of GEMMs and
+ *   lets them sleep across the element-wise work; measured in BENCHMARKS.md, where both sides of every benchmark run
+ *   with the same two settings.
  */
-function configureOpenMpSpinning(): void {
-  if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT = '100';
+export const THREAD_WAIT_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({ GOMP_SPINCOUNT: '100', OPENBLAS_THREAD_TIMEOUT: '22' });
+
+/** Sets THREAD_WAIT_DEFAULTS in `env` where the user has not chosen (OMP_WAIT_POLICY also counts as a choice for libgomp). */
+export function applyThreadWaitDefaults(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.GOMP_SPINCOUNT === undefined && env.OMP_WAIT_POLICY === undefined) env.GOMP_SPINCOUNT = THREAD_WAIT_DEFAULTS.GOMP_SPINCOUNT;
+  if (env.OPENBLAS_THREAD_TIMEOUT === undefined) env.OPENBLAS_THREAD_TIMEOUT = THREAD_WAIT_DEFAULTS.OPENBLAS_THREAD_TIMEOUT;
 }
 
 export function native(): NativeAddon {
   if (!addon) {
-    configureOpenMpSpinning();
+    applyThreadWaitDefaults();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
     try {

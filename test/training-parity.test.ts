@@ -62,14 +62,17 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A copy of a fixture with every dropout probability 0 (hidden, attention, classifier). */
-function noDropoutCopy(name: string): string {
-  const dir = path.join(tmp, `${name}-no-dropout`);
+/**
+ * A copy of a fixture with every dropout probability 0 (hidden, attention, classifier), and `overrides` (config.json
+ * fields that leave the weights' shapes alone, e.g. num_attention_heads) applied; `tag` names the variant.
+ */
+function noDropoutCopy(name: string, overrides: Record<string, unknown> = {}, tag = ''): string {
+  const dir = path.join(tmp, `${name}${tag}-no-dropout`);
   if (fs.existsSync(dir)) return dir;
   fs.cpSync(fixture(name).path, dir, { recursive: true });
   const configFile = path.join(dir, 'config.json');
   const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
+  Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 }, overrides);
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
   return dir;
 }
@@ -78,9 +81,15 @@ function noDropoutCopy(name: string): string {
  * make_training_spec.py's deterministic batches for a fixture, pointed at the no-dropout copy — or, with
  * `dropoutSeed`, at the fixture itself with dropout on and the reference drawing our masks from that seed.
  */
-function makeSpec(name: string, kind: 'single' | 'multilabel' | 'regression', flags: string[] = [], dropoutSeed?: number): { spec: Spec; file: string } {
-  const modelDir = dropoutSeed === undefined ? noDropoutCopy(name) : fixture(name).path;
-  const tag = dropoutSeed === undefined ? '' : `-dropout${dropoutSeed}`;
+function makeSpec(
+  name: string,
+  kind: 'single' | 'multilabel' | 'regression',
+  flags: string[] = [],
+  dropoutSeed?: number,
+  variant?: { tag: string; overrides: Record<string, unknown> },
+): { spec: Spec; file: string } {
+  const modelDir = dropoutSeed === undefined ? noDropoutCopy(name, variant?.overrides, variant?.tag) : fixture(name).path;
+  const tag = (variant?.tag ?? '') + (dropoutSeed === undefined ? '' : `-dropout${dropoutSeed}`);
   const file = path.join(tmp, `${name}-${kind}-${flags.join('').replace(/[^a-z0-9]/gi, '')}${tag}.json`);
   execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'make_training_spec.py'), modelDir, file, '--kind', kind, ...flags]);
   const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
@@ -199,10 +208,11 @@ async function checkParity(
   kind: 'single' | 'multilabel' | 'regression',
   flags: string[] = [],
   dropoutSeed?: number,
+  variant?: { tag: string; overrides: Record<string, unknown> },
 ): Promise<{ ref: ReferenceResult; spec: Spec }> {
-  const { spec, file } = makeSpec(name, kind, flags, dropoutSeed);
+  const { spec, file } = makeSpec(name, kind, flags, dropoutSeed, variant);
   const ref = runReference(file);
-  const ours = await trainLikeSpec(spec, name);
+  const ours = await trainLikeSpec(spec, name + (variant?.tag ?? ''));
   expect(ours.totalSteps).toBe(spec.totalSteps);
   expect(ours.steps.map((s) => s.step)).toEqual(ref.losses.map((_, i) => i + 1));
   expectClose(ours.steps.map((s) => s.loss), ref.losses, 1e-5);
@@ -233,6 +243,15 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     expect(spec.batches).toHaveLength(5);
     expect(ref.steps).toBe(3);
     expect(ref.losses[2]).toBe(ref.microLosses[4]); // the partial group's logged loss is its single micro-batch's loss
+  });
+
+  // head_dim 16: sqrt(16) is a power of two, so the attention scores take the fused path (scale as the GEMM's alpha,
+  // mask as its C operand, native/model/head_matmul.h), as every BERT size (head_dim 64) does; the other fixtures'
+  // head sizes (8, 10, 12) run transformers' three operations. Padded rows exercise the mask.
+  test('head_dim 16 (fused attention scores): 10 steps, padded batches', async () => {
+    const { ref, spec } = await checkParity('tiny-safetensors-f32', 'single', [], undefined, { tag: '-hd16', overrides: { num_attention_heads: 2 } });
+    expect(ref.steps).toBe(10);
+    expect(spec.batches.some((b) => b.attentionMask.some((row) => row.includes(0)))).toBe(true);
   });
 
   test('dropout on (0.1 hidden, attention and classifier): the same masks, so the same 10 steps', async () => {

@@ -23,11 +23,11 @@ at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Te
   auto k = split_heads(linear(key, hidden));
   auto v = split_heads(linear(value, hidden));
 
-  auto scores = head_matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));  // [B, nh, S, S]
-  scores = scores + additive_mask;
+  // (q · kᵀ) / sqrt(head_dim) + mask, in the GEMMs: [B, nh, S, S]
+  auto scores = attention_scores(q, k.transpose(-1, -2), std::sqrt(static_cast<double>(head_dim)), additive_mask);
   auto probs = dropout(at::softmax(scores, -1));
-  auto context = head_matmul(probs, v);                                  // [B, nh, S, hd]
-  return context.transpose(1, 2).reshape({batch, seq_len, num_heads * head_dim});  // [B, S, H]
+  auto context = attention_context(probs, v);  // [B, nh, S, hd], stored as [B, S, nh, hd]
+  return context.transpose(1, 2).reshape({batch, seq_len, num_heads * head_dim});  // [B, S, H]: a view
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& config) {

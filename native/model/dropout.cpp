@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "philox.h"
 
@@ -17,28 +19,107 @@ namespace {
 
 constexpr int64_t kGrainBlocks = 4096;  // 16 Ki elements per task: big enough to amortise a task, small for balance
 
+// Elements [base, base + count) of the stream: word j decides element base + j.
+template <typename scalar_t>
+inline void apply_words(const uint32_t* words, const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t base,
+                        int64_t count, uint64_t drop_below, scalar_t scale) {
+  for (int64_t j = 0; j < count; ++j) {
+    const bool keep = words[j] >= drop_below;  // P(word < drop_below) = drop_below / 2^32 = p
+    keep_mask[base + j] = keep;
+    y[base + j] = keep ? x[base + j] * scale : scalar_t(0);
+  }
+}
+
+#if defined(__x86_64__)
+// keep-mask bytes (0 or 1) for each 8-bit movemask: entry m holds byte i = bit i of m.
+struct KeepBytesTable {
+  uint64_t bytes[256];
+  constexpr KeepBytesTable() : bytes() {
+    for (int m = 0; m < 256; ++m) {
+      uint64_t v = 0;
+      for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>((m >> i) & 1) << (8 * i);
+      bytes[m] = v;
+    }
+  }
+};
+constexpr KeepBytesTable kKeepBytes;
+
+// fp32 elements [0, 32) of eight blocks starting at `block`: Philox, threshold, scale and mask in AVX2, the same
+// words, decisions and products as the scalar path (keep ? x * scale : 0).
+__attribute__((target("avx2"))) void dropout_chunk_f32_avx2(uint64_t block, uint64_t key, const float* x, float* y,
+                                                            bool* keep_mask, uint32_t drop_below, float scale) {
+  alignas(32) uint32_t words[32];
+  philox4x32_10_x8(block, key, words);
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));  // unsigned compare via signed on flipped words
+  const __m256i threshold = _mm256_set1_epi32(static_cast<int>(drop_below ^ 0x80000000u));
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  for (int k = 0; k < 4; ++k) {
+    const __m256i w = _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(words + 8 * k)), sign);
+    const __m256 drop = _mm256_castsi256_ps(_mm256_cmpgt_epi32(threshold, w));  // word < drop_below
+    _mm256_storeu_ps(y + 8 * k, _mm256_andnot_ps(drop, _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), scale8)));
+    const uint64_t bytes = kKeepBytes.bytes[~_mm256_movemask_ps(drop) & 0xFF];
+    std::memcpy(keep_mask + 8 * k, &bytes, 8);
+  }
+}
+
+// grad_in[i] = grad_out[i] * (keep[i] · scale) for i in [begin, end - (end - begin) % 8); returns where it stopped.
+__attribute__((target("avx2"))) int64_t dropout_backward_f32_avx2(const float* grad_out, const bool* keep_mask,
+                                                                  float* grad_in, int64_t begin, int64_t end, float scale) {
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  int64_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(keep_mask + i));
+    const __m256 factor = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), scale8);  // 0 or scale
+    _mm256_storeu_ps(grad_in + i, _mm256_mul_ps(_mm256_loadu_ps(grad_out + i), factor));
+  }
+  return i;
+}
+#endif
+
 template <typename scalar_t>
 void dropout_forward_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t n, uint64_t key,
                             uint64_t first_block, uint64_t drop_below, scalar_t scale) {
   const int64_t blocks = (n + 3) / 4;  // one Philox call gives 4 words: 4 elements
+  const bool wide = cpu_has_avx2();
   at::parallel_for(0, blocks, kGrainBlocks, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const auto words = philox4x32_10(first_block + static_cast<uint64_t>(b), 0, key);
-      const int64_t base = b * 4;
-      const int64_t count = std::min<int64_t>(4, n - base);
-      for (int64_t j = 0; j < count; ++j) {
-        const bool keep = words[j] >= drop_below;  // P(word < drop_below) = drop_below / 2^32 = p
-        keep_mask[base + j] = keep;
-        y[base + j] = keep ? x[base + j] * scale : scalar_t(0);
+    int64_t b = begin;
+#if defined(__x86_64__)
+    if (wide) {  // eight blocks (32 elements) per AVX2 Philox call: the same words as the scalar generator
+      constexpr bool f32 = std::is_same<scalar_t, float>::value;
+      const bool f32_path = f32 && drop_below <= 0xFFFFFFFFull;
+      alignas(32) uint32_t words[32];
+      for (; b + 8 <= end && (b + 8) * 4 <= n; b += 8) {
+        const uint64_t block = first_block + static_cast<uint64_t>(b);
+        if constexpr (f32) {
+          if (f32_path) {
+            dropout_chunk_f32_avx2(block, key, x + b * 4, y + b * 4, keep_mask + b * 4, static_cast<uint32_t>(drop_below), scale);
+            continue;
+          }
+        }
+        philox4x32_10_x8(block, key, words);
+        apply_words(words, x, y, keep_mask, b * 4, 32, drop_below, scale);
       }
+    }
+#endif
+    for (; b < end; ++b) {
+      const auto words = philox4x32_10(first_block + static_cast<uint64_t>(b), 0, key);
+      apply_words(words.data(), x, y, keep_mask, b * 4, std::min<int64_t>(4, n - b * 4), drop_below, scale);
     }
   });
 }
 
 template <typename scalar_t>
 void dropout_backward_kernel(const scalar_t* grad_out, const bool* keep_mask, scalar_t* grad_in, int64_t n, scalar_t scale) {
+  // grad · (0 or 1/(1-p)), as PyTorch's backward multiplies by its mask.
+  const bool wide = cpu_has_avx2();
   at::parallel_for(0, n, kGrainBlocks * 4, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) grad_in[i] = keep_mask[i] ? grad_out[i] * scale : scalar_t(0);
+    int64_t i = begin;
+#if defined(__x86_64__)
+    if constexpr (std::is_same<scalar_t, float>::value) {
+      if (wide) i = dropout_backward_f32_avx2(grad_out, keep_mask, grad_in, begin, end, scale);
+    }
+#endif
+    for (; i < end; ++i) grad_in[i] = grad_out[i] * (static_cast<scalar_t>(keep_mask[i]) * scale);
   });
 }
 

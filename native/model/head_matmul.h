@@ -15,4 +15,19 @@ namespace bert {
 // differentiable. fp32 CPU tensors outside autocast; anything else goes to at::matmul.
 at::Tensor head_matmul(const at::Tensor& a, const at::Tensor& b);
 
+// Attention scores as transformers computes them, (q · kᵀ) / scale_divisor + additive_mask, with the scale as the
+// GEMM's alpha and the mask as its C operand (beta 1): no separate passes over [B, heads, S, S] for the division and
+// the addition, forward or backward. q: [B, H, S, d], k_t: [B, H, d, S], additive_mask: [B, 1, 1 or S, S], a constant.
+// Taken where scale_divisor is a power of two (head_dim 1, 4, 16, 64 — every BERT size — or 256): alpha then scales
+// exactly, and with a mask of 0 or the dtype's lowest value the scores are bit-identical to the three separate
+// operations. Other head sizes, and the cases head_matmul does not take (autocast, other devices and dtypes), run the
+// three operations, as transformers does. The gradients of q and k come back in the [B, S, H, d] layout of the
+// activations they were split from (no copy to merge them).
+// The attention context probs · v ([B, H, S, S] x [B, H, S, d] -> [B, H, S, d]) as head_matmul computes it, stored in
+// the [B, S, H, d] layout (returned as its transposed view), so that merging the heads back into [B, S, H·d] is a
+// view; the gradient of v comes back in the same layout. Values identical to head_matmul's.
+at::Tensor attention_context(const at::Tensor& probs, const at::Tensor& v);
+
+at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k_t, double scale_divisor, const at::Tensor& additive_mask);
+
 }  // namespace bert

@@ -6,6 +6,26 @@ const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 
+/**
+ * The thread-waiting settings bert-trainer applies to itself when the addon loads (src/native.ts
+ * THREAD_WAIT_DEFAULTS: GOMP_SPINCOUNT=100, OPENBLAS_THREAD_TIMEOUT=22), put into this process's environment so that
+ * every process of a benchmark run, the PyTorch side included, runs with the same ones. `mode` 'default' leaves the
+ * environment alone (then only ours has them). Settings the user exported win either way.
+ */
+function applyBenchThreadEnv(mode) {
+  if (mode === 'default') return;
+  const { applyThreadWaitDefaults } = require('../../dist/native');
+  applyThreadWaitDefaults(process.env);
+}
+
+/** One line naming the thread-waiting settings of this run, for the result tables. */
+function threadEnvLabel(m) {
+  const env = m.ompEnv || {};
+  const omp = env.GOMP_SPINCOUNT ? `GOMP_SPINCOUNT=${env.GOMP_SPINCOUNT}` : env.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}` : 'libgomp default spinning';
+  const blas = env.OPENBLAS_THREAD_TIMEOUT ? `OPENBLAS_THREAD_TIMEOUT=${env.OPENBLAS_THREAD_TIMEOUT}` : 'OpenBLAS default thread timeout';
+  return `${omp}, ${blas}`;
+}
+
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -64,7 +84,11 @@ function machineInfo(root, native, threads, pythonTorch = null) {
     torchPython: pythonTorch,
     threads,
     openblasThreads: process.env.OPENBLAS_NUM_THREADS,
-    ompEnv: { GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT || null, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY || null },
+    ompEnv: {
+      GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT || null,
+      OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY || null,
+      OPENBLAS_THREAD_TIMEOUT: process.env.OPENBLAS_THREAD_TIMEOUT || null,
+    },
     commit,
     dirty,
   };
@@ -97,4 +121,4 @@ function headerComment(file) {
   return `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
 }
 
-module.exports = { median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment };
+module.exports = { median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };

@@ -134,7 +134,7 @@ async function allReduceWorker(spec) {
 function run(script, spec, env) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [__filename, script, JSON.stringify(spec)], {
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(spec.threads ?? 1), GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT ?? '100', ...env },
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(spec.threads ?? 1), ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child.on('error', reject);

@@ -20,7 +20,8 @@
 //     --out DIR            results folder (default bench/results)
 //     --no-write           print only
 //     --python PATH        default /usr/bin/python3 (or $BERT_TRAINER_PYTHON)
-//     --omp-env spin100|default   as scripts/bench/step.js: GOMP_SPINCOUNT=100 for both sides (default) or libgomp's own
+//     --omp-env spin100|default   as scripts/bench/step.js: bert-trainer's thread-waiting settings for both sides
+//                                 (default) or the environment's own
 //   node scripts/bench/e2e.js --render FILE.json      rewrites FILE.md from FILE.json with the current tables
 //   node scripts/bench/e2e.js --summarize FILE.json...   one table of several result files (e.g. one per --seed):
 //                        wall time, ratio and held-out metrics per file, and per variant the mean metrics and the
@@ -61,7 +62,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'e2e_reference.py');
@@ -440,7 +441,7 @@ function formatMarkdown(result) {
   lines.push('');
   lines.push(`\`node scripts/bench/e2e.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; ` +
     `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
-    `${m.ompEnv.GOMP_SPINCOUNT ? `GOMP_SPINCOUNT=${m.ompEnv.GOMP_SPINCOUNT}` : m.ompEnv.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${m.ompEnv.OMP_WAIT_POLICY}` : 'libgomp default spinning'}); ` +
+    `${threadEnvLabel(m)}); ` +
     `LibTorch ${m.torchOurs} / torch ${m.torchPython}, node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
   // The addon may be rebuilt while the benchmark runs: name the build each variant's runs of ours loaded.
   const buildsOf = (v) => [...new Set(Object.values(v.runs || {}).flatMap((r) => r.repeats.filter((x) => x.addon).map((x) => (x.addon.sha256 ? `${x.addon.sha256}… (built ${x.addon.mtime})` : 'unknown'))))];
@@ -578,7 +579,7 @@ function parseArgs(argv) {
 async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`)) {
   // The same thread settings for every process of the run (see scripts/bench/step.js for why each matters).
   if (!process.env.OPENBLAS_NUM_THREADS) process.env.OPENBLAS_NUM_THREADS = String(o.threads);
-  if (o.ompEnv !== 'default' && !process.env.GOMP_SPINCOUNT && !process.env.OMP_WAIT_POLICY) process.env.GOMP_SPINCOUNT = '100';
+  applyBenchThreadEnv(o.ompEnv);
   const env = { ...process.env };
   const addon = addonFingerprint();
   const lib = loadLibrary();

@@ -15,8 +15,9 @@
 //     --out DIR                        results folder (default bench/results)
 //     --no-write                       print only
 //     --python PATH                    default /usr/bin/python3 (or $BERT_TRAINER_PYTHON)
-//     --omp-env spin100|default        spin100 (default): GOMP_SPINCOUNT=100 for both sides unless GOMP_SPINCOUNT or
-//                                      OMP_WAIT_POLICY is set; default: leave libgomp's spinning as it is
+//     --omp-env spin100|default        spin100 (default): both sides with the thread-waiting settings bert-trainer
+//                                      applies to itself (GOMP_SPINCOUNT=100, OPENBLAS_THREAD_TIMEOUT=22) unless the
+//                                      environment sets them; default: leave the environment as it is
 //
 // Per config and batch size: ours creates a fresh model (fromConfig, seed 0) and saves it; PyTorch loads that
 // directory, so both start from the same weights. Correctness first, with dropout 0 (the same weights with a dropout-0
@@ -36,7 +37,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const { headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
@@ -288,7 +289,7 @@ function formatMarkdown(result) {
   lines.push('');
   lines.push(`\`node scripts/bench/step.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ` +
     `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
-    `${m.ompEnv.GOMP_SPINCOUNT ? `GOMP_SPINCOUNT=${m.ompEnv.GOMP_SPINCOUNT}` : m.ompEnv.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${m.ompEnv.OMP_WAIT_POLICY}` : 'libgomp default spinning'}), LibTorch ${m.torchOurs} / torch ${m.torchPython}, ` +
+    `${threadEnvLabel(m)}), LibTorch ${m.torchOurs} / torch ${m.torchPython}, ` +
     `node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
   const precision = result.settings.precision === 'bf16'
     ? 'bf16 mixed precision on both sides (ours: mixedPrecision \'bf16\'; PyTorch: torch.autocast("cpu", bfloat16)), fp32 weights and loss'
@@ -426,11 +427,11 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   // OpenBLAS (Debian's pthread build) sizes its own thread pool from this variable when it is loaded, not from
   // LibTorch's set_num_threads: give both sides and the sgemm measurement the same count.
   if (!process.env.OPENBLAS_NUM_THREADS) process.env.OPENBLAS_NUM_THREADS = String(o.threads);
-  // libgomp spins up to 300,000 iterations before an idle worker sleeps; on a loaded 2-core machine that makes a
-  // step up to 10x slower (spinning workers take the core from the thread with the work). bert-trainer sets
-  // GOMP_SPINCOUNT=100 for itself when it loads (src/native.ts) unless the user set it; give the PyTorch side the same
-  // (--omp-env default leaves the environment alone: then only ours has the short spin).
-  if (o.ompEnv !== 'default' && !process.env.GOMP_SPINCOUNT && !process.env.OMP_WAIT_POLICY) process.env.GOMP_SPINCOUNT = '100';
+  // libgomp spins up to 300,000 iterations before an idle worker sleeps, OpenBLAS's pool threads sched_yield for
+  // about 0.1 s after each GEMM; on a 2-core machine both take cores from the thread with the work. bert-trainer
+  // shortens both for itself when it loads (src/native.ts) unless the user set them; give the PyTorch side the same
+  // (--omp-env default leaves the environment alone: then only ours has them).
+  applyBenchThreadEnv(o.ompEnv);
   const env = { ...process.env };
   const { native } = loadLibrary();
   native().setNumThreads(o.threads);
