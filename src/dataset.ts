@@ -753,12 +753,20 @@ export async function encodeBatch(dataset: Dataset, indices: number[], ctx: Enco
  * Token lengths of examples as encodeExamples would make them (texts tokenized and truncated, pre-tokenized rows
  * as they are), without padding: for length-grouped batching. Texts are tokenized `chunk` at a time.
  */
-export async function tokenLengths(examples: readonly Example[], ctx: EncodeContext, nameOf?: (index: number) => string, chunk = 512): Promise<Int32Array> {
+export async function tokenLengths(
+  examples: readonly Example[],
+  ctx: EncodeContext,
+  nameOf?: (index: number) => string,
+  chunk = 512,
+  cache?: TokenRowCache,
+): Promise<Int32Array> {
   checkContext(ctx);
   const lengths = new Int32Array(examples.length);
   for (let start = 0; start < examples.length; start += chunk) {
     const part = examples.slice(start, start + chunk);
-    const rows = await tokenRows(part, (row) => (nameOf ? nameOf(start + row) : `examples[${start + row}]`), ctx);
+    const name = (row: number): string => (nameOf ? nameOf(start + row) : `examples[${start + row}]`);
+    // With a cache (the Trainer's rows of this dataset), the rows tokenized here are the ones its batches use.
+    const rows = cache ? await cache.rowsOf(part, part.map((_, k) => start + k), name, ctx) : await tokenRows(part, name, ctx);
     rows.forEach((r, k) => {
       lengths[start + k] = r.inputIds.length;
     });

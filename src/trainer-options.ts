@@ -103,7 +103,8 @@ export interface TrainerOptions {
    */
   prefetchBatches?: number;
   /**
-   * transformers' group_by_length (default false): batches of similar token lengths, for less padding. Each epoch's
+   * transformers' group_by_length (default: on when `shuffle` is): batches of similar token lengths, so that dynamic
+   * padding pads little (on short, long-tailed texts a large share of the step's work; BENCHMARKS.md). Each epoch's
    * seeded random order is cut into mega-batches (batchSize * 50 examples on large datasets), each sorted by length,
    * longest first; the order stays exactly reproducible (and resumable). In-memory datasets are tokenized once more
    * up front to know their lengths; a streaming dataset sorts each mega-batch of its shuffled stream.
@@ -345,7 +346,10 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     throw new RangeError('loadBestModelAtEnd needs checkpoints: set outputDir (and a saveStrategy other than \'no\')');
   }
   const metricForBestModel = metricOption(o.metricForBestModel);
-  const groupByLength = boolean(o.groupByLength, 'groupByLength', false);
+  const shuffle = boolean(o.shuffle, 'shuffle', true);
+  // On by default wherever the order is random anyway: grouping keeps the randomness (a seeded permutation, then
+  // sorting within mega-batches) and removes most padding. With shuffle off the order is the dataset's own.
+  const groupByLength = boolean(o.groupByLength, 'groupByLength', shuffle);
   const distributed = o.distributed === false ? undefined : o.distributed === undefined ? distributedFromEnv() : resolveDistributedOption(o.distributed);
 
   return {
@@ -362,7 +366,7 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     warmupSteps: nonNegativeInteger(o.warmupSteps, 'warmupSteps', 0),
     warmupRatio: numberIn(o.warmupRatio, 'warmupRatio', 0, 0, 1),
     seed: nonNegativeInteger(o.seed, 'seed', 42),
-    shuffle: boolean(o.shuffle, 'shuffle', true),
+    shuffle,
     maxLength,
     problemType,
     classWeights,

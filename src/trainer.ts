@@ -525,7 +525,7 @@ class FitRun {
     const dir = checkpoint.dir;
     const same = (what: string, saved: unknown, now: unknown): void => {
       if (saved !== now) {
-        throw new Error(`resumeFrom: ${dir} was made with ${what} ${String(saved)}, but this run has ${String(now)}; resuming needs the same data order`);
+        throw new Error(`resumeFrom: ${dir} was made with ${what} ${String(saved)}, but this run has ${String(now)}; resuming needs the same data order (set the option as the checkpoint's run did)`);
       }
     };
     same('a training set of size', own.numExamples, plan.numExamples);
@@ -1089,7 +1089,8 @@ export class Trainer extends EventEmitter {
     if (cached && cached.tokenizer === ctx.tokenizer && cached.maxLength === ctx.maxLength) return cached.lengths;
     let lengths: Int32Array;
     try {
-      lengths = await tokenLengths(dataset.toArray(), ctx);
+      // Tokenized into the dataset's token-row cache where it has one: the batches then reuse these rows.
+      lengths = await tokenLengths(dataset.toArray(), ctx, undefined, undefined, this.tokenCacheFor(dataset, ctx));
     } catch (err) {
       throw withPrefix(err, 'train');
     }

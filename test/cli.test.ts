@@ -269,6 +269,16 @@ describe('train, then eval and predict on its output', () => {
     expect(r.stdout).toContain('resuming at step 18');
     expect(r.stdout.match(/^eval +step \d+/gm)).toEqual(['eval   step 27']);
   });
+
+  test('--no-group-by-length reaches the Trainer: a run made with length grouping (the default) cannot resume without it', async () => {
+    const r = await cli([
+      'train', '--model', 'tiny', '--train', csv, '--validation-split', '0.2', '--output', path.join(dir, 'ungrouped'),
+      '--epochs', '3', '--batch-size', '8', '--max-length', '32', '--seed', '7', '--threads', '1', '--no-group-by-length',
+      '--resume', path.join(out, 'checkpoint-18'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/groupByLength true, but this run has false/);
+  });
 });
 
 describe('bench', () => {

@@ -159,13 +159,17 @@ describe('Trainer data pipeline', () => {
     const model = await tinyModel();
     expect(() => new Trainer(model, { prefetchBatches: -1 })).toThrow(RangeError);
     expect(() => new Trainer(model, { groupByLength: 1 as unknown as boolean })).toThrow(/groupByLength/);
-    expect(new Trainer(model).options).toMatchObject({ prefetchBatches: 4, groupByLength: false });
+    // Length grouping is on by default wherever the order is shuffled anyway, off with shuffle: false.
+    expect(new Trainer(model).options).toMatchObject({ prefetchBatches: 4, shuffle: true, groupByLength: true });
+    expect(new Trainer(model, { shuffle: false }).options).toMatchObject({ groupByLength: false });
+    expect(new Trainer(model, { shuffle: false, groupByLength: true }).options).toMatchObject({ groupByLength: true });
+    expect(new Trainer(model, { groupByLength: false }).options).toMatchObject({ shuffle: true, groupByLength: false });
     model.dispose();
   });
 
   it('prefetching changes nothing but timing; dataWaitFraction and paddingFraction are reported', async () => {
-    const on = await run({ prefetchBatches: 4 });
-    const off = await run({ prefetchBatches: 0 });
+    const on = await run({ prefetchBatches: 4, groupByLength: false });
+    const off = await run({ prefetchBatches: 0, groupByLength: false });
     expect(stepLosses(on.result.history)).toEqual(stepLosses(off.result.history));
     expect(fs.readFileSync(on.weights).equals(fs.readFileSync(off.weights))).toBe(true);
     for (const r of [on, off]) {
@@ -177,7 +181,7 @@ describe('Trainer data pipeline', () => {
   });
 
   it('groupByLength: less padding, reproducible, and a resumed run is bit-identical', async () => {
-    const plain = await run({});
+    const plain = await run({ groupByLength: false });
     const outputDir = path.join(dir, 'grouped');
     const grouped = await run({ groupByLength: true, outputDir, saveSteps: 5, gradientAccumulationSteps: 2 });
     expect(grouped.result.metrics.paddingFraction).toBeLessThan(plain.result.metrics.paddingFraction / 2);
@@ -194,7 +198,10 @@ describe('Trainer data pipeline', () => {
     const a = readSafetensors(grouped.weights).tensors;
     const b = readSafetensors(resumed.weights).tensors;
     for (const [name, t] of a) expect(t.bytes.equals(b.get(name)!.bytes)).toBe(true);
-    await expect(run({ outputDir: path.join(dir, 'ungrouped'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') })).rejects.toThrow(
+    // The default (grouped) resumes it too; an explicit groupByLength: false cannot.
+    const byDefault = await run({ outputDir: path.join(dir, 'grouped-default'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') });
+    expect(stepLosses(byDefault.result.history)).toEqual(stepLosses(grouped.result.history));
+    await expect(run({ groupByLength: false, outputDir: path.join(dir, 'ungrouped'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') })).rejects.toThrow(
       /groupByLength true, but this run has false/,
     );
   });
@@ -212,7 +219,7 @@ describe('Trainer data pipeline', () => {
     // 70 examples, batch 2: mega-batches of 2 * (70 // 8) = 16 examples (8 batches); step 7 is inside the first.
     const full = await fitStream(path.join(dir, 'sg-A'));
     const plainModel = await tinyModel();
-    const plain = await new Trainer(plainModel, { epochs: 2, batchSize: 2, seed: 1 }).fit(Dataset.streamJsonl(file, { shuffleBuffer: 20 }));
+    const plain = await new Trainer(plainModel, { epochs: 2, batchSize: 2, seed: 1, groupByLength: false }).fit(Dataset.streamJsonl(file, { shuffleBuffer: 20 }));
     plainModel.dispose();
     expect(full.metrics.paddingFraction).toBeLessThan(plain.metrics.paddingFraction);
     for (const step of [7, 14]) {

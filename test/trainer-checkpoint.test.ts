@@ -82,7 +82,7 @@ test('a checkpoint folder: HF model directory + optimizer, scheduler, RNG and tr
   expect(state).toMatchObject({ global_step: 2, epoch: 0.5, max_steps: 4, train_batch_size: 4, logging_steps: 1, save_steps: 2 });
   expect(state.log_history).toHaveLength(2);
   expect(Object.keys(state.log_history[0]).sort()).toEqual(['epoch', 'grad_norm', 'learning_rate', 'loss', 'step']);
-  expect(state.bert_trainer.dataPosition).toEqual({ epoch: 0, batch: 2, seed: 5, shuffle: true });
+  expect(state.bert_trainer.dataPosition).toEqual({ epoch: 0, batch: 2, seed: 5, shuffle: true, groupByLength: true });
   expect(JSON.parse(fs.readFileSync(path.join(ckpt, 'scheduler.json'), 'utf8'))).toEqual({ type: 'linear', baseLr: 1e-3, warmupSteps: 0, totalSteps: 4, step: 2 });
   expect(fs.statSync(path.join(ckpt, 'rng_state.bin')).size).toBeGreaterThan(0);
   // The last checkpoint of an epoch points at the start of the next epoch.

@@ -6,9 +6,11 @@
 //
 //   npx tsc -p tsconfig.json && node scripts/bench/e2e.js [options]      (npm run bench:e2e -- [options])
 //     --variants a,b       a: Subject lines only; b: Subject + body, truncated to 128 tokens (default both)
-//     --runs LIST          which timed runs, in this order (default recipe,ours,ours-grouped):
-//                          recipe: the PyTorch recipe; ours: new Trainer(model, {hyper-parameters}), nothing else set;
-//                          ours-grouped: the same with groupByLength: true; ours-pretokenized (diagnostic, not by
+//     --runs LIST          which timed runs, in this order (default recipe,ours,ours-ungrouped):
+//                          recipe: the PyTorch recipe; ours: new Trainer(model, {hyper-parameters}), nothing else set
+//                          (length grouping is on by default); ours-ungrouped: the same with groupByLength: false;
+//                          ours-grouped: with groupByLength: true (the default since 2026-11-26; the name older
+//                          result files use for it); ours-pretokenized (diagnostic, not by
 //                          default): ours' defaults given the token ids instead of the texts (the recipe's tokenizer
 //                          output, unpadded), i.e. ours without tokenizing in fit()/evaluate()
 //     --epochs N           passes over the training split (default 3)
@@ -45,8 +47,8 @@
 // the recipe: /usr/bin/python3), started after the previous one ended; the clock starts before loading the saved
 // model and stops after the held-out predictions: load + training + held-out evaluation. Process start-up, loading
 // the addon or `import torch`, and reading the prepared data file are outside. Tokenization: ours tokenizes inside
-// fit() and evaluate() (its data pipeline, overlapped with the native steps; with groupByLength one more pass for the
-// lengths), so it is inside ours' time. The recipe's tokenizer call (tokenizer(texts, padding=True, truncation=True,
+// fit() and evaluate() (its data pipeline, overlapped with the native steps; with length grouping the training set
+// is tokenized up front for the lengths, into the rows the batches then reuse), so it is inside ours' time. The recipe's tokenizer call (tokenizer(texts, padding=True, truncation=True,
 // max_length=128) on the training and on the held-out texts) is made here with the same tokenizer (the `tokenizers`
 // Rust library through its Node binding, the library BertTokenizerFast calls), timed (median of 3), and added to the
 // recipe's wall time for the main ratio; the ratio without it is reported too. Each process also reports its CPU time
@@ -73,10 +75,18 @@ const LOSS_TOLERANCE = 1e-4;
 const LR_TOLERANCE = 1e-12;
 const CHECK_STEPS = 2;
 const TOKENIZE_REPEATS = 3;
-const RUN_NAMES = ['recipe', 'ours', 'ours-grouped', 'ours-pretokenized'];
+const RUN_NAMES = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized'];
 /** ours-pretokenized is a diagnostic (what tokenizing in the pipeline costs ours), not part of the comparison. */
-const DEFAULT_RUNS = ['recipe', 'ours', 'ours-grouped'];
-const OURS_RUNS = ['ours', 'ours-grouped', 'ours-pretokenized'];
+const DEFAULT_RUNS = ['recipe', 'ours', 'ours-ungrouped'];
+const OURS_RUNS = ['ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized'];
+const RUN_OPTIONS = { ours: {}, 'ours-ungrouped': { groupByLength: false }, 'ours-grouped': { groupByLength: true }, 'ours-pretokenized': {} };
+const RUN_TITLES = {
+  recipe: 'PyTorch recipe',
+  ours: 'ours, defaults',
+  'ours-ungrouped': 'ours, groupByLength false',
+  'ours-grouped': 'ours, groupByLength true',
+  'ours-pretokenized': 'ours, defaults, given token ids (diagnostic)',
+};
 /** The issue's targets: ours' wall time at most this share of the recipe's, at equal or better accuracy. */
 const TARGETS = { a: 0.2, b: 0.8 };
 const VARIANTS = {
@@ -367,7 +377,7 @@ async function runVariant(variant, ctx) {
       r.trainLoss = r.losses.reduce((s, x) => s + x, 0) / r.losses.length;
       delete r.predictions;
     } else {
-      const spec = name === 'ours-pretokenized' ? oursSpec({}, oursTokenizedData) : oursSpec(name === 'ours-grouped' ? { groupByLength: true } : {});
+      const spec = name === 'ours-pretokenized' ? oursSpec({}, oursTokenizedData) : oursSpec(RUN_OPTIONS[name]);
       r = await runJson(process.execPath, [__filename, '--child-ours', writeJson(path.join(tmp, `ours-spec-${variant}.json`), spec)], env);
       r.trainerOptions = spec.trainerOptions;
     }
@@ -378,7 +388,7 @@ async function runVariant(variant, ctx) {
       `padding ${(100 * r.paddingFraction).toFixed(1)}%, load ${loadBefore[0].toFixed(2)} -> ${r.loadAfter[0].toFixed(2)}`);
     return r;
   };
-  // With --repeats, the runs go forward, then backward (recipe ours grouped grouped ours recipe ...), so that a load
+  // With --repeats, the runs go forward, then backward (recipe ours ungrouped ungrouped ours recipe ...), so that a load
   // that drifts during the run weighs on every side alike; each side's time is the mean of its repeats.
   const samples = {};
   for (let k = 0; k < o.repeats; k += 1) {
@@ -488,7 +498,7 @@ function formatMarkdown(result) {
       // The target has two parts, time and accuracy; say which part a miss is (one held-out e-mail is 0.08 points).
       const target = r.meetsTarget === undefined ? '' : `${r.ratio <= TARGETS[v.variant] ? 'time met' : 'time missed'}, ` +
         `accuracy ${r.accuracyDelta >= 0 ? '+' : '−'}${Math.abs(100 * r.accuracyDelta).toFixed(2)} pt${r.meetsTarget ? ': met' : ''}`;
-      const runName = { recipe: 'PyTorch recipe', ours: 'ours, defaults', 'ours-grouped': 'ours, groupByLength', 'ours-pretokenized': 'ours, defaults, given token ids (diagnostic)' }[name];
+      const runName = RUN_TITLES[name];
       const wall = r.repeats.length > 1 ? `${r.phases.totalS.toFixed(1)} (${r.repeats.map((x) => x.phases.totalS.toFixed(1)).join(', ')})` : r.phases.totalS.toFixed(1);
       lines.push(`| ${v.variant} | ${runName}${r.reproducible ? '' : ' (repeats differ)'} | ${wall} | ${r.phases.trainS.toFixed(1)} | ${r.phases.evalS.toFixed(1)} | ` +
         `${isRecipe ? v.recipeTokenizationS.total.toFixed(2) : name === 'ours-pretokenized' ? 'none' : 'inside'} | ${ratio} | ${ratioRaw} | ${target} | ` +
@@ -685,11 +695,13 @@ function summarize(files) {
   const lines = [];
   lines.push('Wall s (ratio to the recipe incl. its tokenization; the same ratio in CPU time), held-out accuracy / macro F1; one row per result file.');
   lines.push('');
-  lines.push('| variant | seed | PyTorch recipe | ours, defaults | ours, groupByLength | load avg (recipe; ours; grouped) | file |');
-  lines.push('|---|---|---|---|---|---|---|');
+  // A column per run present in any file (older files have ours-grouped, newer ours-ungrouped).
+  const columns = RUN_NAMES.filter((n) => n !== 'ours-pretokenized' && rows.some((row) => row.runs[n]));
+  lines.push(`| variant | seed | ${columns.map((n) => RUN_TITLES[n]).join(' | ')} | load avg (${columns.join('; ')}) | file |`);
+  lines.push(`|---|---|${columns.map(() => '---|').join('')}---|---|`);
   for (const row of rows) {
-    const loads = RUN_NAMES.filter((n) => row.runs[n]).map((n) => row.runs[n].repeats.map((x) => `${x.loadBefore[0].toFixed(1)}→${x.loadAfter[0].toFixed(1)}`).join(', ')).join('; ');
-    lines.push(`| ${row.variant} | ${row.seed} | ${cell(row.runs.recipe)} | ${cell(row.runs.ours, true)} | ${cell(row.runs['ours-grouped'], true)} | ${loads} | ${row.file} |`);
+    const loads = columns.map((n) => (row.runs[n] ? row.runs[n].repeats.map((x) => `${x.loadBefore[0].toFixed(1)}→${x.loadAfter[0].toFixed(1)}`).join(', ') : '—')).join('; ');
+    lines.push(`| ${row.variant} | ${row.seed} | ${columns.map((n) => cell(row.runs[n], n !== 'recipe')).join(' | ')} | ${loads} | ${row.file} |`);
   }
   lines.push('');
   lines.push('| variant | seeds | run | mean accuracy | mean macro F1 | mean spam F1 | median ratio | ratios | median cpu ratio |');
