@@ -13,6 +13,7 @@
 //     --buckets MB[,MB...]        gradient bucket sizes of the 2-process runs (default 25, DDP's bucket_cap_mb; a
 //                                 size above the model's gradients means one bucket, launched when backward ends:
 //                                 no overlap)
+//     --help                      this text
 //
 // Step time = the median interval between consecutive 'step' events of rank 0 (logEvery 1) after the warm-up.
 // Prints a Markdown table; writes nothing.
@@ -24,7 +25,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 
-const { median } = require('./common');
+const { headerComment, median } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CONFIGS = {
@@ -35,6 +36,7 @@ const CONFIGS = {
 
 function parseArgs(argv) {
   const o = { config: 'mini', batch: 8, seq: 128, steps: 12, warmup: 3, rounds: 2, buckets: [25] };
+  if (argv.includes('--help') || argv.includes('-h')) return { help: true };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((k) => `--${k}`).join(', ')})`);
@@ -161,6 +163,10 @@ async function oneProcess(spec, tmp) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.help) {
+    process.stdout.write(headerComment(__filename));
+    return;
+  }
   const { BertClassifier } = require(path.join(ROOT, 'dist', 'index.js'));
   const { native } = require(path.join(ROOT, 'dist', 'native.js'));
   if (!native().distributed.available) throw new Error('this build has no distributed support (see README, "Data-parallel training")');
