@@ -126,7 +126,8 @@ export interface NativeTrainStepResult {
   skipped: boolean;
   optimizerStep: number;
   /** Data-parallel steps: gradient buckets, and how many of them started their all-reduce while backward still ran. */
-  reduction?: { buckets: number; launchedDuringBackward: number };
+  /** Data-parallel: the step's buckets, those launched while backward ran, and gradients that had to be copied into their bucket (0: backward accumulated into the buckets). */
+  reduction?: { buckets: number; launchedDuringBackward: number; gradientsCopied: number };
 }
 
 export interface NativeTensorInfo {

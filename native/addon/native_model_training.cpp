@@ -122,6 +122,7 @@ class TrainStepWorker : public PromiseWorker {
     clear_grads();
     std::vector<at::Tensor> micro_losses;  // 0-d, detached
     GradientReducer* reducer = state_->reducer.get();
+    if (reducer) reducer->attach_gradient_views();  // data-parallel: backward accumulates into the all-reduce buckets
     for (size_t i = 0; i < batches_.size(); ++i) {
       const auto& batch = batches_[i];
       try {
@@ -151,7 +152,7 @@ class TrainStepWorker : public PromiseWorker {
       try {
         ProcessGroup& group = *state_->process_group;
         reducer->finish();
-        reduction_ = {reducer->bucket_count(), reducer->buckets_launched_during_backward()};
+        reduction_ = Reduction{reducer->bucket_count(), reducer->buckets_launched_during_backward(), reducer->gradients_copied()};
         std::vector<at::Tensor> loss{step_loss.reshape({1}).clone()};  // [1]
         group.all_reduce_sum(loss, "loss all-reduce");
         step_loss = loss[0].div(group.world_size()).reshape({});
@@ -214,8 +215,9 @@ class TrainStepWorker : public PromiseWorker {
     out.Set("logged", logged);
     if (reduction_) {
       Napi::Object reduction = Napi::Object::New(env);
-      reduction.Set("buckets", static_cast<double>(reduction_->first));
-      reduction.Set("launchedDuringBackward", static_cast<double>(reduction_->second));
+      reduction.Set("buckets", static_cast<double>(reduction_->buckets));
+      reduction.Set("launchedDuringBackward", static_cast<double>(reduction_->launched_during_backward));
+      reduction.Set("gradientsCopied", static_cast<double>(reduction_->gradients_copied));
       out.Set("reduction", reduction);
     }
     return out;
@@ -258,7 +260,10 @@ class TrainStepWorker : public PromiseWorker {
   std::vector<Logged> logged_;
   bool skipped_ = false;
   int64_t step_ = 0;
-  c10::optional<std::pair<int64_t, int64_t>> reduction_;  // data-parallel: buckets, of them launched during backward
+  struct Reduction {
+    int64_t buckets, launched_during_backward, gradients_copied;
+  };
+  c10::optional<Reduction> reduction_;  // data-parallel: the step's gradient reduction
 };
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -15,7 +15,10 @@ struct GradientReducer::State {
   struct Bucket {
     std::vector<size_t> params;  // indices into State::params
     size_t pending = 0;          // gradients of this bucket not final yet (this backward)
-    at::Tensor flat;  // [sum of the bucket's numel]: the flattened gradients being reduced
+    // [sum of the bucket's numel]: the bucket's gradients, one after the other. Each parameter's .grad is a view of
+    // its part (DDP's gradient_as_bucket_view), so backward accumulates straight into what is reduced: no copy in,
+    // no copy out, no second set of gradients in memory. Allocated once, kept across steps.
+    at::Tensor flat;
     std::unique_ptr<ProcessGroup::Pending> work;
   };
 
@@ -27,22 +30,55 @@ struct GradientReducer::State {
   size_t next_bucket = 0;         // buckets launch in order: the first not launched
   bool armed = false;
   int64_t launched_in_backward = 0;
+  int64_t copied = 0;  // gradients found replaced (not their bucket view) at launch this step, and copied in
   std::mutex mutex;  // hooks may run on autograd's device threads (CUDA)
   // The accumulators are created on demand and held weakly by their tensors: keep them (and the hooks) alive.
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
   std::vector<uintptr_t> hook_keys;
 
-  // Copies the bucket's gradients into one flat tensor and starts its all-reduce (sum). Caller holds the mutex.
-  void launch(Bucket& bucket) {
-    at::NoGradGuard no_grad;
-    std::vector<at::Tensor> pieces;
-    pieces.reserve(bucket.params.size());
+  // The view of `bucket.flat` that is parameter `index`'s gradient.
+  at::Tensor view_of(const Bucket& bucket, size_t index) const {
+    int64_t offset = 0;
     for (size_t i : bucket.params) {
       const at::Tensor& p = params[i];
-      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-      pieces.push_back(p.grad().reshape({-1}));
+      if (i == index) return bucket.flat.narrow(0, offset, p.numel()).view(p.sizes());
+      offset += p.numel();
     }
-    bucket.flat = at::cat(pieces);
+    throw std::logic_error("parameter not in its bucket");
+  }
+
+  // Zeroes every bucket (allocating it the first time) and makes each parameter's gradient its view of it.
+  void attach_views() {
+    at::NoGradGuard no_grad;
+    for (auto& bucket : buckets) {
+      if (!bucket.flat.defined()) {
+        int64_t numel = 0;
+        for (size_t i : bucket.params) numel += params[i].numel();
+        const at::Tensor& first = params[bucket.params.front()];
+        bucket.flat = at::zeros({numel}, first.options().requires_grad(false));
+      } else {
+        bucket.flat.zero_();
+      }
+      for (size_t i : bucket.params) params[i].mutable_grad() = view_of(bucket, i);
+    }
+  }
+
+  // Starts the bucket's all-reduce (sum, in place). A gradient that is not the bucket's view any more (one that
+  // something replaced instead of accumulating into it) is copied in and the view put back first. Caller holds the
+  // mutex.
+  void launch(Bucket& bucket) {
+    at::NoGradGuard no_grad;
+    if (!bucket.flat.defined()) attach_views();  // finish() without a step having attached them
+    for (size_t i : bucket.params) {
+      const at::Tensor& p = params[i];
+      at::Tensor view = view_of(bucket, i);
+      const at::Tensor& g = p.grad();
+      if (g.defined() && g.data_ptr() == view.data_ptr() && g.strides() == view.strides()) continue;
+      if (g.defined()) view.copy_(g);
+      else view.zero_();
+      p.mutable_grad() = view;
+      ++copied;
+    }
     bucket.work = group->all_reduce_sum_async(bucket.flat, "gradient all-reduce");  // [numel] summed in place
   }
 
@@ -67,9 +103,9 @@ struct GradientReducer::State {
     armed = false;
     next_bucket = 0;
     launched_in_backward = 0;
+    copied = 0;
     for (auto& b : buckets) {
       b.pending = b.params.size();
-      b.flat = at::Tensor();
       b.work.reset();
     }
     std::fill(ready.begin(), ready.end(), false);
@@ -139,12 +175,22 @@ void GradientReducer::prepare_for_backward() {
   state_->armed = group_->world_size() > 1;  // one process: nothing to reduce
 }
 
+void GradientReducer::attach_gradient_views() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (group_->world_size() > 1) state_->attach_views();
+}
+
 void GradientReducer::reset() {
   std::lock_guard<std::mutex> lock(state_->mutex);
   state_->reset_locked();
 }
 
 int64_t GradientReducer::bucket_count() const { return static_cast<int64_t>(state_->buckets.size()); }
+
+int64_t GradientReducer::gradients_copied() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->copied;
+}
 
 int64_t GradientReducer::buckets_launched_during_backward() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
@@ -163,24 +209,17 @@ void GradientReducer::finish() {
       const double scale = 1.0 / static_cast<double>(group_->world_size());
       for (auto& bucket : s.buckets) {
         bucket.work->wait();
-        // Sum -> mean, then back into each gradient (in the bucket's order).
-        at::Tensor flat = bucket.flat.mul_(scale);
-        int64_t offset = 0;
-        for (size_t i : bucket.params) {
-          at::Tensor& g = s.params[i].mutable_grad();
-          const int64_t n = g.numel();
-          g.copy_(flat.narrow(0, offset, n).view(g.sizes()));
-          offset += n;
-        }
+        bucket.flat.mul_(scale);  // sum -> mean, in the gradients themselves (they are its views)
       }
     }
   } catch (...) {
     s.reset_locked();
     throw;
   }
-  const int64_t launched = s.launched_in_backward;
+  const int64_t launched = s.launched_in_backward, copied = s.copied;
   s.reset_locked();
   s.launched_in_backward = launched;
+  s.copied = copied;
 }
 
 }  // namespace bert

@@ -13,7 +13,7 @@ const path = require('path');
 
 const dist = path.resolve(__dirname, '..', '..', 'dist');
 const { BertClassifier, Dataset, Trainer } = require(path.join(dist, 'index.js'));
-// Each native step's gradient-reduction summary ({ buckets, launchedDuringBackward }), for the tests: recorded by
+// Each native step's gradient-reduction summary ({ buckets, launchedDuringBackward, gradientsCopied }), for the tests: recorded by
 // wrapping the model's native handle (the prototype's methods are read-only; an own property shadows them).
 const reductions = [];
 function recordReductions(model) {
