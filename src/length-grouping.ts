@@ -58,3 +58,18 @@ export function paddingFraction(batches: Iterable<readonly number[]>, lengths: A
   }
   return total === 0 ? 0 : (total - real) / total;
 }
+
+/**
+ * groupByLength 'auto' groups where plain batching would pad more than this share of the positions. Grouping
+ * changes what a batch holds (examples of similar length together), so it is used where it pays: on short,
+ * long-tailed texts (the e2e benchmark's subjects: 60% padding, grouped 1.7x faster) and not on texts that nearly
+ * all reach maxLength (its subject + body: 3% padding, no faster, 0.2 points lower held-out accuracy over 4 seeds).
+ */
+export const AUTO_GROUPING_PADDING = 0.2;
+
+/** Whether 'auto' groups: the padding fraction of `permutation` cut into plain batches of batchSize, above AUTO_GROUPING_PADDING. */
+export function groupingPays(lengths: ArrayLike<number>, batchSize: number, permutation: readonly number[]): boolean {
+  const batches: number[][] = [];
+  for (let start = 0; start < permutation.length; start += batchSize) batches.push(permutation.slice(start, start + batchSize));
+  return paddingFraction(batches, lengths) > AUTO_GROUPING_PADDING;
+}

@@ -103,13 +103,15 @@ export interface TrainerOptions {
    */
   prefetchBatches?: number;
   /**
-   * transformers' group_by_length (default: on when `shuffle` is): batches of similar token lengths, so that dynamic
-   * padding pads little (on short, long-tailed texts a large share of the step's work; BENCHMARKS.md). Each epoch's
-   * seeded random order is cut into mega-batches (batchSize * 50 examples on large datasets), each sorted by length,
-   * longest first; the order stays exactly reproducible (and resumable). In-memory datasets are tokenized once more
-   * up front to know their lengths; a streaming dataset sorts each mega-batch of its shuffled stream.
+   * transformers' group_by_length: batches of similar token lengths, so that dynamic padding pads little. Each
+   * epoch's seeded random order is cut into mega-batches (batchSize * 50 examples on large datasets), each sorted by
+   * length, longest first; the order stays exactly reproducible (and resumable). In-memory datasets are tokenized up
+   * front to know their lengths (into the token rows the batches then reuse); a streaming dataset sorts each
+   * mega-batch of its shuffled stream.
+   * Default 'auto' (with `shuffle`; false without): an in-memory dataset is grouped when its plain shuffled batches
+   * would be more than 20% padding (short, long-tailed texts), not otherwise; a stream is not grouped.
    */
-  groupByLength?: boolean;
+  groupByLength?: boolean | 'auto';
   /**
    * 'bf16': matrix products of training steps and evaluation in bfloat16 through LibTorch's autocast, with fp32
    * weights, gradients, optimizer state and loss (on CPUs with AVX512-BF16/AMX several times faster than fp32; see
@@ -164,7 +166,8 @@ export interface ResolvedTrainerOptions {
   skipNonFiniteLoss: boolean;
   callbacks: TrainerCallbacks;
   prefetchBatches: number;
-  groupByLength: boolean;
+  /** 'auto' is decided by fit() from the data (RunPlan.groupByLength). */
+  groupByLength: boolean | 'auto';
   mixedPrecision: MixedPrecision;
   /** undefined: a single process. */
   distributed: ResolvedDistributedOptions | undefined;
@@ -223,6 +226,12 @@ function numberIn(value: unknown, name: string, fallback: number, min: number, m
     throw new RangeError(`${name} must be a finite number ${range}, got ${show(value)}`);
   }
   return value;
+}
+
+function groupByLengthOption(value: unknown, shuffle: boolean): boolean | 'auto' {
+  if (value === undefined) return shuffle ? 'auto' : false;
+  if (value === 'auto' || typeof value === 'boolean') return value;
+  throw new TypeError(`groupByLength must be true, false or 'auto', got ${show(value)}`);
 }
 
 function boolean(value: unknown, name: string, fallback: boolean): boolean {
@@ -347,9 +356,9 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
   }
   const metricForBestModel = metricOption(o.metricForBestModel);
   const shuffle = boolean(o.shuffle, 'shuffle', true);
-  // On by default wherever the order is random anyway: grouping keeps the randomness (a seeded permutation, then
-  // sorting within mega-batches) and removes most padding. With shuffle off the order is the dataset's own.
-  const groupByLength = boolean(o.groupByLength, 'groupByLength', shuffle);
+  // 'auto' wherever the order is random anyway (grouping keeps the randomness: a seeded permutation, then sorting
+  // within mega-batches); with shuffle off the order is the dataset's own unless grouping is asked for.
+  const groupByLength = groupByLengthOption(o.groupByLength, shuffle);
   const distributed = o.distributed === false ? undefined : o.distributed === undefined ? distributedFromEnv() : resolveDistributedOption(o.distributed);
 
   return {

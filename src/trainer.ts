@@ -10,7 +10,7 @@ import { BatchPrefetcher, PipelineBatch, datasetBatches, streamBatches } from '.
 import { BertClassifier } from './classifier';
 import type { ProblemType } from './config';
 import { Dataset, EncodeContext, EncodedBatch, Example, TokenRowCache, batchesOf, encodeBatch, epochOrder, inferProblemType, tokenLengths } from './dataset';
-import { lengthGroupedOrder, megaBatchSize } from './length-grouping';
+import { groupingPays, lengthGroupedOrder, megaBatchSize } from './length-grouping';
 import { DistributedContext, shardOrder, shardSize } from './distributed';
 import { ClassMetrics, classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
 import type { NativeModelHandle } from './native';
@@ -372,6 +372,8 @@ interface RunPlan {
   dataset: Dataset | StreamingDataset;
   /** Training examples per epoch (a stream's counted or given length). */
   numExamples: number;
+  /** Whether batches are length-grouped (groupByLength, 'auto' decided from the data). */
+  groupByLength: boolean;
   /** Token lengths of an in-memory dataset's examples, when batches are length-grouped. */
   lengths: Int32Array | undefined;
   /** An in-memory dataset's token rows, kept across epochs (undefined: streams, or too large to keep). */
@@ -533,10 +535,10 @@ class FitRun {
     same('gradientAccumulationSteps', own.gradientAccumulationSteps, options.gradientAccumulationSteps);
     same('seed', own.dataPosition.seed, options.seed);
     same('shuffle', own.dataPosition.shuffle, options.shuffle);
-    same('groupByLength', own.dataPosition.groupByLength ?? false, options.groupByLength);
     const stream = plan.dataset instanceof StreamingDataset ? plan.dataset : undefined;
     same('a streaming dataset', own.dataPosition.shuffleBuffer !== undefined, stream !== undefined);
     if (stream) same('shuffleBuffer', own.dataPosition.shuffleBuffer, stream.shuffleBuffer);
+    same('groupByLength', own.dataPosition.groupByLength ?? false, plan.groupByLength);
     const { epoch, batch } = own.dataPosition;
     const savedWorld = own.worldSize ?? 1;
     const world = plan.dist?.worldSize ?? 1;
@@ -657,7 +659,7 @@ class FitRun {
     const { options, plan } = this;
     const { seed, shuffle, batchSize } = options;
     if (plan.dataset instanceof StreamingDataset) {
-      const megaBatch = options.groupByLength ? megaBatchSize(plan.numExamples, batchSize) : undefined;
+      const megaBatch = plan.groupByLength ? megaBatchSize(plan.numExamples, batchSize) : undefined;
       const shard = plan.dist ? { rank: plan.dist.rank, worldSize: plan.dist.worldSize } : undefined;
       return streamBatches(plan.dataset, { seed, epoch, shuffle, batchSize, skipBatches: firstBatch, megaBatch, shard }, plan.ctx);
     }
@@ -866,7 +868,7 @@ class FitRun {
   private trainerState(bestName: string | null): TrainerStateJson {
     const { options, plan } = this;
     const position: DataPosition = { ...this.position, seed: options.seed, shuffle: options.shuffle };
-    if (options.groupByLength) position.groupByLength = true;
+    if (plan.groupByLength) position.groupByLength = true;
     if (this.position.epoch === this.startExample.epoch && this.startExample.start > 0) position.startExample = this.startExample.start;
     if (plan.dataset instanceof StreamingDataset) {
       // The epoch's remaining examples follow the ones consumed: whole batches, as the position is a step boundary.
@@ -1131,8 +1133,14 @@ export class Trainer extends EventEmitter {
     const numExamples = await sizeOf(dataset);
     if (numExamples === 0) throw new Error('the training dataset is empty (fit needs at least one example)');
     this.lastProblemType = problemType;
-    // In memory, length grouping needs every example's token length: one tokenizing pass, kept for later fits.
-    const lengths = o.groupByLength && dataset instanceof Dataset ? await this.tokenLengthsOf(dataset, ctx) : undefined;
+    // In memory, length grouping needs every example's token length: one tokenizing pass into the token rows the
+    // batches use, kept for later fits. 'auto' groups where plain shuffled batches would pad more than 20% (epoch 0's
+    // order decides, the same on every rank); a stream's lengths are not known up front, so 'auto' leaves it ungrouped.
+    const mayGroup = o.groupByLength === true || (o.groupByLength === 'auto' && o.shuffle);
+    const allLengths = mayGroup && dataset instanceof Dataset ? await this.tokenLengthsOf(dataset, ctx) : undefined;
+    const groupByLength =
+      o.groupByLength === 'auto' ? allLengths !== undefined && groupingPays(allLengths, o.batchSize, epochOrder(numExamples, o.seed, 0, o.shuffle)) : o.groupByLength;
+    const lengths = groupByLength ? allLengths : undefined;
 
     // Data-parallel: steps per epoch follow each rank's shard (batchSize is per process, DistributedSampler pads).
     const numBatches = batchesPerRank(numExamples, dist?.worldSize ?? 1, o.batchSize);
@@ -1142,6 +1150,7 @@ export class Trainer extends EventEmitter {
     return {
       dataset,
       numExamples,
+      groupByLength,
       lengths,
       tokenCache: dataset instanceof Dataset ? this.tokenCacheFor(dataset, ctx) : undefined,
       evalDataset,

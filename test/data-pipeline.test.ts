@@ -8,7 +8,7 @@ import * as path from 'path';
 import { BatchPrefetcher } from '../src/batch-prefetch';
 import { BertClassifier, BertTokenizer } from '../src';
 import { Dataset, batchesOf, epochOrder } from '../src/dataset';
-import { lengthGroupedOrder, megaBatchSize, paddingFraction } from '../src/length-grouping';
+import { groupingPays, lengthGroupedOrder, megaBatchSize, paddingFraction } from '../src/length-grouping';
 import { EvaluateEvent, StepEvent, Trainer, TrainerOptions } from '../src/trainer';
 import { fixturePath } from './helpers/fixtures';
 import { readSafetensors } from './helpers/safetensors';
@@ -159,11 +159,12 @@ describe('Trainer data pipeline', () => {
     const model = await tinyModel();
     expect(() => new Trainer(model, { prefetchBatches: -1 })).toThrow(RangeError);
     expect(() => new Trainer(model, { groupByLength: 1 as unknown as boolean })).toThrow(/groupByLength/);
-    // Length grouping is on by default wherever the order is shuffled anyway, off with shuffle: false.
-    expect(new Trainer(model).options).toMatchObject({ prefetchBatches: 4, shuffle: true, groupByLength: true });
+    // Length grouping is decided from the data by default ('auto') wherever the order is shuffled, off with shuffle: false.
+    expect(new Trainer(model).options).toMatchObject({ prefetchBatches: 4, shuffle: true, groupByLength: 'auto' });
     expect(new Trainer(model, { shuffle: false }).options).toMatchObject({ groupByLength: false });
     expect(new Trainer(model, { shuffle: false, groupByLength: true }).options).toMatchObject({ groupByLength: true });
     expect(new Trainer(model, { groupByLength: false }).options).toMatchObject({ shuffle: true, groupByLength: false });
+    expect(() => new Trainer(model, { groupByLength: 'yes' as unknown as boolean })).toThrow(/groupByLength must be true, false or 'auto'/);
     model.dispose();
   });
 
@@ -178,6 +179,27 @@ describe('Trainer data pipeline', () => {
       expect(r.result.metrics.paddingFraction).toBeGreaterThan(0.2);
       for (const e of r.events) expect(e.dataWaitFraction).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it("groupByLength 'auto' groups where plain batches would be more than 20% padding, and only there", async () => {
+    // textExamples(48, 2): long-tailed lengths, plain batches well over 20% padding (see the prefetch test): grouped.
+    const auto = await run({ outputDir: path.join(dir, 'auto'), saveSteps: 5 });
+    const grouped = await run({ groupByLength: true });
+    expect(stepLosses(auto.result.history)).toEqual(stepLosses(grouped.result.history));
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'auto', 'checkpoint-5', 'trainer_state.json'), 'utf8'));
+    expect(state.bert_trainer.dataPosition.groupByLength).toBe(true);
+    // Every example the same length: no padding to save, so 'auto' keeps the plain order.
+    const even = Dataset.fromArray(Array.from({ length: 24 }, (_, i) => ({ inputIds: [2, 5 + (i % 7), 6, 3], label: i % 2 })));
+    const fitEven = async (extra: TrainerOptions) => {
+      const model = await tinyModel();
+      const result = await new Trainer(model, options(extra)).fit(even);
+      model.dispose();
+      return stepLosses(result.history);
+    };
+    expect(await fitEven({})).toEqual(await fitEven({ groupByLength: false }));
+    expect(groupingPays(Int32Array.from([4, 4, 4, 4]), 2, [0, 1, 2, 3])).toBe(false);
+    expect(groupingPays(Int32Array.from([10, 1, 10, 1]), 2, [0, 1, 2, 3])).toBe(true); // 45% padding
+    expect(groupingPays(Int32Array.from([10, 8, 10, 8]), 2, [0, 1, 2, 3])).toBe(false); // 10%
   });
 
   it('groupByLength: less padding, reproducible, and a resumed run is bit-identical', async () => {
@@ -198,7 +220,7 @@ describe('Trainer data pipeline', () => {
     const a = readSafetensors(grouped.weights).tensors;
     const b = readSafetensors(resumed.weights).tensors;
     for (const [name, t] of a) expect(t.bytes.equals(b.get(name)!.bytes)).toBe(true);
-    // The default (grouped) resumes it too; an explicit groupByLength: false cannot.
+    // The default ('auto', grouping this data) resumes it too; an explicit groupByLength: false cannot.
     const byDefault = await run({ outputDir: path.join(dir, 'grouped-default'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') });
     expect(stepLosses(byDefault.result.history)).toEqual(stepLosses(grouped.result.history));
     await expect(run({ groupByLength: false, outputDir: path.join(dir, 'ungrouped'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') })).rejects.toThrow(

@@ -52,7 +52,7 @@ export interface TrainFlags {
   scheduler: (typeof SCHEDULERS)[number];
   maxGradNorm: number;
   mixedPrecision: MixedPrecision;
-  groupByLength: boolean;
+  groupByLength?: boolean;
   logEvery?: number;
   evalStrategy?: Strategy;
   evalSteps?: number;
@@ -100,7 +100,8 @@ export function trainCommand(done: (code: number) => void): Command {
     .addOption(new Option('--max-grad-norm <n>', 'gradient clipping norm (0: no clipping)').argParser(number(0, Infinity)).default(1))
     .addOption(new Option('--seed <n>', 'seed of the data order, dropout, the split and new weights').argParser(integer(0)).default(42))
     .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss; fast on CPUs with AMX/AVX512-BF16); 'no': fp32").argParser(choice(MIXED_PRECISIONS)).default('no'))
-    .option('--no-group-by-length', "batches in plain shuffled order (default: transformers' group_by_length, batches of similar lengths for less padding)")
+    .option('--group-by-length', "batches of similar token lengths (transformers' group_by_length). Default: grouped when plain batches would be more than 20% padding")
+    .option('--no-group-by-length', 'batches in plain shuffled order')
     .addOption(new Option('--log-every <n>', 'record the loss every n steps (default: about 500 points per run)').argParser(integer()))
     .optionsGroup('Evaluation and checkpoints:')
     .addOption(new Option('--eval-strategy <when>', "when to evaluate: 'no', 'steps' (every --eval-steps) or 'epoch' (default with held-out data)").argParser(choice(STRATEGIES)))
@@ -308,7 +309,7 @@ function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progre
     gradientAccumulationSteps: f.gradAccum,
     maxGradNorm: f.maxGradNorm,
     mixedPrecision: f.mixedPrecision,
-    groupByLength: f.groupByLength,
+    groupByLength: f.groupByLength ?? 'auto',
     seed: f.seed,
     logEvery: s.logEvery,
     evalStrategy: f.evalStrategy,
