@@ -1,6 +1,7 @@
 // The thread-waiting settings the library gives libgomp and OpenBLAS before the addon loads (src/native.ts): applied
 // where the user has not chosen, never over a user's choice.
 import { applyThreadWaitDefaults, native, THREAD_WAIT_DEFAULTS } from '../src/native';
+import { numThreads, setNumThreads } from '../src';
 
 describe('applyThreadWaitDefaults', () => {
   test('fills in both settings in an empty environment', () => {
@@ -26,5 +27,21 @@ describe('applyThreadWaitDefaults', () => {
     native();
     expect(process.env.OPENBLAS_THREAD_TIMEOUT).toBeDefined();
     expect(process.env.GOMP_SPINCOUNT ?? process.env.OMP_WAIT_POLICY).toBeDefined();
+  });
+});
+
+describe('setNumThreads', () => {
+  test('sets the native intra-op thread count; bad counts are rejected by name', () => {
+    const before = numThreads();
+    try {
+      setNumThreads(1);
+      expect(numThreads()).toBe(1);
+    } finally {
+      setNumThreads(before);
+    }
+    expect(numThreads()).toBe(before);
+    expect(() => setNumThreads(0)).toThrow(RangeError);
+    expect(() => setNumThreads(1.5)).toThrow(/threads must be a positive integer/);
+    expect(() => setNumThreads('2' as unknown as number)).toThrow(TypeError);
   });
 });

@@ -47,18 +47,21 @@ struct GradientReducer::State {
     throw std::logic_error("parameter not in its bucket");
   }
 
-  // Zeroes every bucket (allocating it the first time) and makes each parameter's gradient its view of it.
+  // The bucket's buffer, allocated (zeros) the first time.
+  at::Tensor& buffer(Bucket& bucket) {
+    if (!bucket.flat.defined()) {
+      int64_t numel = 0;
+      for (size_t i : bucket.params) numel += params[i].numel();
+      bucket.flat = at::zeros({numel}, params[bucket.params.front()].options().requires_grad(false));
+    }
+    return bucket.flat;
+  }
+
+  // Zeroes every bucket and makes each parameter's gradient its view of it.
   void attach_views() {
     at::NoGradGuard no_grad;
     for (auto& bucket : buckets) {
-      if (!bucket.flat.defined()) {
-        int64_t numel = 0;
-        for (size_t i : bucket.params) numel += params[i].numel();
-        const at::Tensor& first = params[bucket.params.front()];
-        bucket.flat = at::zeros({numel}, first.options().requires_grad(false));
-      } else {
-        bucket.flat.zero_();
-      }
+      buffer(bucket).zero_();
       for (size_t i : bucket.params) params[i].mutable_grad() = view_of(bucket, i);
     }
   }
@@ -68,7 +71,7 @@ struct GradientReducer::State {
   // mutex.
   void launch(Bucket& bucket) {
     at::NoGradGuard no_grad;
-    if (!bucket.flat.defined()) attach_views();  // finish() without a step having attached them
+    buffer(bucket);  // allocated here when no step attached the views (then every gradient is copied in below)
     for (size_t i : bucket.params) {
       const at::Tensor& p = params[i];
       at::Tensor view = view_of(bucket, i);
