@@ -241,9 +241,18 @@ async function inferStreamProblemType(stream: StreamingDataset, numLabels: numbe
   return Array.isArray((await stream.first())?.label) ? 'multi_label_classification' : 'single_label_classification';
 }
 
-/** Encoded batches of a whole dataset in its own order (for evaluation), or of the examples `indices` of it. */
-function batchesInOrder(data: Dataset | StreamingDataset, batchSize: number, ctx: EncodeContext, indices?: number[]): AsyncGenerator<PipelineBatch> {
-  if (data instanceof Dataset) return datasetBatches(data, batchesOf(indices ?? epochOrder(data.length, 0, 0, false), batchSize), ctx);
+/**
+ * Encoded batches of a whole dataset in its own order (for evaluation), or of the examples `indices` of it; an
+ * in-memory dataset's token rows come from (and go to) `cache` where there is one.
+ */
+function batchesInOrder(
+  data: Dataset | StreamingDataset,
+  batchSize: number,
+  ctx: EncodeContext,
+  indices?: number[],
+  cache?: TokenRowCache,
+): AsyncGenerator<PipelineBatch> {
+  if (data instanceof Dataset) return datasetBatches(data, batchesOf(indices ?? epochOrder(data.length, 0, 0, false), batchSize), ctx, cache);
   return streamBatches(data, { seed: 0, epoch: 0, shuffle: false, batchSize, skipBatches: 0 }, ctx);
 }
 
@@ -265,6 +274,7 @@ async function evaluateDataset(
   prefetchBatches: number,
   mixedPrecision: MixedPrecision,
   dist?: DistributedContext,
+  cache?: TokenRowCache,
 ): Promise<EvaluationResult> {
   const started = performance.now();
   const L = ctx.numLabels;
@@ -299,7 +309,7 @@ async function evaluateDataset(
   // A stream is evaluated whole by every rank (its order cannot be split without reading it all on each anyway).
   const table = dist && data instanceof Dataset ? new Float64Array(total * width + 2) : undefined; // + [loss sum, example count]
   let row = 0;
-  const queue = new BatchPrefetcher(batchesInOrder(data, batchSize, ctx, indices), prefetchBatches);
+  const queue = new BatchPrefetcher(batchesInOrder(data, batchSize, ctx, indices, cache), prefetchBatches);
   try {
     for (let item = await queue.next(); !item.done; item = await queue.next()) {
       const batch = item.value.batch;
@@ -379,6 +389,8 @@ interface RunPlan {
   /** An in-memory dataset's token rows, kept across epochs (undefined: streams, or too large to keep). */
   tokenCache: TokenRowCache | undefined;
   evalDataset: Dataset | StreamingDataset | undefined;
+  /** The in-memory evaluation set's token rows, kept across evaluations (and with the Trainer's other uses of it). */
+  evalTokenCache: TokenRowCache | undefined;
   ctx: EncodeContext;
   evalStrategy: IntervalStrategy;
   classWeights: Float32Array | null;
@@ -794,6 +806,7 @@ class FitRun {
       options.prefetchBatches,
       options.mixedPrecision,
       plan.dist,
+      plan.evalTokenCache,
     );
     const event: EvaluateEvent = { type: 'evaluate', step: this.globalStep, epoch: this.globalStep / plan.stepsPerEpoch, metrics };
     this.history.push(event);
@@ -1061,8 +1074,9 @@ export class Trainer extends EventEmitter {
     const weights = this.options.classWeights && problemType === 'single_label_classification' ? Float32Array.from(this.options.classWeights) : null;
     const dist = ds instanceof Dataset ? await this.distributedContext() : undefined;
     try {
+      const cache = ds instanceof Dataset ? this.tokenCacheFor(ds, ctx) : undefined; // repeated evaluations tokenize once
       return await evaluateDataset(
-        handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches, this.options.mixedPrecision, dist,
+        handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches, this.options.mixedPrecision, dist, cache,
       );
     } catch (err) {
       throw ds instanceof StreamingDataset ? withPrefix(err, 'dataset') : err;
@@ -1074,8 +1088,9 @@ export class Trainer extends EventEmitter {
   }
 
   /**
-   * The training dataset's token rows, kept across epochs and fits (same tokenizer and maxLength) unless the dataset
-   * could hold more than TOKEN_CACHE_LIMIT tokens, when each epoch tokenizes again.
+   * An in-memory dataset's token rows (training or evaluation set), kept across epochs, evaluations and fits (same
+   * tokenizer and maxLength) unless the dataset could hold more than TOKEN_CACHE_LIMIT tokens, when each pass
+   * tokenizes again.
    */
   private tokenCacheFor(dataset: Dataset, ctx: EncodeContext): TokenRowCache | undefined {
     if (dataset.length * (ctx.maxLength ?? ctx.tokenizer?.maxLength ?? 512) > TOKEN_CACHE_LIMIT) return undefined;
@@ -1154,6 +1169,7 @@ export class Trainer extends EventEmitter {
       lengths,
       tokenCache: dataset instanceof Dataset ? this.tokenCacheFor(dataset, ctx) : undefined,
       evalDataset,
+      evalTokenCache: evalDataset instanceof Dataset ? this.tokenCacheFor(evalDataset, ctx) : undefined,
       ctx,
       evalStrategy,
       classWeights: o.classWeights ? Float32Array.from(o.classWeights) : null,

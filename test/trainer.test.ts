@@ -226,6 +226,28 @@ describe('training loop', () => {
     model.dispose();
   });
 
+  test('an in-memory evaluation set is tokenized once: per-epoch evaluations and evaluate() reuse its token rows', async () => {
+    const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', 'film', 'very', 'not'];
+    const tokenizer = BertTokenizer.fromVocab(vocab);
+    const config = { vocab_size: vocab.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 32 };
+    const train = Dataset.fromArray([{ text: 'good film', label: 'pos' }, { text: 'bad film', label: 'neg' }]);
+    const held = Dataset.fromArray([{ text: 'very good film', label: 'pos' }, { text: 'not good', label: 'neg' }, { text: 'very bad', label: 'neg' }]);
+    const model = await BertClassifier.fromConfig(config, { labels: ['neg', 'pos'], tokenizer, seed: 1 });
+    const trainer = new Trainer(model, { epochs: 3, batchSize: 2, learningRate: 1e-3, seed: 5 }); // with an evalDataset: evaluated every epoch
+    await trainer.fit(train); // tokenizes the training texts before the spy
+    const encode = jest.spyOn(tokenizer, 'encode');
+    const result = await trainer.fit(train, { evalDataset: held }); // 3 evaluations
+    const first = await trainer.evaluate(held);
+    const again = await trainer.evaluate(held);
+    const heldTexts = (call: unknown[]): number => (call[0] as string[]).filter((t) => ['very good film', 'not good', 'very bad'].includes(t)).length;
+    const encodedHeld = encode.mock.calls.reduce((n, call) => n + heldTexts(call), 0);
+    encode.mockRestore();
+    model.dispose();
+    expect(result.history.filter((e) => e.type === 'evaluate')).toHaveLength(3);
+    expect(encodedHeld).toBe(held.length); // once, not once per evaluation (5)
+    expect(again).toEqual({ ...first, runtimeSeconds: again.runtimeSeconds, samplesPerSecond: again.samplesPerSecond });
+  });
+
   test('an in-memory text dataset is tokenized once: later epochs and fits reuse its token rows, the same batches', async () => {
     const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', 'film', 'very', 'not'];
     const tokenizer = BertTokenizer.fromVocab(vocab);
