@@ -1,5 +1,5 @@
 // The bundled benchmark drivers (scripts/bench/) answer --help with their usage, without running anything.
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -13,5 +13,20 @@ describe('benchmark drivers --help', () => {
     const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', script), '--help'], { encoding: 'utf8', timeout: 60_000 });
     expect(out).toMatch(usage);
     expect(out).not.toMatch(/^\/\//m); // the header comment, printed as text
+  });
+});
+
+describe('benchmark drivers reject a bad command line, naming the flag, before running anything', () => {
+  test.each([
+    // step.js exits 1 on any error; e2e.js exits 2 on a usage error.
+    ['step.js', ['--threads', '0'], 1, /RangeError: --threads must be an integer >= 1, got 0/],
+    ['step.js', ['--omp-env', 'spin'], 1, /RangeError: --omp-env must be default or spin100/],
+    ['e2e.js', ['--runs', 'ours,bogus'], 2, /--runs: unknown bogus/],
+    ['e2e.js', ['--seed'], 2, /--seed needs a value/],
+    ['e2e.js', ['--frobnicate'], 2, /unknown argument --frobnicate/],
+  ])('%s %j', (script, args, status, message) => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', script), ...(args as string[])], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(status);
+    expect(r.stderr).toMatch(message);
   });
 });

@@ -26,6 +26,47 @@ function threadEnvLabel(m) {
   return `${omp}, ${blas}`;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Command lines of the drivers
+
+/** The arguments one by one: `value()` takes the next argument as this flag's value (TypeError when there is none). */
+function* flagsOf(argv) {
+  let i = 0;
+  while (i < argv.length) {
+    const flag = argv[i];
+    yield {
+      flag,
+      value: () => {
+        if (i + 1 >= argv.length) throw new TypeError(`${flag} needs a value`);
+        i += 1;
+        return argv[i];
+      },
+    };
+    i += 1;
+  }
+}
+
+/** An integer flag value of at least `min`, or a RangeError naming the flag. */
+function integerArg(value, name, min) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
+  return n;
+}
+
+/** A comma-separated flag value whose items are all in `allowed` (RangeError naming the flag otherwise). */
+function listArg(value, allowed, name) {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const x of items) if (!allowed.includes(x)) throw new RangeError(`${name}: unknown ${x} (${allowed.join(', ')})`);
+  if (items.length === 0) throw new RangeError(`${name} is empty`);
+  return items;
+}
+
+/** --omp-env's value: 'spin100' (bert-trainer's thread-waiting settings for both sides) or 'default'. */
+function ompEnvArg(value) {
+  if (!['default', 'spin100'].includes(value)) throw new RangeError('--omp-env must be default or spin100');
+  return value;
+}
+
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -121,4 +162,4 @@ function headerComment(file) {
   return `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
 }
 
-module.exports = { median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };
+module.exports = { flagsOf, integerArg, listArg, ompEnvArg, median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };

@@ -65,7 +65,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { applyBenchThreadEnv, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, flagsOf, integerArg, listArg, ompEnvArg, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'e2e_reference.py');
@@ -548,40 +548,21 @@ function parseArgs(argv) {
     ompEnv: 'spin100',
     repeats: 1,
   };
-  const int = (v, name, min) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
-  const list = (v, allowed, name) => {
-    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const x of items) if (!allowed.includes(x)) throw new RangeError(`${name}: unknown ${x} (${allowed.join(', ')})`);
-    if (items.length === 0) throw new RangeError(`${name} is empty`);
-    return items;
-  };
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new TypeError(`${a} needs a value`);
-      i += 1;
-      return argv[i];
-    };
-    if (a === '--variants') o.variants = list(value(), Object.keys(VARIANTS), '--variants');
+  for (const { flag: a, value } of flagsOf(argv)) {
+    if (a === '--variants') o.variants = listArg(value(), Object.keys(VARIANTS), '--variants');
     else if (a === '--runs') {
-      const runs = list(value(), RUN_NAMES, '--runs');
+      const runs = listArg(value(), RUN_NAMES, '--runs');
       o.runs = RUN_NAMES.filter((n) => runs.includes(n));
-    } else if (a === '--epochs') o.epochs = int(value(), '--epochs', 1);
-    else if (a === '--seed') o.seed = int(value(), '--seed', 0);
-    else if (a === '--threads') o.threads = int(value(), '--threads', 1);
-    else if (a === '--limit') o.limit = int(value(), '--limit', 100);
-    else if (a === '--repeats') o.repeats = int(value(), '--repeats', 1);
+    } else if (a === '--epochs') o.epochs = integerArg(value(), '--epochs', 1);
+    else if (a === '--seed') o.seed = integerArg(value(), '--seed', 0);
+    else if (a === '--threads') o.threads = integerArg(value(), '--threads', 1);
+    else if (a === '--limit') o.limit = integerArg(value(), '--limit', 100);
+    else if (a === '--repeats') o.repeats = integerArg(value(), '--repeats', 1);
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--no-write') o.write = false;
     else if (a === '--python') o.python = value();
-    else if (a === '--omp-env') {
-      o.ompEnv = value();
-      if (!['default', 'spin100'].includes(o.ompEnv)) throw new RangeError('--omp-env must be default or spin100');
-    } else if (a === '--help' || a === '-h') o.help = true;
+    else if (a === '--omp-env') o.ompEnv = ompEnvArg(value());
+    else if (a === '--help' || a === '-h') o.help = true;
     else throw new TypeError(`unknown argument ${a}`);
   }
   return o;

@@ -37,7 +37,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const { applyBenchThreadEnv, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, flagsOf, integerArg, ompEnvArg, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
@@ -379,28 +379,17 @@ function parseArgs(argv) {
     out: path.join(ROOT, 'bench', 'results'),
     python: process.env.BERT_TRAINER_PYTHON || '/usr/bin/python3',
   };
-  const int = (v, name, min) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new TypeError(`${a} needs a value`);
-      i += 1;
-      return argv[i];
-    };
+  for (const { flag: a, value } of flagsOf(argv)) {
     if (a === '--configs') {
       o.configs = value().split(',').map((s) => s.trim()).filter(Boolean);
       for (const c of o.configs) if (!CONFIGS[c]) throw new RangeError(`unknown config ${c} (${Object.keys(CONFIGS).join(', ')})`);
-    } else if (a === '--threads') o.threads = int(value(), '--threads', 1);
+    } else if (a === '--threads') o.threads = integerArg(value(), '--threads', 1);
     else if (a === '--reps') {
       const v = value();
-      o.reps = v === 'auto' ? 'auto' : int(v, '--reps', 5);
+      o.reps = v === 'auto' ? 'auto' : integerArg(v, '--reps', 5);
     }
-    else if (a === '--warmup') o.warmup = int(value(), '--warmup', 1);
-    else if (a === '--seq') o.seq = int(value(), '--seq', 2);
+    else if (a === '--warmup') o.warmup = integerArg(value(), '--warmup', 1);
+    else if (a === '--seq') o.seq = integerArg(value(), '--seq', 2);
     else if (a === '--precision') {
       o.precision = value();
       if (!['fp32', 'bf16'].includes(o.precision)) throw new RangeError('--precision must be fp32 or bf16');
@@ -409,10 +398,7 @@ function parseArgs(argv) {
     else if (a === '--no-write') o.write = false;
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--python') o.python = value();
-    else if (a === '--omp-env') {
-      o.ompEnv = value();
-      if (!['default', 'spin100'].includes(o.ompEnv)) throw new RangeError('--omp-env must be default or spin100');
-    }
+    else if (a === '--omp-env') o.ompEnv = ompEnvArg(value());
     else if (a === '--help' || a === '-h') o.help = true;
     else throw new TypeError(`unknown argument ${a}`);
   }
