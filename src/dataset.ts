@@ -463,7 +463,7 @@ export function epochOrder(length: number, seed: number, epoch: number, shuffle:
 }
 
 /** Consecutive batches of `order`; the last one may be smaller. */
-export function batchesOf(order: number[], batchSize: number): number[][] {
+export function batchesOf(order: readonly number[], batchSize: number): number[][] {
   if (!Array.isArray(order)) throw new TypeError(`order must be an array of indices, got ${show(order)}`);
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${show(batchSize)}`);

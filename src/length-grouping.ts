@@ -1,3 +1,5 @@
+import { batchesOf } from './dataset';
+
 // Length-grouped batching (transformers' group_by_length / LengthGroupedSampler): a batch is padded to its longest
 // row, so batching rows of similar length wastes less compute on padding. The order stays random at the scale of
 // mega-batches: a random permutation is cut into mega-batches of `batchSize * multiplier` examples, each is sorted
@@ -69,7 +71,5 @@ export const AUTO_GROUPING_PADDING = 0.2;
 
 /** Whether 'auto' groups: the padding fraction of `permutation` cut into plain batches of batchSize, above AUTO_GROUPING_PADDING. */
 export function groupingPays(lengths: ArrayLike<number>, batchSize: number, permutation: readonly number[]): boolean {
-  const batches: number[][] = [];
-  for (let start = 0; start < permutation.length; start += batchSize) batches.push(permutation.slice(start, start + batchSize));
-  return paddingFraction(batches, lengths) > AUTO_GROUPING_PADDING;
+  return paddingFraction(batchesOf(permutation, batchSize), lengths) > AUTO_GROUPING_PADDING;
 }

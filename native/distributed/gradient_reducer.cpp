@@ -14,6 +14,7 @@ namespace bert {
 struct GradientReducer::State {
   struct Bucket {
     std::vector<size_t> params;  // indices into State::params
+    int64_t numel = 0;           // elements of all its parameters
     size_t pending = 0;          // gradients of this bucket not final yet (this backward)
     // [sum of the bucket's numel]: the bucket's gradients, one after the other. Each parameter's .grad is a view of
     // its part (DDP's gradient_as_bucket_view), so backward accumulates straight into what is reduced: no copy in,
@@ -25,6 +26,7 @@ struct GradientReducer::State {
   std::shared_ptr<ProcessGroup> group;
   std::vector<at::Tensor> params;
   std::vector<size_t> bucket_of;  // param index -> bucket index
+  std::vector<int64_t> offset_of;  // param index -> where its gradient starts in its bucket's buffer
   std::vector<Bucket> buckets;
   std::vector<bool> ready;        // per param, this backward
   size_t next_bucket = 0;         // buckets launch in order: the first not launched
@@ -38,22 +40,13 @@ struct GradientReducer::State {
 
   // The view of `bucket.flat` that is parameter `index`'s gradient.
   at::Tensor view_of(const Bucket& bucket, size_t index) const {
-    int64_t offset = 0;
-    for (size_t i : bucket.params) {
-      const at::Tensor& p = params[i];
-      if (i == index) return bucket.flat.narrow(0, offset, p.numel()).view(p.sizes());
-      offset += p.numel();
-    }
-    throw std::logic_error("parameter not in its bucket");
+    const at::Tensor& p = params[index];
+    return bucket.flat.narrow(0, offset_of[index], p.numel()).view(p.sizes());
   }
 
   // The bucket's buffer, allocated (zeros) the first time.
   at::Tensor& buffer(Bucket& bucket) {
-    if (!bucket.flat.defined()) {
-      int64_t numel = 0;
-      for (size_t i : bucket.params) numel += params[i].numel();
-      bucket.flat = at::zeros({numel}, params[bucket.params.front()].options().requires_grad(false));
-    }
+    if (!bucket.flat.defined()) bucket.flat = at::zeros({bucket.numel}, params[bucket.params.front()].options().requires_grad(false));
     return bucket.flat;
   }
 
@@ -141,6 +134,7 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, const std:
   for (const auto& p : params)
     if (p.requires_grad()) s.params.push_back(p);
   s.bucket_of.assign(s.params.size(), 0);
+  s.offset_of.assign(s.params.size(), 0);
   s.ready.assign(s.params.size(), false);
   // Reverse registration order: the classifier and the last layers' gradients are final first.
   int64_t bytes = 0;
@@ -154,8 +148,11 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, const std:
       s.buckets.emplace_back();
       bytes = 0;
     }
-    s.buckets.back().params.push_back(k);
+    State::Bucket& bucket = s.buckets.back();
+    bucket.params.push_back(k);
     s.bucket_of[k] = s.buckets.size() - 1;
+    s.offset_of[k] = bucket.numel;
+    bucket.numel += p.numel();
     bytes += n;
   }
   s.reset_locked();

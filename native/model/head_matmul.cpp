@@ -27,7 +27,7 @@ at::Tensor parallel_head_mm(const at::Tensor& a, const at::Tensor& b, double alp
   const int64_t batch = a.size(0), heads = a.size(1), m = a.size(2), k = a.size(3), n = b.size(3);
   at::Tensor out = interleaved ? at::empty({batch, m, heads, n}, a.options()).transpose(1, 2)
                                : at::empty({batch, heads, m, n}, a.options());
-  const int64_t ldc = interleaved ? heads * n : n;
+  const int64_t ldc = out.stride(2);  // n, or heads · n interleaved
   const at::Tensor additive = additive_in.defined() ? additive_in.contiguous() : additive_in;
   const float* a_data = a.data_ptr<float>();
   const float* b_data = b.data_ptr<float>();

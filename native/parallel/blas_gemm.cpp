@@ -20,6 +20,20 @@ SgemmFn sgemm() {
 
 bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
+// How addmm hands a strided [rows, cols] operand to the column-major BLAS: with unit column stride, untransposed
+// with its row stride as leading dimension; with unit row stride, transposed with its column stride. False where
+// neither holds (LibTorch would copy it first).
+bool blas_operand(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride, bool* transposed, int64_t* ld) {
+  if (col_stride == 1 && row_stride >= std::max<int64_t>(1, cols)) {
+    *transposed = false, *ld = row_stride;
+  } else if (row_stride == 1 && col_stride >= std::max<int64_t>(1, rows)) {
+    *transposed = true, *ld = col_stride;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool has_direct_sgemm() { return sgemm() != nullptr; }
@@ -31,24 +45,11 @@ bool row_major_sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* 
   if (fn == nullptr || m == 0 || n == 0 || k == 0) return false;
   if (!(ldc >= std::max<int64_t>(1, n))) return false;
   // LibTorch's addmm_impl_cpu_ for a row-major result: it computes Cᵀ[n, m] = Bᵀ · Aᵀ in the BLAS's column-major
-  // terms, with B as the BLAS's first operand. An operand whose column stride is 1 is passed untransposed with its
-  // row stride as leading dimension; one whose row stride is 1, transposed with its column stride.
+  // terms, with B ([k, n]) as the BLAS's first operand and A ([m, k]) as its second.
   bool trans_first, trans_second;
   int64_t ld_first, ld_second;
-  if (b_col_stride == 1 && b_row_stride >= std::max<int64_t>(1, n)) {
-    trans_first = false, ld_first = b_row_stride;
-  } else if (b_row_stride == 1 && b_col_stride >= std::max<int64_t>(1, k)) {
-    trans_first = true, ld_first = b_col_stride;
-  } else {
-    return false;
-  }
-  if (a_col_stride == 1 && a_row_stride >= std::max<int64_t>(1, k)) {
-    trans_second = false, ld_second = a_row_stride;
-  } else if (a_row_stride == 1 && a_col_stride >= std::max<int64_t>(1, m)) {
-    trans_second = true, ld_second = a_col_stride;
-  } else {
-    return false;
-  }
+  if (!blas_operand(k, n, b_row_stride, b_col_stride, &trans_first, &ld_first)) return false;
+  if (!blas_operand(m, k, a_row_stride, a_col_stride, &trans_second, &ld_second)) return false;
   // BLAS dimensions: the first operand is [n, k] (op applied), the second [k, m], the result [n, m].
   const int64_t bm = n, bn = m;
   // at::native::cpublas::internal::normalize_last_dims

@@ -1,10 +1,12 @@
-// What the benchmark drivers (step.js, e2e.js, distributed.js) share: statistics, machine facts for the result
-// files, /proc readings, the dropout-free copy of a model directory used by the correctness gates, and --help.
+// What the benchmark drivers (step.js, e2e.js, distributed.js) share: command-line reading, statistics, machine
+// facts for the result files, /proc readings, the dropout-free copy of a model directory used by the correctness
+// gates, and --help.
 'use strict';
 
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
+const path = require('path');
 
 /**
  * The thread-waiting settings bert-trainer applies to itself when the addon loads (src/native.ts
@@ -65,6 +67,20 @@ function listArg(value, allowed, name) {
 function ompEnvArg(value) {
   if (!['default', 'spin100'].includes(value)) throw new RangeError('--omp-env must be default or spin100');
   return value;
+}
+
+/**
+ * The flags both the step and the e2e drivers take (--out, --no-write, --python, --omp-env, --help), set on `o`;
+ * false for any other flag.
+ */
+function sharedFlag(o, flag, value) {
+  if (flag === '--out') o.out = path.resolve(value());
+  else if (flag === '--no-write') o.write = false;
+  else if (flag === '--python') o.python = value();
+  else if (flag === '--omp-env') o.ompEnv = ompEnvArg(value());
+  else if (flag === '--help' || flag === '-h') o.help = true;
+  else return false;
+  return true;
 }
 
 function median(values) {
@@ -162,4 +178,4 @@ function headerComment(file) {
   return `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
 }
 
-module.exports = { flagsOf, integerArg, listArg, ompEnvArg, median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };
+module.exports = { flagsOf, integerArg, listArg, sharedFlag, median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };

@@ -65,7 +65,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { applyBenchThreadEnv, flagsOf, integerArg, listArg, ompEnvArg, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, flagsOf, integerArg, listArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'e2e_reference.py');
@@ -558,12 +558,7 @@ function parseArgs(argv) {
     else if (a === '--threads') o.threads = integerArg(value(), '--threads', 1);
     else if (a === '--limit') o.limit = integerArg(value(), '--limit', 100);
     else if (a === '--repeats') o.repeats = integerArg(value(), '--repeats', 1);
-    else if (a === '--out') o.out = path.resolve(value());
-    else if (a === '--no-write') o.write = false;
-    else if (a === '--python') o.python = value();
-    else if (a === '--omp-env') o.ompEnv = ompEnvArg(value());
-    else if (a === '--help' || a === '-h') o.help = true;
-    else throw new TypeError(`unknown argument ${a}`);
+    else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
   }
   return o;
 }

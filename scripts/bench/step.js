@@ -37,7 +37,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const { applyBenchThreadEnv, flagsOf, integerArg, ompEnvArg, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, flagsOf, integerArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
@@ -395,12 +395,7 @@ function parseArgs(argv) {
       if (!['fp32', 'bf16'].includes(o.precision)) throw new RangeError('--precision must be fp32 or bf16');
     }
     else if (a === '--no-memory') o.memory = false;
-    else if (a === '--no-write') o.write = false;
-    else if (a === '--out') o.out = path.resolve(value());
-    else if (a === '--python') o.python = value();
-    else if (a === '--omp-env') o.ompEnv = ompEnvArg(value());
-    else if (a === '--help' || a === '-h') o.help = true;
-    else throw new TypeError(`unknown argument ${a}`);
+    else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
   }
   return o;
 }
