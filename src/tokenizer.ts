@@ -7,12 +7,13 @@
  * binding reads that state when its worker thread runs, so two concurrent
  * `encode` calls with different options would otherwise race.
  */
-import { createWriteStream, promises as fsp } from 'fs';
+import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tk from 'tokenizers';
 
 import { writeFileAtomic } from './atomic-write';
+import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary, MAX_WORDPIECE_VOCAB_SIZE } from './wordpiece-trainer';
 
 /** Options of `fromDirectory` / `fromVocab` that change the tokenizer's default length. */
 export interface TokenizerOptions {
@@ -85,7 +86,6 @@ const DEFAULT_CONFIG: BertTokenizerConfig = {
 const VERY_LARGE_INTEGER_JSON = '1000000000000000019884624838656';
 const ABSOLUTE_MAX_LENGTH = 512;
 const MAX_INPUT_CHARS_PER_WORD = 100;
-const CONTINUING_PREFIX = '##';
 
 const TOKENIZER_FILE = 'tokenizer.json';
 const VOCAB_FILE = 'vocab.txt';
@@ -281,13 +281,6 @@ function sortedKeys(obj: Json): Json {
   const out: Json = {};
   for (const key of Object.keys(obj).sort()) out[key] = obj[key];
   return out;
-}
-
-/** Number of Unicode code points (what Rust's `chars()` counts). */
-function codePointLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,11 +507,11 @@ export class BertTokenizer {
   }
 
   /**
-   * Learns a WordPiece vocabulary with the binding's own WordPiece trainer (`Tokenizer.train`), which
-   * the binding only offers with default settings (vocab_size 30000, min_frequency 0, no special
-   * tokens). `vocabSize` and `minFrequency` are applied afterwards: both cut the trainer's merge list
-   * at the point the configured Rust trainer would have stopped. The vocabulary is
-   * [PAD] [UNK] [CLS] [SEP] [MASK], the alphabet (sorted), then the learned pieces in merge order.
+   * Learns a WordPiece vocabulary from `texts` with the algorithm of Hugging Face tokenizers' WordPieceTrainer
+   * (src/wordpiece-trainer.ts: a port that gives the same texts the same vocabulary every time, which the Rust
+   * trainer does not). The vocabulary is [PAD] [UNK] [CLS] [SEP] [MASK], the alphabet and the "##" characters (by
+   * code point), then the learned pieces in the order they were learned, `vocabSize` tokens at most beyond an
+   * alphabet that does not fit.
    */
   static async trainWordPiece(
     texts: string[] | Iterable<string> | AsyncIterable<string>,
@@ -534,6 +527,7 @@ export class BertTokenizer {
     }
     const opts = checkOptionsObject(options, 'options') as Partial<TrainWordPieceOptions>;
     const vocabSize = checkPositiveInteger(opts.vocabSize, 'vocabSize');
+    if (vocabSize > MAX_WORDPIECE_VOCAB_SIZE) throw new RangeError(`vocabSize must be at most ${MAX_WORDPIECE_VOCAB_SIZE}, got ${vocabSize}`);
     let minFrequency = 2;
     if (opts.minFrequency !== undefined) {
       if (typeof opts.minFrequency !== 'number') throw new TypeError(`minFrequency must be a non-negative integer, got ${describe(opts.minFrequency)}`);
@@ -547,64 +541,21 @@ export class BertTokenizer {
     }
     const lowercase = opts.lowercase ?? true;
     const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, doLowerCase: lowercase };
-    const specials = [config.padToken, config.unkToken, config.clsToken, config.sepToken, config.maskToken];
+    const specialTokens = [config.padToken, config.unkToken, config.clsToken, config.sepToken, config.maskToken];
 
+    // Words as the tokenizer will see them: BERT's normalizer, then its pre-tokenizer.
     const normalizer = bertNormalizerFor(config);
     const preTokenizer = tk.bertPreTokenizer();
     const wordCounts = new Map<string, number>();
-    const countWords = minFrequency > 1;
-
-    const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bert-wordpiece-'));
-    try {
-      const corpus = path.join(tmpDir, 'corpus.txt');
-      const out = createWriteStream(corpus, { encoding: 'utf8' });
-      const finished = new Promise<void>((resolve, reject) => {
-        out.on('error', reject);
-        out.on('finish', resolve);
-      });
-      finished.catch(() => undefined); // awaited below; avoids an unhandled rejection meanwhile
-      let index = 0;
-      try {
-        for await (const text of texts as AsyncIterable<unknown>) {
-          if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describe(text)}`);
-          index++;
-          if (countWords) {
-            for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
-              wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
-            }
-          }
-          if (!out.write(text + '\n')) await Promise.race([new Promise<void>((resolve) => out.once('drain', resolve)), finished]);
-        }
-      } finally {
-        out.end();
-        await finished;
+    let index = 0;
+    for await (const text of texts as AsyncIterable<unknown>) {
+      if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describe(text)}`);
+      index++;
+      for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
+        wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
       }
-
-      const trainer = new tk.Tokenizer(tk.WordPiece.init({ [config.unkToken]: 0 }, { unkToken: config.unkToken }));
-      trainer.setNormalizer(normalizer);
-      trainer.setPreTokenizer(preTokenizer);
-      trainer.train([corpus]); // synchronous; the binding's default WordPieceTrainer
-
-      const learned = vocabEntries(trainer, false)
-        .sort((a, b) => a[1] - b[1])
-        .map(([token]) => token)
-        .filter((token) => !specials.includes(token));
-      const isBase = (t: string): boolean => codePointLength(t.startsWith(CONTINUING_PREFIX) ? t.slice(CONTINUING_PREFIX.length) : t) === 1;
-      const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-      const base = learned.filter((t) => isBase(t) && !t.startsWith(CONTINUING_PREFIX)).sort(byCodePoint);
-      const baseCont = learned.filter((t) => isBase(t) && t.startsWith(CONTINUING_PREFIX)).sort(byCodePoint);
-      let merges = learned.filter((t) => !isBase(t));
-
-      const room = Math.max(0, vocabSize - specials.length - base.length - baseCont.length);
-      if (merges.length > room) merges = merges.slice(0, room);
-      if (countWords && merges.length > 0) {
-        const ids = new Map(learned.map((t, i) => [t, i] as [string, number]));
-        merges = merges.slice(0, mergesAboveFrequency(merges, wordCounts, minFrequency, ids));
-      }
-      return BertTokenizer.fromVocab([...specials, ...base, ...baseCont, ...merges], config);
-    } finally {
-      await fsp.rm(tmpDir, { recursive: true, force: true });
     }
+    return BertTokenizer.fromVocab(learnWordPieceVocabulary(wordCounts, { vocabSize, minFrequency, specialTokens }), config);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -830,13 +781,13 @@ function buildBertPipeline(vocab: Map<string, number>, config: BertTokenizerConf
   for (const [token, id] of vocab) record[token] = id;
   const model = tk.WordPiece.init(record, {
     unkToken: config.unkToken,
-    continuingSubwordPrefix: CONTINUING_PREFIX,
+    continuingSubwordPrefix: CONTINUING_SUBWORD_PREFIX,
     maxInputCharsPerWord: MAX_INPUT_CHARS_PER_WORD,
   });
   const tokenizer = new tk.Tokenizer(model);
   tokenizer.setNormalizer(bertNormalizerFor(config));
   tokenizer.setPreTokenizer(tk.bertPreTokenizer());
-  tokenizer.setDecoder(tk.wordPieceDecoder(CONTINUING_PREFIX, true));
+  tokenizer.setDecoder(tk.wordPieceDecoder(CONTINUING_SUBWORD_PREFIX, true));
   // The post-processor needs the ids of [CLS]/[SEP], which may only exist once the special tokens are
   // added (constructor); it sets the template when the tokenizer has none.
   return tokenizer;
@@ -871,84 +822,3 @@ function truncateLongestFirst(a: tk.Encoding, b: tk.Encoding | undefined, budget
   if (lb > n2) b.truncate(n2, 0, 'right');
 }
 
-/**
- * How many of `merges` (tokens in the order the trainer created them) a trainer with
- * min_frequency = `minFrequency` would have learned. Replays the merges over the corpus word counts
- * with the Rust BPE/WordPiece trainer's pair bookkeeping; pair counts only decrease along the merge
- * order, so the answer is a prefix length.
- */
-function mergesAboveFrequency(
-  merges: string[],
-  wordCounts: Map<string, number>,
-  minFrequency: number,
-  ids: Map<string, number>,
-): number {
-  const SEP = '\u0000';
-  const words: string[][] = [];
-  const counts: number[] = [];
-  const pairCounts = new Map<string, number>();
-  const where = new Map<string, Set<number>>();
-  const bump = (a: string, b: string, delta: number, w: number): void => {
-    const key = a + SEP + b;
-    pairCounts.set(key, (pairCounts.get(key) ?? 0) + delta);
-    if (delta > 0) {
-      let set = where.get(key);
-      if (!set) where.set(key, (set = new Set()));
-      set.add(w);
-    }
-  };
-  for (const [word, count] of wordCounts) {
-    const chars = Array.from(word);
-    const symbols = chars.map((c, i) => (i === 0 ? c : CONTINUING_PREFIX + c));
-    const w = words.length;
-    words.push(symbols);
-    counts.push(count);
-    for (let i = 0; i + 1 < symbols.length; i++) bump(symbols[i], symbols[i + 1], count, w);
-  }
-  const merged = new Set<string>();
-  const idOf = (t: string): number => ids.get(t) ?? Number.MAX_SAFE_INTEGER;
-
-  for (let k = 0; k < merges.length; k++) {
-    const token = merges[k];
-    const isCont = token.startsWith(CONTINUING_PREFIX);
-    const body = Array.from(isCont ? token.slice(CONTINUING_PREFIX.length) : token);
-    let best: { a: string; b: string; key: string; count: number } | undefined;
-    for (let i = 1; i < body.length; i++) {
-      const left = body.slice(0, i).join('');
-      const a = isCont ? CONTINUING_PREFIX + left : left;
-      const b = CONTINUING_PREFIX + body.slice(i).join('');
-      const key = a + SEP + b;
-      if (merged.has(key)) continue;
-      const count = pairCounts.get(key) ?? 0;
-      if (count <= 0) continue;
-      if (
-        !best ||
-        count > best.count ||
-        (count === best.count && (idOf(a) < idOf(best.a) || (idOf(a) === idOf(best.a) && idOf(b) < idOf(best.b))))
-      ) {
-        best = { a, b, key, count };
-      }
-    }
-    // Not reproducible (a merge we could not see, e.g. one that re-created an existing token): keep it.
-    if (!best) continue;
-    if (best.count < minFrequency) return k;
-    merged.add(best.key);
-    for (const w of where.get(best.key) ?? []) {
-      const s = words[w];
-      const c = counts[w];
-      for (let i = 0; i < s.length; i++) {
-        if (s[i] !== best.a || i + 1 >= s.length || s[i + 1] !== best.b) continue;
-        if (i > 0) {
-          bump(s[i - 1], best.a, -c, w);
-          bump(s[i - 1], token, c, w);
-        }
-        s.splice(i, 2, token);
-        if (i < s.length - 1) {
-          bump(best.b, s[i + 1], -c, w);
-          bump(token, s[i + 1], c, w);
-        }
-      }
-    }
-  }
-  return merges.length;
-}

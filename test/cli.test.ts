@@ -190,6 +190,18 @@ describe('train, then eval and predict on its output', () => {
     expect(html).toContain(metrics.f1.toFixed(4));
   });
 
+  test('the same command with the same --seed learns the same vocabulary and the same weights, bit for bit', async () => {
+    const again = path.join(dir, 'run-again');
+    const r = await cli([
+      'train', '--model', 'tiny', '--train', csv, '--validation-split', '0.2', '--output', again,
+      '--epochs', '3', '--batch-size', '8', '--max-length', '32', '--seed', '7', '--threads', '1',
+    ]);
+    expect(r.code).toBe(0);
+    for (const file of ['vocab.txt', 'tokenizer.json', 'model.safetensors']) {
+      expect((await fs.readFile(path.join(again, file))).equals(await fs.readFile(path.join(out, file)))).toBe(true);
+    }
+  }, 120_000);
+
   test('eval prints the metrics, and --json the same numbers', async () => {
     const table = await cli(['eval', '--model', out, '--eval', csv]);
     expect(table.code).toBe(0);
