@@ -148,6 +148,12 @@ export interface NativeAddon {
   /** LibTorch intra-op threads used by native work (default: the machine's hardware threads). */
   numThreads(): number;
   setNumThreads(threads: number): void;
+  /**
+   * Whether a sequence classifier's last layer computes, after attention, only the positions the classifier reads
+   * (native/model/first_positions.h; default true). Off, it computes every position: the same numbers, bit for bit;
+   * for the tests and benchmarks that check that. Process-wide.
+   */
+  setLastLayerFirstPositions(enabled: boolean): void;
 }
 
 let addon: NativeAddon | undefined;

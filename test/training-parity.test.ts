@@ -10,6 +10,7 @@ import * as path from 'path';
 import { BertClassifier } from '../src/classifier';
 import type { ProblemType } from '../src/config';
 import type { Example } from '../src/dataset';
+import { native } from '../src/native';
 import { StepEvent, Trainer } from '../src/trainer';
 import { fixture, maxAbsDiff } from './helpers/fixtures';
 import { PYTHON, REFERENCE_DIR } from './helpers/paths';
@@ -62,14 +63,19 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** A fixture's directory, or `name` itself when it is a path (a model the test saved). */
+function modelPath(name: string): string {
+  return path.isAbsolute(name) ? name : fixture(name).path;
+}
+
 /**
  * A copy of a fixture with every dropout probability 0 (hidden, attention, classifier), and `overrides` (config.json
  * fields that leave the weights' shapes alone, e.g. num_attention_heads) applied; `tag` names the variant.
  */
 function noDropoutCopy(name: string, overrides: Record<string, unknown> = {}, tag = ''): string {
-  const dir = path.join(tmp, `${name}${tag}-no-dropout`);
+  const dir = path.join(tmp, `${path.basename(name)}${tag}-no-dropout`);
   if (fs.existsSync(dir)) return dir;
-  fs.cpSync(fixture(name).path, dir, { recursive: true });
+  fs.cpSync(modelPath(name), dir, { recursive: true });
   const configFile = path.join(dir, 'config.json');
   const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
   Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 }, overrides);
@@ -88,9 +94,9 @@ function makeSpec(
   dropoutSeed?: number,
   variant?: { tag: string; overrides: Record<string, unknown> },
 ): { spec: Spec; file: string } {
-  const modelDir = dropoutSeed === undefined ? noDropoutCopy(name, variant?.overrides, variant?.tag) : fixture(name).path;
+  const modelDir = dropoutSeed === undefined ? noDropoutCopy(name, variant?.overrides, variant?.tag) : modelPath(name);
   const tag = (variant?.tag ?? '') + (dropoutSeed === undefined ? '' : `-dropout${dropoutSeed}`);
-  const file = path.join(tmp, `${name}-${kind}-${flags.join('').replace(/[^a-z0-9]/gi, '')}${tag}.json`);
+  const file = path.join(tmp, `${path.basename(name)}-${kind}-${flags.join('').replace(/[^a-z0-9]/gi, '')}${tag}.json`);
   execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'make_training_spec.py'), modelDir, file, '--kind', kind, ...flags]);
   const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
   // transformers' current rule: a partial last accumulation group's losses are divided by its size (the Trainer
@@ -209,10 +215,10 @@ async function checkParity(
   flags: string[] = [],
   dropoutSeed?: number,
   variant?: { tag: string; overrides: Record<string, unknown> },
-): Promise<{ ref: ReferenceResult; spec: Spec }> {
+): Promise<{ ref: ReferenceResult; spec: Spec; ours: { steps: StepEvent[]; weightsFile: string } }> {
   const { spec, file } = makeSpec(name, kind, flags, dropoutSeed, variant);
   const ref = runReference(file);
-  const ours = await trainLikeSpec(spec, name + (variant?.tag ?? ''));
+  const ours = await trainLikeSpec(spec, path.basename(name) + (variant?.tag ?? ''));
   expect(ours.totalSteps).toBe(spec.totalSteps);
   expect(ours.steps.map((s) => s.step)).toEqual(ref.losses.map((_, i) => i + 1));
   expectClose(ours.steps.map((s) => s.loss), ref.losses, 1e-5);
@@ -220,7 +226,7 @@ async function checkParity(
   expectClose(ours.steps.map((s) => s.gradNorm), ref.gradNorms, 1e-6, 1e-5);
   expectSameWeights(ours.weightsFile, spec.outputFile, ref.learningRates);
   await expectSameLogits(path.dirname(ours.weightsFile), spec.outputFile, spec);
-  return { ref, spec };
+  return { ref, spec, ours };
 }
 
 describe('training parity with PyTorch (train_reference.py)', () => {
@@ -287,6 +293,45 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     const diff = maxTensorDiff(readSafetensors(ours.weightsFile), readSafetensors(spec.outputFile));
     expect(diff.missing).toEqual([]);
     expect(diff.worst).toBeLessThan(2 * ref.learningRates.reduce((a, b) => a + b, 0)); // AdamW moves a weight <= ~lr per step
+  });
+
+  // A sequence classifier reads position 0 of the last layer, so that layer computes its rows after attention for
+  // the first position(s) only once the batch is big enough (B·S·H·H > 1e6, native/model/first_positions.h), with
+  // the full computation's weight-gradient sums. Against PyTorch as every test here, and against our own run with
+  // the whole last layer: the same steps and weights, bit for bit, dropout masks included.
+  test('the last layer computed only for the position the classifier reads: bit for bit the whole layer\'s run', async () => {
+    const dir = path.join(tmp, 'hidden256');
+    const config = { vocab_size: 64, hidden_size: 256, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 512, max_position_embeddings: 64, num_labels: 3 };
+    const fresh = await BertClassifier.fromConfig(config, { seed: 5 });
+    await fresh.save(dir);
+    fresh.dispose();
+    const { ref, spec, ours } = await checkParity(dir, 'single', ['--batch-size', '64', '--max-len', '64'], 1234);
+    expect(ref.steps).toBe(10);
+    // Every micro-batch takes the first-position path: 64 rows of 32 to 64 positions, B·H·H = 4.2M (one position).
+    const longest = (b: SpecBatch): number => Math.max(...b.attentionMask.map((row) => row.reduce((x, y) => x + y, 0)));
+    expect(spec.batches.every((b) => b.inputIds.length === 64 && longest(b) >= 32)).toBe(true);
+    expect(spec.batches.some((b) => b.attentionMask.some((row) => row.includes(0)))).toBe(true);
+
+    native().setLastLayerFirstPositions(false);
+    let whole: Awaited<ReturnType<typeof trainLikeSpec>>;
+    try {
+      whole = await trainLikeSpec(spec, 'hidden256-whole-layer');
+    } finally {
+      native().setLastLayerFirstPositions(true);
+    }
+    expect(ours.steps.map((e) => [e.loss, e.gradNorm])).toEqual(whole.steps.map((e) => [e.loss, e.gradNorm]));
+    const diff = maxTensorDiff(readSafetensors(ours.weightsFile), readSafetensors(whole.weightsFile));
+    expect(diff.missing).toEqual([]);
+    expect(diff.worst).toBe(0);
+
+    // Inference takes the path too: logits alone equal the logits computed beside the full last hidden state.
+    const loaded = await BertClassifier.fromPretrained(dir);
+    const batch = spec.batches[0];
+    const inputs = { inputIds: batch.inputIds, attentionMask: batch.attentionMask, tokenTypeIds: batch.tokenTypeIds };
+    const alone = await loaded.forward(inputs);
+    const beside = await loaded.forward({ ...inputs, outputHiddenStates: true });
+    loaded.dispose();
+    expect(Array.from(alone.logits)).toEqual(Array.from(beside.logits));
   });
 
   test('multi-label, one step', async () => {

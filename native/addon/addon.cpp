@@ -9,6 +9,7 @@
 #include "native_model.h"
 #include "process_group_wrap.h"
 #include "promise_worker.h"
+#include "../model/first_positions.h"
 
 namespace bert {
 
@@ -24,6 +25,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               }));
   exports.Set("setNumThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                 intra_op_threads() = static_cast<int>(integer_arg(info, 0, "threads", 1, 1024));
+                return info.Env().Undefined();
+              }));
+  exports.Set("setLastLayerFirstPositions", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                set_first_positions_enabled(boolean_arg(info, 0, "enabled"));
                 return info.Env().Undefined();
               }));
   return exports;

@@ -13,7 +13,7 @@ BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertC
 
 at::Tensor BertForSequenceClassificationImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                                       const at::Tensor& token_type_ids) {
-  auto pooled = bert(input_ids, attention_mask, token_type_ids).pooler_output;  // [B, H]
+  auto pooled = bert->pooled_output(input_ids, attention_mask, token_type_ids);  // [B, H]: only what is read
   return linear(classifier, dropout(pooled));                                           // [B, num_labels]
 }
 

@@ -1,4 +1,5 @@
 #include "bert_layer.h"
+#include "first_positions.h"
 #include "linear.h"
 
 namespace bert {
@@ -31,6 +32,18 @@ BertLayerImpl::BertLayerImpl(const BertConfig& config) {
 at::Tensor BertLayerImpl::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
   auto attended = attention(hidden, additive_mask);
   return output(intermediate(attended), attended);
+}
+
+at::Tensor BertLayerImpl::forward_first_positions(const at::Tensor& hidden, const at::Tensor& additive_mask,
+                                                  int64_t positions) {
+  const int64_t seq_len = hidden.size(1);
+  auto& self_output = *attention->output;
+  auto context = attention->self(hidden, additive_mask).narrow(1, 0, positions);  // [B, P, H]
+  auto projected = first_positions_dropout(first_positions_linear(context, self_output.dense, seq_len), self_output.dropout, seq_len);
+  auto attended = first_positions_layer_norm(projected + hidden.narrow(1, 0, positions), self_output.LayerNorm, seq_len);
+  auto inner = apply_activation(intermediate->activation, first_positions_linear(attended, intermediate->dense, seq_len));  // [B, P, I]
+  auto out = first_positions_dropout(first_positions_linear(inner, output->dense, seq_len), output->dropout, seq_len);
+  return first_positions_layer_norm(out + attended, output->LayerNorm, seq_len);  // [B, P, H]
 }
 
 }  // namespace bert

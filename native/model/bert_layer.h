@@ -35,6 +35,9 @@ TORCH_MODULE(BertOutput);
 struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const BertConfig& config);
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);  // [B, S, H]
+  // What forward() gives at positions [0, positions) ([B, S, H] -> [B, positions, H]), computing attention for every
+  // position and everything after it for those rows only (first_positions.h: bit for bit, gradients included).
+  at::Tensor forward_first_positions(const at::Tensor& hidden, const at::Tensor& additive_mask, int64_t positions);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};

@@ -1,5 +1,8 @@
 #include "bert_model.h"
+#include "first_positions.h"
 #include "linear.h"
+
+#include <ATen/autocast_mode.h>
 
 #include <limits>
 
@@ -13,6 +16,17 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& config) {
 at::Tensor BertEncoderImpl::forward(at::Tensor hidden, const at::Tensor& additive_mask) {
   for (const auto& block : *layer) hidden = block->as<BertLayerImpl>()->forward(hidden, additive_mask);
   return hidden;
+}
+
+at::Tensor BertEncoderImpl::forward_first_positions(at::Tensor hidden, const at::Tensor& additive_mask) {
+  const size_t layers = layer->size();
+  if (layers == 0) return hidden;
+  for (size_t i = 0; i + 1 < layers; ++i) hidden = layer[i]->as<BertLayerImpl>()->forward(hidden, additive_mask);
+  auto* last = layer[layers - 1]->as<BertLayerImpl>();
+  const int64_t positions = first_positions_to_compute(hidden.size(0), hidden.size(1), hidden.size(2),
+                                                       last->intermediate->dense->weight.size(0));
+  if (positions >= hidden.size(1)) return last->forward(hidden, additive_mask);
+  return last->forward_first_positions(hidden, additive_mask, positions);  // [B, P, H]
 }
 
 BertPoolerImpl::BertPoolerImpl(const BertConfig& config) {
@@ -46,6 +60,19 @@ BertModelOutput BertModelImpl::forward(const at::Tensor& input_ids, const at::Te
   auto hidden = embeddings(input_ids, types);                                  // [B, S, H]
   hidden = encoder(hidden, additive_attention_mask(mask, hidden.scalar_type()));
   return {hidden, pooler(hidden)};
+}
+
+at::Tensor BertModelImpl::pooled_output(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                        const at::Tensor& token_type_ids) {
+  // fp32 on the CPU only: under autocast, or on another device, the bit-for-bit argument (first_positions.h) is
+  // not made, so those run the whole layer.
+  if (!first_positions_enabled() || !input_ids.device().is_cpu() || at::autocast::is_cpu_enabled() || embeddings->word_embeddings->weight.scalar_type() != at::kFloat) {
+    return forward(input_ids, attention_mask, token_type_ids).pooler_output;
+  }
+  auto types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
+  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
+  auto hidden = embeddings(input_ids, types);  // [B, S, H]
+  return pooler(encoder->forward_first_positions(hidden, additive_attention_mask(mask, hidden.scalar_type())));  // [B, H]
 }
 
 }  // namespace bert

@@ -15,6 +15,9 @@ namespace bert {
 struct BertEncoderImpl : torch::nn::Module {
   explicit BertEncoderImpl(const BertConfig& config);
   at::Tensor forward(at::Tensor hidden, const at::Tensor& additive_mask);  // [B, S, H]
+  // The last layer's output at the first positions only ([B, S, H] -> [B, P, H], P >= 1): what a sequence classifier
+  // reads (BertLayerImpl::forward_first_positions; P from first_positions_to_compute).
+  at::Tensor forward_first_positions(at::Tensor hidden, const at::Tensor& additive_mask);
 
   torch::nn::ModuleList layer{nullptr};  // keys "encoder.layer.<i>...."
 };
@@ -39,6 +42,9 @@ struct BertModelImpl : torch::nn::Module {
   // input_ids: [B, S] int64; attention_mask: [B, S] (1 attend, 0 pad) or undefined for all ones;
   // token_type_ids: [B, S] int64 or undefined for zeros.
   BertModelOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
+  // The pooler output alone ([B, H]), equal to forward()'s, with the last layer computed for the positions the pooler
+  // reads (fp32 on the CPU; elsewhere forward() itself).
+  at::Tensor pooled_output(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
 
   BertConfig config;
   BertEmbeddings embeddings{nullptr};

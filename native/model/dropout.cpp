@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "philox.h"
@@ -76,34 +77,69 @@ __attribute__((target("avx2"))) int64_t dropout_backward_f32_avx2(const float* g
 }
 #endif
 
+// One dropout call's draw: its Philox key and first counter block, the threshold and the scale.
 template <typename scalar_t>
-void dropout_forward_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t n, uint64_t key,
-                            uint64_t first_block, uint64_t drop_below, scalar_t scale) {
-  const int64_t blocks = (n + 3) / 4;  // one Philox call gives 4 words: 4 elements
-  const bool wide = cpu_has_avx2();
-  at::parallel_for(0, blocks, kGrainBlocks, [&](int64_t begin, int64_t end) {
-    int64_t b = begin;
+struct DropoutDraw {
+  uint64_t key;
+  uint64_t first_block;
+  uint64_t drop_below;
+  scalar_t scale;
+  bool wide;  // AVX2 available
+};
+
+// x[0, count) are elements [first_element, first_element + count) of the call's stream: element e is decided by word
+// e % 4 of counter block first_block + e / 4. Serial; eight blocks at a time in AVX2 where the span allows.
+template <typename scalar_t>
+void dropout_span(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t count, int64_t first_element,
+                  const DropoutDraw<scalar_t>& d) {
+  int64_t i = 0;
+  while (i < count) {
+    const int64_t e = first_element + i;
+    const uint64_t block = d.first_block + static_cast<uint64_t>(e / 4);
+    const int64_t word = e % 4;
 #if defined(__x86_64__)
-    if (wide) {  // eight blocks (32 elements) per AVX2 Philox call: the same words as the scalar generator
+    if (d.wide && word == 0 && count - i >= 32) {  // eight blocks (32 elements) per call: the same words
       constexpr bool f32 = std::is_same<scalar_t, float>::value;
-      const bool f32_path = f32 && drop_below <= 0xFFFFFFFFull;
-      alignas(32) uint32_t words[32];
-      for (; b + 8 <= end && (b + 8) * 4 <= n; b += 8) {
-        const uint64_t block = first_block + static_cast<uint64_t>(b);
-        if constexpr (f32) {
-          if (f32_path) {
-            dropout_chunk_f32_avx2(block, key, x + b * 4, y + b * 4, keep_mask + b * 4, static_cast<uint32_t>(drop_below), scale);
-            continue;
-          }
+      if constexpr (f32) {
+        if (d.drop_below <= 0xFFFFFFFFull) {
+          dropout_chunk_f32_avx2(block, d.key, x + i, y + i, keep_mask + i, static_cast<uint32_t>(d.drop_below), d.scale);
+          i += 32;
+          continue;
         }
-        philox4x32_10_x8(block, key, words);
-        apply_words(words, x, y, keep_mask, b * 4, 32, drop_below, scale);
       }
+      alignas(32) uint32_t words[32];
+      philox4x32_10_x8(block, d.key, words);
+      apply_words(words, x + i, y + i, keep_mask + i, 0, 32, d.drop_below, d.scale);
+      i += 32;
+      continue;
     }
 #endif
-    for (; b < end; ++b) {
-      const auto words = philox4x32_10(first_block + static_cast<uint64_t>(b), 0, key);
-      apply_words(words.data(), x, y, keep_mask, b * 4, std::min<int64_t>(4, n - b * 4), drop_below, scale);
+    const auto words = philox4x32_10(block, 0, d.key);
+    const int64_t n = std::min<int64_t>(4 - word, count - i);
+    apply_words(words.data() + word, x + i, y + i, keep_mask + i, 0, n, d.drop_below, d.scale);
+    i += n;
+  }
+}
+
+// The whole tensor: element i is stream element i.
+template <typename scalar_t>
+void dropout_forward_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t n, const DropoutDraw<scalar_t>& d) {
+  const int64_t blocks = (n + 3) / 4;  // one Philox call gives 4 words: 4 elements
+  at::parallel_for(0, blocks, kGrainBlocks, [&](int64_t begin, int64_t end) {
+    const int64_t first = begin * 4;
+    dropout_span(x + first, y + first, keep_mask + first, std::min(end * 4, n) - first, first, d);
+  });
+}
+
+// Rows of `row_length` elements, row r being stream elements [r · row_stride, r · row_stride + row_length).
+template <typename scalar_t>
+void dropout_rows_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t rows, int64_t row_length,
+                         int64_t row_stride, const DropoutDraw<scalar_t>& d) {
+  const int64_t grain_rows = std::max<int64_t>(1, kGrainBlocks * 4 / std::max<int64_t>(1, row_length));
+  at::parallel_for(0, rows, grain_rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t at = r * row_length;
+      dropout_span(x + at, y + at, keep_mask + at, row_length, r * row_stride, d);
     }
   });
 }
@@ -131,18 +167,27 @@ scalar_t keep_scale(double p) {
 }
 
 struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFunction> {
+  // row_stride 0: the whole input. Otherwise the input's last dimension holds rows that sit every row_stride
+  // elements in a larger tensor (see philox_dropout_rows).
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, double p,
-                            DropoutGenerator* generator) {
+                            DropoutGenerator* generator, int64_t row_stride) {
     at::Tensor x = input.contiguous();
     at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
     at::Tensor keep = at::empty(x.sizes(), x.options().dtype(at::kBool));
     const int64_t n = x.numel();
-    const auto reservation = generator->reserve(static_cast<uint64_t>((n + 3) / 4));
+    const int64_t row_length = x.dim() == 0 ? 1 : x.size(-1);
+    const int64_t rows = row_length == 0 ? 0 : n / row_length;
+    const int64_t stream_elements = row_stride == 0 ? n : rows * row_stride;
+    const auto reservation = generator->reserve(static_cast<uint64_t>((stream_elements + 3) / 4));
     const uint64_t drop_below = static_cast<uint64_t>(std::llround(p * 4294967296.0));  // p · 2^32
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "philox_dropout", [&] {
-      const scalar_t scale = keep_scale<scalar_t>(p);
-      dropout_forward_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), n,
-                                       reservation.key, reservation.first_block, drop_below, scale);
+      const DropoutDraw<scalar_t> draw{reservation.key, reservation.first_block, drop_below, keep_scale<scalar_t>(p), cpu_has_avx2()};
+      if (row_stride == 0) {
+        dropout_forward_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), n, draw);
+      } else {
+        dropout_rows_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), rows,
+                                      row_length, row_stride, draw);
+      }
     });
     ctx->save_for_backward({keep});
     ctx->saved_data["p"] = p;
@@ -159,24 +204,35 @@ struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFun
       dropout_backward_kernel<scalar_t>(grad.data_ptr<scalar_t>(), keep.data_ptr<bool>(), grad_in.data_ptr<scalar_t>(),
                                         grad.numel(), keep_scale<scalar_t>(p));
     });
-    return {grad_in, at::Tensor(), at::Tensor()};
+    return {grad_in, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor philox_dropout(const at::Tensor& x, double p, DropoutGenerator& generator) {
-  return PhiloxDropoutFunction::apply(x, p, &generator);
+  return PhiloxDropoutFunction::apply(x, p, &generator, int64_t{0});
 }
 
-at::Tensor DropoutImpl::forward(const at::Tensor& x) {
+at::Tensor philox_dropout_rows(const at::Tensor& x, double p, DropoutGenerator& generator, int64_t row_stride) {
+  const int64_t row_length = x.dim() == 0 ? 1 : x.size(-1);
+  if (row_stride < row_length) {
+    throw std::invalid_argument("philox_dropout_rows: row_stride " + std::to_string(row_stride) +
+                                " is shorter than a row (" + std::to_string(row_length) + ")");
+  }
+  return PhiloxDropoutFunction::apply(x, p, &generator, row_stride == row_length ? int64_t{0} : row_stride);
+}
+
+at::Tensor DropoutImpl::forward(const at::Tensor& x) { return forward_rows(x, 0); }
+
+at::Tensor DropoutImpl::forward_rows(const at::Tensor& x, int64_t row_stride) {
   if (!is_training() || p == 0.0) return x;
   const auto dtype = x.scalar_type();
   if (!x.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble && dtype != at::kBFloat16)) {
     return at::dropout(x, p, /*train=*/true);  // other devices and dtypes: LibTorch's own kernel and generator
   }
   if (!generator) throw std::logic_error("Dropout used before bind_dropout_generator");
-  return philox_dropout(x, p, *generator);
+  return row_stride == 0 ? philox_dropout(x, p, *generator) : philox_dropout_rows(x, p, *generator, row_stride);
 }
 
 void bind_dropout_generator(torch::nn::Module& root, const std::shared_ptr<DropoutGenerator>& generator) {

@@ -16,9 +16,17 @@ namespace bert {
 // x: any shape; returns a tensor of x's shape. Training only (callers return x in eval mode or for p == 0).
 at::Tensor philox_dropout(const at::Tensor& x, double p, DropoutGenerator& generator);
 
+// The same dropout for part of a larger tensor that is never built: x's last dimension holds rows that sit every
+// `row_stride` elements in it (row r at elements [r · row_stride, r · row_stride + row length)), and each element
+// gets the decision that element of the whole tensor would get; the stream advances past the whole tensor. Used for
+// the last encoder layer, which computes only the first position (see BertEncoderImpl).
+at::Tensor philox_dropout_rows(const at::Tensor& x, double p, DropoutGenerator& generator, int64_t row_stride);
+
 struct DropoutImpl : torch::nn::Module {
   explicit DropoutImpl(double p) : p(p) {}
   at::Tensor forward(const at::Tensor& x);
+  // Rows of a larger tensor (philox_dropout_rows); row_stride 0: x is the whole tensor (forward).
+  at::Tensor forward_rows(const at::Tensor& x, int64_t row_stride);
 
   double p;
   std::shared_ptr<DropoutGenerator> generator;  // set by bind_dropout_generator on the model that owns this module
