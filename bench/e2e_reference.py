@@ -123,8 +123,19 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
     generator = torch.Generator()
     generator.manual_seed(int(spec["seed"]))
     batch_size = int(spec["batchSize"])
-    train_loader = DataLoader(TensorDataset(*train_x, train_y), shuffle=True, batch_size=batch_size, generator=generator)
+    train_set = TensorDataset(*train_x, train_y)
+    train_loader = DataLoader(train_set, shuffle=True, batch_size=batch_size, generator=generator)
     epochs = int(spec["epochs"])
+    # A diagnostic: the batches in a given order per epoch (bert-trainer's permutation) instead of the shuffling loader.
+    order = spec.get("order")
+    if order is not None and (len(order) != epochs or any(sorted(o) != list(range(len(train_set))) for o in order)):
+        raise ValueError(f"spec 'order': expected {epochs} permutations of 0..{len(train_set) - 1}")
+
+    def epoch_batches(epoch: int):
+        if order is None:
+            return train_loader
+        return (train_set[torch.tensor(order[epoch][i:i + batch_size])] for i in range(0, len(train_set), batch_size))
+
     total_steps = epochs * len(train_loader)
     warmup_steps = math.ceil(total_steps * float(spec["warmupRatio"]))
     optimizer = make_optimizer(model, optimizer_spec(spec))
@@ -134,8 +145,8 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
     losses: List[torch.Tensor] = []
     learning_rates: List[float] = []
     model.train()
-    for _epoch in range(epochs):
-        for input_ids, token_type_ids, attention_mask, labels in train_loader:
+    for epoch in range(epochs):
+        for input_ids, token_type_ids, attention_mask, labels in epoch_batches(epoch):
             loss = model(input_ids, attention_mask, token_type_ids, labels=labels)["loss"]
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)

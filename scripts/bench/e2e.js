@@ -13,7 +13,11 @@
 //                          files' "ours" ran that commit's defaults: ungrouped, then briefly grouped; see their
 //                          commit); ours-pretokenized (diagnostic, not by
 //                          default): ours' defaults given the token ids instead of the texts (the recipe's tokenizer
-//                          output, unpadded), i.e. ours without tokenizing in fit()/evaluate()
+//                          output, unpadded), i.e. ours without tokenizing in fit()/evaluate();
+//                          ours-fixed-order and recipe-fixed-order (diagnostic pair, not by default): both sides
+//                          with dropout 0 and the same data order (ours' seeded permutation of each epoch, not
+//                          length-grouped, given to the recipe as its batches), so that nothing random differs:
+//                          their per-step losses and held-out accuracies are compared (the "fixed order" line)
 //     --epochs N           passes over the training split (default 3)
 //     --seed N             the split (and with it the vocabulary), initial weights, data order, dropout (default 42)
 //     --threads N          intra-op threads on both sides (default 2)
@@ -76,17 +80,23 @@ const LOSS_TOLERANCE = 1e-4;
 const LR_TOLERANCE = 1e-12;
 const CHECK_STEPS = 2;
 const TOKENIZE_REPEATS = 3;
-const RUN_NAMES = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized'];
-/** ours-pretokenized is a diagnostic (what tokenizing in the pipeline costs ours), not part of the comparison. */
+const RUN_NAMES = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized', 'recipe-fixed-order', 'ours-fixed-order'];
+/**
+ * ours-pretokenized is a diagnostic (what tokenizing in the pipeline costs ours), not part of the comparison; so is
+ * the fixed-order pair (whether anything but the random streams differs between the sides).
+ */
+const DIAGNOSTIC_RUNS = ['ours-pretokenized', 'recipe-fixed-order', 'ours-fixed-order'];
 const DEFAULT_RUNS = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped'];
-const OURS_RUNS = ['ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized'];
-const RUN_OPTIONS = { ours: {}, 'ours-ungrouped': { groupByLength: false }, 'ours-grouped': { groupByLength: true }, 'ours-pretokenized': {} };
+const OURS_RUNS = ['ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized', 'ours-fixed-order'];
+const RUN_OPTIONS = { ours: {}, 'ours-ungrouped': { groupByLength: false }, 'ours-grouped': { groupByLength: true }, 'ours-pretokenized': {}, 'ours-fixed-order': { groupByLength: false } };
 const RUN_TITLES = {
   recipe: 'PyTorch recipe',
   ours: 'ours, defaults',
   'ours-ungrouped': 'ours, groupByLength false',
   'ours-grouped': 'ours, groupByLength true',
   'ours-pretokenized': 'ours, defaults, given token ids (diagnostic)',
+  'recipe-fixed-order': 'PyTorch recipe, dropout 0, ours\' data order (diagnostic)',
+  'ours-fixed-order': 'ours, groupByLength false, dropout 0 (diagnostic)',
 };
 /** The issue's targets: ours' wall time at most this share of the recipe's, at equal or better accuracy. */
 const TARGETS = { a: 0.2, b: 0.8 };
@@ -352,8 +362,8 @@ async function runVariant(variant, ctx) {
   if (!check.passed) return out;
 
   // 2. The timed runs, one after the other, each in a fresh process.
-  const oursSpec = (extra, dataFile = oursData) => ({
-    modelDir: initDir,
+  const oursSpec = (extra, dataFile = oursData, modelDir = initDir) => ({
+    modelDir,
     dataFile,
     threads: o.threads,
     // What a user writes: the hyper-parameters, nothing else (gradient clipping 1.0 and the linear schedule are the
@@ -370,15 +380,24 @@ async function runVariant(variant, ctx) {
   const runOnce = async (name) => {
     const loadBefore = os.loadavg();
     let r;
-    if (name === 'recipe') {
-      r = await runJson(o.python, [REFERENCE, 'train', writeJson(path.join(tmp, `train-${variant}.json`), recipeSpec)], env);
+    if (name === 'recipe' || name === 'recipe-fixed-order') {
+      // The fixed-order run: the dropout-free weights and, per epoch, ours' permutation (what the Trainer draws for
+      // this seed with shuffle on and no length grouping) as the batches.
+      const spec = name === 'recipe' ? recipeSpec : {
+        ...recipeSpec,
+        modelDir: checkDir,
+        order: Array.from({ length: h.epochs }, (_, epoch) => lib.epochOrder(splits.train.length, h.seed, epoch, true)),
+      };
+      r = await runJson(o.python, [REFERENCE, 'train', writeJson(path.join(tmp, `train-${variant}.json`), spec)], env);
       const labels = splits.heldOut.map((e) => label2id(e.label));
       const m = lib.classificationMetrics(r.predictions, labels, h.labels);
       r.evaluation = { loss: r.evalLoss, accuracy: m.accuracy, f1: m.f1, perClass: m.perClass, confusionMatrix: m.confusionMatrix };
       r.trainLoss = r.losses.reduce((s, x) => s + x, 0) / r.losses.length;
       delete r.predictions;
     } else {
-      const spec = name === 'ours-pretokenized' ? oursSpec({}, oursTokenizedData) : oursSpec(RUN_OPTIONS[name]);
+      const spec = name === 'ours-pretokenized' ? oursSpec({}, oursTokenizedData)
+        : name === 'ours-fixed-order' ? oursSpec(RUN_OPTIONS[name], oursData, checkDir)
+          : oursSpec(RUN_OPTIONS[name]);
       r = await runJson(process.execPath, [__filename, '--child-ours', writeJson(path.join(tmp, `ours-spec-${variant}.json`), spec)], env);
       r.trainerOptions = spec.trainerOptions;
     }
@@ -427,9 +446,29 @@ async function runVariant(variant, ctx) {
       r.ratioWithoutRecipeTokenization = r.phases.totalS / recipe.phases.totalS;
       r.cpuRatio = r.phases.cpuS / (recipe.phases.cpuS + out.recipeTokenizationS.cpu);
       r.accuracyDelta = r.evaluation.accuracy - recipe.evaluation.accuracy;
-      // The diagnostic run is not ours as a user runs it: no target verdict.
-      if (name !== 'ours-pretokenized') r.meetsTarget = r.scheduleCheck.passed && r.ratio <= TARGETS[variant] && r.accuracyDelta >= 0;
+      // The diagnostic runs are not ours as a user runs it: no target verdict.
+      if (!DIAGNOSTIC_RUNS.includes(name)) r.meetsTarget = r.scheduleCheck.passed && r.ratio <= TARGETS[variant] && r.accuracyDelta >= 0;
     }
+  }
+  // 4. The fixed-order pair: the same weights, order and schedule and no dropout on both sides, so the runs differ
+  // only by rounding (the sums of padded and unpadded rows, the optimizer's arithmetic); how far apart do they end?
+  const fixedOurs = out.runs['ours-fixed-order'];
+  const fixedRecipe = out.runs['recipe-fixed-order'];
+  if (fixedOurs && fixedRecipe && fixedOurs.losses.length === fixedRecipe.losses.length) {
+    const rel = fixedOurs.losses.map((x, i) => Math.abs(x - fixedRecipe.losses[i]) / Math.abs(fixedRecipe.losses[i]));
+    const firstAbove = (limit) => rel.findIndex((x) => x > limit) + 1 || null;  // 1-based step, null: never
+    out.fixedOrder = {
+      steps: rel.length,
+      firstStepRelDiffAbove1e6: firstAbove(1e-6),
+      firstStepRelDiffAbove1e3: firstAbove(1e-3),
+      medianLossRelDiff: median(rel),
+      meanLoss: { ours: fixedOurs.trainLoss, recipe: fixedRecipe.trainLoss },
+      accuracy: { ours: fixedOurs.evaluation.accuracy, recipe: fixedRecipe.evaluation.accuracy },
+      confusionMatrix: { ours: fixedOurs.evaluation.confusionMatrix, recipe: fixedRecipe.evaluation.confusionMatrix },
+    };
+    log(`variant ${variant}: fixed order, dropout 0: losses within 1e-6 (relative) up to step ${(out.fixedOrder.firstStepRelDiffAbove1e6 || rel.length + 1) - 1}, ` +
+      `within 1e-3 up to step ${(out.fixedOrder.firstStepRelDiffAbove1e3 || rel.length + 1) - 1} of ${rel.length}; mean train loss ours ${fixedOurs.trainLoss.toFixed(4)} ` +
+      `recipe ${fixedRecipe.trainLoss.toFixed(4)}; held-out accuracy ours ${fixedOurs.evaluation.accuracy.toFixed(4)} recipe ${fixedRecipe.evaluation.accuracy.toFixed(4)}`);
   }
   out.loadEnd = os.loadavg();
   return out;
@@ -492,7 +531,7 @@ function formatMarkdown(result) {
       continue;
     }
     for (const [name, r] of Object.entries(v.runs)) {
-      const isRecipe = name === 'recipe';
+      const isRecipe = name === 'recipe' || name === 'recipe-fixed-order';
       const spam = r.evaluation.perClass && r.evaluation.perClass.spam ? f4(r.evaluation.perClass.spam.f1) : 'n/a';
       const ratio = r.ratio === undefined ? '' : r.ratio.toFixed(3);
       const ratioRaw = r.ratioWithoutRecipeTokenization === undefined ? '' : r.ratioWithoutRecipeTokenization.toFixed(3);
@@ -509,6 +548,15 @@ function formatMarkdown(result) {
     }
   }
   lines.push('');
+  for (const v of result.variants.filter((x) => x.fixedOrder)) {
+    const f = v.fixedOrder;
+    const upTo = (step) => (step === null ? `at all ${f.steps} steps` : `up to step ${step - 1} of ${f.steps}`);
+    lines.push(`Fixed order, variant ${v.variant} (dropout 0 and ours' data order on both sides): per-step losses within 1e-6 (relative) ` +
+      `${upTo(f.firstStepRelDiffAbove1e6)}, within 1e-3 ${upTo(f.firstStepRelDiffAbove1e3)} (median difference ` +
+      `${f.medianLossRelDiff.toExponential(1)}); mean train loss ours ${f.meanLoss.ours.toFixed(4)}, recipe ${f.meanLoss.recipe.toFixed(4)}; held-out accuracy ` +
+      `ours ${f4(f.accuracy.ours)}, recipe ${f4(f.accuracy.recipe)}.`);
+    lines.push('');
+  }
   lines.push('Per variant: token lengths of the training texts ([CLS] and [SEP] included, truncated at 128), the correctness gate (dropout 0, the first ' +
     `${CHECK_STEPS * h.batchSize} training examples in order, ${CHECK_STEPS} steps at a constant lr: the first loss must agree within ${LOSS_TOLERANCE}), ` +
     'the schedule check (every step\'s learning rate, ours against the recipe\'s), the load average (1 min) around each run and peak RSS.');
@@ -673,7 +721,7 @@ function summarize(files) {
   lines.push('Wall s (ratio to the recipe incl. its tokenization; the same ratio in CPU time), held-out accuracy / macro F1; one row per result file.');
   lines.push('');
   // A column per run present in any file (older files have ours-grouped, newer ours-ungrouped).
-  const columns = RUN_NAMES.filter((n) => n !== 'ours-pretokenized' && rows.some((row) => row.runs[n]));
+  const columns = RUN_NAMES.filter((n) => !DIAGNOSTIC_RUNS.includes(n) && rows.some((row) => row.runs[n]));
   lines.push(`| variant | seed | ${columns.map((n) => RUN_TITLES[n]).join(' | ')} | load avg (${columns.join('; ')}) | file |`);
   lines.push(`|---|---|${columns.map(() => '---|').join('')}---|---|`);
   for (const row of rows) {
