@@ -269,12 +269,11 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     expect(Math.abs(other.steps[0].loss - ref.losses[0])).toBeGreaterThan(1e-4);
   });
 
-  // Under bf16 autocast the forward pass is PyTorch's bit for bit (the first loss is equal), but the backward pass
-  // is not: the gradient norms differ by ~0.05% from the first step on (cause not isolated yet: not the thread count,
-  // not the loss; on the step benchmark's unpadded batch they are equal, so the padded-attention path is the lead),
-  // and bf16 rounding then amplifies 1-ulp weight differences. So the run is compared at bf16's own
-  // scale: losses within 1% of PyTorch's bf16 run (measured 0.3%; PyTorch's own bf16 and fp32 runs differ by 0.4%).
-  test("bf16 mixed precision: PyTorch autocast's first loss exactly, then within bf16's own error", async () => {
+  // Under bf16 autocast both passes are PyTorch's: the same losses and gradient norms at every step, and the weights
+  // as close as in fp32. (They were 0.05–0.5% apart until gelu_new's operations were created in Python's order: the
+  // order autograd sums a tensor's gradients in is the order its uses were created in, and bf16 rounds each sum;
+  // native/model/activation.cpp.) This fixture's hidden_act is gelu_new, and its batches are padded.
+  test("bf16 mixed precision: PyTorch autocast's losses and gradient norms at every step", async () => {
     const { spec, file } = makeSpec('odd-bin-f32', 'single', ['--steps', '6', '--total-steps', '6']);
     spec.mixedPrecision = 'bf16';
     spec.outputFile = spec.outputFile.replace(/\.safetensors$/, '-bf16.safetensors');
@@ -283,16 +282,12 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     const ref = runReference(bf16File);
     const fp32 = runReference(file);
     const ours = await trainLikeSpec(spec, 'odd-bin-f32-bf16');
-    const losses = ours.steps.map((e) => e.loss);
-    expect(losses[0]).toBe(ref.losses[0]);
-    expect(losses[0]).not.toBe(fp32.losses[0]); // bf16 really ran
-    const relative = (a: number[], b: number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]) / Math.abs(b[i])));
-    expect(relative(losses, ref.losses)).toBeLessThan(0.01);
-    expect(relative(ours.steps.map((e) => e.gradNorm), ref.gradNorms)).toBeLessThan(0.02);
-    expect(relative(ref.losses, fp32.losses)).toBeGreaterThan(1e-3); // the scale bf16 itself moves the losses by
-    const diff = maxTensorDiff(readSafetensors(ours.weightsFile), readSafetensors(spec.outputFile));
-    expect(diff.missing).toEqual([]);
-    expect(diff.worst).toBeLessThan(2 * ref.learningRates.reduce((a, b) => a + b, 0)); // AdamW moves a weight <= ~lr per step
+    expect(JSON.parse(fs.readFileSync(path.join(spec.modelDir, 'config.json'), 'utf8')).hidden_act).toBe('gelu_new');
+    expect(spec.batches.some((b) => b.attentionMask.some((row) => row.includes(0)))).toBe(true);
+    expect(ours.steps.map((e) => e.loss)).toEqual(ref.losses);
+    expect(ours.steps.map((e) => e.gradNorm)).toEqual(ref.gradNorms);
+    expect(ref.losses[0]).not.toBe(fp32.losses[0]); // bf16 really ran
+    expectSameWeights(ours.weightsFile, spec.outputFile, ref.learningRates);
   });
 
   // A sequence classifier reads position 0 of the last layer, so that layer computes its rows after attention for
