@@ -517,45 +517,8 @@ export class BertTokenizer {
     texts: string[] | Iterable<string> | AsyncIterable<string>,
     options: TrainWordPieceOptions,
   ): Promise<BertTokenizer> {
-    const isIterable =
-      texts !== null &&
-      typeof texts === 'object' &&
-      (typeof (texts as Iterable<string>)[Symbol.iterator] === 'function' ||
-        typeof (texts as AsyncIterable<string>)[Symbol.asyncIterator] === 'function');
-    if (!isIterable || typeof texts === 'string') {
-      throw new TypeError(`texts must be an array or (async) iterable of strings, got ${describe(texts)}`);
-    }
-    const opts = checkOptionsObject(options, 'options') as Partial<TrainWordPieceOptions>;
-    const vocabSize = checkPositiveInteger(opts.vocabSize, 'vocabSize');
-    if (vocabSize > MAX_WORDPIECE_VOCAB_SIZE) throw new RangeError(`vocabSize must be at most ${MAX_WORDPIECE_VOCAB_SIZE}, got ${vocabSize}`);
-    let minFrequency = 2;
-    if (opts.minFrequency !== undefined) {
-      if (typeof opts.minFrequency !== 'number') throw new TypeError(`minFrequency must be a non-negative integer, got ${describe(opts.minFrequency)}`);
-      if (!Number.isInteger(opts.minFrequency) || opts.minFrequency < 0) {
-        throw new RangeError(`minFrequency must be a non-negative integer, got ${opts.minFrequency}`);
-      }
-      minFrequency = opts.minFrequency;
-    }
-    if (opts.lowercase !== undefined && typeof opts.lowercase !== 'boolean') {
-      throw new TypeError(`lowercase must be a boolean, got ${describe(opts.lowercase)}`);
-    }
-    const lowercase = opts.lowercase ?? true;
-    const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, doLowerCase: lowercase };
-    const specialTokens = [config.padToken, config.unkToken, config.clsToken, config.sepToken, config.maskToken];
-
-    // Words as the tokenizer will see them: BERT's normalizer, then its pre-tokenizer.
-    const normalizer = bertNormalizerFor(config);
-    const preTokenizer = tk.bertPreTokenizer();
-    const wordCounts = new Map<string, number>();
-    let index = 0;
-    for await (const text of texts as AsyncIterable<unknown>) {
-      if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describe(text)}`);
-      index++;
-      for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
-        wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
-      }
-    }
-    return BertTokenizer.fromVocab(learnWordPieceVocabulary(wordCounts, { vocabSize, minFrequency, specialTokens }), config);
+    const { tokens, config } = await learnWordPieceTokens(texts, options);
+    return BertTokenizer.fromVocab(tokens, config);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -772,6 +735,55 @@ function bertTemplate(config: BertTokenizerConfig, clsId: number, sepId: number)
     [cls, clsId],
     [sep, sepId],
   ]);
+}
+
+/**
+ * What BertTokenizer.trainWordPiece learns, before it becomes a tokenizer: the vocabulary (tokens by id) and the
+ * tokenizer configuration it was learned under (for callers that build the tokenizer with other options).
+ */
+export async function learnWordPieceTokens(
+  texts: string[] | Iterable<string> | AsyncIterable<string>,
+  options: TrainWordPieceOptions,
+): Promise<{ tokens: string[]; config: BertTokenizerConfig }> {
+  const isIterable =
+    texts !== null &&
+    typeof texts === 'object' &&
+    (typeof (texts as Iterable<string>)[Symbol.iterator] === 'function' ||
+      typeof (texts as AsyncIterable<string>)[Symbol.asyncIterator] === 'function');
+  if (!isIterable || typeof texts === 'string') {
+    throw new TypeError(`texts must be an array or (async) iterable of strings, got ${describe(texts)}`);
+  }
+  const opts = checkOptionsObject(options, 'options') as Partial<TrainWordPieceOptions>;
+  const vocabSize = checkPositiveInteger(opts.vocabSize, 'vocabSize');
+  if (vocabSize > MAX_WORDPIECE_VOCAB_SIZE) throw new RangeError(`vocabSize must be at most ${MAX_WORDPIECE_VOCAB_SIZE}, got ${vocabSize}`);
+  let minFrequency = 2;
+  if (opts.minFrequency !== undefined) {
+    if (typeof opts.minFrequency !== 'number') throw new TypeError(`minFrequency must be a non-negative integer, got ${describe(opts.minFrequency)}`);
+    if (!Number.isInteger(opts.minFrequency) || opts.minFrequency < 0) {
+      throw new RangeError(`minFrequency must be a non-negative integer, got ${opts.minFrequency}`);
+    }
+    minFrequency = opts.minFrequency;
+  }
+  if (opts.lowercase !== undefined && typeof opts.lowercase !== 'boolean') {
+    throw new TypeError(`lowercase must be a boolean, got ${describe(opts.lowercase)}`);
+  }
+  const lowercase = opts.lowercase ?? true;
+  const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, doLowerCase: lowercase };
+  const specialTokens = [config.padToken, config.unkToken, config.clsToken, config.sepToken, config.maskToken];
+
+  // Words as the tokenizer will see them: BERT's normalizer, then its pre-tokenizer.
+  const normalizer = bertNormalizerFor(config);
+  const preTokenizer = tk.bertPreTokenizer();
+  const wordCounts = new Map<string, number>();
+  let index = 0;
+  for await (const text of texts as AsyncIterable<unknown>) {
+    if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describe(text)}`);
+    index++;
+    for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
+      wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
+    }
+  }
+  return { tokens: learnWordPieceVocabulary(wordCounts, { vocabSize, minFrequency, specialTokens }), config };
 }
 
 /** BertTokenizerFast's pipeline (transformers' BertConverter) over a vocabulary. */

@@ -44,6 +44,24 @@ at::Tensor additive_attention_mask(const at::Tensor& attention_mask, at::ScalarT
   return (1.0 - mask) * lowest;
 }
 
+namespace {
+
+struct EncoderInputs {
+  at::Tensor hidden;         // [B, S, H]: the embeddings
+  at::Tensor additive_mask;  // [B, 1, 1, S]
+};
+
+// The encoder's inputs, with transformers' defaults for a missing attention mask (all ones) and token types (zeros).
+EncoderInputs encoder_inputs(BertEmbeddings& embeddings, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                             const at::Tensor& token_type_ids) {
+  auto types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
+  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
+  auto hidden = embeddings(input_ids, types);
+  return {hidden, additive_attention_mask(mask, hidden.scalar_type())};
+}
+
+}  // namespace
+
 BertModelImpl::BertModelImpl(const BertConfig& cfg) : config(cfg) {
   config.validate();
   embeddings = register_module("embeddings", BertEmbeddings(config));
@@ -55,10 +73,8 @@ BertModelImpl::BertModelImpl(const BertConfig& cfg) : config(cfg) {
 
 BertModelOutput BertModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                        const at::Tensor& token_type_ids) {
-  auto types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
-  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
-  auto hidden = embeddings(input_ids, types);                                  // [B, S, H]
-  hidden = encoder(hidden, additive_attention_mask(mask, hidden.scalar_type()));
+  auto in = encoder_inputs(embeddings, input_ids, attention_mask, token_type_ids);
+  auto hidden = encoder(in.hidden, in.additive_mask);  // [B, S, H]
   return {hidden, pooler(hidden)};
 }
 
@@ -69,10 +85,8 @@ at::Tensor BertModelImpl::pooled_output(const at::Tensor& input_ids, const at::T
   if (!first_positions_enabled() || !input_ids.device().is_cpu() || at::autocast::is_cpu_enabled() || embeddings->word_embeddings->weight.scalar_type() != at::kFloat) {
     return forward(input_ids, attention_mask, token_type_ids).pooler_output;
   }
-  auto types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
-  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
-  auto hidden = embeddings(input_ids, types);  // [B, S, H]
-  return pooler(encoder->forward_first_positions(hidden, additive_attention_mask(mask, hidden.scalar_type())));  // [B, H]
+  auto in = encoder_inputs(embeddings, input_ids, attention_mask, token_type_ids);
+  return pooler(encoder->forward_first_positions(in.hidden, in.additive_mask));  // [B, H]
 }
 
 }  // namespace bert

@@ -87,6 +87,7 @@ const RUN_NAMES = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped', 'ours-pre
  */
 const DIAGNOSTIC_RUNS = ['ours-pretokenized', 'recipe-fixed-order', 'ours-fixed-order'];
 const DEFAULT_RUNS = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped'];
+const RECIPE_RUNS = ['recipe', 'recipe-fixed-order'];
 const OURS_RUNS = ['ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized', 'ours-fixed-order'];
 const RUN_OPTIONS = { ours: {}, 'ours-ungrouped': { groupByLength: false }, 'ours-grouped': { groupByLength: true }, 'ours-pretokenized': {}, 'ours-fixed-order': { groupByLength: false } };
 const RUN_TITLES = {
@@ -380,7 +381,7 @@ async function runVariant(variant, ctx) {
   const runOnce = async (name) => {
     const loadBefore = os.loadavg();
     let r;
-    if (name === 'recipe' || name === 'recipe-fixed-order') {
+    if (RECIPE_RUNS.includes(name)) {
       // The fixed-order run: the dropout-free weights and, per epoch, ours' permutation (what the Trainer draws for
       // this seed with shuffle on and no length grouping) as the batches.
       const spec = name === 'recipe' ? recipeSpec : {
@@ -466,9 +467,7 @@ async function runVariant(variant, ctx) {
       accuracy: { ours: fixedOurs.evaluation.accuracy, recipe: fixedRecipe.evaluation.accuracy },
       confusionMatrix: { ours: fixedOurs.evaluation.confusionMatrix, recipe: fixedRecipe.evaluation.confusionMatrix },
     };
-    log(`variant ${variant}: fixed order, dropout 0: losses within 1e-6 (relative) up to step ${(out.fixedOrder.firstStepRelDiffAbove1e6 || rel.length + 1) - 1}, ` +
-      `within 1e-3 up to step ${(out.fixedOrder.firstStepRelDiffAbove1e3 || rel.length + 1) - 1} of ${rel.length}; mean train loss ours ${fixedOurs.trainLoss.toFixed(4)} ` +
-      `recipe ${fixedRecipe.trainLoss.toFixed(4)}; held-out accuracy ours ${fixedOurs.evaluation.accuracy.toFixed(4)} recipe ${fixedRecipe.evaluation.accuracy.toFixed(4)}`);
+    log(`variant ${variant}: ${fixedOrderSummary(out.fixedOrder)}`);
   }
   out.loadEnd = os.loadavg();
   return out;
@@ -482,6 +481,14 @@ async function runVariant(variant, ctx) {
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const f4 = (x) => x.toFixed(4);
+
+/** One line on a variant's fixed-order pair (runVariant's out.fixedOrder), for the log and the markdown alike. */
+function fixedOrderSummary(f) {
+  const upTo = (step) => (step === null ? `at all ${f.steps} steps` : `up to step ${step - 1} of ${f.steps}`);
+  return `dropout 0 and ours' data order on both sides: per-step losses within 1e-6 (relative) ${upTo(f.firstStepRelDiffAbove1e6)}, ` +
+    `within 1e-3 ${upTo(f.firstStepRelDiffAbove1e3)} (median difference ${f.medianLossRelDiff.toExponential(1)}); ` +
+    `mean train loss ours ${f.meanLoss.ours.toFixed(4)}, recipe ${f.meanLoss.recipe.toFixed(4)}; held-out accuracy ours ${f4(f.accuracy.ours)}, recipe ${f4(f.accuracy.recipe)}`;
+}
 
 function formatMarkdown(result) {
   const m = result.machine;
@@ -531,7 +538,7 @@ function formatMarkdown(result) {
       continue;
     }
     for (const [name, r] of Object.entries(v.runs)) {
-      const isRecipe = name === 'recipe' || name === 'recipe-fixed-order';
+      const isRecipe = RECIPE_RUNS.includes(name);
       const spam = r.evaluation.perClass && r.evaluation.perClass.spam ? f4(r.evaluation.perClass.spam.f1) : 'n/a';
       const ratio = r.ratio === undefined ? '' : r.ratio.toFixed(3);
       const ratioRaw = r.ratioWithoutRecipeTokenization === undefined ? '' : r.ratioWithoutRecipeTokenization.toFixed(3);
@@ -549,12 +556,7 @@ function formatMarkdown(result) {
   }
   lines.push('');
   for (const v of result.variants.filter((x) => x.fixedOrder)) {
-    const f = v.fixedOrder;
-    const upTo = (step) => (step === null ? `at all ${f.steps} steps` : `up to step ${step - 1} of ${f.steps}`);
-    lines.push(`Fixed order, variant ${v.variant} (dropout 0 and ours' data order on both sides): per-step losses within 1e-6 (relative) ` +
-      `${upTo(f.firstStepRelDiffAbove1e6)}, within 1e-3 ${upTo(f.firstStepRelDiffAbove1e3)} (median difference ` +
-      `${f.medianLossRelDiff.toExponential(1)}); mean train loss ours ${f.meanLoss.ours.toFixed(4)}, recipe ${f.meanLoss.recipe.toFixed(4)}; held-out accuracy ` +
-      `ours ${f4(f.accuracy.ours)}, recipe ${f4(f.accuracy.recipe)}.`);
+    lines.push(`Fixed order, variant ${v.variant} (${fixedOrderSummary(v.fixedOrder)}).`);
     lines.push('');
   }
   lines.push('Per variant: token lengths of the training texts ([CLS] and [SEP] included, truncated at 128), the correctness gate (dropout 0, the first ' +

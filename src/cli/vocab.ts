@@ -1,5 +1,5 @@
 // Learns the WordPiece vocabulary of a model trained from scratch, from the training texts.
-import { BertTokenizer } from '../tokenizer';
+import { BertTokenizer, learnWordPieceTokens } from '../tokenizer';
 
 export interface VocabularyOptions {
   vocabSize: number;
@@ -15,7 +15,6 @@ export interface VocabularyOptions {
 
 /** A BERT WordPiece tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK], lowercased) learned from `texts`. */
 export async function learnVocabulary(texts: Iterable<string>, options: VocabularyOptions): Promise<BertTokenizer> {
-  const learned = await BertTokenizer.trainWordPiece(texts, { vocabSize: options.vocabSize });
-  const tokens = learned.convertIdsToTokens(Array.from({ length: learned.vocabSize }, (_, id) => id));
-  return BertTokenizer.fromVocab(tokens, { ...learned.config, modelMaxLength: options.maxLength }, { maxPositionEmbeddings: options.maxPositionEmbeddings });
+  const { tokens, config } = await learnWordPieceTokens(texts, { vocabSize: options.vocabSize });
+  return BertTokenizer.fromVocab(tokens, { ...config, modelMaxLength: options.maxLength }, { maxPositionEmbeddings: options.maxPositionEmbeddings });
 }
