@@ -538,6 +538,7 @@ describe('trainWordPiece', () => {
 
   test('validation', async () => {
     await expect(BertTokenizer.trainWordPiece(corpus, { vocabSize: 0 })).rejects.toThrow(/vocabSize/);
+    await expect(BertTokenizer.trainWordPiece(corpus, { vocabSize: 2 ** 26 + 1 })).rejects.toThrow(/^vocabSize must be at most 67108864, got 67108865$/);
     await expect(BertTokenizer.trainWordPiece(corpus, { vocabSize: 100, minFrequency: -1 })).rejects.toThrow(/minFrequency/);
     await expect(BertTokenizer.trainWordPiece(['a', 1 as unknown as string], { vocabSize: 100 })).rejects.toThrow(/texts\[1\]/);
     await expect(BertTokenizer.trainWordPiece('abc' as unknown as string[], { vocabSize: 100 })).rejects.toThrow(TypeError);

@@ -307,6 +307,10 @@ describe('training parity with PyTorch (train_reference.py)', () => {
     expect(spec.batches.every((b) => b.inputIds.length === 64 && longest(b) >= 32)).toBe(true);
     expect(spec.batches.some((b) => b.attentionMask.some((row) => row.includes(0)))).toBe(true);
 
+    // The addon's TypeError comes from Node's own realm, not jest's: compared by name.
+    expect(() => native().setLastLayerFirstPositions('no' as unknown as boolean)).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: 'enabled must be a boolean' }),
+    );
     native().setLastLayerFirstPositions(false);
     let whole: Awaited<ReturnType<typeof trainLikeSpec>>;
     try {
