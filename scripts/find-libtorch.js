@@ -4,19 +4,25 @@
 // CMakeLists.txt through `--cmake-dir`). It looks, in this order, at:
 //   1. LIBTORCH   an unpacked official LibTorch (include/, lib/, share/cmake/Torch)
 //   2. Torch_DIR  a folder holding TorchConfig.cmake
-//   3. a Python PyTorch: `import torch` with python3 on PATH, then /usr/bin/python3
-//   4. Debian's libtorch-dev: /usr/lib/x86_64-linux-gnu/cmake/Torch
-// and reports the include dirs, the library dir, the libraries, the C++ ABI flag, the CMake dir and which of
-// PyTorch's distributed backends (c10d with Gloo, NCCL) the LibTorch can be built against.
+//   3. a Python PyTorch: `import torch` with BERT_TRAINER_PYTHON, the project's .venv (scripts/install-deps.sh
+//      puts PyTorch 2.13 there), python3 on PATH, then /usr/bin/python3
+//   4. Debian's libtorch-dev: /usr/lib/x86_64-linux-gnu/cmake/Torch (2.6 on Debian 13)
+// and reports the version, the CUDA version it was built for, the include dirs, the library dir, the libraries, the
+// C++ ABI flag, the CMake dir and which of PyTorch's distributed backends (c10d with Gloo, NCCL) the LibTorch can be
+// built against. LibTorch 2.4 or newer is required (the device-typed autocast API); an older one is an error naming
+// its version and where it was found.
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 
+const MIN_VERSION = [2, 4];
+const root = path.resolve(__dirname, '..');
 const HELP = [
-  'bert-trainer: no LibTorch found.',
-  'Looked at: LIBTORCH, Torch_DIR, a Python PyTorch (python3, /usr/bin/python3), and /usr/lib/x86_64-linux-gnu/cmake/Torch.',
+  'bert-trainer: no LibTorch 2.4 or newer found.',
+  'Looked at: LIBTORCH, Torch_DIR, a Python PyTorch (BERT_TRAINER_PYTHON, .venv, python3, /usr/bin/python3), and /usr/lib/x86_64-linux-gnu/cmake/Torch.',
   'Get one of:',
-  '  - Debian/Ubuntu (CPU):  apt-get install libtorch-dev libopenblas0-pthread',
+  '  - this repository\'s set-up:  bash scripts/install-deps.sh   (PyTorch 2.13 in .venv)',
+  '  - Debian 13 / Ubuntu (CPU):  apt-get install libtorch-dev libopenblas0-pthread',
   '  - an official LibTorch (CPU or CUDA) from pytorch.org, unpacked, then: export LIBTORCH=/path/to/libtorch',
   '  - a Python PyTorch install (pip install torch): found automatically through `import torch`',
 ].join('\n');
@@ -41,8 +47,44 @@ function prefixForCmakeDir(cmakeDir) {
   return undefined;
 }
 
+// TORCH_VERSION_MAJOR/MINOR/PATCH from the headers (torch/headeronly/version.h since 2.9): the version of the
+// libraries beside them.
+function headerVersion(prefix) {
+  const text = [['torch', 'headeronly', 'version.h'], ['torch', 'csrc', 'api', 'include', 'torch', 'version.h']]
+    .map((parts) => path.join(prefix, 'include', ...parts)).filter(exists).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  const part = (name) => {
+    const m = new RegExp(`#define TORCH_VERSION_${name} (\\d+)`).exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const [major, minor, patch] = [part('MAJOR'), part('MINOR'), part('PATCH')];
+  return major === undefined || minor === undefined ? undefined : { major, minor, text: `${major}.${minor}.${patch ?? 0}` };
+}
+
+// The CUDA version a LibTorch was built for: pip's torch/version.py, an official LibTorch's build-version
+// ("2.14.1+cu130"), else the CUDA runtime headers' CUDART_VERSION is left to the compiler (null here).
+function cudaVersionOf(prefix) {
+  const versionPy = path.join(prefix, 'version.py');
+  if (exists(versionPy)) {
+    const m = /^cuda[^=]*=\s*'([\d.]+)'/m.exec(fs.readFileSync(versionPy, 'utf8'));
+    if (m) return m[1];
+  }
+  const buildVersion = path.join(prefix, 'build-version');
+  if (exists(buildVersion)) {
+    const m = /\+cu(\d+)(\d)\b/.exec(fs.readFileSync(buildVersion, 'utf8'));
+    if (m) return `${m[1]}.${m[2]}`;
+  }
+  return null;
+}
+
 function describe(prefix, cmakeDir, source) {
   if (!prefix || !exists(path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include'))) return undefined;
+  const version = headerVersion(prefix);
+  if (!version) return undefined;
+  if (version.major < MIN_VERSION[0] || (version.major === MIN_VERSION[0] && version.minor < MIN_VERSION[1])) {
+    const err = new Error(`${source} at ${prefix} is LibTorch ${version.text}; bert-trainer needs ${MIN_VERSION.join('.')} or newer.`);
+    err.code = 'LIBTORCH_TOO_OLD';
+    throw err;
+  }
   const libDir = libraryDirFor(prefix, cmakeDir);
   if (!libDir) return undefined;
   if (!cmakeDir) {
@@ -60,12 +102,22 @@ function describe(prefix, cmakeDir, source) {
   const cuda = exists(path.join(libDir, 'libtorch_cuda.so'));
   const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
   const includeDirs = [path.join(prefix, 'include'), path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include')];
+  if (cuda) {
+    const cudaInclude = cudaIncludeDir(prefix);
+    if (!cudaInclude) {
+      throw new Error(`${source} at ${prefix} is a CUDA LibTorch, but the CUDA runtime headers (cuda_runtime_api.h) were not found: `
+        + 'install the CUDA toolkit (nvcc and its headers) or set CUDA_HOME.');
+    }
+    includeDirs.push(cudaInclude);
+  }
   const distributed = distributedSupport(prefix, includeDirs, cuda);
-  const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi}`];
+  const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi}`].concat(cuda ? ['BERT_TRAINER_CUDA=1'] : []);
   if (distributed.gloo) defines.push('BERT_TRAINER_DISTRIBUTED=1', 'USE_C10D_GLOO');
   if (distributed.nccl) defines.push('BERT_TRAINER_NCCL=1', 'USE_C10D_NCCL');
   return {
     source,
+    version: version.text,
+    cudaVersion: cuda ? cudaVersionOf(prefix) : null,
     prefix,
     cmakeDir,
     includeDirs: includeDirs.concat(distributed.extraIncludeDirs),
@@ -75,6 +127,18 @@ function describe(prefix, cmakeDir, source) {
     distributed: { gloo: distributed.gloo, nccl: distributed.nccl },
     defines,
   };
+}
+
+// The CUDA runtime headers a CUDA LibTorch's own headers include (c10/cuda): pip's nvidia wheels beside torch/
+// (nvidia/cu13 since CUDA 13, nvidia/cuda_runtime before), else the toolkit of CUDA_HOME or nvcc's /usr/local/cuda.
+function cudaIncludeDir(prefix, env = process.env) {
+  const nvidia = path.join(prefix, '..', 'nvidia');
+  const wheelDirs = exists(nvidia)
+    ? fs.readdirSync(nvidia).filter((d) => /^cu\d+$/.test(d) || d === 'cuda_runtime').map((d) => path.join(nvidia, d, 'include'))
+    : [];
+  const toolkits = [env.CUDA_HOME, env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
+  const found = wheelDirs.concat(toolkits).find((d) => exists(path.join(d, 'cuda_runtime_api.h')));
+  return found ? path.resolve(found) : undefined;
 }
 
 // PyTorch's distributed engine (c10d) is usable when its headers are installed and Gloo's headers are found:
@@ -107,7 +171,8 @@ function fromPython(python) {
       encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000,
     }).trim();
     return describe(out, undefined, `python PyTorch (${python})`);
-  } catch {
+  } catch (err) {
+    if (err.code === 'LIBTORCH_TOO_OLD') throw err;
     return undefined;
   }
 }
@@ -123,16 +188,28 @@ function findLibTorch(env = process.env) {
     if (!found) throw new Error(`Torch_DIR=${env.Torch_DIR} does not lead to a LibTorch (expected TorchConfig.cmake with include/torch above it).\n${HELP}`);
     return found;
   }
-  for (const python of ['python3', '/usr/bin/python3']) {
-    const found = fromPython(python);
+  // A LibTorch that is too old is passed over for the next candidate; it is named if nothing else is found.
+  const tooOld = [];
+  const attempt = (find) => {
+    try {
+      return find();
+    } catch (err) {
+      if (err.code !== 'LIBTORCH_TOO_OLD') throw err;
+      tooOld.push(err.message);
+      return undefined;
+    }
+  };
+  const pythons = [env.BERT_TRAINER_PYTHON, path.join(root, '.venv', 'bin', 'python'), 'python3', '/usr/bin/python3'];
+  for (const python of pythons.filter((p) => p && (!p.includes('/') || exists(p)))) {
+    const found = attempt(() => fromPython(python));
     if (found) return found;
   }
   const debian = '/usr/lib/x86_64-linux-gnu/cmake/Torch';
   if (exists(path.join(debian, 'TorchConfig.cmake'))) {
-    const found = describe(prefixForCmakeDir(debian), debian, "Debian's libtorch-dev");
+    const found = attempt(() => describe(prefixForCmakeDir(debian), debian, "Debian's libtorch-dev"));
     if (found) return found;
   }
-  throw new Error(HELP);
+  throw new Error(tooOld.length ? `${tooOld.join('\n')}\n${HELP}` : HELP);
 }
 
 module.exports = { findLibTorch };
@@ -153,9 +230,10 @@ if (require.main === module) {
     '--libs': () => torch.libraries.map((l) => `-l${l}`).join(' '),
     '--defines': () => torch.defines.join(' '),
     '--cmake-dir': () => torch.cmakeDir || '',
+    '--version': () => torch.version,
   }[what];
   if (!print) {
-    process.stderr.write(`unknown option ${what}; use --json, --include, --libdir, --libs, --defines or --cmake-dir\n`);
+    process.stderr.write(`unknown option ${what}; use --json, --include, --libdir, --libs, --defines, --cmake-dir or --version\n`);
     process.exit(2);
   }
   process.stdout.write(`${print()}\n`);

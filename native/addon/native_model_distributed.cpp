@@ -2,6 +2,8 @@
 // see native_model_training.cpp) and copy one rank's weights to all (DDP's initial broadcast).
 #include <mutex>
 
+#include <c10/core/GradMode.h>
+
 #include "native_model.h"
 #include "process_group_wrap.h"
 #include "promise_worker.h"
@@ -19,7 +21,7 @@ class BroadcastParametersWorker : public PromiseWorker {
  protected:
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     // Parameters and buffers, in the module's (identical on every rank) registration order.
     std::vector<at::Tensor> tensors;
     for (const auto& p : state_->model->parameters(true)) tensors.push_back(p);

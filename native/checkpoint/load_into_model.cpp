@@ -1,5 +1,7 @@
 #include "load_into_model.h"
 
+#include <c10/core/GradMode.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -54,7 +56,7 @@ LoadReport load_into_model(torch::nn::Module& model, const std::vector<Checkpoin
 
   std::map<std::string, std::string> source_file;  // model key -> file it came from (duplicate detection)
   std::set<std::string> loaded;
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   for (const auto& file : files) {
     for (const auto& entry : file.tensors) {
       const std::string& original = entry.first;

@@ -1,5 +1,7 @@
 #include "gradient_reducer.h"
 
+#include <c10/core/GradMode.h>
+
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -35,7 +37,7 @@ struct GradientReducer::State {
   int64_t copied = 0;  // gradients found replaced (not their bucket view) at launch this step, and copied in
   std::mutex mutex;  // hooks may run on autograd's device threads (CUDA)
   // The accumulators are created on demand and held weakly by their tensors: keep them (and the hooks) alive.
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()))> accumulators;
   std::vector<uintptr_t> hook_keys;
 
   // The view of `bucket.flat` that is parameter `index`'s gradient.
@@ -52,7 +54,7 @@ struct GradientReducer::State {
 
   // Zeroes every bucket and makes each parameter's gradient its view of it.
   void attach_views() {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     for (auto& bucket : buckets) {
       buffer(bucket).zero_();
       for (size_t i : bucket.params) params[i].mutable_grad() = view_of(bucket, i);
@@ -63,7 +65,7 @@ struct GradientReducer::State {
   // something replaced instead of accumulating into it) is copied in and the view put back first. Caller holds the
   // mutex.
   void launch(Bucket& bucket) {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     buffer(bucket);  // allocated here when no step attached the views (then every gradient is copied in below)
     for (size_t i : bucket.params) {
       const at::Tensor& p = params[i];
@@ -205,7 +207,7 @@ void GradientReducer::finish() {
     if (group_->world_size() > 1) {
       // The rest, in order (parameters whose gradient never became final this step get zeros in launch()).
       for (; s.next_bucket < s.buckets.size(); ++s.next_bucket) s.launch(s.buckets[s.next_bucket]);
-      at::NoGradGuard no_grad;
+      c10::NoGradGuard no_grad;
       const double scale = 1.0 / static_cast<double>(group_->world_size());
       for (auto& bucket : s.buckets) {
         bucket.work->wait();

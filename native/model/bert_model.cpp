@@ -82,7 +82,7 @@ at::Tensor BertModelImpl::pooled_output(const at::Tensor& input_ids, const at::T
                                         const at::Tensor& token_type_ids) {
   // fp32 on the CPU only: under autocast, or on another device, the bit-for-bit argument (first_positions.h) is
   // not made, so those run the whole layer.
-  if (!first_positions_enabled() || !input_ids.device().is_cpu() || at::autocast::is_cpu_enabled() || embeddings->word_embeddings->weight.scalar_type() != at::kFloat) {
+  if (!first_positions_enabled() || !input_ids.device().is_cpu() || at::autocast::is_autocast_enabled(at::kCPU) || embeddings->word_embeddings->weight.scalar_type() != at::kFloat) {
     return forward(input_ids, attention_mask, token_type_ids).pooler_output;
   }
   auto in = encoder_inputs(embeddings, input_ids, attention_mask, token_type_ids);

@@ -121,7 +121,7 @@ namespace {
 
 bool plain_fp32_cpu(const at::Tensor& a, const at::Tensor& b) {
   return a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
-         a.dim() == 4 && b.dim() == 4 && !at::autocast::is_cpu_enabled();
+         a.dim() == 4 && b.dim() == 4 && !at::autocast::is_autocast_enabled(at::kCPU);
 }
 
 }  // namespace

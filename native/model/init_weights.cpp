@@ -1,5 +1,7 @@
 #include "init_weights.h"
 
+#include <c10/core/GradMode.h>
+
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
@@ -7,7 +9,7 @@
 namespace bert {
 
 void init_bert_weights(torch::nn::Module& root, double initializer_range, c10::optional<at::Generator> generator) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   // modules() visits the root and every descendant in registration order, like nn.Module.apply.
   for (const auto& module : root.modules(/*include_self=*/true)) {
     if (auto* linear = module->as<torch::nn::LinearImpl>()) {

@@ -1,5 +1,7 @@
 #include "adamw.h"
 
+#include <c10/core/GradMode.h>
+
 #include "adamw_cpu_kernel.h"
 
 #include <torch/version.h>
@@ -11,7 +13,7 @@
 namespace bert {
 
 AdamW::AdamW(std::vector<Group> groups, AdamWOptions options) : groups_(std::move(groups)), options_(options) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   for (const auto& group : groups_) {
     std::vector<at::Tensor> m, v;
     for (const auto& p : group.params) {
@@ -30,7 +32,7 @@ AdamW::AdamW(std::vector<Group> groups, AdamWOptions options) : groups_(std::mov
 }
 
 void AdamW::step(double lr, const at::Tensor& grad_scale) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   step_ += 1;
   const double beta1 = options_.beta1, beta2 = options_.beta2;
   const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step_));
@@ -104,7 +106,7 @@ StateDict AdamW::state_dict() const {
 
 void AdamW::load_state_dict(const StateDict& state, int64_t step, const std::string& source) {
   std::map<std::string, at::Tensor> by_name(state.begin(), state.end());
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   auto restore = [&](const std::string& key, at::Tensor& into) {
     auto found = by_name.find(key);
     if (found == by_name.end()) throw std::runtime_error(source + ": optimizer state has no '" + key + "'");

@@ -1,9 +1,11 @@
 #include "grad_clip.h"
 
+#include <c10/core/GradMode.h>
+
 namespace bert {
 
 GradNorm grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   std::vector<at::Tensor> norms;
   for (const auto& p : params)
     if (p.grad().defined()) norms.push_back(at::linalg_vector_norm(p.grad(), 2.0));
