@@ -5,6 +5,7 @@
 //   includes   node-addon-api, simdjson and LibTorch include dirs
 //   defines    NAPI and LibTorch's C++ ABI defines
 //   libs       linker flags for LibTorch (library dir, rpath, libraries)
+//   std        the C++ standard LibTorch's headers need (17, or 20 from LibTorch 2.14 on)
 // LibTorch itself is found by scripts/find-libtorch.js.
 const fs = require('fs');
 const path = require('path');
@@ -23,6 +24,7 @@ function sources() {
 const commands = {
   sources: () => sources(),
   includes: () => [path.dirname(require.resolve('node-addon-api/napi.h', { paths: [root] })), simdjsonDir].concat(findLibTorch().includeDirs),
+  std: () => [String(findLibTorch().cxxStandard)],
   defines: () => ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'].concat(findLibTorch().defines),
   libs: () => {
     const torch = findLibTorch();

@@ -117,6 +117,8 @@ function describe(prefix, cmakeDir, source) {
   return {
     source,
     version: version.text,
+    // LibTorch 2.14's headers need C++20; earlier ones build as C++17 (our own code is C++17 either way).
+    cxxStandard: version.major > 2 || version.minor >= 14 ? 20 : 17,
     cudaVersion: cuda ? cudaVersionOf(prefix) : null,
     prefix,
     cmakeDir,
@@ -144,9 +146,8 @@ function cudaIncludeDir(prefix, env = process.env) {
 // PyTorch's distributed engine (c10d) is usable when its headers are installed and Gloo's headers are found:
 // ProcessGroupGloo.hpp includes <gloo/...>. Debian ships them in libgloo-dev (/usr/include/gloo). The Gloo code
 // itself is compiled into libtorch_cpu, so nothing more is linked.
-// NCCL is opt-in (BERT_TRAINER_NCCL=1): it needs a CUDA LibTorch, nccl.h (pip's nvidia-nccl package puts it next to
-// torch/) and the CUDA headers ProcessGroupNCCL.hpp includes, and bert-trainer does not train on CUDA yet, so a
-// CUDA build must not fail over it by default.
+// NCCL, for a CUDA LibTorch: ProcessGroupNCCL.hpp and nccl.h (pip's nvidia-nccl wheel puts it beside torch/, a CUDA
+// toolkit in its include/). It is the data-parallel backend for models on GPUs; BERT_TRAINER_NCCL=0 leaves it out.
 function distributedSupport(prefix, includeDirs, cuda, env = process.env) {
   const c10d = path.join(prefix, 'include', 'torch', 'csrc', 'distributed', 'c10d');
   const glooDirs = includeDirs.concat(['/usr/include', '/usr/local/include']);
@@ -154,7 +155,7 @@ function distributedSupport(prefix, includeDirs, cuda, env = process.env) {
     && glooDirs.some((d) => exists(path.join(d, 'gloo', 'allreduce.h')));
   const extraIncludeDirs = [];
   let nccl = false;
-  if (env.BERT_TRAINER_NCCL === '1' && gloo && cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+  if (env.BERT_TRAINER_NCCL !== '0' && gloo && cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
     const ncclDirs = [path.join(prefix, '..', 'nvidia', 'nccl', 'include'), '/usr/include', '/usr/local/cuda/include'];
     const found = ncclDirs.find((d) => exists(path.join(d, 'nccl.h')));
     if (found) {

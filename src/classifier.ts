@@ -11,6 +11,7 @@ import { ResolveModelOptions, isHubId, resolveModel } from './hub';
 import { findWeightsFiles, requireDirectory } from './model-files';
 import { NativeLoadReport, NativeModelHandle, native } from './native';
 import { BertTokenizer } from './tokenizer';
+import { DeviceOption, resolveDevice } from './device';
 
 export interface FromPretrainedOptions extends LabelOptions {
   /** For hub ids: revision, cacheDir, endpoint, offline, onProgress (see resolveModel). */
@@ -21,6 +22,11 @@ export interface FromPretrainedOptions extends LabelOptions {
   seed?: number;
   /** Tokenizer max length; default min(model_max_length, max_position_embeddings, 512). */
   maxLength?: number;
+  /**
+   * Where the model computes: 'cpu' (default), 'cuda' / 'cuda:N' (an NVIDIA GPU; needs a CUDA build), or 'auto' (the
+   * first GPU when there is one, else the CPU). Weights are loaded on the CPU, then moved.
+   */
+  device?: DeviceOption;
 }
 
 export interface LoadReport {
@@ -79,6 +85,7 @@ function checkOptions(options: FromPretrainedOptions): void {
   if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) {
     throw new RangeError(`maxLength must be a positive integer, got ${String(options.maxLength)}`);
   }
+  if (options.device !== undefined) resolveDevice(options.device);  // before any file is read
 }
 
 async function hasTokenizerFiles(dir: string): Promise<boolean> {
@@ -99,12 +106,21 @@ export class BertClassifier {
   readonly loadReport: LoadReport;
   /** Present when the model directory has tokenizer files (or one was attached). */
   tokenizer: BertTokenizer | undefined;
+  /** Where the model computes: 'cpu' or 'cuda:N'. */
+  readonly device: 'cpu' | `cuda:${number}`;
   private readonly handle: NativeModelHandle;
   private trainingOwner: object | undefined;
 
-  private constructor(config: BertConfig, handle: NativeModelHandle, report: NativeLoadReport, tokenizer: BertTokenizer | undefined) {
+  private constructor(
+    config: BertConfig,
+    handle: NativeModelHandle,
+    report: NativeLoadReport,
+    tokenizer: BertTokenizer | undefined,
+    device: 'cpu' | `cuda:${number}`,
+  ) {
     this.config = config;
     this.handle = handle;
+    this.device = device;
     this.tokenizer = tokenizer;
     this.loadReport = { missing: report.missing, unexpected: report.unexpected, renamed: report.renamed, initialized: report.initialized };
   }
@@ -136,9 +152,10 @@ export class BertClassifier {
   }
 
   private static async create(config: BertConfig, files: string[], options: FromPretrainedOptions, tokenizer: BertTokenizer | undefined): Promise<BertClassifier> {
+    const device = resolveDevice(options.device);
     const handle = new (native().NativeModel)(nativeConfig(config));
-    const report = await handle.load(files, options.ignoreMismatchedSizes ?? false, options.seed ?? DEFAULT_SEED);
-    return new BertClassifier(config, handle, report, tokenizer);
+    const report = await handle.load(files, options.ignoreMismatchedSizes ?? false, options.seed ?? DEFAULT_SEED, device);
+    return new BertClassifier(config, handle, report, tokenizer, device);
   }
 
   get numLabels(): number {

@@ -120,7 +120,7 @@ function demoCommand(): Command {
     .option('--quick', `a short run for CI (under a minute): ${QUICK.maxExamples} e-mails, vocabulary ${QUICK.vocabSize}, batch ${QUICK.batchSize}`)
     .addOption(new Option('--model <dir-or-hub-id>', 'fine-tune this pretrained BERT (a model directory or a Hugging Face hub id) instead').argParser(nonEmpty))
     .addOption(new Option('--seed <n>', 'seed of the sample, the split, the initial weights, dropout and the data order').argParser(integer(0)).default(DEFAULT_SEED))
-    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss); 'no' (default): fp32").argParser(choice(MIXED_PRECISIONS)))
+    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss); 'fp16': float16 with dynamic loss scaling; 'no' (default): fp32").argParser(choice(MIXED_PRECISIONS)))
     .addOption(new Option('--max-examples <n>', `use at most n e-mails, a stratified sample (default: all; ${QUICK.maxExamples} with --quick)`).argParser(integer(MIN_EXAMPLES)))
     .addHelpText(
       'after',

@@ -169,7 +169,7 @@ export class DistributedContext {
   }
 
   /** Joins the job: blocks (off the JS thread) until all worldSize ranks have connected, or rejects after timeoutMs. */
-  static async join(options: ResolvedDistributedOptions): Promise<DistributedContext> {
+  static async join(options: ResolvedDistributedOptions, device: 'cpu' | `cuda:${number}` = 'cpu'): Promise<DistributedContext> {
     const addon = native();
     const where = options.source === 'distributed' ? 'distributed' : 'the environment (RANK/WORLD_SIZE)';
     if (!addon.distributed.available) {
@@ -178,12 +178,11 @@ export class DistributedContext {
           `it was built against (${addon.torchVersion}) lacks PyTorch's c10d with Gloo (Debian: apt-get install libgloo-dev, then \`npm rebuild bert-trainer\`)`,
       );
     }
-    const backend = options.backend ?? 'gloo';
-    if (backend === 'nccl') {
-      throw new Error(
-        `${where}: backend 'nccl' reduces CUDA tensors, but bert-trainer trains on the CPU so far; use 'gloo' ` +
-          `(this build ${addon.distributed.backends.includes('nccl') ? 'has' : 'does not have'} NCCL)`,
-      );
+    // As torchrun scripts choose: NCCL for a model on a GPU when the build has it, else Gloo.
+    const onGpu = device !== 'cpu';
+    const backend = options.backend ?? (onGpu && addon.distributed.backends.includes('nccl') ? 'nccl' : 'gloo');
+    if (backend === 'nccl' && !onGpu) {
+      throw new Error(`${where}: backend 'nccl' reduces CUDA tensors, but the model is on the CPU; load it with device 'cuda' or use 'gloo'`);
     }
     if (!addon.distributed.backends.includes(backend)) {
       throw new Error(`${where}: backend '${backend}' is not available in this build (available: ${addon.distributed.backends.join(', ')})`);
@@ -196,6 +195,7 @@ export class DistributedContext {
       masterPort: options.masterPort,
       timeoutMs: options.timeoutMs,
       backend,
+      device,
     });
     return new DistributedContext(group, { ...options, backend });
   }

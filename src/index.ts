@@ -2,6 +2,10 @@
 export { BertClassifier } from './classifier';
 export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './classifier';
 export { BertTokenizer } from './tokenizer';
+export { versions } from './versions';
+export type { Versions } from './versions';
+export { DeviceError, DEVICE_ERROR_CODES } from './device';
+export type { DeviceOption } from './device';
 export type { BatchEncoding, EncodeOptions, BertTokenizerConfig } from './tokenizer';
 export { BERT_CONFIG_DEFAULTS, resolveConfig } from './config';
 export type { BertConfig, ProblemType } from './config';

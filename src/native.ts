@@ -19,7 +19,8 @@ export interface NativeForwardOutput {
 }
 
 export interface NativeModelHandle {
-  load(files: string[], ignoreMismatchedSizes: boolean, seed: number): Promise<NativeLoadReport>;
+  /** `device`: 'cpu' (the default) or 'cuda:N', resolved and checked by src/device.ts. */
+  load(files: string[], ignoreMismatchedSizes: boolean, seed: number, device?: string): Promise<NativeLoadReport>;
   forward(
     inputIds: Int32Array,
     attentionMask: Int32Array | null,
@@ -41,7 +42,7 @@ export interface NativeModelHandle {
     batch: NativeBatch,
     problemType: NativeProblemType,
     classWeights?: Float32Array | null,
-    mixedPrecision?: 'no' | 'bf16',
+    mixedPrecision?: 'no' | 'bf16' | 'fp16',
   ): Promise<{ logits: Float32Array; shape: number[]; loss: number | null }>;
   /** Replaces the weights in place from checkpoint files (every model key must be present). */
   loadWeights(files: string[]): Promise<void>;
@@ -70,6 +71,8 @@ export interface NativeProcessGroupOptions {
   /** Bounds the rendezvous and every collective. */
   timeoutMs: number;
   backend: 'gloo' | 'nccl';
+  /** The model's device: where an NCCL group's collectives (and the values allReduce is given) run. */
+  device: 'cpu' | `cuda:${number}`;
 }
 
 /** A c10d process group (TCPStore rendezvous, Gloo or NCCL collectives); every method runs off the JS thread. */
@@ -109,8 +112,11 @@ export interface NativeTrainStepOptions {
    * values arrive later in `logged`. skipNonFinite needs the values at once and always reads.
    */
   readLoss?: boolean;
-  /** 'bf16': forward under CPU autocast to bfloat16 (fp32 weights, gradients and loss). Default 'no'. */
-  mixedPrecision?: 'no' | 'bf16';
+  /**
+   * 'bf16' / 'fp16': forward under autocast on the model's device (fp32 weights, gradients and loss); 'fp16' adds
+   * dynamic loss scaling (torch.amp.GradScaler's). Default 'no'.
+   */
+  mixedPrecision?: 'no' | 'bf16' | 'fp16';
 }
 
 export interface NativeTrainStepResult {
@@ -145,6 +151,10 @@ export interface NativeAddon {
   distributed: { available: boolean; backends: string[] };
   torchVersion: string;
   cudaAvailable: boolean;
+  /** LibTorch, and for a CUDA build the CUDA runtime, cuDNN and NCCL it loads (null where absent). */
+  versions: { libtorch: string; cuda: string | null; cudnn: string | null; nccl: string | null };
+  /** Whether this build has CUDA, and the GPUs it sees now. */
+  cudaInfo(): { built: boolean; deviceCount: number };
   /** LibTorch intra-op threads used by native work (default: the machine's hardware threads). */
   numThreads(): number;
   setNumThreads(threads: number): void;
@@ -154,6 +164,11 @@ export interface NativeAddon {
    * for the tests and benchmarks that check that. Process-wide.
    */
   setLastLayerFirstPositions(enabled: boolean): void;
+  /**
+   * Runs the GPU attention path (scaled_dot_product_attention, the fused first-position last layer) on the CPU too
+   * (default false), so that tests check it on machines without a GPU. Process-wide.
+   */
+  setFusedAttentionOnCpu(enabled: boolean): void;
 }
 
 let addon: NativeAddon | undefined;
@@ -184,8 +199,11 @@ export function native(): NativeAddon {
     applyThreadWaitDefaults();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    // BERT_TRAINER_ADDON: a .node file to load instead, e.g. a second build against another LibTorch (CI's CUDA build).
+    const explicit = process.env.BERT_TRAINER_ADDON;
     try {
-      addon = load(path.resolve(__dirname, '..'));
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      addon = explicit ? (require(path.resolve(explicit)) as NativeAddon) : load(path.resolve(__dirname, '..'));
     } catch (err) {
       throw new Error(
         `bert-trainer: the native addon is not built (${(err as Error).message}). ` +

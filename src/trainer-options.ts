@@ -126,8 +126,8 @@ export interface TrainerOptions {
   distributed?: DistributedOptions | false;
 }
 
-export type MixedPrecision = 'no' | 'bf16';
-export const MIXED_PRECISIONS: readonly MixedPrecision[] = ['no', 'bf16'];
+export type MixedPrecision = 'no' | 'bf16' | 'fp16';
+export const MIXED_PRECISIONS: readonly MixedPrecision[] = ['no', 'bf16', 'fp16'];
 
 /** TrainerOptions with every default filled in (strategies that depend on fit's datasets stay undefined). */
 export interface ResolvedTrainerOptions {

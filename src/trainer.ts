@@ -1031,7 +1031,7 @@ export class Trainer extends EventEmitter {
     const options = this.options.distributed;
     if (!options) return undefined;
     if (!this.joining) {
-      this.joining = DistributedContext.join(options);
+      this.joining = DistributedContext.join(options, this.model.device);
       // A failed rendezvous may be retried by a later call.
       this.joining.catch(() => {
         this.joining = undefined;

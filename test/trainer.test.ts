@@ -32,7 +32,7 @@ describe('options', () => {
     ['epochs type', { epochs: '3' as unknown as number }, TypeError, /epochs/],
     ['epochs range', { epochs: 0 }, RangeError, /epochs/],
     ['batchSize', { batchSize: 2.5 }, RangeError, /batchSize/],
-    ['mixedPrecision value', { mixedPrecision: 'fp16' as 'bf16' }, RangeError, /mixedPrecision/],
+    ['mixedPrecision value', { mixedPrecision: 'fp8' as 'bf16' }, RangeError, /mixedPrecision/],
     ['mixedPrecision type', { mixedPrecision: true as unknown as 'bf16' }, TypeError, /mixedPrecision/],
     ['batchSize type', { batchSize: null as unknown as number }, TypeError, /batchSize/],
     ['learningRate', { learningRate: -1 }, RangeError, /learningRate/],

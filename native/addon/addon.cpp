@@ -9,6 +9,8 @@
 #include "native_model.h"
 #include "process_group_wrap.h"
 #include "promise_worker.h"
+#include "versions.h"
+#include "../model/bert_attention.h"
 #include "../model/first_positions.h"
 
 namespace bert {
@@ -20,11 +22,19 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDistributed(env, exports);
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
+  exports.Set("versions", NativeVersions(env));
+  exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                return CudaInfo(info.Env());
+              }));
   exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                 return Napi::Number::New(info.Env(), intra_op_threads());
               }));
   exports.Set("setNumThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                 intra_op_threads() = static_cast<int>(integer_arg(info, 0, "threads", 1, 1024));
+                return info.Env().Undefined();
+              }));
+  exports.Set("setFusedAttentionOnCpu", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                set_fused_attention_on_cpu(boolean_arg(info, 0, "enabled"));
                 return info.Env().Undefined();
               }));
   exports.Set("setLastLayerFirstPositions", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -21,11 +21,15 @@ struct HostBatch {
   std::vector<float> float_labels;    // BinaryCrossEntropy, MeanSquaredError: [B, L]
   bool has_labels = false;
 
-  at::Tensor ids_tensor() const;
-  at::Tensor mask_tensor() const;   // undefined when absent
-  at::Tensor types_tensor() const;  // undefined when absent
-  at::Tensor labels_tensor(LossKind kind, int64_t num_labels) const;
+  // On `device` (a CUDA device: copied from page-locked memory without blocking the host).
+  at::Tensor ids_tensor(at::Device device = at::kCPU) const;
+  at::Tensor mask_tensor(at::Device device = at::kCPU) const;   // undefined when absent
+  at::Tensor types_tensor(at::Device device = at::kCPU) const;  // undefined when absent
+  at::Tensor labels_tensor(LossKind kind, int64_t num_labels, at::Device device = at::kCPU) const;
 };
+
+// `host` (a CPU tensor) on `device`: itself for the CPU, else an asynchronous copy from page-locked memory.
+at::Tensor to_device(const at::Tensor& host, at::Device device);
 
 // Reads { inputIds, attentionMask?, tokenTypeIds?, labels?, batchSize, sequenceLength } and checks every
 // value against the config; `name` prefixes errors ("batches[3]").

@@ -13,6 +13,7 @@
 #include "../checkpoint/safetensors.h"
 #include "../checkpoint/torch_bin.h"
 #include "../model/init_weights.h"
+#include "host_batch.h"
 #include "js_args.h"
 #include "promise_worker.h"
 #include "../model/linear.h"
@@ -24,9 +25,9 @@ namespace bert {
 class LoadWorker : public PromiseWorker {
  public:
   LoadWorker(Napi::Env env, NativeModel* owner, std::shared_ptr<ModelState> state, std::vector<std::string> files,
-             bool ignore_mismatched_sizes, uint64_t seed)
+             bool ignore_mismatched_sizes, uint64_t seed, at::Device device)
       : PromiseWorker(env), owner_(owner), owner_ref_(Napi::Persistent(owner->Value())), state_(std::move(state)),
-        files_(std::move(files)), ignore_mismatched_sizes_(ignore_mismatched_sizes), seed_(seed) {}
+        files_(std::move(files)), ignore_mismatched_sizes_(ignore_mismatched_sizes), seed_(seed), device_(device) {}
 
  protected:
   void Run() override {
@@ -39,7 +40,9 @@ class LoadWorker : public PromiseWorker {
     options.ignore_mismatched_sizes = ignore_mismatched_sizes_;
     report_ = load_into_model(*model, checkpoint, options);
     model->eval();
+    model->to(device_);  // built and filled on the CPU (the same initial weights on every device), then moved
     state_->model = model;
+    state_->device = device_;
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -73,6 +76,7 @@ class LoadWorker : public PromiseWorker {
   std::vector<std::string> files_;
   bool ignore_mismatched_sizes_;
   uint64_t seed_;
+  at::Device device_;
   LoadReport report_;
 };
 
@@ -90,18 +94,18 @@ class ForwardWorker : public PromiseWorker {
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     c10::InferenceMode inference;
-    auto as_ids = [&](std::vector<int32_t>& values) {  // [B, S] int64, as nn.Embedding wants
-      return at::from_blob(values.data(), {batch_, seq_len_}, at::kInt).to(at::kLong);
+    auto as_ids = [&](std::vector<int32_t>& values) {  // [B, S] int64 on the model's device, as nn.Embedding wants
+      return to_device(at::from_blob(values.data(), {batch_, seq_len_}, at::kInt).to(at::kLong), state_->device);
     };
     at::Tensor ids = as_ids(ids_);
     at::Tensor mask = mask_.empty() ? at::Tensor() : as_ids(mask_);
     at::Tensor types = types_.empty() ? at::Tensor() : as_ids(types_);
     auto& model = state_->model;
     auto base = model->bert->forward(ids, mask, types);
-    logits_ = linear(model->classifier, model->dropout(base.pooler_output)).contiguous();  // [B, num_labels]
+    logits_ = linear(model->classifier, model->dropout(base.pooler_output)).cpu().contiguous();  // [B, num_labels]
     if (with_hidden_) {
-      pooled_ = base.pooler_output.contiguous();       // [B, H]
-      hidden_ = base.last_hidden_state.contiguous();   // [B, S, H]
+      pooled_ = base.pooler_output.cpu().contiguous();       // [B, H]
+      hidden_ = base.last_hidden_state.cpu().contiguous();   // [B, S, H]
     }
   }
 
@@ -141,6 +145,7 @@ class SaveWorker : public PromiseWorker {
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     StateDict weights = model_state_dict(*state_->model);
+    for (auto& entry : weights) entry.second = entry.second.cpu();  // the writers read host memory
     if (format_ == "safetensors" || format_ == "both") {
       written_.push_back(dir_ + "/model.safetensors");
       write_safetensors(written_.back(), weights, {{"format", "pt"}});
@@ -204,8 +209,17 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   auto files = string_array_arg(info, 0, "files");
   bool ignore_mismatched = boolean_arg(info, 1, "ignoreMismatchedSizes");
   auto seed = static_cast<uint64_t>(integer_arg(info, 2, "seed", 0, 9007199254740991LL));
+  // JS resolved and checked the device (src/model/device.ts); this only parses it.
+  at::Device device(at::kCPU);
+  if (info.Length() > 3 && info[3].IsString()) {
+    try {
+      device = at::Device(info[3].As<Napi::String>().Utf8Value());
+    } catch (const std::exception& e) {
+      throw Napi::TypeError::New(env, "device: " + error_message(e));
+    }
+  }
   loading_ = true;
-  auto* worker = new LoadWorker(env, this, state_, std::move(files), ignore_mismatched, seed);
+  auto* worker = new LoadWorker(env, this, state_, std::move(files), ignore_mismatched, seed, device);
   return worker->Queue();
 }
 

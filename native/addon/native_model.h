@@ -12,6 +12,7 @@
 #include "../distributed/gradient_reducer.h"
 #include "../distributed/process_group.h"
 #include "../training/adamw.h"
+#include "../training/grad_scaler.h"
 
 namespace bert {
 
@@ -20,13 +21,16 @@ struct PendingLoss {
   int64_t step;
   at::Tensor loss;       // 0-d
   at::Tensor grad_norm;  // 0-d
+  at::Tensor found_inf;  // [1], fp16 loss scaling only: the step was skipped for an overflow
 };
 
 struct ModelState {
   BertConfig config;
   BertForSequenceClassification model{nullptr};  // null until load() resolves
+  at::Device device{at::kCPU};                   // where the weights live and every step computes
   std::shared_mutex mutex;                       // shared: forward/save; exclusive: load and training steps
   std::unique_ptr<AdamW> optimizer;              // created by configureOptimizer()
+  std::unique_ptr<GradScaler> scaler;            // created by the first fp16 step; reset with the optimizer
   std::vector<PendingLoss> pending_losses;       // guarded by mutex
   // Set by setProcessGroup(): trainStep then averages gradients (the reducer, overlapped with the backward pass)
   // and the logged loss over the group's ranks.
@@ -40,7 +44,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   explicit NativeModel(const Napi::CallbackInfo& info);  // new NativeModel(config)
 
  private:
-  Napi::Value Load(const Napi::CallbackInfo& info);         // (files: string[], ignoreMismatchedSizes, seed) -> Promise<report>
+  Napi::Value Load(const Napi::CallbackInfo& info);         // (files: string[], ignoreMismatchedSizes, seed, device) -> Promise<report>
   Napi::Value Forward(const Napi::CallbackInfo& info);      // (ids, mask, types, batch, seqLen, withHidden) -> Promise<outputs>
   Napi::Value SaveWeights(const Napi::CallbackInfo& info);  // (dir, format) -> Promise<string[]>
   Napi::Value Parameters(const Napi::CallbackInfo& info);   // -> [{ name, shape }]

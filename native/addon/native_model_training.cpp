@@ -13,6 +13,7 @@
 #include "../checkpoint/safetensors.h"
 #include "../training/grad_clip.h"
 #include "../training/loss.h"
+#include "../training/grad_scaler.h"
 #include "../training/mixed_precision.h"
 #include "host_batch.h"
 #include "js_args.h"
@@ -77,7 +78,7 @@ double number_option(const Napi::Object& options, const char* field, double min,
 // undefined -> no mixed precision; otherwise 'no' | 'bf16'.
 MixedPrecision mixed_precision_arg(Napi::Env env, const Napi::Value& value) {
   if (value.IsUndefined() || value.IsNull()) return MixedPrecision::None;
-  if (!value.IsString()) throw Napi::TypeError::New(env, "mixedPrecision must be a string ('no' or 'bf16')");
+  if (!value.IsString()) throw Napi::TypeError::New(env, "mixedPrecision must be a string ('no', 'bf16' or 'fp16')");
   try {
     return parse_mixed_precision(value.As<Napi::String>().Utf8Value());
   } catch (const std::invalid_argument& e) {
@@ -111,13 +112,20 @@ class TrainStepWorker : public PromiseWorker {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
     auto& model = state_->model;
     auto& optimizer = *state_->optimizer;
+    const at::Device device = state_->device;
     const auto params = model->parameters();
     auto clear_grads = [&] {
       for (const auto& p : params) p.mutable_grad() = at::Tensor();  // set_to_none, as optimizer.zero_grad() does
     };
     at::Tensor weights = options_.class_weights.empty()
                              ? at::Tensor()
-                             : at::from_blob(options_.class_weights.data(), {static_cast<int64_t>(options_.class_weights.size())}, at::kFloat).clone();
+                             : to_device(at::from_blob(options_.class_weights.data(), {static_cast<int64_t>(options_.class_weights.size())}, at::kFloat).clone(), device);
+    // fp16: dynamic loss scaling (grad_scaler.h); its scale persists across steps.
+    GradScaler* scaler = nullptr;
+    if (options_.mixed_precision == MixedPrecision::Float16) {
+      if (!state_->scaler) state_->scaler = std::make_unique<GradScaler>(device);
+      scaler = state_->scaler.get();
+    }
     TrainModeScope train_mode(model);
     clear_grads();
     std::vector<at::Tensor> micro_losses;  // 0-d, detached
@@ -128,16 +136,17 @@ class TrainStepWorker : public PromiseWorker {
       try {
         at::Tensor logits;  // [B, L] fp32
         {
-          AutocastScope autocast(options_.mixed_precision);
-          logits = model->forward(batch.ids_tensor(), batch.mask_tensor(), batch.types_tensor());
+          AutocastScope autocast(options_.mixed_precision, device);
+          logits = model->forward(batch.ids_tensor(device), batch.mask_tensor(device), batch.types_tensor(device));
         }
         logits = logits.to(at::kFloat);  // the loss in fp32 under mixed precision too
-        at::Tensor loss = compute_loss(options_.kind, logits, batch.labels_tensor(options_.kind, state_->config.num_labels), weights);
+        at::Tensor loss = compute_loss(options_.kind, logits, batch.labels_tensor(options_.kind, state_->config.num_labels, device), weights);
         // Data-parallel: the last micro-batch's backward all-reduces the (accumulated) gradients bucket by bucket as
         // they become final; the earlier ones accumulate locally (DDP's no_sync).
         if (reducer && i + 1 == batches_.size()) reducer->prepare_for_backward();
         // transformers divides each micro-batch loss by the accumulation steps before backward.
-        (loss / static_cast<double>(options_.accumulation_steps)).backward();
+        at::Tensor scaled = loss / static_cast<double>(options_.accumulation_steps);
+        (scaler ? scaler->scale_loss(scaled) : scaled).backward();
         micro_losses.push_back(loss.detach());
       } catch (const std::exception& e) {
         clear_grads();
@@ -161,16 +170,30 @@ class TrainStepWorker : public PromiseWorker {
         throw;
       }
     }
+    // fp16: the true gradients, and whether any overflowed (GradScaler.unscale_ before clipping, as transformers does).
+    at::Tensor found_inf;
+    if (scaler) {
+      std::vector<at::Tensor> grads;
+      for (const auto& p : params) grads.push_back(p.grad());
+      found_inf = scaler->unscale(grads);
+    }
     const GradNorm clipping = bert::grad_norm(params, options_.max_grad_norm);  // the optimizer applies the clipping
     const at::Tensor& grad_norm = clipping.total;                               // 0-d
     const int64_t this_step = optimizer.step_count() + 1;
+    auto update = [&] {
+      optimizer.step(options_.learning_rate, clipping.coefficient, found_inf);  // skips itself where found_inf is set
+      if (scaler) scaler->update(found_inf);
+    };
 
     if (options_.skip_non_finite || options_.read_loss) {
       // One read for everything pending plus this step.
-      at::Tensor values = at::stack({step_loss.to(at::kDouble), grad_norm.to(at::kDouble)}).cpu();
+      std::vector<at::Tensor> read{step_loss.to(at::kDouble), grad_norm.to(at::kDouble)};
+      if (found_inf.defined()) read.push_back(found_inf.reshape({}).to(at::kDouble));
+      at::Tensor values = at::stack(read).cpu();
       micro_values_ = at::stack(micro_losses).to(at::kDouble).cpu();
       const double loss = values[0].item<double>(), norm = values[1].item<double>();
-      if (!std::isfinite(loss) || !std::isfinite(norm)) {
+      const bool overflow = found_inf.defined() && values[2].item<double>() != 0.0;  // fp16: a step the scaler skips
+      if (!std::isfinite(loss) || (!overflow && !std::isfinite(norm))) {
         clear_grads();
         if (!options_.skip_non_finite) {
           throw std::runtime_error("non-finite loss at step " + std::to_string(this_step) + " (loss " + std::to_string(loss) +
@@ -178,16 +201,17 @@ class TrainStepWorker : public PromiseWorker {
         }
         skipped_ = true;
       } else {
-        optimizer.step(options_.learning_rate, clipping.coefficient);
+        update();
+        skipped_ = overflow;
       }
       clear_grads();
       read_pending();
       logged_.push_back({this_step, loss, norm});
       current_ = {loss, norm};
     } else {
-      optimizer.step(options_.learning_rate, clipping.coefficient);
+      update();
       clear_grads();
-      state_->pending_losses.push_back({this_step, step_loss, grad_norm});
+      state_->pending_losses.push_back({this_step, step_loss, grad_norm, found_inf});
     }
     step_ = optimizer.step_count();
   }
@@ -237,14 +261,19 @@ class TrainStepWorker : public PromiseWorker {
     for (const auto& p : pending) {
       values.push_back(p.loss.to(at::kDouble));
       values.push_back(p.grad_norm.to(at::kDouble));
+      // fp16: 1 where the scaler skipped the step for an overflow (its gradient norm is not finite, and that is fine).
+      values.push_back(p.found_inf.defined() ? p.found_inf.reshape({}).to(at::kDouble) : at::zeros({}, p.loss.options().dtype(at::kDouble)));
     }
     at::Tensor host = at::stack(values).cpu();
+    std::vector<bool> overflowed;
     for (size_t i = 0; i < pending.size(); ++i) {
-      logged_.push_back({pending[i].step, host[2 * i].item<double>(), host[2 * i + 1].item<double>()});
+      logged_.push_back({pending[i].step, host[3 * i].item<double>(), host[3 * i + 1].item<double>()});
+      overflowed.push_back(host[3 * i + 2].item<double>() != 0.0);
     }
     pending.clear();
-    for (const auto& entry : logged_) {
-      if (!std::isfinite(entry.loss) || !std::isfinite(entry.grad_norm)) {
+    for (size_t i = 0; i < logged_.size(); ++i) {
+      const auto& entry = logged_[i];
+      if (!std::isfinite(entry.loss) || (!overflowed[i] && !std::isfinite(entry.grad_norm))) {
         throw std::runtime_error("non-finite loss at step " + std::to_string(entry.step) + " (loss " + std::to_string(entry.loss) +
                                  ", gradient norm " + std::to_string(entry.grad_norm) +
                                  "); it was read at a later logging step, so the weights were updated with it");
@@ -284,10 +313,11 @@ class EvalBatchWorker : public PromiseWorker {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     c10::InferenceMode inference;
     {
-      AutocastScope autocast(precision_);
-      logits_ = state_->model->forward(batch_.ids_tensor(), batch_.mask_tensor(), batch_.types_tensor());
+      const at::Device device = state_->device;
+      AutocastScope autocast(precision_, device);
+      logits_ = state_->model->forward(batch_.ids_tensor(device), batch_.mask_tensor(device), batch_.types_tensor(device));
     }
-    logits_ = logits_.to(at::kFloat).contiguous();
+    logits_ = logits_.to(at::kFloat).cpu().contiguous();
     if (batch_.has_labels) {
       at::Tensor w = weights_.empty() ? at::Tensor() : at::from_blob(weights_.data(), {static_cast<int64_t>(weights_.size())}, at::kFloat);
       loss_ = compute_loss(kind_, logits_, batch_.labels_tensor(kind_, state_->config.num_labels), w).item<double>();
@@ -364,6 +394,7 @@ Napi::Value NativeModel::ConfigureOptimizer(const Napi::CallbackInfo& info) {
   }
   state->optimizer = std::make_unique<AdamW>(std::vector<AdamW::Group>{decay, no_decay}, adamw);
   state->pending_losses.clear();  // unread losses of an earlier, failed fit do not belong to this one
+  state->scaler.reset();          // fp16: a new fit starts from the initial loss scale, as a new GradScaler does
   return env.Undefined();
 }
 

@@ -70,9 +70,7 @@ class CollectiveWorker : public PromiseWorker {
     switch (kind_) {
       case Kind::kAllReduce: {
         // [n] float64: the metric counts and sums that evaluation reduces; float64 keeps integer counts exact.
-        at::Tensor t = at::from_blob(values_.data(), {static_cast<int64_t>(values_.size())}, at::kDouble);
-        std::vector<at::Tensor> tensors{t};
-        group_->all_reduce_sum(tensors, "all-reduce");
+        group_->all_reduce_host(values_, "all-reduce");
         break;
       }
       case Kind::kBarrier:
@@ -142,6 +140,8 @@ Napi::Value ProcessGroupWrap::Init(const Napi::CallbackInfo& info) {
   options.master_port = static_cast<int>(integer_field(o, "masterPort", 1, 65535));
   options.timeout = std::chrono::milliseconds(integer_field(o, "timeoutMs", 1, 7LL * 24 * 3600 * 1000));
   options.backend = string_field(o, "backend");
+  Napi::Value device = o.Get("device");
+  options.device = device.IsString() ? device.As<Napi::String>().Utf8Value() : "cpu";  // checked by src/device.ts
   const auto available = ProcessGroup::backends();
   if (std::find(available.begin(), available.end(), options.backend) == available.end()) {
     std::string list;

@@ -135,6 +135,14 @@ void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::s
   all_reduce_sum_many(one, what);
 }
 
+void ProcessGroup::all_reduce_host(std::vector<double>& values, const std::string& what) {
+  at::Tensor host = at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble);  // [n]
+  const bool staged = options_.backend == "nccl";
+  std::vector<at::Tensor> tensors{staged ? host.to(at::Device(options_.device)) : host};
+  all_reduce_sum(tensors, what);
+  if (staged) host.copy_(tensors[0]);
+}
+
 void ProcessGroup::all_reduce_sum_many(std::vector<std::vector<at::Tensor>>& groups, const std::string& what) {
   try {
     c10d::AllreduceOptions opts;
@@ -226,6 +234,7 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
 ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::fail(const std::string& what, const std::exception& e) const { throw std::runtime_error(what + ": " + describe(e)); }
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>&, const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
+void ProcessGroup::all_reduce_host(std::vector<double>&, const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
 std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor&, const std::string& what) {
   throw std::logic_error(what + ": no distributed support");
 }

@@ -24,6 +24,8 @@ struct ProcessGroupOptions {
   // long instead of hanging it (torch's default is 30 minutes).
   std::chrono::milliseconds timeout{30 * 60 * 1000};
   std::string backend = "gloo";  // "gloo" or "nccl"
+  // The model's device: NCCL reduces tensors on this GPU, so host values are staged there (see all_reduce_host).
+  std::string device = "cpu";
 };
 
 class ProcessGroup {
@@ -39,6 +41,9 @@ class ProcessGroup {
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
   int rank() const { return options_.rank; }
+
+  // Sums host values (float64) over the ranks in place; staged through the group's GPU for NCCL.
+  void all_reduce_host(std::vector<double>& values, const std::string& what);
   int world_size() const { return options_.world_size; }
   const ProcessGroupOptions& options() const { return options_; }
 

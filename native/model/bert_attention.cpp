@@ -2,9 +2,17 @@
 #include "head_matmul.h"
 #include "linear.h"
 
+#include <atomic>
 #include <cmath>
 
 namespace bert {
+
+namespace {
+std::atomic<bool> fused_attention_on_cpu{false};
+}  // namespace
+
+bool uses_fused_attention(const at::Device& device) { return !device.is_cpu() || fused_attention_on_cpu.load(); }
+void set_fused_attention_on_cpu(bool enabled) { fused_attention_on_cpu.store(enabled); }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
     : num_heads(config.num_attention_heads), head_dim(config.head_dim()) {
@@ -15,6 +23,7 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
 }
 
 at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  if (uses_fused_attention(hidden.device())) return forward_fused(hidden, hidden, additive_mask);
   const int64_t batch = hidden.size(0), seq_len = hidden.size(1);
   auto split_heads = [&](const at::Tensor& x) {  // [B, S, H] -> [B, nh, S, hd]
     return x.view({batch, seq_len, num_heads, head_dim}).transpose(1, 2);
@@ -28,6 +37,22 @@ at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Te
   auto probs = dropout(at::softmax(scores, -1));
   auto context = attention_context(probs, v);  // [B, nh, S, hd], stored as [B, S, nh, hd]
   return context.transpose(1, 2).reshape({batch, seq_len, num_heads * head_dim});  // [B, S, H]: a view
+}
+
+at::Tensor BertSelfAttentionImpl::forward_fused(const at::Tensor& queries_from, const at::Tensor& hidden,
+                                                const at::Tensor& additive_mask) {
+  const int64_t batch = hidden.size(0), seq_len = hidden.size(1), queries = queries_from.size(1);
+  auto split_heads = [&](const at::Tensor& x, int64_t len) {  // [B, len, H] -> [B, nh, len, hd]
+    return x.view({batch, len, num_heads, head_dim}).transpose(1, 2);
+  };
+  auto q = split_heads(linear(query, queries_from), queries);
+  auto k = split_heads(linear(key, hidden), seq_len);
+  auto v = split_heads(linear(value, hidden), seq_len);
+  // PyTorch's fused kernels (flash / memory-efficient), what transformers' "sdpa" attention runs. The padding mask
+  // goes in as booleans (true: attend), exact in every precision; dropout on the probabilities is inside the kernel.
+  auto attend = additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;  // [B, 1, 1, S]
+  auto context = at::scaled_dot_product_attention(q, k, v, attend, is_training() ? dropout->p : 0.0);  // [B, nh, Q, hd]
+  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});  // [B, Q, H]
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& config) {

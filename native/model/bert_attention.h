@@ -16,6 +16,10 @@ struct BertSelfAttentionImpl : torch::nn::Module {
   // hidden: [B, S, H]; additive_mask: [B, 1, 1, S] (0 where attended, finfo.min where masked)  ->  [B, S, H]
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
 
+  // GPUs: attention of the first Q positions only (queries from queries_from [B, Q, H], keys and values from
+  // hidden [B, S, H]) with scaled_dot_product_attention  ->  [B, Q, H]
+  at::Tensor forward_fused(const at::Tensor& queries_from, const at::Tensor& hidden, const at::Tensor& additive_mask);
+
   int64_t num_heads;
   int64_t head_dim;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
@@ -41,5 +45,11 @@ struct BertAttentionImpl : torch::nn::Module {
   BertSelfOutput output{nullptr};
 };
 TORCH_MODULE(BertAttention);
+
+// Whether attention computes with the fused path (forward_fused) for tensors on `device`: always on GPUs; on the CPU
+// only when a test or benchmark turned it on (set_fused_attention_on_cpu; process-wide, default off), so that the
+// GPU path's code runs and is checked on machines without one.
+bool uses_fused_attention(const at::Device& device);
+void set_fused_attention_on_cpu(bool enabled);
 
 }  // namespace bert

@@ -46,4 +46,10 @@ at::Tensor BertLayerImpl::forward_first_positions(const at::Tensor& hidden, cons
   return first_positions_layer_norm(out + attended, output->LayerNorm, seq_len);  // [B, P, H]
 }
 
+at::Tensor BertLayerImpl::forward_first_position_fused(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  auto first = hidden.narrow(1, 0, 1);                                                   // [B, 1, H]
+  auto attended = attention->output(attention->self->forward_fused(first, hidden, additive_mask), first);  // [B, 1, H]
+  return output(intermediate(attended), attended);                                       // [B, 1, H]
+}
+
 }  // namespace bert

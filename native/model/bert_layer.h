@@ -38,6 +38,9 @@ struct BertLayerImpl : torch::nn::Module {
   // What forward() gives at positions [0, positions) ([B, S, H] -> [B, positions, H]), computing attention for every
   // position and everything after it for those rows only (first_positions.h: bit for bit, gradients included).
   at::Tensor forward_first_positions(const at::Tensor& hidden, const at::Tensor& additive_mask, int64_t positions);
+  // GPUs: the same for the first position, with LibTorch's own kernels (queries and everything after attention for
+  // one position; keys and values for all)  ->  [B, 1, H]
+  at::Tensor forward_first_position_fused(const at::Tensor& hidden, const at::Tensor& additive_mask);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};

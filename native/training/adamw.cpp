@@ -24,19 +24,45 @@ AdamW::AdamW(std::vector<Group> groups, AdamWOptions options) : groups_(std::mov
     exp_avg_sq_.push_back(std::move(v));
   }
   fused_cpu_ = true;
+  fused_device_ = true;
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous()) fused_cpu_ = false;
+      if (!p.device().is_cuda() || p.scalar_type() != at::kFloat || p.device() != groups_[0].params[0].device()) fused_device_ = false;
+    }
+  }
+  if (fused_device_) {
+    for (const auto& group : groups_) {
+      std::vector<at::Tensor> steps;
+      for (const auto& p : group.params) steps.push_back(at::zeros({}, p.options()));
+      device_steps_.push_back(std::move(steps));
     }
   }
 }
 
-void AdamW::step(double lr, const at::Tensor& grad_scale) {
+int64_t AdamW::applied_steps() const {
+  if (!fused_device_) return step_ - skipped_on_host_;
+  for (const auto& steps : device_steps_)
+    if (!steps.empty()) return static_cast<int64_t>(steps[0].item<double>());
+  return step_;
+}
+
+void AdamW::step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf) {
   c10::NoGradGuard no_grad;
   step_ += 1;
+  if (fused_device_) {
+    fused_device_step(lr, grad_scale, found_inf);
+    return;
+  }
+  // Off the GPU a flagged step is read here, as torch.amp.GradScaler.step reads found_inf with .item().
+  if (found_inf.defined() && found_inf.item<float>() != 0.0f) {
+    skipped_on_host_ += 1;
+    return;
+  }
+  const int64_t applied = step_ - skipped_on_host_;
   const double beta1 = options_.beta1, beta2 = options_.beta2;
-  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step_));
-  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step_));
+  const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(applied));
+  const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(applied));
   const double step_size = lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
 
@@ -93,6 +119,30 @@ void AdamW::step(double lr, const at::Tensor& grad_scale) {
   }
 }
 
+// torch.optim.adamw._fused_adamw: step counts advanced on the device, the kernel skips the update where found_inf
+// is set, and the counts are stepped back for those, so no value is read back.
+void AdamW::fused_device_step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf) {
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      const auto& grad = groups_[g].params[i].grad();
+      if (!grad.defined()) continue;
+      params.push_back(groups_[g].params[i]);
+      grads.push_back(grad);
+      exp_avgs.push_back(exp_avg_[g][i]);
+      exp_avg_sqs.push_back(exp_avg_sq_[g][i]);
+      steps.push_back(device_steps_[g][i]);
+    }
+    if (params.empty()) continue;
+    if (grad_scale.defined()) at::_foreach_mul_(grads, grad_scale);  // the clipping coefficient, on the device
+    at::_foreach_add_(steps, 1.0);
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1, options_.beta2,
+                      groups_[g].weight_decay, options_.eps, /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/c10::nullopt,
+                      found_inf.defined() ? c10::optional<at::Tensor>(found_inf) : c10::nullopt);
+    if (found_inf.defined()) at::_foreach_sub_(steps, std::vector<at::Tensor>(steps.size(), found_inf.reshape({})));
+  }
+}
+
 StateDict AdamW::state_dict() const {
   StateDict out;
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -123,6 +173,9 @@ void AdamW::load_state_dict(const StateDict& state, int64_t step, const std::str
     }
   }
   step_ = step;
+  skipped_on_host_ = 0;
+  for (auto& steps : device_steps_)
+    for (auto& t : steps) t.fill_(static_cast<double>(step));
 }
 
 }  // namespace bert

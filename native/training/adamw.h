@@ -1,6 +1,8 @@
 // AdamW exactly as torch.optim.AdamW computes it (decoupled weight decay, bias correction, eps added after
 // the square root), over parameter groups with their own weight decay: fp32 CPU parameters in one fused pass per
-// parameter (adamw_cpu_kernel.h), everything else with multi-tensor (foreach) kernels.
+// parameter (adamw_cpu_kernel.h), fp32 parameters on a GPU with PyTorch's fused kernel (at::_fused_adamw_, what
+// torch.optim.AdamW(fused=True) runs, its step counts on the device), everything else with multi-tensor (foreach)
+// kernels.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -32,10 +34,15 @@ class AdamW {
 
   // One update with learning rate `lr` from the parameters' .grad(); parameters without a gradient are skipped,
   // as torch does. Increments step_count(). `grad_scale` (0-d, optional) multiplies every gradient first — the
-  // clipping coefficient — without writing the gradients back where the fused CPU pass applies.
-  void step(double lr, const at::Tensor& grad_scale = at::Tensor());
+  // clipping coefficient — without writing the gradients back where the fused CPU pass applies. `found_inf`
+  // (1 element, optional; fp16 loss scaling): where it is non-zero the update is skipped — read on the host for CPU
+  // parameters, inside the fused kernel on a GPU (no synchronisation; the device step counts do not advance).
+  void step(double lr, const at::Tensor& grad_scale = at::Tensor(), const at::Tensor& found_inf = at::Tensor());
 
+  // Calls to step(). applied_steps() is the number that updated the weights (it differs after fp16 steps skipped on
+  // a GPU; reading it synchronises): the step a checkpoint records.
   int64_t step_count() const { return step_; }
+  int64_t applied_steps() const;
   const AdamWOptions& options() const { return options_; }
   const std::vector<Group>& groups() const { return groups_; }
 
@@ -45,11 +52,16 @@ class AdamW {
   void load_state_dict(const StateDict& state, int64_t step, const std::string& source);
 
  private:
+  void fused_device_step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf);
+
   std::vector<Group> groups_;
   AdamWOptions options_;
   std::vector<std::vector<at::Tensor>> exp_avg_, exp_avg_sq_;  // per group, per parameter
-  bool fused_cpu_;  // every parameter and state is a contiguous fp32 CPU tensor
+  bool fused_cpu_;     // every parameter and state is a contiguous fp32 CPU tensor
+  bool fused_device_;  // every parameter is an fp32 tensor on one GPU: at::_fused_adamw_
+  std::vector<std::vector<at::Tensor>> device_steps_;  // fused_device_: per group, per parameter, 0-d fp32
   int64_t step_ = 0;
+  int64_t skipped_on_host_ = 0;  // CPU steps skipped for found_inf
 };
 
 }  // namespace bert

@@ -1,4 +1,4 @@
-// Flags shared by several commands: the data-file flags (train, eval, predict) and --threads.
+// Flags shared by several commands: the data-file flags (train, eval, predict), --threads and --device.
 import { Command, Option } from 'commander';
 
 import { native } from '../native';
@@ -41,8 +41,11 @@ export function dataFlags(o: Record<string, unknown>): DataFlags {
   };
 }
 
+/** --threads and --device. */
 export function addThreadsOption(command: Command): Command {
-  return command.addOption(new Option('--threads <n>', 'LibTorch intra-op threads (default: one per core)').argParser(integer()));
+  return command
+    .addOption(new Option('--threads <n>', 'LibTorch intra-op threads (default: one per core)').argParser(integer()))
+    .option('--device <device>', "where the model computes: cpu, cuda, cuda:N, or auto (a GPU when there is one)", 'cpu');
 }
 
 /** Applies --threads before any native work. */

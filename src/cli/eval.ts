@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 
 import { Trainer } from '../trainer';
+import type { DeviceOption } from '../device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote } from './data';
 import { EXIT_OK, UsageError } from './errors';
@@ -19,6 +20,7 @@ export interface EvalFlags {
   maxLength?: number;
   json?: boolean;
   threads?: number;
+  device: DeviceOption;
   [data: string]: unknown;
 }
 
@@ -48,7 +50,7 @@ export async function runEval(f: EvalFlags): Promise<number> {
   const dataset = await loadDataset(f.eval, '--eval', dataFlags(f));
   const skipped = skippedNote(dataset, f.eval);
   if (skipped) log(skipped);
-  const model = await modelForInference(f.model, { maxLength: f.maxLength, log });
+  const model = await modelForInference(f.model, { maxLength: f.maxLength, device: f.device, log });
   try {
     checkEvalLabels(dataset, f.eval, model.labels);
     const trainer = new Trainer(model, { batchSize: f.batchSize, maxLength: f.maxLength });

@@ -6,6 +6,7 @@
 //    huggingface_hub uses (downloaded into it when missing and the network allows).
 // A size keyword always means the size; write './tiny' for a directory of that name.
 import { promises as fs } from 'fs';
+import type { DeviceOption } from '../device';
 
 import { BertClassifier, FromPretrainedOptions } from '../classifier';
 import { readConfig } from '../config';
@@ -83,6 +84,8 @@ export interface TrainingModelOptions {
   /** The training length (--max-length). */
   maxLength: number;
   seed: number;
+  /** --device. */
+  device?: DeviceOption;
   log: (line: string) => void;
 }
 
@@ -118,7 +121,7 @@ async function fromScratch(size: SizeName, o: TrainingModelOptions): Promise<Loa
   o.log(`learning a WordPiece vocabulary (up to ${vocabSize} tokens) from the training texts`);
   const tokenizer = await learnVocabulary(o.texts(), { vocabSize, maxPositionEmbeddings: maxPositions, maxLength: o.maxLength });
   const labelOptions = o.labels.names !== undefined ? { labels: o.labels.names } : { numLabels: o.labels.numLabels };
-  const model = await BertClassifier.fromConfig(sizeConfig(size, tokenizer.vocabSize, maxPositions), { ...labelOptions, tokenizer, seed: o.seed });
+  const model = await BertClassifier.fromConfig(sizeConfig(size, tokenizer.vocabSize, maxPositions), { ...labelOptions, tokenizer, seed: o.seed, device: o.device });
   return { model, description: `${size}, trained from scratch (${describeArchitecture(model)})` };
 }
 
@@ -132,7 +135,7 @@ async function pretrained(ref: string, o: TrainingModelOptions): Promise<LoadedM
   const dir = await modelDirectory(ref, o.log);
   const config = await readConfig(dir);
   const current = Object.keys(config.label2id);
-  let options: FromPretrainedOptions = { seed: o.seed };
+  let options: FromPretrainedOptions = { seed: o.seed, device: o.device };
   const { names, numLabels } = o.labels;
   if (names !== undefined) {
     const same = current.length === names.length && names.every((n) => Object.prototype.hasOwnProperty.call(config.label2id, n));
@@ -155,9 +158,12 @@ export async function modelForTraining(source: ModelSource, options: TrainingMod
 }
 
 /** A trained model for eval and predict: a directory or hub id (a size name has no weights to evaluate). */
-export async function modelForInference(ref: string, options: { maxLength?: number; log: (line: string) => void }): Promise<BertClassifier> {
+export async function modelForInference(
+  ref: string,
+  options: { maxLength?: number; device?: DeviceOption; log: (line: string) => void },
+): Promise<BertClassifier> {
   const dir = await modelDirectory(ref, options.log);
-  const model = await BertClassifier.fromPretrained(dir, { maxLength: options.maxLength });
+  const model = await BertClassifier.fromPretrained(dir, { maxLength: options.maxLength, device: options.device });
   if (!model.tokenizer) {
     model.dispose();
     throw new Error(`${dir} has no tokenizer (tokenizer.json or vocab.txt); eval and predict read texts and need one`);

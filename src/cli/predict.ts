@@ -5,6 +5,7 @@ import { promises as fs } from 'fs';
 import { Command, Option } from 'commander';
 
 import type { BertClassifier, Prediction } from '../classifier';
+import type { DeviceOption } from '../device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { DATA_FORMATS, loadDataset, requireFile, skippedNote } from './data';
 import { EXIT_OK, UsageError } from './errors';
@@ -24,6 +25,7 @@ export interface PredictFlags {
   maxLength?: number;
   json?: boolean;
   threads?: number;
+  device: DeviceOption;
   [data: string]: unknown;
 }
 
@@ -107,7 +109,7 @@ export async function runPredict(f: PredictFlags): Promise<number> {
   }
   applyThreads(f.threads);
   const inputs = await readInputs(f);
-  const model = await modelForInference(f.model, { maxLength: f.maxLength, log: (l) => process.stderr.write(`${l}\n`) });
+  const model = await modelForInference(f.model, { maxLength: f.maxLength, device: f.device, log: (l) => process.stderr.write(`${l}\n`) });
   try {
     await predictAll(model, inputs, f);
     return EXIT_OK;

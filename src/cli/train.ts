@@ -13,6 +13,7 @@ import { ReportData, writeReport } from '../report';
 import { AbortError, EvaluationResult, FitResult, HistoryEntry, MixedPrecision, Trainer } from '../trainer';
 import { latestCheckpoint } from '../trainer-checkpoint';
 import { MIXED_PRECISIONS } from '../trainer-options';
+import type { DeviceOption } from '../device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote, textsOf } from './data';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, UsageError } from './errors';
@@ -62,6 +63,7 @@ export interface TrainFlags {
   resume?: string | true;
   vocabSize?: number;
   threads?: number;
+  device: DeviceOption;
   [data: string]: unknown;
 }
 
@@ -99,7 +101,7 @@ export function trainCommand(done: (code: number) => void): Command {
     .addOption(new Option('--grad-accum <n>', 'batches accumulated per optimizer step').argParser(integer()).default(1))
     .addOption(new Option('--max-grad-norm <n>', 'gradient clipping norm (0: no clipping)').argParser(number(0, Infinity)).default(1))
     .addOption(new Option('--seed <n>', 'seed of the data order, dropout, the split and new weights').argParser(integer(0)).default(42))
-    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss; fast on CPUs with AMX/AVX512-BF16); 'no': fp32").argParser(choice(MIXED_PRECISIONS)).default('no'))
+    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss; fast on GPUs and on CPUs with AMX/AVX512-BF16); 'fp16': float16 with dynamic loss scaling (GPUs); 'no': fp32").argParser(choice(MIXED_PRECISIONS)).default('no'))
     .option('--group-by-length', "batches of similar token lengths (transformers' group_by_length). Default: grouped when plain batches would be more than 20% padding")
     .option('--no-group-by-length', 'batches in plain shuffled order')
     .addOption(new Option('--log-every <n>', 'record the loss every n steps (default: about 500 points per run)').argParser(integer()))
@@ -223,7 +225,7 @@ async function readData(f: TrainFlags): Promise<RunData> {
 async function loadModel(f: TrainFlags, source: ModelSource | undefined, data: RunData, resumeFrom: string | undefined): Promise<LoadedModel> {
   if (resumeFrom !== undefined) {
     // A checkpoint is a model directory with the run's tokenizer and labels; the Trainer restores the rest.
-    const model = await BertClassifier.fromPretrained(resumeFrom);
+    const model = await BertClassifier.fromPretrained(resumeFrom, { device: f.device });
     return { model, description: `${f.model ?? 'model'} resumed from ${resumeFrom} (${describeArchitecture(model)})` };
   }
   return modelForTraining(source as ModelSource, {
@@ -232,6 +234,7 @@ async function loadModel(f: TrainFlags, source: ModelSource | undefined, data: R
     vocabSize: f.vocabSize,
     maxLength: f.maxLength ?? DEFAULT_MAX_LENGTH,
     seed: f.seed,
+    device: f.device,
     log: say,
   });
 }
