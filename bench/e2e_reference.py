@@ -1,9 +1,11 @@
 """PyTorch side of the end-to-end benchmark (scripts/bench/e2e.js): the classic fine-tuning tutorial's recipe
-(transformers' "Fine-tune a pretrained model in native PyTorch"), on Debian's torch 1.13 (the LibTorch build the
-addon links), with transformers' BertForSequenceClassification re-implemented in test/reference/bert_reference.py.
+(transformers' "Fine-tune a pretrained model in native PyTorch") on PyTorch 2.13 + transformers 5.18 (the repository's
+.venv, whose LibTorch the addon links): transformers' BertForSequenceClassification (attn_implementation "sdpa",
+transformers' default; the spec's "attention" may say "eager"), torch.optim.AdamW and transformers' get_scheduler.
 
 The recipe:
     enc = tokenizer(texts, padding=True, truncation=True, max_length=128)   # every row padded to the set's longest
+    model = BertForSequenceClassification.from_pretrained(model_dir)
     loader = DataLoader(dataset, shuffle=True, batch_size=32)
     optimizer = AdamW(...); lr_scheduler = get_scheduler("linear", num_warmup_steps=..., num_training_steps=...)
     model.train()
@@ -13,30 +15,32 @@ The recipe:
             optimizer.step(); lr_scheduler.step(); optimizer.zero_grad()
     model.eval(); for batch in eval_loader: with torch.no_grad(): predictions = model(**batch).logits.argmax(-1)
 
-Python has no `tokenizers`/`transformers` here, so the driver tokenizes with the same WordPiece tokenizer (the
-`tokenizers` Rust library through its Node binding, the library BertTokenizerFast calls) and hands this script the
-unpadded token ids ([CLS] ... [SEP], truncated to max length); `pad_to_longest` then does what padding=True does.
-The driver times that tokenizer call itself and reports it separately.
+The driver tokenizes, with the tokenizer it learned for both sides (the `tokenizers` Rust library through its Node
+binding, the library BertTokenizerFast calls), and hands this script the unpadded token ids ([CLS] ... [SEP],
+truncated to max length); `pad_to_longest` then does what padding=True does. The driver times that tokenizer call
+itself and reports it separately, so that both sides see the same token ids and the call is timed the same way.
 
 Two deviations from the tutorial, so that both sides train with the same hyper-parameters as bert-trainer's (and
-transformers' Trainer's) defaults: AdamW over transformers' two parameter groups (no weight decay on biases and
-LayerNorm weights) and gradient clipping at max norm 1.0 before each optimizer step. The warm-up is
-ceil(warmup_ratio * total steps), as TrainingArguments.get_warmup_steps and src/schedule.ts compute it.
+transformers' Trainer's) defaults: AdamW over Trainer's two parameter groups (no weight decay on biases and
+LayerNorm weights; torch.optim.AdamW with torch's defaults, the tutorial's optimizer, not Trainer's fused one) and
+gradient clipping at max norm 1.0 before each optimizer step. The warm-up is ceil(warmup_ratio * total steps), as
+TrainingArguments.get_warmup_steps and src/schedule.ts compute it.
 
 Modes (each prints one JSON line on stdout):
   train <spec.json>   the recipe, timed: model load, the training loop, the held-out evaluation (each phase and the
-                      total; Python start-up, `import torch`, reading the data file and building the padded tensors
-                      are outside the total and reported separately).
+                      total; Python start-up, `import torch` / `import transformers`, reading the data file and
+                      building the padded tensors are outside the total and reported separately).
                       -> {"phases": {"loadS", "trainS", "evalS", "totalS", "tensorizeS", "cpuS"}, "steps", "warmupSteps",
                           "losses", "learningRates", "predictions", "evalLoss", "paddedLength": {"train", "eval"},
-                          "paddingFraction", "hwmKiB", "threads"}
+                          "paddingFraction", "hwmKiB", "threads", "attention", "torch", "transformers"}
   check <spec.json>   correctness gate: the spec's model directory (with dropout forced to 0), the first
                       `checkSteps` * batchSize training rows in order (padded to the whole set's longest, as the recipe
                       pads them), `checkSteps` steps at a constant learning rate.
-                      -> {"losses", "gradNorms", "paddedLength"}
+                      -> {"losses", "gradNorms", "paddedLength", "attention"}
 
 spec.json: {"modelDir", "dataFile", "threads", "seed", "epochs", "batchSize", "learningRate", "weightDecay",
-            "warmupRatio", "maxGradNorm", "checkSteps"}
+            "warmupRatio", "maxGradNorm", "checkSteps", "attention" ("sdpa" default, or "eager"), "order" (optional:
+            the batches' order per epoch, a diagnostic)}
 dataFile:  {"padTokenId", "train": {"inputIds": [[...]], "labels": [...]}, "eval": {"inputIds": [[...]], "labels": [...]}}
 """
 from __future__ import annotations
@@ -51,14 +55,13 @@ import time
 from typing import Any, Dict, List, Tuple
 
 import torch
+import transformers
 from torch.utils.data import DataLoader, TensorDataset
+from transformers import BertForSequenceClassification, get_scheduler  # noqa: F401 - imported here, outside the timings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "test", "reference"))
-from reload_and_predict import load_reference_model, read_checkpoint_dir  # noqa: E402
-from step_reference import load_model as load_model_without_dropout  # noqa: E402
-from train_reference import lr_lambda_for, make_optimizer  # noqa: E402
+from step_reference import load_model, trainer_optimizer  # noqa: E402
 
 
 def proc_status_kib(field: str) -> int:
@@ -90,10 +93,18 @@ def read_data(spec: Dict[str, Any]) -> Dict[str, Any]:
         return json.load(f)
 
 
-def optimizer_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
-    # train_reference.make_optimizer's keys: transformers' parameter groups, torch.optim.AdamW (torch 1.13 defaults).
-    return {"learningRate": spec["learningRate"], "weightDecay": spec["weightDecay"], "adamBeta1": 0.9,
-            "adamBeta2": 0.999, "adamEpsilon": 1e-8}
+def attention_of(spec: Dict[str, Any]) -> str:
+    attention = str(spec.get("attention", "sdpa"))
+    if attention not in ("sdpa", "eager"):
+        raise ValueError(f"spec 'attention': sdpa or eager, got {attention!r}")
+    return attention
+
+
+def make_optimizer(model, spec: Dict[str, Any]):
+    """torch.optim.AdamW (torch's defaults, betas 0.9/0.999, eps 1e-8: the tutorial's optimizer) over transformers'
+    Trainer's two parameter groups."""
+    optimizer, _name = trainer_optimizer(model, float(spec["learningRate"]), float(spec["weightDecay"]), optim="adamw_torch")
+    return optimizer
 
 
 def train(spec: Dict[str, Any]) -> Dict[str, Any]:
@@ -113,12 +124,11 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    raw_cfg, state_dict, _dtypes, _kind = read_checkpoint_dir(spec["modelDir"])
-    model, _missing, _unexpected = load_reference_model(raw_cfg, state_dict, strict=True)
-    del state_dict
+    # from_pretrained with the config.json as saved (dropout 0.1; the fixed-order diagnostic's directory says 0).
+    model = load_model(spec["modelDir"], True, attention_of(spec))
     loaded = time.perf_counter()
 
-    # Seeded after the load (load_reference_model seeds 0 for its throw-away initialisation): dropout and the order.
+    # Seeded after the load: dropout and the order.
     torch.manual_seed(int(spec["seed"]))
     generator = torch.Generator()
     generator.manual_seed(int(spec["seed"]))
@@ -138,8 +148,8 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     total_steps = epochs * len(train_loader)
     warmup_steps = math.ceil(total_steps * float(spec["warmupRatio"]))
-    optimizer = make_optimizer(model, optimizer_spec(spec))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda_for("linear", warmup_steps, total_steps))
+    optimizer = make_optimizer(model, spec)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
     max_grad_norm = float(spec["maxGradNorm"])
 
     losses: List[torch.Tensor] = []
@@ -147,7 +157,7 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
     model.train()
     for epoch in range(epochs):
         for input_ids, token_type_ids, attention_mask, labels in epoch_batches(epoch):
-            loss = model(input_ids, attention_mask, token_type_ids, labels=labels)["loss"]
+            loss = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             learning_rates.append(scheduler.get_last_lr()[0])
@@ -163,9 +173,9 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
     eval_loader = DataLoader(TensorDataset(*eval_x, eval_y), batch_size=batch_size)
     with torch.no_grad():
         for input_ids, token_type_ids, attention_mask, labels in eval_loader:
-            out = model(input_ids, attention_mask, token_type_ids, labels=labels)
-            eval_loss += out["loss"].item() * labels.shape[0]
-            predictions.append(out["logits"].argmax(dim=-1))
+            out = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=labels)
+            eval_loss += out.loss.item() * labels.shape[0]
+            predictions.append(out.logits.argmax(dim=-1))
     evaluated = time.perf_counter()
     cpu_end = resource.getrusage(resource.RUSAGE_SELF)
 
@@ -185,6 +195,9 @@ def train(spec: Dict[str, Any]) -> Dict[str, Any]:
         "paddingFraction": 1 - real_tokens / train_x[0].numel(),
         "hwmKiB": proc_status_kib("VmHWM"),
         "threads": torch.get_num_threads(),
+        "attention": model.config._attn_implementation,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
     }
 
 
@@ -193,21 +206,23 @@ def check(spec: Dict[str, Any]) -> Dict[str, Any]:
     data = read_data(spec)
     input_ids, token_type_ids, attention_mask = pad_to_longest(data["train"]["inputIds"], int(data["padTokenId"]))
     labels = torch.tensor(data["train"]["labels"], dtype=torch.long)
-    model = load_model_without_dropout(spec["modelDir"], dropout=False)
-    optimizer = make_optimizer(model, optimizer_spec(spec))
+    model = load_model(spec["modelDir"], False, attention_of(spec))
+    optimizer = make_optimizer(model, spec)
     batch_size = int(spec["batchSize"])
     losses: List[float] = []
     norms: List[float] = []
     model.train()
     for k in range(int(spec["checkSteps"])):
         rows = slice(k * batch_size, (k + 1) * batch_size)
-        loss = model(input_ids[rows], attention_mask[rows], token_type_ids[rows], labels=labels[rows])["loss"]
+        loss = model(input_ids=input_ids[rows], attention_mask=attention_mask[rows], token_type_ids=token_type_ids[rows],
+                     labels=labels[rows]).loss
         loss.backward()
         norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), float(spec["maxGradNorm"])).item())
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
-    return {"losses": losses, "gradNorms": norms, "paddedLength": int(input_ids.shape[1])}
+    return {"losses": losses, "gradNorms": norms, "paddedLength": int(input_ids.shape[1]),
+            "attention": model.config._attn_implementation}
 
 
 def main(argv: List[str]) -> int:

@@ -1,8 +1,11 @@
 """PyTorch's own AdamW step time on bert-base's parameters, the baseline for scripts/bench-optimizer.js.
 
-Usage: /usr/bin/python3 bench/optimizer_reference.py <threads> <repeats>
-Prints JSON: {"single": [ms...], "foreach": [ms...]} — torch.optim.AdamW with foreach=False (torch 1.13's
-default on CPU) and foreach=True, with transformers' two parameter groups and N(0, 1) gradients.
+Usage: .venv/bin/python bench/optimizer_reference.py <threads> <repeats>
+Prints JSON: {"single": [ms...], "foreach": [ms...], "fused": [ms...], "parameters": n, "torch": version} —
+torch.optim.AdamW with foreach=False (the for-loop implementation, torch's default on CPU), foreach=True and
+fused=True (transformers' Trainer default on torch >= 2.8: optim "adamw_torch_fused"), over transformers' Trainer's two
+parameter groups (weight decay 0.01, none on biases and LayerNorm weights) of transformers' BertForSequenceClassification
+with BertConfig's defaults (bert-base-uncased), and N(0, 1) gradients.
 """
 import json
 import os
@@ -11,30 +14,34 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
-from bert_reference import BertForSequenceClassification, resolve_config  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from step_reference import _transformers  # noqa: E402
 
 
 def main() -> int:
     threads, repeats = int(sys.argv[1]), int(sys.argv[2])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = BertForSequenceClassification(resolve_config({}))  # BertConfig defaults = bert-base-uncased
+    transformers = _transformers()
+    model = transformers.BertForSequenceClassification(transformers.BertConfig())  # bert-base-uncased's shapes
     for p in model.parameters():
         p.grad = torch.randn_like(p)
-    decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
+    decay_names = set(transformers.Trainer.get_decay_parameter_names(None, model))
+    decay = [p for n, p in model.named_parameters() if n in decay_names]
+    no_decay = [p for n, p in model.named_parameters() if n not in decay_names]
     out = {}
-    for name, foreach in (("single", False), ("foreach", True)):
+    for name, kwargs in (("single", {"foreach": False}), ("foreach", {"foreach": True}), ("fused", {"fused": True})):
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                                lr=1e-5, foreach=foreach)
+                                lr=1e-5, **kwargs)
         times = []
         for _ in range(repeats + 1):
             start = time.perf_counter()
             opt.step()
             times.append((time.perf_counter() - start) * 1000)
         out[name] = times[1:]  # the first step allocates the moments
+        del opt
     out["parameters"] = sum(p.numel() for p in model.parameters())
+    out["torch"] = torch.__version__
     print(json.dumps(out))
     return 0
 

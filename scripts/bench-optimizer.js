@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// AdamW step time on bert-base's parameters: ours (multi-tensor foreach kernels in LibTorch) against
-// torch.optim.AdamW in Python (same LibTorch, same thread count), in the same run.
+// AdamW step time on bert-base's parameters: ours against torch.optim.AdamW in Python (bench/optimizer_reference.py:
+// foreach=False, foreach=True and fused=True, transformers' Trainer's default), same thread count, in the same run.
+// The Python side runs in $BERT_TRAINER_PYTHON, else the repository's .venv/bin/python (PyTorch 2.13, the LibTorch
+// the addon links, and transformers 5.18).
 //   node scripts/bench-optimizer.js [repeats=10]
 'use strict';
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { BertClassifier } = require('..');
 const { native } = require('../dist/native');
+const { defaultPython } = require('./bench/common');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -20,13 +23,15 @@ async function main() {
   const ours = await handle.timeOptimizerStep(repeats);
   model.releaseFromTraining(main);
   model.dispose();
-  const python = JSON.parse(execFileSync('/usr/bin/python3', [path.join(__dirname, '..', 'bench', 'optimizer_reference.py'), String(threads), String(repeats)], { encoding: 'utf8' }));
+  const python = JSON.parse(execFileSync(defaultPython(), [path.join(__dirname, '..', 'bench', 'optimizer_reference.py'), String(threads), String(repeats)], { encoding: 'utf8' }));
   const rows = [
-    ['bert-trainer AdamW (foreach)', median(ours)],
-    ['torch.optim.AdamW foreach=False (1.13 CPU default)', median(python.single)],
+    ['bert-trainer AdamW', median(ours)],
+    ['torch.optim.AdamW foreach=False (torch\'s CPU default)', median(python.single)],
     ['torch.optim.AdamW foreach=True', median(python.foreach)],
+    ['torch.optim.AdamW fused=True (transformers Trainer\'s default)', median(python.fused)],
   ];
-  console.log(`AdamW step on bert-base (${(python.parameters / 1e6).toFixed(1)}M parameters), ${threads} threads, median of ${repeats}`);
+  console.log(`AdamW step on bert-base (${(python.parameters / 1e6).toFixed(1)}M parameters), ${threads} threads, median of ${repeats}; ` +
+    `LibTorch ${native().torchVersion} (ours), torch ${python.torch} (${defaultPython()})`);
   console.log('| optimizer | ms/step | ours / this |');
   console.log('|---|---|---|');
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} | ${(median(ours) / ms).toFixed(2)} |`);

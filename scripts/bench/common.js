@@ -63,6 +63,17 @@ function listArg(value, allowed, name) {
   return items;
 }
 
+/**
+ * The PyTorch reference's interpreter: $BERT_TRAINER_PYTHON when set, else the repository's .venv/bin/python (PyTorch
+ * 2.13 and transformers 5.18, put there by scripts/install-deps.sh: the LibTorch the addon builds against), else
+ * python3 on PATH. The drivers' --python overrides it.
+ */
+function defaultPython() {
+  if (process.env.BERT_TRAINER_PYTHON) return process.env.BERT_TRAINER_PYTHON;
+  const venv = path.resolve(__dirname, '..', '..', '.venv', 'bin', 'python');
+  return fs.existsSync(venv) ? venv : 'python3';
+}
+
 /** --omp-env's value: 'spin100' (bert-trainer's thread-waiting settings for both sides) or 'default'. */
 function ompEnvArg(value) {
   if (!['default', 'spin100'].includes(value)) throw new RangeError('--omp-env must be default or spin100');
@@ -178,4 +189,4 @@ function headerComment(file) {
   return `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
 }
 
-module.exports = { flagsOf, integerArg, listArg, sharedFlag, median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };
+module.exports = { defaultPython, flagsOf, integerArg, listArg, sharedFlag, median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };

@@ -2,7 +2,9 @@
 // End-to-end benchmark (issue 5, e2e): fine-tuning a small BERT on SpamAssassin (ham vs spam) with bert-trainer's
 // Trainer at its default settings, against the classic tutorial's recipe in PyTorch (bench/e2e_reference.py: the whole
 // training set tokenized at once with padding=True, so every example is padded to the set's longest; a shuffling
-// DataLoader; AdamW with a linear schedule; one Python loop), on Debian's torch 1.13 = the LibTorch build the addon links.
+// DataLoader; AdamW with transformers' linear schedule; one Python loop), on PyTorch 2.13 + transformers 5.18 (the
+// repository's .venv, whose LibTorch the addon links): transformers' BertForSequenceClassification with its default
+// attention, SDPA.
 //
 //   npx tsc -p tsconfig.json && node scripts/bench/e2e.js [options]      (npm run bench:e2e -- [options])
 //     --variants a,b       a: Subject lines only; b: Subject + body, truncated to 128 tokens (default both)
@@ -26,7 +28,9 @@
 //                          means of the repeats (default 1)
 //     --out DIR            results folder (default bench/results)
 //     --no-write           print only
-//     --python PATH        default /usr/bin/python3 (or $BERT_TRAINER_PYTHON)
+//     --python PATH        default $BERT_TRAINER_PYTHON, else the repository's .venv/bin/python
+//     --recipe-attention sdpa|eager   the recipe's attn_implementation (default sdpa, transformers' default); also
+//                          the correctness gate's and the fixed-order diagnostic's
 //     --omp-env spin100|default   as scripts/bench/step.js: bert-trainer's thread-waiting settings for both sides
 //                                 (default) or the environment's own
 //   node scripts/bench/e2e.js --render FILE.json      rewrites FILE.md from FILE.json with the current tables
@@ -49,7 +53,7 @@
 // recorded. After the timed runs, the learning rate of every step must agree between the sides (the schedule).
 //
 // What the wall times include, both sides alike: each run is a fresh process (ours: this script with --child-ours;
-// the recipe: /usr/bin/python3), started after the previous one ended; the clock starts before loading the saved
+// the recipe: the .venv's python), started after the previous one ended; the clock starts before loading the saved
 // model and stops after the held-out predictions: load + training + held-out evaluation. Process start-up, loading
 // the addon or `import torch`, and reading the prepared data file are outside. Tokenization: ours tokenizes inside
 // fit() and evaluate() (its data pipeline, overlapped with the native steps; with length grouping the training set
@@ -69,7 +73,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { applyBenchThreadEnv, flagsOf, integerArg, listArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, defaultPython, flagsOf, integerArg, listArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'e2e_reference.py');
@@ -346,7 +350,7 @@ async function runVariant(variant, ctx) {
   const oursCheck = await checkOurs(lib, checkDir, trainExamples, h);
   const pyCheck = await runJson(o.python, [REFERENCE, 'check', writeJson(path.join(tmp, `check-${variant}.json`), {
     modelDir: checkDir, dataFile: recipeData, threads: o.threads, seed: h.seed, batchSize: h.batchSize, learningRate: h.learningRate,
-    weightDecay: h.weightDecay, maxGradNorm: h.maxGradNorm, checkSteps: CHECK_STEPS,
+    weightDecay: h.weightDecay, maxGradNorm: h.maxGradNorm, checkSteps: CHECK_STEPS, attention: h.recipeAttention,
   })], env);
   const check = {
     ours: oursCheck,
@@ -377,6 +381,7 @@ async function runVariant(variant, ctx) {
   const recipeSpec = {
     modelDir: initDir, dataFile: recipeData, threads: o.threads, seed: h.seed, epochs: h.epochs, batchSize: h.batchSize,
     learningRate: h.learningRate, weightDecay: h.weightDecay, warmupRatio: h.warmupRatio, maxGradNorm: h.maxGradNorm,
+    attention: h.recipeAttention,
   };
   const runOnce = async (name) => {
     const loadBefore = os.loadavg();
@@ -495,11 +500,12 @@ function formatMarkdown(result) {
   const h = result.settings;
   const lines = [];
   lines.push(`# End to end: bert-trainer vs the PyTorch tutorial recipe (${result.date}, ${m.hostname})`);
+  const recipeStack = m.transformers ? `, transformers ${m.transformers} (recipe attention: ${h.recipeAttention || 'n/a'})` : '';
   lines.push('');
   lines.push(`\`node scripts/bench/e2e.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; ` +
     `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
     `${threadEnvLabel(m)}); ` +
-    `LibTorch ${m.torchOurs} / torch ${m.torchPython}, node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
+    `LibTorch ${m.torchOurs} / torch ${m.torchPython}${recipeStack}, node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
   // The addon may be rebuilt while the benchmark runs: name the build each variant's runs of ours loaded.
   const buildsOf = (v) => [...new Set(Object.values(v.runs || {}).flatMap((r) => r.repeats.filter((x) => x.addon).map((x) => (x.addon.sha256 ? `${x.addon.sha256}… (built ${x.addon.mtime})` : 'unknown'))))];
   const perVariant = result.variants.map((v) => ({ variant: v.variant, builds: buildsOf(v) })).filter((x) => x.builds.length > 0);
@@ -594,7 +600,8 @@ function parseArgs(argv) {
     limit: undefined,
     write: true,
     out: path.join(ROOT, 'bench', 'results'),
-    python: process.env.BERT_TRAINER_PYTHON || '/usr/bin/python3',
+    python: defaultPython(),
+    recipeAttention: 'sdpa',
     ompEnv: 'spin100',
     repeats: 1,
   };
@@ -608,6 +615,10 @@ function parseArgs(argv) {
     else if (a === '--threads') o.threads = integerArg(value(), '--threads', 1);
     else if (a === '--limit') o.limit = integerArg(value(), '--limit', 100);
     else if (a === '--repeats') o.repeats = integerArg(value(), '--repeats', 1);
+    else if (a === '--recipe-attention') {
+      o.recipeAttention = value();
+      if (!['sdpa', 'eager'].includes(o.recipeAttention)) throw new RangeError('--recipe-attention must be sdpa or eager');
+    }
     else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
   }
   return o;
@@ -640,13 +651,18 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
     seed: demo.seed,
     maxGradNorm: 1.0, // the Trainer's default (transformers' max_grad_norm); the recipe clips at the same norm
     repeats: o.repeats,
+    recipeAttention: o.recipeAttention,
   };
 
   const result = { date: new Date().toISOString().slice(0, 10), argv: o.argv || [], settings: h, uptimeStart: uptimeLine() };
   log(`e2e bench: ${result.uptimeStart}`);
   result.machine = machineInfo(ROOT, lib.native, o.threads);
   result.machine.addon = addon;
-  result.machine.torchPython = execFileSync(o.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env }).trim();
+  const versions = execFileSync(o.python, ['-c', 'import torch, transformers; print(torch.__version__, transformers.__version__)'], { encoding: 'utf8', env }).trim().split(' ');
+  result.machine.torchPython = versions[0];
+  result.machine.transformers = versions[1];
+  result.machine.python = o.python;
+  log(`recipe: ${o.python} (torch ${versions[0]}, transformers ${versions[1]}, attention ${o.recipeAttention})`);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-e2e-bench-'));
   try {

@@ -1,34 +1,49 @@
 #!/usr/bin/env node
 // Training-step benchmark: one optimizer step of bert-trainer (train-mode forward, cross-entropy, backward, clipping,
-// AdamW) against the same step in PyTorch (transformers' BertForSequenceClassification and Trainer loop, re-implemented
-// in test/reference/, on Debian's torch 1.13 = the LibTorch build the addon links), in the same run.
+// AdamW) against the same step in PyTorch 2.13 + transformers 5.18 (the .venv the addon's LibTorch comes from), in the
+// same run. Two anchors: transformers' BertForSequenceClassification with attn_implementation="sdpa" (its default),
+// stepped as transformers' Trainer steps it (the model's loss, backward, clip_grad_norm_, Trainer's default optimizer:
+// torch.optim.AdamW(fused=True) over its two parameter groups; bench/step_reference.py), and the same with the model
+// under torch.compile (inductor; the compiling steps are warm-up, outside the timings; a failed compile is reported in
+// the output, and the run goes on without that anchor).
 //
 //   npx tsc -p tsconfig.json && node scripts/bench/step.js [options]
 //     --configs tiny,mini,small,base   model sizes (default all four)
-//     --threads N                      intra-op threads on both sides (default 2)
+//     --batches LIST                   batch sizes to run where a config has them (default: tiny, mini and small 8,32;
+//                                      base 8). The targets: mini 32 x 128 and base 8 x 128
+//     --anchors sdpa,compile,eager     the PyTorch steps timed against ours (default sdpa,compile; eager:
+//                                      attn_implementation="eager", the exactness reference, timed as a third)
+//     --threads N                      intra-op threads on every side (default 2)
 //     --reps N                         timed steps per side (at least 5; default: tiny 15, mini 11, small 7, base 5)
-//     --warmup N                       untimed steps per side first (default 4)
+//     --warmup N                       untimed steps per side first (default 4; torch.compile gets at least 3: its
+//                                      first step compiles, and it may compile again on the second)
+//     --quick                          --reps 5 --warmup 2 --no-memory (a smoke run, not a measurement)
 //     --seq N                          sequence length (default 128)
-//     --precision fp32|bf16            fp32 (default) on both sides, or bf16 mixed precision on both: ours with
-//                                      mixedPrecision 'bf16', PyTorch under torch.autocast("cpu", bfloat16)
-//     --no-memory                      skip the peak-RSS processes
+//     --precision fp32|bf16            fp32 (default) on every side, or bf16 mixed precision on all: ours with
+//                                      mixedPrecision 'bf16', PyTorch's forward and loss under
+//                                      torch.autocast("cpu", bfloat16) (Trainer's bf16=True)
+//     --no-memory                      skip the peak-RSS processes (ours and the SDPA anchor)
 //     --out DIR                        results folder (default bench/results)
 //     --no-write                       print only
-//     --python PATH                    default /usr/bin/python3 (or $BERT_TRAINER_PYTHON)
-//     --omp-env spin100|default        spin100 (default): both sides with the thread-waiting settings bert-trainer
+//     --python PATH                    default $BERT_TRAINER_PYTHON, else the repository's .venv/bin/python
+//     --omp-env spin100|default        spin100 (default): every side with the thread-waiting settings bert-trainer
 //                                      applies to itself (GOMP_SPINCOUNT=100, OPENBLAS_THREAD_TIMEOUT=22) unless the
 //                                      environment sets them; default: leave the environment as it is
 //
 // Per config and batch size: ours creates a fresh model (fromConfig, seed 0) and saves it; PyTorch loads that
-// directory, so both start from the same weights. Correctness first, with dropout 0 (the same weights with a dropout-0
-// config.json): two steps on each side; the first loss must agree within 1e-4 (relative) and the gradient norm within
-// 1e-3, or no time is reported. Then timing with the configured dropout (0.1): both sides are long-lived processes
-// (ours: this one; PyTorch: bench/step_reference.py's stdin/stdout worker), warm-up steps on both, then A B A B ...
-// single timed steps, median. Peak RSS: a fresh process per side and config (VmHWM after 3 steps; also the peak
-// from the end of loading on, via /proc/self/clear_refs). sgemm GFLOP/s (bench/sgemm.py: torch.mm 2048^2 fp32, same
-// BLAS) is measured at the start and at the end of the run.
+// directory (from_pretrained), so every side starts from the same weights. Correctness first, with dropout 0 (the
+// same weights with a dropout-0 config.json): two steps of ours against two steps of transformers' eager attention
+// (the exactness reference: the first loss must agree within 1e-4 relative and the gradient norm within 1e-3, or no
+// time is reported; equal is what ours is built for) and of the SDPA anchor (recorded). Then timing with the
+// configured dropout (0.1): every side is a long-lived process (ours: this one; each anchor: its own
+// bench/step_reference.py worker), warm-up steps on each, then ours, anchor 1, anchor 2, ours, ... single timed
+// steps, median; ratio = ours / anchor, one per anchor. Peak RSS: a fresh process for ours and for the SDPA anchor
+// per config (VmHWM after the steps; also the peak from the end of loading on, via /proc/self/clear_refs). sgemm
+// GFLOP/s (bench/sgemm.py: torch.mm 2048^2 fp32, PyTorch's BLAS, MKL in the pip build) is measured at the start and
+// at the end of the run, and around each config's timing.
 //
-// Writes bench/results/<YYYY-MM-DD>-<hostname>[-<configs>][-seq<n>][-t<threads>].json (every sample) and .md (the table) beside it.
+// Writes bench/results/<YYYY-MM-DD>-<hostname>[-<configs>][-b<batches>][-seq<n>][-t<threads>][-<precision>].json
+// (every sample) and .md (the tables) beside it.
 'use strict';
 
 const { spawn, execFileSync } = require('child_process');
@@ -37,7 +52,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const { applyBenchThreadEnv, flagsOf, integerArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const { applyBenchThreadEnv, defaultPython, flagsOf, integerArg, listArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
@@ -49,6 +64,16 @@ const CONFIGS = {
   small: { layers: 4, hidden: 512, heads: 8, intermediate: 2048, batches: [8, 32] },
   base: { layers: 12, hidden: 768, heads: 12, intermediate: 3072, batches: [8] },
 };
+/** The PyTorch steps ours is timed against (bench/step_reference.py's impl), in the order they run. */
+const ANCHORS = {
+  sdpa: 'transformers SDPA',
+  compile: 'torch.compile (SDPA)',
+  eager: 'transformers eager',
+};
+/** The exactness reference of the correctness gate (ours is built to give its numbers), and the anchor recorded beside it. */
+const CHECK_IMPL = 'eager';
+/** The issue's targets: ours' step at most this share of each anchor's, per config and batch (sequence 128). */
+const TARGETS = { 'mini:32': 0.6, 'base:8': 0.6 };
 const VOCAB = 30522;
 const MAX_POSITIONS = 512;
 const NUM_LABELS = 2;
@@ -58,6 +83,7 @@ const MAX_GRAD_NORM = 1.0;
 const LOSS_TOLERANCE = 1e-4;
 const GRAD_NORM_TOLERANCE = 1e-3;
 const AUTO_REPS = { tiny: 15, mini: 11, small: 7, base: 5 }; // more samples where a step is cheap (a noisy, shared machine)
+const COMPILE_MIN_WARMUP = 3;
 const MEMORY_STEPS = 5; // > libuv's 4 pool threads: each step may run on another thread (and malloc arena)
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -275,55 +301,95 @@ async function memoryChild(dir, batchFile, threads, steps, precision) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Machine information
-
-// ---------------------------------------------------------------------------------------------------------------
 // Formatting
 
 const mib = (kib) => (kib == null || kib < 0 ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`);
+const cell = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
+
+/** The target verdict of one ratio, or '' where the config has no target. */
+function targetCell(r, ratio) {
+  const target = TARGETS[`${r.config}:${r.batch}`];
+  if (target === undefined || r.seq !== 128) return '';
+  if (ratio == null) return `≤ ${target.toFixed(2)}: n/a`;
+  return `≤ ${target.toFixed(2)}: ${ratio <= target ? 'met' : 'missed'}`;
+}
 
 function formatMarkdown(result) {
   const m = result.machine;
+  const anchors = result.settings.anchors;
   const lines = [];
-  lines.push(`# Training step: bert-trainer vs PyTorch (${result.date}, ${m.hostname})`);
+  lines.push(`# Training step: bert-trainer vs PyTorch ${m.torchPython} + transformers ${m.transformers || 'n/a'} (${result.date}, ${m.hostname})`);
   lines.push('');
   lines.push(`\`node scripts/bench/step.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ` +
-    `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
-    `${threadEnvLabel(m)}), LibTorch ${m.torchOurs} / torch ${m.torchPython}, ` +
+    `${m.threads} intra-op threads on every side (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
+    `${threadEnvLabel(m)}), LibTorch ${m.torchOurs} (ours) / torch ${m.torchPython}, transformers ${m.transformers || 'n/a'} (${m.python}), ` +
     `node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
   const precision = result.settings.precision === 'bf16'
-    ? 'bf16 mixed precision on both sides (ours: mixedPrecision \'bf16\'; PyTorch: torch.autocast("cpu", bfloat16)), fp32 weights and loss'
-    : 'fp32 on both sides';
-  lines.push(`Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01); ` +
-    `median of ${typeof result.settings.reps === 'number' ? result.settings.reps : Object.entries(result.settings.reps).map(([k, v]) => `${v} (${k})`).join(', ')} ` +
-    `alternating A/B steps after ${result.settings.warmup} warm-up steps each; ratio = ours / PyTorch medians (lower is better for ours); paired = median of the A/B pair ratios.`);
+    ? 'bf16 mixed precision on every side (ours: mixedPrecision \'bf16\'; PyTorch: forward and loss under torch.autocast("cpu", bfloat16)), fp32 weights'
+    : 'fp32 on every side';
+  lines.push(`Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01). ` +
+    `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification stepped as its Trainer steps it ` +
+    `(the model's loss, backward, clip_grad_norm_, ${m.pythonOptimizer || 'Trainer\'s default AdamW'})` +
+    `${anchors.includes('compile') ? '; torch.compile: torch.compile(model), its compiling steps are warm-up' : ''}. ` +
+    `Median of ${typeof result.settings.reps === 'number' ? result.settings.reps : Object.entries(result.settings.reps).map(([k, v]) => `${v} (${k})`).join(', ')} ` +
+    `timed steps per side, taken in turn (ours, then each anchor) after ${result.settings.warmup} warm-up steps each; ratio = ours / anchor medians ` +
+    '(lower is better for ours); paired = median of the per-turn ratios.');
   lines.push(`Load: start \`${result.uptimeStart}\`; end \`${result.uptimeEnd}\`.`);
   lines.push('');
-  lines.push('| config | batch × len | ours ms | PyTorch ms | ratio | paired ratio | ours peak RSS | PyTorch peak RSS | RSS ratio |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  const head = ['config', 'batch × len', 'ours ms'];
+  for (const a of anchors) head.push(`${ANCHORS[a]} ms`, `ratio (paired)`, 'target');
+  head.push('ours peak RSS', 'SDPA peak RSS', 'RSS ratio');
+  lines.push(`| ${head.join(' | ')} |`);
+  lines.push(`|${head.map(() => '---|').join('')}`);
   for (const r of result.runs) {
-    const cell = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
+    const row = [r.config, `${r.batch} × ${r.seq}`, r.correct ? cell(r.ours.median) : 'refused'];
+    for (const a of anchors) {
+      const x = r.anchors && r.anchors[a];
+      if (!r.correct) row.push('refused', 'n/a', '');
+      else if (!x || x.error) row.push(x ? `failed (${x.phase})` : 'n/a', 'n/a', targetCell(r, null));
+      else row.push(cell(x.median), `${cell(x.ratio, 3)} (${cell(x.pairedRatio, 3)})`, targetCell(r, x.ratio));
+    }
     const memOurs = r.memory ? r.memory.ours.hwm_kib : null;
     const memPy = r.memory ? r.memory.pytorch.hwm_kib : null;
-    lines.push(`| ${r.config} | ${r.batch} × ${r.seq} | ${r.correct ? cell(r.ours.median) : 'refused'} | ${r.correct ? cell(r.pytorch.median) : 'refused'} | ` +
-      `${r.correct ? cell(r.ratio, 3) : 'n/a'} | ${r.correct ? cell(r.pairedRatio, 3) : 'n/a'} | ${mib(memOurs)} | ${mib(memPy)} | ${memOurs && memPy ? (memOurs / memPy).toFixed(3) : 'n/a'} |`);
+    row.push(mib(memOurs), mib(memPy), memOurs && memPy ? (memOurs / memPy).toFixed(3) : 'n/a');
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  const failures = result.runs.flatMap((r) => Object.entries(r.anchors || {}).filter(([, x]) => x.error).map(([a, x]) => `${r.config} ${r.batch}×${r.seq}, ${ANCHORS[a]} (${x.phase}): ${x.error}`));
+  if (failures.length) {
+    lines.push('');
+    lines.push('Anchors that failed (the run went on without them):');
+    lines.push('');
+    for (const f of failures) lines.push(`- ${f.replace(/\s+/g, ' ').slice(0, 600)}`);
+  }
+  const compiled = result.runs.filter((r) => r.anchors && r.anchors.compile && !r.anchors.compile.error);
+  if (compiled.length) {
+    lines.push('');
+    lines.push('torch.compile: the warm-up steps (the first compiles; ms) and what dynamo made of the model: ' +
+      compiled.map((r) => {
+        const c = r.anchors.compile;
+        const d = c.dynamo || {};
+        return `${r.config} ${r.batch}×${r.seq}: ${c.warmupMs.map((x) => x.toFixed(0)).join(', ')}; ${d.uniqueGraphs ?? 'n/a'} graphs, ${d.graphBreaks ?? 'n/a'} graph breaks`;
+      }).join('; ') + '.');
   }
   lines.push('');
-  lines.push('Correctness (dropout 0, same weights and batch; first step loss must agree within 1e-4 relative, gradient norm within 1e-3):');
+  lines.push(`Correctness (dropout 0, same weights and batch): ours against transformers ${CHECK_IMPL} attention (the gate: first-step loss within ${LOSS_TOLERANCE} ` +
+    `relative, gradient norm within ${GRAD_NORM_TOLERANCE}), and against SDPA (recorded):`);
   lines.push('');
-  lines.push('| config | batch | loss ours | loss PyTorch | rel. diff | grad norm rel. diff | 2nd-step loss rel. diff |');
-  lines.push('|---|---|---|---|---|---|---|');
+  lines.push(`| config | batch | loss ours | loss ${CHECK_IMPL} | rel. diff | grad norm rel. diff | 2nd-step loss rel. diff | SDPA: loss rel. diff | grad norm | 2nd loss |`);
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of result.runs) {
     const c = r.check;
+    const s = c.sdpa;
     lines.push(`| ${r.config} | ${r.batch} | ${c.ours.losses[0].toFixed(7)} | ${c.pytorch.losses[0].toFixed(7)} | ${c.lossRelDiff.toExponential(2)} | ` +
-      `${c.gradNormRelDiff.toExponential(2)} | ${c.secondLossRelDiff.toExponential(2)} |`);
+      `${c.gradNormRelDiff.toExponential(2)} | ${c.secondLossRelDiff.toExponential(2)} | ` +
+      `${s ? `${s.lossRelDiff.toExponential(2)} | ${s.gradNormRelDiff.toExponential(2)} | ${s.secondLossRelDiff.toExponential(2)}` : 'n/a | n/a | n/a'} |`);
   }
   if (result.runs.some((r) => r.memory)) {
     lines.push('');
-    lines.push(`Peak RSS = VmHWM of a fresh process per side and config after loading the saved model and ${MEMORY_STEPS} steps. ` +
+    lines.push(`Peak RSS = VmHWM of a fresh process (ours; the SDPA anchor) per config after loading the saved model and ${MEMORY_STEPS} steps. ` +
       'Training-phase peak = VmHWM reset (clear_refs) after loading and the optimizer set-up; RSS after load for scale:');
     lines.push('');
-    lines.push('| config | batch | ours after load | PyTorch after load | ours training peak | PyTorch training peak | training-peak ratio |');
+    lines.push('| config | batch | ours after load | SDPA after load | ours training peak | SDPA training peak | training-peak ratio |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const r of result.runs) {
       if (!r.memory) continue;
@@ -337,29 +403,44 @@ function formatMarkdown(result) {
   lines.push('Per-step process resources (medians of the timed steps; CPU = user + system time of all threads over wall time; ' +
     'faults = minor page faults, i.e. memory the allocator handed back to the kernel and touched again):');
   lines.push('');
-  lines.push('| config | batch | load avg (1 min) | ours CPU/wall | PyTorch CPU/wall | ours sys ms | PyTorch sys ms | ours faults | PyTorch faults |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  const usageHead = ['config', 'batch', 'load avg (1 min)', 'ours CPU/wall', 'ours sys ms', 'ours faults'];
+  for (const a of anchors) usageHead.push(`${a} CPU/wall`, `${a} sys ms`, `${a} faults`);
+  lines.push(`| ${usageHead.join(' | ')} |`);
+  lines.push(`|${usageHead.map(() => '---|').join('')}`);
   for (const r of result.runs) {
     if (!r.correct) continue;
     const o = r.ours.usageMedian;
-    const p = r.pytorch.usageMedian;
-    lines.push(`| ${r.config} | ${r.batch} | ${r.loadStart[0].toFixed(2)} | ${o.cpuPerWall.toFixed(2)} | ${p.cpuPerWall.toFixed(2)} | ${o.sysMs.toFixed(0)} | ` +
-      `${p.sysMs.toFixed(0)} | ${o.minorFaults} | ${p.minorFaults} |`);
+    const row = [r.config, r.batch, r.loadStart[0].toFixed(2), o.cpuPerWall.toFixed(2), o.sysMs.toFixed(0), o.minorFaults];
+    for (const a of anchors) {
+      const x = r.anchors[a];
+      if (!x || x.error) row.push('n/a', 'n/a', 'n/a');
+      else row.push(x.usageMedian.cpuPerWall.toFixed(2), x.usageMedian.sysMs.toFixed(0), x.usageMedian.minorFaults);
+    }
+    lines.push(`| ${row.join(' | ')} |`);
   }
   const s = result.sgemm;
   lines.push('');
   lines.push(`sgemm (torch.mm 2048² fp32, ${s.start.blas}, best of ${s.start.samples_ms.length}): ${s.start.gflops.toFixed(1)} GFLOP/s at the start, ` +
     `${s.end ? s.end.gflops.toFixed(1) : 'n/a'} at the end (best ${s.gflops.toFixed(1)}); per config, the better of two measurements (5 repeats each) ` +
-    'just before and just after its timing loop, which is the rate the fractions below use (the last column: against the best of the run).');
-  lines.push('FLOPs per step = 6·B·S·L·(4H² + 2HI) + 12·L·B·S²·H + 6·B·(H² + 2H) (weight GEMMs ×3 for forward + backward, attention QKᵀ and PV, pooler and classifier): the model\'s FLOPs, on both sides. ' +
+    'just before and just after its timing loop, which is the rate the fractions below use (the last column: ours against the best of the run).');
+  lines.push('FLOPs per step = 6·B·S·L·(4H² + 2HI) + 12·L·B·S²·H + 6·B·(H² + 2H) (weight GEMMs ×3 for forward + backward, attention QKᵀ and PV, pooler and classifier): the model\'s FLOPs, on every side. ' +
     'Ours performs fewer: its last layer runs the output projection and feed-forward block forward and input gradient for the positions the classifier reads only (native/model/first_positions.h), 4·B·S·(H² + 2HI) less, so its fraction is that of the model\'s work, as model-FLOPs utilisation counts it.');
   lines.push('');
-  lines.push('| config | batch | GFLOP/step | sgemm GFLOP/s then | ours GFLOP/s | ours % of sgemm | PyTorch GFLOP/s | PyTorch % of sgemm | ours % of best sgemm |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  const flopHead = ['config', 'batch', 'GFLOP/step', 'sgemm GFLOP/s then', 'ours GFLOP/s', 'ours % of sgemm'];
+  for (const a of anchors) flopHead.push(`${a} GFLOP/s`, `${a} % of sgemm`);
+  flopHead.push('ours % of best sgemm');
+  lines.push(`| ${flopHead.join(' | ')} |`);
+  lines.push(`|${flopHead.map(() => '---|').join('')}`);
   for (const r of result.runs) {
     if (!r.correct) continue;
-    lines.push(`| ${r.config} | ${r.batch} | ${(r.flops / 1e9).toFixed(1)} | ${r.sgemm.gflops.toFixed(1)} | ${r.oursGflops.toFixed(1)} | ${(100 * r.oursSgemmFraction).toFixed(1)}% | ` +
-      `${r.pytorchGflops.toFixed(1)} | ${(100 * r.pytorchSgemmFraction).toFixed(1)}% | ${(100 * r.oursBestSgemmFraction).toFixed(1)}% |`);
+    const row = [r.config, r.batch, (r.flops / 1e9).toFixed(1), r.sgemm.gflops.toFixed(1), r.oursGflops.toFixed(1), `${(100 * r.oursSgemmFraction).toFixed(1)}%`];
+    for (const a of anchors) {
+      const x = r.anchors[a];
+      if (!x || x.error) row.push('n/a', 'n/a');
+      else row.push(x.gflops.toFixed(1), `${(100 * x.sgemmFraction).toFixed(1)}%`);
+    }
+    row.push(`${(100 * r.oursBestSgemmFraction).toFixed(1)}%`);
+    lines.push(`| ${row.join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -370,6 +451,8 @@ function formatMarkdown(result) {
 function parseArgs(argv) {
   const o = {
     configs: Object.keys(CONFIGS),
+    batches: null,
+    anchors: ['sdpa', 'compile'],
     threads: 2,
     reps: 'auto',
     warmup: 4,
@@ -378,18 +461,24 @@ function parseArgs(argv) {
     memory: true,
     write: true,
     out: path.join(ROOT, 'bench', 'results'),
-    python: process.env.BERT_TRAINER_PYTHON || '/usr/bin/python3',
+    python: defaultPython(),
   };
   for (const { flag: a, value } of flagsOf(argv)) {
     if (a === '--configs') {
       o.configs = value().split(',').map((s) => s.trim()).filter(Boolean);
       for (const c of o.configs) if (!CONFIGS[c]) throw new RangeError(`unknown config ${c} (${Object.keys(CONFIGS).join(', ')})`);
+    } else if (a === '--batches') {
+      o.batches = value().split(',').map((s) => integerArg(s.trim(), '--batches', 1));
+    } else if (a === '--anchors') {
+      const anchors = listArg(value(), Object.keys(ANCHORS), '--anchors');
+      o.anchors = Object.keys(ANCHORS).filter((x) => anchors.includes(x));
     } else if (a === '--threads') o.threads = integerArg(value(), '--threads', 1);
     else if (a === '--reps') {
       const v = value();
       o.reps = v === 'auto' ? 'auto' : integerArg(v, '--reps', 5);
     }
     else if (a === '--warmup') o.warmup = integerArg(value(), '--warmup', 1);
+    else if (a === '--quick') Object.assign(o, { reps: 5, warmup: 2, memory: false });
     else if (a === '--seq') o.seq = integerArg(value(), '--seq', 2);
     else if (a === '--precision') {
       o.precision = value();
@@ -397,6 +486,10 @@ function parseArgs(argv) {
     }
     else if (a === '--no-memory') o.memory = false;
     else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
+  }
+  if (o.batches) {
+    const none = o.configs.filter((c) => !CONFIGS[c].batches.some((b) => o.batches.includes(b)));
+    if (none.length) throw new RangeError(`--batches ${o.batches.join(',')}: no batch size of ${none.join(', ')} (${none.map((c) => `${c}: ${CONFIGS[c].batches.join(',')}`).join('; ')})`);
   }
   return o;
 }
@@ -406,8 +499,9 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   // When the addon is already loaded (e.g. from the CLI), OpenBLAS and libgomp have read their environment: the
   // variables below then reach only the PyTorch processes. Recorded in the results.
   const addonPreloaded = Object.keys(require.cache).some((k) => k.endsWith('.node') && k.includes('bert_trainer'));
-  // OpenBLAS (Debian's pthread build) sizes its own thread pool from this variable when it is loaded, not from
-  // LibTorch's set_num_threads: give both sides and the sgemm measurement the same count.
+  // An OpenBLAS in the process (Debian's pthread build) sizes its own thread pool from this variable when it is
+  // loaded, not from LibTorch's set_num_threads: give every side and the sgemm measurement the same count (the pip
+  // PyTorch's MKL follows set_num_threads and ignores it).
   if (!process.env.OPENBLAS_NUM_THREADS) process.env.OPENBLAS_NUM_THREADS = String(o.threads);
   // libgomp spins up to 300,000 iterations before an idle worker sleeps, OpenBLAS's pool threads sched_yield for
   // about 0.1 s after each GEMM; on a 2-core machine both take cores from the thread with the work. bert-trainer
@@ -419,28 +513,43 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   native().setNumThreads(o.threads);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-step-bench-'));
-  const python = new PythonWorker(o.python, env);
+  // One worker per anchor (each stays warm with its own model); the correctness gate runs in the first.
+  const workerNames = o.anchors.length ? o.anchors : ['sdpa'];
+  const workers = Object.fromEntries(workerNames.map((a) => [a, new PythonWorker(o.python, env)]));
+  const checker = workers[workerNames[0]];
   const result = {
     date: new Date().toISOString().slice(0, 10),
     argv: o.argv || [],
-    settings: { precision: o.precision, threads: o.threads, reps: o.reps === 'auto' ? AUTO_REPS : o.reps, warmup: o.warmup, seq: o.seq, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, dropout: 0.1 },
+    settings: {
+      precision: o.precision, threads: o.threads, anchors: o.anchors, checkImpl: CHECK_IMPL, reps: o.reps === 'auto' ? AUTO_REPS : o.reps,
+      warmup: o.warmup, compileMinWarmup: COMPILE_MIN_WARMUP, seq: o.seq, batches: o.batches, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, dropout: 0.1,
+      targets: TARGETS,
+    },
     uptimeStart: uptimeLine(),
     runs: [],
   };
   try {
     log(`step bench: ${result.uptimeStart}`);
+    log(`PyTorch side: ${o.python}; anchors: ${o.anchors.map((a) => ANCHORS[a]).join(', ') || 'none'}`);
     const sgemmArgs = [SGEMM, String(o.threads), '2048', '10'];
     const sgemmStart = runJsonProcess(o.python, sgemmArgs, env);
     log(`sgemm: ${sgemmStart.gflops.toFixed(1)} GFLOP/s (${sgemmStart.blas}, ${o.threads} threads)`);
-    const threadsReply = await python.send({ op: 'threads', threads: o.threads });
+    let pythonThreads = null;
+    for (const w of Object.values(workers)) pythonThreads = (await w.send({ op: 'threads', threads: o.threads })).threads;
     result.machine = machineInfo(ROOT, native, o.threads, sgemmStart.torch);
-    result.machine.pythonThreads = threadsReply.threads;
+    result.machine.python = o.python;
+    result.machine.pythonThreads = pythonThreads;
     result.machine.oursThreads = native().numThreads();
     result.machine.envAppliedToOurs = !addonPreloaded;
 
     for (const name of o.configs) {
       for (const batchSize of CONFIGS[name].batches) {
-        const run = await runOne(name, batchSize, o, python, tmp, env, log);
+        if (o.batches && !o.batches.includes(batchSize)) continue;
+        const run = await runOne(name, batchSize, o, { workers, checker }, tmp, env, log);
+        if (run.pythonVersions) {
+          result.machine.transformers = run.pythonVersions.transformers;
+          result.machine.pythonOptimizer = run.pythonVersions.optimizer;
+        }
         result.runs.push(run);
       }
     }
@@ -449,15 +558,18 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
     for (const r of result.runs) {
       if (!r.correct) continue;
       r.oursGflops = r.flops / (r.ours.median / 1000) / 1e9;
-      r.pytorchGflops = r.flops / (r.pytorch.median / 1000) / 1e9;
       // Against the rate measured around this config's timing (the load moves), and against the run's best rate.
       r.oursSgemmFraction = r.oursGflops / r.sgemm.gflops;
-      r.pytorchSgemmFraction = r.pytorchGflops / r.sgemm.gflops;
       r.oursBestSgemmFraction = r.oursGflops / result.sgemm.gflops;
+      for (const x of Object.values(r.anchors)) {
+        if (x.error) continue;
+        x.gflops = r.flops / (x.median / 1000) / 1e9;
+        x.sgemmFraction = x.gflops / r.sgemm.gflops;
+      }
     }
     result.uptimeEnd = uptimeLine();
   } finally {
-    await python.close();
+    await Promise.all(Object.values(workers).map((w) => w.close()));
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   result.markdown = formatMarkdown(result);
@@ -466,6 +578,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
     // The default run gets the plain name; other selections say what they are.
     const suffix = [
       o.configs.length === Object.keys(CONFIGS).length ? '' : `-${o.configs.join('-')}`,
+      o.batches ? `-b${o.batches.join('-')}` : '',
       o.seq === 128 ? '' : `-seq${o.seq}`,
       o.threads === 2 ? '' : `-t${o.threads}`,
       o.precision === 'fp32' ? '' : `-${o.precision}`,
@@ -479,7 +592,16 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   return result;
 }
 
-async function runOne(name, batchSize, o, python, tmp, env, log) {
+const usageSummary = (list, ms) => ({
+  cpuPerWall: median(list.map((u, i) => (u.userMs + u.sysMs) / ms[i])),
+  sysMs: median(list.map((u) => u.sysMs)),
+  minorFaults: median(list.map((u) => u.minorFaults)),
+});
+
+/** The errors of a PyTorch worker as one short line (a failed torch.compile can say a lot). */
+const errorLine = (err) => (err instanceof Error ? err.message : String(err)).replace(/^PyTorch worker: /, '').replace(/\s+/g, ' ').slice(0, 1000);
+
+async function runOne(name, batchSize, o, { workers, checker }, tmp, env, log) {
   const seq = o.seq;
   const label = `${name} ${batchSize}x${seq}`;
   const dir = path.join(tmp, `${name}-${batchSize}`);
@@ -489,14 +611,16 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
   writeBatchFile(batchFile, batch);
   const run = { config: name, ...CONFIGS[name], batch: batchSize, seq, flops: trainingFlops(name, batchSize, seq), loadStart: os.loadavg() };
   delete run.batches;
+  const optimizerSettings = { lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, precision: o.precision };
 
   // Fresh weights (transformers' initialisation, seed 0), saved for the PyTorch side.
   const ours = await OursModel.create(hfConfig(name, true), { seed: 0 }, o.precision);
   await ours.save(dir);
   writeDropoutFreeDir(dir, dirNoDropout);
 
-  // 1. Correctness with dropout 0: two steps per side from the same weights on the same batch.
-  const check = { ours: { losses: [], gradNorms: [] }, pytorch: null };
+  // 1. Correctness with dropout 0: two steps per side from the same weights on the same batch, against transformers'
+  // eager attention (the gate) and SDPA (recorded).
+  const check = { ours: { losses: [], gradNorms: [] }, pytorch: null, sdpa: null };
   {
     const exact = await OursModel.create(dirNoDropout, undefined, o.precision);
     exact.startTraining();
@@ -506,72 +630,127 @@ async function runOne(name, batchSize, o, python, tmp, env, log) {
       check.ours.gradNorms.push(s.gradNorm);
     }
     exact.dispose();
-    const loaded = await python.send({ op: 'load', dir: dirNoDropout, dropout: false, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, precision: o.precision });
-    run.parameters = loaded.parameters;
-    await python.send({ op: 'batch', file: batchFile });
-    const r = await python.send({ op: 'steps', count: 2 });
-    check.pytorch = { losses: r.losses, gradNorms: r.gradNorms };
-    await python.send({ op: 'unload' });
+    await checker.send({ op: 'batch', file: batchFile });
+    for (const impl of [CHECK_IMPL, 'sdpa']) {
+      const loaded = await checker.send({ op: 'load', dir: dirNoDropout, impl, dropout: false, ...optimizerSettings });
+      run.parameters = loaded.parameters;
+      run.pythonVersions = { torch: loaded.torch, transformers: loaded.transformers, optimizer: loaded.optimizer };
+      const r = await checker.send({ op: 'steps', count: 2 });
+      const side = { impl, attention: loaded.attention, losses: r.losses, gradNorms: r.gradNorms };
+      side.lossRelDiff = relDiff(check.ours.losses[0], r.losses[0]);
+      side.gradNormRelDiff = relDiff(check.ours.gradNorms[0], r.gradNorms[0]);
+      side.secondLossRelDiff = relDiff(check.ours.losses[1], r.losses[1]);
+      if (impl === CHECK_IMPL) check.pytorch = side;
+      else check.sdpa = side;
+    }
+    await checker.send({ op: 'unload' });
   }
-  check.lossRelDiff = relDiff(check.ours.losses[0], check.pytorch.losses[0]);
-  check.gradNormRelDiff = relDiff(check.ours.gradNorms[0], check.pytorch.gradNorms[0]);
-  check.secondLossRelDiff = relDiff(check.ours.losses[1], check.pytorch.losses[1]);
+  check.lossRelDiff = check.pytorch.lossRelDiff;
+  check.gradNormRelDiff = check.pytorch.gradNormRelDiff;
+  check.secondLossRelDiff = check.pytorch.secondLossRelDiff;
   run.check = check;
   run.correct = check.lossRelDiff <= LOSS_TOLERANCE && check.gradNormRelDiff <= GRAD_NORM_TOLERANCE;
-  log(`${label}: loss ours ${check.ours.losses[0].toFixed(7)} PyTorch ${check.pytorch.losses[0].toFixed(7)} (rel ${check.lossRelDiff.toExponential(2)}), ` +
-    `grad norm rel ${check.gradNormRelDiff.toExponential(2)}, 2nd loss rel ${check.secondLossRelDiff.toExponential(2)}${run.correct ? '' : '  MISMATCH: no time reported'}`);
+  log(`${label}: loss ours ${check.ours.losses[0].toFixed(7)} ${CHECK_IMPL} ${check.pytorch.losses[0].toFixed(7)} (rel ${check.lossRelDiff.toExponential(2)}), ` +
+    `grad norm rel ${check.gradNormRelDiff.toExponential(2)}, 2nd loss rel ${check.secondLossRelDiff.toExponential(2)}; ` +
+    `SDPA: loss rel ${check.sdpa.lossRelDiff.toExponential(2)}, grad norm rel ${check.sdpa.gradNormRelDiff.toExponential(2)}` +
+    `${run.correct ? '' : '  MISMATCH: no time reported'}`);
 
-  // 2. Timing (dropout as configured), alternating A B A B on warm, long-lived processes, with the machine's sgemm
-  // rate measured just before and just after (the machine is shared: its rate moves with the other load).
+  // 2. Timing (dropout as configured), in turns (ours, then each anchor) on warm, long-lived processes, with the
+  // machine's sgemm rate measured just before and just after (the machine is shared: its rate moves with the load).
   if (run.correct) {
-    const sgemmBefore = await python.send({ op: 'sgemm', threads: o.threads, size: 2048, repeats: 5 });
+    const sgemmBefore = await checker.send({ op: 'sgemm', threads: o.threads, size: 2048, repeats: 5 });
     ours.startTraining();
-    await python.send({ op: 'load', dir, dropout: true, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, precision: o.precision });
-    await python.send({ op: 'batch', file: batchFile });
-    const warm = { ours: [], pytorch: [] };
-    for (let i = 0; i < o.warmup; i += 1) {
-      warm.ours.push((await ours.step(batch)).ms);
-      warm.pytorch.push(...(await python.send({ op: 'steps', count: 1 })).ms);
+    const sides = {};
+    for (const a of o.anchors) {
+      const s = { warmupMs: [], ms: [], usage: [], losses: [] };
+      sides[a] = s;
+      try {
+        await workers[a].send({ op: 'load', dir, impl: a, dropout: true, ...optimizerSettings });
+        await workers[a].send({ op: 'batch', file: batchFile });
+      } catch (err) {
+        Object.assign(s, { error: errorLine(err), phase: 'load' });
+        log(`${label}: ${ANCHORS[a]} failed to load: ${s.error}`);
+      }
+    }
+    // One step of an anchor; a failure (a torch.compile that cannot compile, say) takes it out of the run.
+    const anchorStep = async (a, phase) => {
+      const s = sides[a];
+      if (s.error) return null;
+      try {
+        const r = await workers[a].send({ op: 'steps', count: 1 });
+        if (r.dynamo) s.dynamo = r.dynamo;
+        s.losses.push(...r.losses);
+        return r;
+      } catch (err) {
+        Object.assign(s, { error: errorLine(err), phase });
+        log(`${label}: ${ANCHORS[a]} failed (${phase}): ${s.error}`);
+        return null;
+      }
+    };
+    const warm = [];
+    const warmupOf = (a) => (a === 'compile' ? Math.max(o.warmup, COMPILE_MIN_WARMUP) : o.warmup);
+    const warmupSteps = Math.max(o.warmup, ...o.anchors.map(warmupOf));
+    for (let i = 0; i < warmupSteps; i += 1) {
+      if (i < o.warmup) warm.push((await ours.step(batch)).ms);
+      for (const a of o.anchors) {
+        if (i >= warmupOf(a)) continue;
+        const phase = a === 'compile' && i === 0 ? 'compiling step' : 'warm-up';
+        const r = await anchorStep(a, phase);
+        if (r) sides[a].warmupMs.push(...r.ms);
+      }
     }
     const reps = o.reps === 'auto' ? AUTO_REPS[name] : o.reps;
-    const samples = { ours: [], pytorch: [] };
-    const usage = { ours: [], pytorch: [] };
+    const samples = [];
+    const usage = [];
     for (let i = 0; i < reps; i += 1) {
-      const a = await ours.step(batch);
-      samples.ours.push(a.ms);
-      usage.ours.push(a.usage);
-      const b = await python.send({ op: 'steps', count: 1 });
-      samples.pytorch.push(...b.ms);
-      usage.pytorch.push(...b.usage);
+      const x = await ours.step(batch);
+      samples.push(x.ms);
+      usage.push(x.usage);
+      for (const a of o.anchors) {
+        const r = await anchorStep(a, 'timed step');
+        if (!r) continue;
+        sides[a].ms.push(...r.ms);
+        sides[a].usage.push(...r.usage);
+        sides[a].turns = sides[a].turns || [];
+        sides[a].turns.push(i);
+      }
     }
-    await python.send({ op: 'unload' });
-    const sgemmAfter = await python.send({ op: 'sgemm', threads: o.threads, size: 2048, repeats: 5 });
+    for (const a of o.anchors) await workers[a].send({ op: 'unload' }).catch(() => undefined);
+    const sgemmAfter = await checker.send({ op: 'sgemm', threads: o.threads, size: 2048, repeats: 5 });
     run.sgemm = { before: sgemmBefore.gflops, after: sgemmAfter.gflops, gflops: Math.max(sgemmBefore.gflops, sgemmAfter.gflops) };
-    const usageSummary = (list, ms) => ({
-      cpuPerWall: median(list.map((u, i) => (u.userMs + u.sysMs) / ms[i])),
-      sysMs: median(list.map((u) => u.sysMs)),
-      minorFaults: median(list.map((u) => u.minorFaults)),
-    });
     run.reps = reps;
-    run.ours = { warmupMs: warm.ours, ms: samples.ours, median: median(samples.ours), usage: usage.ours, usageMedian: usageSummary(usage.ours, samples.ours) };
-    run.pytorch = { warmupMs: warm.pytorch, ms: samples.pytorch, median: median(samples.pytorch), usage: usage.pytorch, usageMedian: usageSummary(usage.pytorch, samples.pytorch) };
-    run.ratio = run.ours.median / run.pytorch.median;
-    // Each A/B pair ran back to back under about the same load: the median of the pair ratios is a second estimate.
-    run.pairedRatio = median(samples.ours.map((x, i) => x / samples.pytorch[i]));
-    log(`${label}: ours ${run.ours.median.toFixed(1)} ms, PyTorch ${run.pytorch.median.toFixed(1)} ms, ratio ${run.ratio.toFixed(3)} (paired ${run.pairedRatio.toFixed(3)})  ` +
-      `(ours ${samples.ours.map((x) => x.toFixed(0)).join(' ')} | PyTorch ${samples.pytorch.map((x) => x.toFixed(0)).join(' ')}); ` +
-      `sys ms ours ${run.ours.usageMedian.sysMs.toFixed(0)} PyTorch ${run.pytorch.usageMedian.sysMs.toFixed(0)}, ` +
-      `page faults ours ${run.ours.usageMedian.minorFaults} PyTorch ${run.pytorch.usageMedian.minorFaults}`);
+    run.ours = { warmupMs: warm, ms: samples, median: median(samples), usage, usageMedian: usageSummary(usage, samples) };
+    run.anchors = {};
+    const parts = [`ours ${run.ours.median.toFixed(1)} ms`];
+    for (const a of o.anchors) {
+      const s = sides[a];
+      if (s.error || s.ms.length === 0) {
+        run.anchors[a] = { error: s.error || 'no timed step', phase: s.phase || 'timed step', warmupMs: s.warmupMs, dynamo: s.dynamo };
+        parts.push(`${ANCHORS[a]} failed`);
+        continue;
+      }
+      const x = { warmupMs: s.warmupMs, ms: s.ms, median: median(s.ms), usage: s.usage, usageMedian: usageSummary(s.usage, s.ms), losses: s.losses };
+      if (s.dynamo) x.dynamo = s.dynamo;
+      if (a === 'compile') x.compileStepMs = s.warmupMs[0];
+      x.ratio = run.ours.median / x.median;
+      // Each turn ran back to back under about the same load: the median of the per-turn ratios is a second estimate.
+      x.pairedRatio = median(s.ms.map((ms, k) => samples[s.turns[k]] / ms));
+      run.anchors[a] = x;
+      parts.push(`${ANCHORS[a]} ${x.median.toFixed(1)} ms, ratio ${x.ratio.toFixed(3)} (paired ${x.pairedRatio.toFixed(3)})`);
+    }
+    log(`${label}: ${parts.join('; ')}  (ours ${samples.map((x) => x.toFixed(0)).join(' ')}` +
+      `${o.anchors.filter((a) => !run.anchors[a].error).map((a) => ` | ${a} ${run.anchors[a].ms.map((x) => x.toFixed(0)).join(' ')}`).join('')})` +
+      `${run.anchors.compile && !run.anchors.compile.error ? `; torch.compile warm-up ${run.anchors.compile.warmupMs.map((x) => x.toFixed(0)).join(' ')} ms` : ''}`);
   }
   ours.dispose();
 
-  // 3. Peak RSS: a fresh process per side.
-  if (o.memory) {
+  // 3. Peak RSS: a fresh process for ours and for the SDPA anchor.
+  if (o.memory && run.correct) {
     const oursMem = runJsonProcess(process.execPath, ['--expose-gc', __filename, '--memory-child', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision], env);
-    const pyMem = runJsonProcess(o.python, [REFERENCE, 'memory', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision], env);
+    const pyMem = runJsonProcess(o.python, [REFERENCE, 'memory', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision, 'sdpa'], env);
     run.memory = { ours: oursMem, pytorch: pyMem, ratio: oursMem.hwm_kib / pyMem.hwm_kib };
-    log(`${label}: peak RSS ours ${mib(oursMem.hwm_kib)} PyTorch ${mib(pyMem.hwm_kib)} (ratio ${run.memory.ratio.toFixed(3)}); ` +
-      `training-phase peak ours ${mib(oursMem.train_hwm_kib)} PyTorch ${mib(pyMem.train_hwm_kib)}`);
+    log(`${label}: peak RSS ours ${mib(oursMem.hwm_kib)} SDPA ${mib(pyMem.hwm_kib)} (ratio ${run.memory.ratio.toFixed(3)}); ` +
+      `training-phase peak ours ${mib(oursMem.train_hwm_kib)} SDPA ${mib(pyMem.train_hwm_kib)}`);
   }
   run.loadEnd = os.loadavg();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -595,7 +774,7 @@ async function main(argv = process.argv.slice(2)) {
   return result.runs.every((r) => r.correct) ? 0 : 1;
 }
 
-module.exports = { runStepBench, formatMarkdown, trainingFlops, CONFIGS, main };
+module.exports = { runStepBench, formatMarkdown, trainingFlops, CONFIGS, ANCHORS, TARGETS, main };
 
 if (require.main === module) {
   main().then(
