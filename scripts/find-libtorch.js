@@ -103,12 +103,12 @@ function describe(prefix, cmakeDir, source) {
   const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []);
   const includeDirs = [path.join(prefix, 'include'), path.join(prefix, 'include', 'torch', 'csrc', 'api', 'include')];
   if (cuda) {
-    const cudaInclude = cudaIncludeDir(prefix);
-    if (!cudaInclude) {
+    const cudaIncludes = cudaIncludeDirs(prefix);
+    if (!cudaIncludes) {
       throw new Error(`${source} at ${prefix} is a CUDA LibTorch, but the CUDA runtime headers (cuda_runtime_api.h) were not found: `
-        + 'install the CUDA toolkit (nvcc and its headers) or set CUDA_HOME.');
+        + 'install the CUDA toolkit (nvcc and its headers: cuda_runtime_api.h and crt/) or set CUDA_HOME.');
     }
-    includeDirs.push(cudaInclude);
+    includeDirs.push(...cudaIncludes);
   }
   const distributed = distributedSupport(prefix, includeDirs, cuda);
   const defines = [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi}`].concat(cuda ? ['BERT_TRAINER_CUDA=1'] : []);
@@ -131,16 +131,21 @@ function describe(prefix, cmakeDir, source) {
   };
 }
 
-// The CUDA runtime headers a CUDA LibTorch's own headers include (c10/cuda): pip's nvidia wheels beside torch/
-// (nvidia/cu13 since CUDA 13, nvidia/cuda_runtime before), else the toolkit of CUDA_HOME or nvcc's /usr/local/cuda.
-function cudaIncludeDir(prefix, env = process.env) {
+// The CUDA headers a CUDA LibTorch's own headers include: the runtime (c10/cuda) from a CUDA toolkit's include/
+// (CUDA_HOME, CUDA_PATH, nvcc's /usr/local/cuda) or pip's nvidia wheels beside torch/ (nvidia/cu13 since CUDA 13,
+// nvidia/cuda_runtime before), complete with cuda_runtime.h's own crt/; and the math libraries' headers (cuBLAS,
+// cuSPARSE, cuSOLVER: ATen/cuda, which ProcessGroupNCCL includes) from the wheels or the toolkit. Runtime first.
+function cudaIncludeDirs(prefix, env = process.env) {
   const nvidia = path.join(prefix, '..', 'nvidia');
   const wheelDirs = exists(nvidia)
-    ? fs.readdirSync(nvidia).filter((d) => /^cu\d+$/.test(d) || d === 'cuda_runtime').map((d) => path.join(nvidia, d, 'include'))
+    ? fs.readdirSync(nvidia).map((d) => path.join(nvidia, d, 'include')).filter(exists)
     : [];
   const toolkits = [env.CUDA_HOME, env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
-  const found = wheelDirs.concat(toolkits).find((d) => exists(path.join(d, 'cuda_runtime_api.h')));
-  return found ? path.resolve(found) : undefined;
+  const candidates = toolkits.concat(wheelDirs).filter(exists);
+  const runtime = candidates.find((d) => exists(path.join(d, 'cuda_runtime_api.h')) && exists(path.join(d, 'crt', 'host_config.h')));
+  if (!runtime) return undefined;
+  const libraries = candidates.filter((d) => d !== runtime && ['cublas_v2.h', 'cusparse.h', 'cusolverDn.h', 'nccl.h'].some((h) => exists(path.join(d, h))));
+  return [runtime].concat(libraries).map((d) => path.resolve(d));
 }
 
 // PyTorch's distributed engine (c10d) is usable when its headers are installed and Gloo's headers are found:
