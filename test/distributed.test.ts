@@ -143,9 +143,9 @@ describe('options and sharding', () => {
     expect(() => new Trainer(model, { distributed } as unknown as TrainerOptions)).toThrow(message);
   });
 
-  (distributedBuild ? test : test.skip)("backend 'nccl' is rejected with the reason while models train on the CPU", async () => {
+  (distributedBuild ? test : test.skip)("backend 'nccl' with a model on the CPU is rejected with the reason", async () => {
     const trainer = new Trainer(model, { distributed: { rank: 0, worldSize: 1, backend: 'nccl' }, epochs: 1 });
-    await expect(trainer.fit(EXAMPLES.slice(0, 4))).rejects.toThrow(/backend 'nccl' reduces CUDA tensors, but bert-trainer trains on the CPU so far; use 'gloo'/);
+    await expect(trainer.fit(EXAMPLES.slice(0, 4))).rejects.toThrow(/backend 'nccl' reduces CUDA tensors, but the model is on the CPU; load it with device 'cuda' or use 'gloo'/);
   });
 
   test("torchrun's environment variables, each checked by name", () => {
