@@ -1,33 +1,50 @@
-// Parity with PyTorch: every fixture that test/fixtures/generate.py wrote with the reference implementation
-// (test/reference/bert_reference.py) loads, and our fp32 logits are within 1e-5 of PyTorch's. Saved
-// directories reload in Python bit-identically and reproduce the logits.
-import { execFileSync } from 'child_process';
+// Parity with transformers itself (5.18 on torch 2.13): every fixture test/fixtures/generate.py wrote from transformers'
+// BertForSequenceClassification loads, and our fp32 logits are within 1e-5 of what transformers computes from the same
+// directory with eager attention and with sdpa alike. Directories we save reload in transformers (strictly) with the
+// same logits, and their tensors are the loaded checkpoint's, bit for bit.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 import { BertClassifier } from '../src';
 import { Fixture, fixture, manifest, maxAbsDiff } from './helpers/fixtures';
-import { PYTHON, REFERENCE_DIR } from './helpers/paths';
+import { PythonReference } from './helpers/reference';
 
 const TOLERANCE = 1e-5;
 const withLogits = manifest().fixtures.filter((f) => f.expected.logits !== undefined);
 
-function runPython(script: string, args: string[]): string {
-  return execFileSync(PYTHON, [path.join(REFERENCE_DIR, script), ...args], { encoding: 'utf8' });
-}
+let reference: PythonReference;
+beforeAll(() => {
+  reference = new PythonReference();
+});
+afterAll(() => reference.close());
 
 async function load(f: Fixture): Promise<BertClassifier> {
   return BertClassifier.fromPretrained(fixture(f.name).path);
 }
 
-describe('logits match PyTorch within 1e-5 (fp32)', () => {
+test('the manifest holds transformers\' outputs, eager and sdpa, for every fixture', () => {
+  const m = manifest();
+  expect(m.version).toBe(2);
+  expect(m.transformersVersion).toMatch(/^\d+\.\d+/);
+  expect(withLogits.length).toBeGreaterThanOrEqual(18);
+  for (const f of m.fixtures) {
+    expect(Object.keys(f.expectedSdpa).sort()).toEqual(Object.keys(f.expected).sort());
+  }
+  // sdpa really is another kernel: its logits are close to eager's, not equal to them.
+  const odd = fixture('odd-bin-f32');
+  expect(odd.expectedSdpa.logits).not.toEqual(odd.expected.logits);
+  expect(maxAbsDiff(odd.expectedSdpa.logits!.flat(), odd.expected.logits!)).toBeLessThanOrEqual(TOLERANCE);
+});
+
+describe('logits match transformers within 1e-5 (fp32), eager and sdpa attention', () => {
   test.each(withLogits.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
     const model = await load(f);
     try {
       const { logits, shape } = await model.forward(f.inputs);
       expect(shape).toEqual([f.inputs.inputIds.length, f.config.num_labels]);
       expect(maxAbsDiff(logits, f.expected.logits!)).toBeLessThanOrEqual(TOLERANCE);
+      expect(maxAbsDiff(logits, f.expectedSdpa.logits!)).toBeLessThanOrEqual(TOLERANCE);
       expect([...model.loadReport.missing].sort()).toEqual([...f.missingKeys].sort());
       expect(model.loadReport.initialized).toEqual(model.loadReport.missing);
     } finally {
@@ -36,8 +53,8 @@ describe('logits match PyTorch within 1e-5 (fp32)', () => {
   });
 });
 
-test('the named-parameter list and shapes equal the PyTorch reference', async () => {
-  for (const name of ['tiny-safetensors-f32', 'odd-bin-f32', 'defaults-config']) {
+test('the named-parameter list and shapes equal transformers\' named_parameters()', async () => {
+  for (const name of ['tiny-safetensors-f32', 'odd-bin-f32', 'defaults-config', 'tiny-save-pretrained', 'odd-bare-bertmodel']) {
     const f = fixture(name);
     const model = await load(f);
     expect(model.parameters().map((p) => [p.name, p.shape])).toEqual(f.stateDictKeys);
@@ -49,8 +66,10 @@ test('a bare BertModel checkpoint loads into model.bert; pooled output and hidde
   const f = fixture('odd-bare-bertmodel');
   const model = await load(f);
   const out = await model.forward({ ...f.inputs, outputHiddenStates: true });
-  expect(maxAbsDiff(out.pooledOutput!, f.expected.pooledOutput!)).toBeLessThanOrEqual(TOLERANCE);
-  expect(maxAbsDiff(out.lastHiddenState!, f.expected.lastHiddenState!)).toBeLessThanOrEqual(TOLERANCE);
+  for (const expected of [f.expected, f.expectedSdpa]) {
+    expect(maxAbsDiff(out.pooledOutput!, expected.pooledOutput!)).toBeLessThanOrEqual(TOLERANCE);
+    expect(maxAbsDiff(out.lastHiddenState!, expected.lastHiddenState!)).toBeLessThanOrEqual(TOLERANCE);
+  }
   expect(out.hiddenShape).toEqual([f.inputs.inputIds.length, f.inputs.inputIds[0].length, f.config.hidden_size]);
   expect(model.loadReport.missing.sort()).toEqual(['classifier.bias', 'classifier.weight']);
   expect(model.loadReport.renamed).toContainEqual({ from: 'embeddings.word_embeddings.weight', to: 'bert.embeddings.word_embeddings.weight' });
@@ -110,7 +129,7 @@ test('numLabels different from the checkpoint: a shape error, or a fresh head wi
   model.dispose();
 });
 
-describe('saving: Python reloads our directory bit-identically and reproduces the logits', () => {
+describe('saving: transformers reloads our directory strictly, bit-identically, with the same logits', () => {
   const cases: [string, 'safetensors' | 'pytorch'][] = [
     ['odd-bin-f32', 'safetensors'],
     ['odd-bin-f32', 'pytorch'],
@@ -132,12 +151,17 @@ describe('saving: Python reloads our directory bit-identically and reproduces th
         [format === 'safetensors' ? 'model.safetensors' : 'pytorch_model.bin', 'config.json'].sort(),
       );
       expect(fs.readdirSync(out).filter((n) => n.includes('.tmp'))).toEqual([]);
-      const compared = JSON.parse(runPython('compare_weights.py', [f.path, out]));
+      const compared = await reference.compareWeights(f.path, out);
       expect(compared.differing).toEqual([]);
-      const inputsFile = path.join(out, 'inputs.json');
-      fs.writeFileSync(inputsFile, JSON.stringify(f.inputs));
-      const reloaded = JSON.parse(runPython('reload_and_predict.py', [out, inputsFile]));
-      expect(maxAbsDiff((reloaded.logits as number[][]).flat(), f.expected.logits!)).toBeLessThanOrEqual(TOLERANCE);
+      expect(compared.notF32).toEqual([]);
+      expect(compared.compared).toBe(f.stateDictKeys.length);
+      for (const attn of ['eager', 'sdpa'] as const) {
+        const reloaded = await reference.predict(out, f.inputs, attn);
+        expect(reloaded.attnImplementation).toBe(attn);
+        expect(reloaded.keys.sort()).toEqual(f.stateDictKeys.map(([name]) => name).sort());
+        const expected = attn === 'eager' ? f.expected : f.expectedSdpa;
+        expect(maxAbsDiff(reloaded.logits.flat(), expected.logits!)).toBeLessThanOrEqual(TOLERANCE);
+      }
       const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
       expect(config.architectures).toEqual(['BertForSequenceClassification']);
       expect(config.model_type).toBe('bert');

@@ -1,7 +1,8 @@
 import { LrSchedulerType, cosCorrectlyRounded, learningRateAt, lrLambda, resolveWarmupSteps } from '../src/schedule';
 
-// What torch.optim.lr_scheduler.LambdaLR (torch 1.13) handed optimizer step k with transformers' lambdas
-// (test/reference/train_reference.py), printed by Python with repr(): the lr of steps 0..totalSteps+4.
+// What transformers' own schedules (transformers.get_scheduler, 5.18, on torch 2.13's LambdaLR: the ones
+// test/reference/train_reference.py uses) hand optimizer step k, printed by Python with repr(): the lr of steps
+// 0..totalSteps+4. (Recorded with torch 1.13 and transformers' lambdas; get_scheduler on 2.13 gives every value again.)
 const PYTORCH: { type: LrSchedulerType; baseLr: number; warmupSteps: number; totalSteps: number; lrs: number[] }[] = [
   { type: 'linear', baseLr: 5e-05, warmupSteps: 3, totalSteps: 10,
     lrs: [

@@ -1,8 +1,16 @@
-// The manifest that test/fixtures/generate.py writes: each fixture's directory, inputs and PyTorch's outputs.
+// The manifest that test/fixtures/generate.py writes: each fixture's directory, inputs and the outputs transformers
+// (5.18, torch 2.13) computes from that directory, with eager attention (`expected`) and with sdpa (`expectedSdpa`).
 import * as fs from 'fs';
 import * as path from 'path';
 
 import { FIXTURES_DIR } from './paths';
+
+export interface Expected {
+  logits?: number[][];
+  loss?: number;
+  pooledOutput?: number[][];
+  lastHiddenState?: number[][][];
+}
 
 export interface Fixture {
   name: string;
@@ -17,11 +25,15 @@ export interface Fixture {
   unexpectedKeys: string[];
   inputs: { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] };
   labels: unknown;
-  expected: { logits?: number[][]; loss?: number; pooledOutput?: number[][]; lastHiddenState?: number[][][] };
+  expected: Expected;
+  expectedSdpa: Expected;
   stateDictKeys: [string, number[]][];
 }
 
 export interface Manifest {
+  version: number;
+  torchVersion: string;
+  transformersVersion: string;
   fixtures: Fixture[];
   tokenizerVocab: { dir: string; vocabSize: number };
 }

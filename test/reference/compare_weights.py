@@ -1,12 +1,12 @@
 """Checks that a directory bert-trainer saved holds exactly the weights of the checkpoint it loaded.
 
-Usage: /usr/bin/python3 test/reference/compare_weights.py <original_dir> <saved_dir>
+Usage: .venv/bin/python test/reference/compare_weights.py <original_dir> <saved_dir>
 
 The original's tensors are mapped the way transformers' from_pretrained maps keys (legacy LayerNorm
 gamma/beta, a bare BertModel's missing "bert." prefix, pretraining heads and position_ids dropped) and
 converted to float32, which is what the loader keeps. Every saved tensor must then be bit-identical
 (torch.equal) to its original, and the saved file must hold float32 tensors only.
-Prints a JSON summary; exits 1 on any difference.
+Prints a JSON summary; exits 1 on any difference. (Our own readers, torch only: this checks the bytes, not a model.)
 """
 
 import json
@@ -35,17 +35,23 @@ def normalise(sd):
     return out
 
 
+def compare(original_dir, saved_dir):
+    """{"file", "compared", "saved", "differing": [keys], "notF32": [keys]} for two model directories."""
+    _, original, _, _ = read_checkpoint_dir(original_dir)
+    _, saved, saved_dtypes, saved_file = read_checkpoint_dir(saved_dir)
+    original = normalise(original)
+    differing = [k for k, v in original.items() if k not in saved or not torch.equal(saved[k], v)]
+    not_f32 = [k for k, d in saved_dtypes.items() if d != "F32"]
+    return {"file": saved_file, "compared": len(original), "saved": len(saved), "differing": differing, "notF32": not_f32}
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    _, original, _, _ = read_checkpoint_dir(argv[1])
-    _, saved, saved_dtypes, saved_file = read_checkpoint_dir(argv[2])
-    original = normalise(original)
-    differing = [k for k, v in original.items() if k not in saved or not torch.equal(saved[k], v)]
-    not_f32 = [k for k, d in saved_dtypes.items() if d != "F32"]
-    print(json.dumps({"file": saved_file, "compared": len(original), "saved": len(saved), "differing": differing, "notF32": not_f32}))
-    return 1 if differing or not_f32 else 0
+    result = compare(argv[1], argv[2])
+    print(json.dumps(result))
+    return 1 if result["differing"] or result["notF32"] else 0
 
 
 if __name__ == "__main__":

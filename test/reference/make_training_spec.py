@@ -1,7 +1,7 @@
 """Writes a deterministic training spec for test/reference/train_reference.py.
 
 Usage:
-    /usr/bin/python3 test/reference/make_training_spec.py <model_dir> <spec_out.json>
+    .venv/bin/python test/reference/make_training_spec.py <model_dir> <spec_out.json>
         [--kind single|multilabel|regression] [--output-file PATH] [--seed N]
         [--steps N] [--accum N] [--micro-batches N] [--batch-size N] [--max-len N]
         [--lr X] [--weight-decay X] [--max-grad-norm X] [--scheduler NAME] [--warmup N]
@@ -30,7 +30,7 @@ with ".safetensors" instead of ".json". Same arguments -> byte-identical spec.
 
 --check runs the spec through train_reference.py (in-process, output to a temp file) and prints
 the losses / grad norms; it exits 1 when maxGradNorm is set but no step clipped.
-Depends on the stdlib only (plus torch for --check).
+Depends on the stdlib only (plus torch and transformers for --check: .venv/bin/python).
 """
 
 from __future__ import annotations

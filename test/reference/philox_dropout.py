@@ -4,15 +4,19 @@ The native model (native/model/dropout.cpp) draws every dropout mask from one pe
 n elements takes the next ceil(n / 4) counter blocks, and element i is kept when word i of those blocks is at least
 round(p * 2**32). This module reproduces that stream in numpy so the training reference can apply the same masks in
 the same order (embeddings, then per layer attention probabilities, attention output, feed-forward output, then the
-classifier), which makes training with dropout comparable number for number.
+classifier), which makes training with dropout comparable number for number. transformers has no counterpart of these
+masks: this is the one hand-written piece the training reference keeps. philox_functional_dropout swaps
+torch.nn.functional.dropout for the stream's masks, which reaches every dropout transformers' BERT applies (its
+nn.Dropout modules call F.dropout, and its eager attention calls nn.functional.dropout on the probabilities).
 
-Self-test: ``/usr/bin/python3 philox_dropout.py`` checks Random123's known-answer vectors.
+Self-test: ``.venv/bin/python test/reference/philox_dropout.py`` checks Random123's known-answer vectors.
 """
+import contextlib
 import math
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _MUL0, _MUL1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -49,36 +53,27 @@ class PhiloxStream:
         return words.astype(np.uint64) >= np.uint64(drop_below)
 
 
-class PhiloxDropout(nn.Module):
-    """nn.Dropout with the stream's mask; kept values scaled by 1/(1-p) computed in the input's dtype."""
-
-    def __init__(self, p: float, stream: PhiloxStream):
-        super().__init__()
-        self.p = p
-        self.stream = stream
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.from_numpy(self.stream.keep_mask(x.numel(), self.p)).reshape(x.shape)
-        one = torch.ones((), dtype=x.dtype)
-        scale = one / torch.tensor(1.0 - self.p, dtype=x.dtype)
-        return x * (keep.to(x.dtype) * scale)
-
-
-def use_philox_dropout(model: nn.Module, seed: int) -> PhiloxStream:
-    """Replaces every nn.Dropout in ``model`` with a PhiloxDropout drawing from one stream keyed by ``seed``."""
+@contextlib.contextmanager
+def philox_functional_dropout(seed: int):
+    """While active, torch.nn.functional.dropout(x, p, training) draws its keep-mask from one PhiloxStream keyed by
+    ``seed`` (in call order) and scales kept values by 1/(1-p) computed in x's dtype; with training off or p == 0 it
+    returns x and draws nothing, as bert-trainer's dropout does. Yields the stream."""
     stream = PhiloxStream(seed)
+    original = F.dropout
 
-    def replace(module: nn.Module) -> None:
-        for name, child in module.named_children():
-            if isinstance(child, nn.Dropout):
-                setattr(module, name, PhiloxDropout(child.p, stream))
-            else:
-                replace(child)
+    def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> torch.Tensor:
+        if not training or p == 0.0:
+            return input
+        keep = torch.from_numpy(stream.keep_mask(input.numel(), p)).reshape(input.shape)
+        one = torch.ones((), dtype=input.dtype)
+        scale = one / torch.tensor(1.0 - p, dtype=input.dtype)
+        return input * (keep.to(input.dtype) * scale)
 
-    replace(model)
-    return stream
+    F.dropout = dropout
+    try:
+        yield stream
+    finally:
+        F.dropout = original
 
 
 def _self_test() -> None:
@@ -96,6 +91,19 @@ def _self_test() -> None:
         assert got == expected, f"philox4x32_10{ctr}, key {key}: {[hex(w) for w in got]} != {[hex(w) for w in expected]}"
     mask = PhiloxStream(42).keep_mask(1_000_000, 0.1)
     assert abs(1.0 - mask.mean() - 0.1) < 0.002, mask.mean()
+    # The swap reaches nn.Dropout modules, draws in call order, and is undone afterwards.
+    original = F.dropout
+    x = torch.ones(2, 5)
+    with philox_functional_dropout(7):
+        first = torch.nn.Dropout(0.5).train()(x)
+        second = torch.nn.functional.dropout(x, 0.5, True)
+        untouched = torch.nn.Dropout(0.5).eval()(x)
+    assert F.dropout is original
+    stream = PhiloxStream(7)
+    for got in (first, second):
+        want = torch.from_numpy(stream.keep_mask(10, 0.5)).reshape(2, 5).to(torch.float32) * 2.0
+        assert torch.equal(got, want), (got, want)
+    assert torch.equal(untouched, x)
     print("philox_dropout: ok")
 
 

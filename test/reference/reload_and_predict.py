@@ -1,22 +1,21 @@
-"""Reload a model directory and run the PyTorch reference forward pass.
+"""Reload a model directory bert-trainer wrote, with transformers itself, and run an eval forward pass.
 
 Usage:
-    /usr/bin/python3 test/reference/reload_and_predict.py <model_dir> <inputs.json>
+    .venv/bin/python test/reference/reload_and_predict.py <model_dir> <inputs.json> [eager|sdpa]
 
-<model_dir> is a Hugging Face-style directory (as written by bert-trainer):
-config.json plus one of model.safetensors, model.safetensors.index.json (+ shards),
-pytorch_model.bin, pytorch_model.bin.index.json (+ shards). <inputs.json> is
-{"inputIds": [[...]], "attentionMask": [[...]], "tokenTypeIds": [[...]]}
-(attentionMask / tokenTypeIds optional).
+<model_dir> is a Hugging Face model directory: config.json plus one of model.safetensors,
+model.safetensors.index.json (+ shards), pytorch_model.bin, pytorch_model.bin.index.json (+ shards).
+<inputs.json> is {"inputIds": [[...]], "attentionMask": [[...]], "tokenTypeIds": [[...]]}
+(attentionMask / tokenTypeIds optional). The attention implementation defaults to eager.
 
-The load is strict: every parameter of the reference BertForSequenceClassification
-must be present with the right shape, and the only tolerated extra keys are the
-ones transformers ignores (bert.embeddings.position_ids / token_type_ids, cls.*).
-Prints {"logits": [[...]], "keys": [...], "dtypes": {key: "F32"|...}} on stdout;
-exits 1 with a message on stderr on any problem.
+The model is transformers' BertForSequenceClassification.from_pretrained(model_dir) in float32, and the load is
+strict: transformers must report no missing, unexpected or mismatched key. Prints
+{"logits": [[...]], "keys": [...], "dtypes": {key: "F32"|...}, "attnImplementation": ...} on stdout (keys and
+stored dtypes as the file holds them, read with our own readers below); exits 1 with a message on stderr on any
+problem.
 
-The helpers here (read_checkpoint_dir, load_reference_model) are also used by
-test/fixtures/generate.py to verify the fixtures it writes.
+The readers here (read_checkpoint_dir: safetensors through safetensors_io.py, .bin through
+torch.load(weights_only=True), sharded indexes) are also used by compare_weights.py and test/fixtures/generate.py.
 """
 
 from __future__ import annotations
@@ -32,12 +31,6 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import safetensors_io  # noqa: E402
-from bert_reference import (  # noqa: E402
-    BertForSequenceClassification,
-    fix_legacy_key,
-    is_ignorable_unexpected,
-    resolve_config,
-)
 
 
 class ReloadError(Exception):
@@ -116,100 +109,31 @@ def read_checkpoint_dir(model_dir: str) -> Tuple[dict, "OrderedDict[str, torch.T
     raise ReloadError(f"{model_dir}: no model.safetensors / pytorch_model.bin (or sharded index) found")
 
 
-def _head(keys: List[str], n: int = 8) -> str:
-    return str(keys[:n])[:-1] + (", ...]" if len(keys) > n else "]")
+def predict(model_dir: str, inputs: dict, attn_implementation: str = "eager") -> dict:
+    """transformers' logits for ``inputs`` from ``model_dir`` (strict load), plus the file's keys and stored dtypes."""
+    import hf_reference  # transformers is imported only here: the readers above need torch alone
 
-
-def load_reference_model(raw_cfg: dict, sd: Dict[str, torch.Tensor], strict: bool = True):
-    """Builds the reference model and loads ``sd`` into it (converted to float32).
-
-    strict=True (checkpoints bert-trainer wrote): exact HF key names required.
-    strict=False (third-party fixtures): also applies transformers' load-time
-    fixes: LayerNorm.gamma/beta renaming and a missing/extra ``bert.`` prefix.
-    Returns (model, missing_keys, unexpected_keys) with ignorable keys dropped.
-    """
-    cfg = resolve_config(raw_cfg)
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(cfg)
-    expected = OrderedDict((k, v) for k, v in model.state_dict().items())
-    src = OrderedDict(sd)
-    if not strict:
-        src = OrderedDict((fix_legacy_key(k), v) for k, v in src.items())
-        has_prefix = any(k.startswith("bert.") for k in src)
-        if not has_prefix:  # bare BertModel checkpoint: add the base-model prefix
-            src = OrderedDict(
-                (("bert." + k) if k.split(".")[0] in ("embeddings", "encoder", "pooler") else k, v)
-                for k, v in src.items()
-            )
-    unexpected = [k for k in src if k not in expected and not is_ignorable_unexpected(k)]
-    missing = [k for k in expected if k not in src]
-    if strict and (missing or unexpected):
-        raise ReloadError(f"strict load failed: {len(missing)} missing keys {_head(missing)}, "
-                          f"{len(unexpected)} unexpected keys {_head(unexpected)}")
-    if unexpected:
-        raise ReloadError(f"{len(unexpected)} unexpected keys {_head(unexpected)}")
-    new_sd = OrderedDict()
-    for k, ref in expected.items():
-        if k not in src:
-            new_sd[k] = ref
-            continue
-        v = src[k]
-        if tuple(v.shape) != tuple(ref.shape):
-            raise ReloadError(f"{k}: shape {list(v.shape)} in checkpoint, model expects {list(ref.shape)}")
-        if not v.is_floating_point():
-            raise ReloadError(f"{k}: dtype {v.dtype} is not floating point")
-        new_sd[k] = v.to(torch.float32)
-    model.load_state_dict(new_sd, strict=True)
-    model.eval()
-    return model, missing, unexpected
-
-
-def _tensor2d(inputs: dict, key: str, like: torch.Tensor = None, fill: int = 0) -> torch.Tensor:
-    val = inputs.get(key)
-    if val is None:
-        if like is None:
-            raise ReloadError(f"inputs: {key} is required")
-        return torch.full_like(like, fill)
-    if not isinstance(val, list) or not val or not all(isinstance(r, list) for r in val):
-        raise ReloadError(f"inputs: {key} must be a non-empty list of lists")
-    if len({len(r) for r in val}) != 1:
-        raise ReloadError(f"inputs: rows of {key} have different lengths")
-    t = torch.tensor(val, dtype=torch.long)
-    if like is not None and t.shape != like.shape:
-        raise ReloadError(f"inputs: {key} shape {list(t.shape)} != inputIds shape {list(like.shape)}")
-    return t
-
-
-def predict(model, inputs: dict) -> List[List[float]]:
-    ids = _tensor2d(inputs, "inputIds")
-    mask = _tensor2d(inputs, "attentionMask", ids, 1)
-    types = _tensor2d(inputs, "tokenTypeIds", ids, 0)
-    cfg = model.config
-    if ids.min() < 0 or ids.max() >= cfg["vocab_size"]:
-        raise ReloadError(f"inputs: inputIds outside [0, {cfg['vocab_size']})")
-    if types.min() < 0 or types.max() >= cfg["type_vocab_size"]:
-        raise ReloadError(f"inputs: tokenTypeIds outside [0, {cfg['type_vocab_size']})")
-    if ids.shape[1] > cfg["max_position_embeddings"]:
-        raise ReloadError(f"inputs: sequence length {ids.shape[1]} > max_position_embeddings")
-    with torch.no_grad():
-        return model(ids, mask, types)["logits"].tolist()
+    _raw_cfg, sd, dtypes, _kind = read_checkpoint_dir(model_dir)
+    try:
+        model, _info = hf_reference.load_classifier(model_dir, attn_implementation, strict=True)
+        logits = hf_reference.classifier_outputs(model, inputs)["logits"]
+    except hf_reference.HFReferenceError as e:
+        raise ReloadError(str(e)) from None
+    return {"logits": logits, "keys": list(sd.keys()), "dtypes": dtypes, "attnImplementation": attn_implementation}
 
 
 def main(argv: List[str]) -> int:
-    if len(argv) != 3:
-        print("usage: reload_and_predict.py <model_dir> <inputs.json>", file=sys.stderr)
+    if len(argv) not in (3, 4):
+        print("usage: reload_and_predict.py <model_dir> <inputs.json> [eager|sdpa]", file=sys.stderr)
         return 2
-    model_dir, inputs_path = argv[1], argv[2]
     try:
-        raw_cfg, sd, dtypes, _kind = read_checkpoint_dir(model_dir)
-        model, _, _ = load_reference_model(raw_cfg, sd, strict=True)
-        with open(inputs_path, "r", encoding="utf-8") as f:
+        with open(argv[2], "r", encoding="utf-8") as f:
             inputs = json.load(f)
-        logits = predict(model, inputs)
-    except (ReloadError, ValueError, NotImplementedError, OSError, json.JSONDecodeError) as e:
+        result = predict(argv[1], inputs, argv[3] if len(argv) == 4 else "eager")
+    except (ReloadError, ValueError, OSError, json.JSONDecodeError) as e:
         print(f"reload_and_predict: error: {e}", file=sys.stderr)
         return 1
-    json.dump({"logits": logits, "keys": list(sd.keys()), "dtypes": dtypes}, sys.stdout)
+    json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -1,7 +1,8 @@
 """Minimal pure-Python safetensors reader/writer (torch + stdlib only).
 
-The ``safetensors`` package is not installable here, so this implements the file
-format directly:
+Written when the ``safetensors`` package could not be installed here; it stays as a second, independent
+implementation of the file format (the tests' readers, and the fixtures' writer, whose files transformers then
+loads through the real ``safetensors`` package in .venv):
 
     [8 bytes]  N = header length, unsigned little-endian 64-bit
     [N bytes]  UTF-8 JSON object: {"__metadata__": {str: str} (optional),

@@ -1,8 +1,9 @@
-"""PyTorch reference for the training-parity tests: what transformers' Trainer + torch do.
+"""The training-parity reference: transformers' BertForSequenceClassification trained the way transformers' Trainer
+trains it, on given micro-batches.
 
 Usage:
-    /usr/bin/python3 test/reference/train_reference.py <spec.json>
-    /usr/bin/python3 test/reference/train_reference.py --self-test
+    .venv/bin/python test/reference/train_reference.py <spec.json>
+    .venv/bin/python test/reference/train_reference.py --self-test
 
 <spec.json> (see test/reference/README.md for every field and its default):
     {"modelDir": "...", "outputFile": "...", "batches": [{"inputIds": [[..]], "attentionMask": [[..]],
@@ -11,25 +12,46 @@ Usage:
      "classWeights": null|[w0, ...], "learningRate": 5e-5, "weightDecay": 0.0, "adamBeta1": 0.9,
      "adamBeta2": 0.999, "adamEpsilon": 1e-8, "maxGradNorm": 1.0, "gradientAccumulationSteps": 1,
      "lrScheduler": "linear"|"cosine"|"constant"|"constant_with_warmup", "warmupSteps": 0,
-     "totalSteps": n, "dropout": false}
+     "totalSteps": n, "dropout": false, "seed": 0, "mixedPrecision": "no"|"bf16",
+     "attnImplementation": "sdpa"|"eager", "numThreads": 1, "partialGroupDivisor": "accumulation_steps"}
 
-Prints {"losses", "microLosses", "learningRates", "gradNorms", "steps"} as JSON on stdout and
-writes every named parameter (HF names, F32) to outputFile. Exits 1 with a message on stderr
-on a bad spec, 2 on bad usage.
+Prints {"losses", "microLosses", "learningRates", "gradNorms", "steps", "versions"} as JSON on stdout and writes
+every named parameter (HF names, F32) to outputFile. Exits 1 with a message on stderr on a bad spec, 2 on bad usage.
 
-The loop replicates (without importing transformers) Trainer._inner_training_loop with
-logging_steps=1 and one epoch over the given micro-batches, in order:
+Everything that computes is transformers' or torch's own:
+    model      BertForSequenceClassification.from_pretrained(modelDir, dtype=float32, attn_implementation=...),
+               dropout probabilities 0 unless "dropout" (problem_type from the spec when given), its own loss
+               (problem_type as transformers chooses it); class weights: F.cross_entropy(logits, labels, weight=w)
+               on the model's logits (a Trainer compute_loss_func)
+    optimizer  torch.optim.AdamW over the Trainer's two groups (Trainer.get_decay_parameter_names: no decay on
+               biases and LayerNorm weights)
+    schedule   transformers.get_scheduler(lrScheduler, optimizer, warmupSteps, totalSteps)
+    clipping   torch.nn.utils.clip_grad_norm_(model.parameters(), maxGradNorm) (maxGradNorm 0: the Trainer's
+               clip_grad_norm_(..., inf), which only measures)
+    bf16       the forward pass (loss included) under torch.autocast("cpu", dtype=torch.bfloat16), as accelerate wraps
+               the model's forward for the Trainer's bf16=True
+and the loop is Trainer._run_epoch's with logging_steps=1 over one epoch of the micro-batches, in order:
 
     model.train(); model.zero_grad()
-    for each micro-batch:            loss = model loss (problem_type as transformers)
-                                     (loss / divisor).backward(); tr_loss += (loss / divisor).detach()
+    per micro-batch:  loss = model loss; (loss / divisor).backward(); tr_loss += (loss / divisor).detach()
     after every gradientAccumulationSteps micro-batches, and after the last one:
-        grad_norm = clip_grad_norm_(model.parameters(), maxGradNorm)   (if maxGradNorm > 0)
-        lr = scheduler.get_last_lr()[0]; optimizer.step(); scheduler.step(); model.zero_grad()
-        logged loss = tr_loss (float32 sum of the scaled micro-batch losses); tr_loss = 0
+        grad_norm = clip_grad_norm_(...); optimizer.step(); lr = scheduler.get_last_lr()[0]
+        scheduler.step(); model.zero_grad(); logged loss = tr_loss (float32); tr_loss = 0
 
-with torch.optim.AdamW over transformers' two parameter groups and LambdaLR schedules
-mirroring transformers.optimization. Only torch and the stdlib are used.
+One deliberate difference from transformers 5.18's Trainer: it divides the loss by the accumulation steps only when
+the model's forward takes no **kwargs; BertForSequenceClassification.forward takes **kwargs, so that Trainer passes
+num_items_in_batch instead, which BERT's classification loss ignores, and sums the micro-batch losses of a step
+rather than averaging them. bert-trainer (like transformers 4.x's Trainer for this model) averages them: the loss is
+divided by the accumulation steps here, as in the Trainer's own code path for such models.
+
+The one piece that is not transformers': with "dropout": true, the masks. transformers has no counterpart of
+bert-trainer's dropout masks (Philox4x32-10 keyed by the seed, native/model/dropout.cpp), so philox_dropout.py
+draws them and torch.nn.functional.dropout is swapped for it while the reference trains: transformers' own modules
+and eager attention (which calls nn.functional.dropout on the attention probabilities) then drop exactly what
+bert-trainer drops, in the same order.
+
+Threads: torch's CPU kernels reduce per intra-op thread (layer_norm's weight and bias gradients, for one), so
+numThreads should be the number bert-trainer computes with (the tests pass the addon's numThreads()).
 """
 
 from __future__ import annotations
@@ -40,19 +62,18 @@ import os
 import sys
 import tempfile
 from collections import OrderedDict
-from functools import partial
-from typing import Any, Dict, List, Optional, Tuple
-
-import torch
-import torch.nn.functional as F
-from torch import nn
+from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import hf_reference  # noqa: E402  (switches the Hub off before transformers is imported)
 import safetensors_io  # noqa: E402
-from bert_reference import BertForSequenceClassification, resolve_config  # noqa: E402
-from philox_dropout import use_philox_dropout  # noqa: E402
-from reload_and_predict import ReloadError, load_reference_model, read_checkpoint_dir  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from hf_reference import ATTENTION_IMPLEMENTATIONS, HFReferenceError, effective_config, load_classifier  # noqa: E402
+from philox_dropout import philox_functional_dropout  # noqa: E402
+from reload_and_predict import ReloadError  # noqa: E402
+from transformers import Trainer, get_scheduler  # noqa: E402
 
 
 class SpecError(Exception):
@@ -62,6 +83,7 @@ class SpecError(Exception):
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 PARTIAL_GROUP_DIVISORS = ("accumulation_steps", "group_size")
+MIXED_PRECISIONS = ("no", "bf16")
 
 SPEC_DEFAULTS: Dict[str, Any] = {
     "problemType": None,
@@ -77,81 +99,26 @@ SPEC_DEFAULTS: Dict[str, Any] = {
     "warmupSteps": 0,
     "totalSteps": None,  # None: the number of optimizer steps this spec runs
     "dropout": False,
-    "seed": 0,  # with "dropout": true, the key of the Philox dropout stream (as Trainer seed)
+    "seed": 0,  # torch.manual_seed; with "dropout": true also the key of the Philox dropout stream (as Trainer seed)
     "partialGroupDivisor": "accumulation_steps",
-    "mixedPrecision": "no",  # "bf16": forward under torch.autocast("cpu", bfloat16), loss in fp32 (the Trainer's option)
+    "mixedPrecision": "no",  # "bf16": forward + loss under torch.autocast("cpu", bfloat16) (the Trainer's bf16=True)
+    "attnImplementation": "sdpa",  # from_pretrained's default; "eager": transformers' eager_attention_forward
+    "numThreads": 1,  # torch.set_num_threads while training
 }
-MIXED_PRECISIONS = ("no", "bf16")
-
-# --------------------------------------------------------------------------------------
-# Schedules: transformers.optimization (lambdas applied by torch.optim.lr_scheduler.LambdaLR)
-# --------------------------------------------------------------------------------------
-
-
-def _constant_lambda(_: int) -> float:
-    return 1.0
-
-
-def _constant_with_warmup_lambda(current_step: int, *, num_warmup_steps: int) -> float:
-    if current_step < num_warmup_steps:
-        return float(current_step) / float(max(1.0, num_warmup_steps))
-    return 1.0
-
-
-def _linear_lambda(current_step: int, *, num_warmup_steps: int, num_training_steps: int) -> float:
-    if current_step < num_warmup_steps:
-        return float(current_step) / float(max(1, num_warmup_steps))
-    return max(0.0, float(num_training_steps - current_step) / float(max(1, num_training_steps - num_warmup_steps)))
-
-
-def _cosine_lambda(
-    current_step: int, *, num_warmup_steps: int, num_training_steps: int, num_cycles: float = 0.5
-) -> float:
-    if current_step < num_warmup_steps:
-        return float(current_step) / float(max(1, num_warmup_steps))
-    progress = float(current_step - num_warmup_steps) / float(max(1, num_training_steps - num_warmup_steps))
-    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress)))
-
-
-def lr_lambda_for(name: str, warmup_steps: int, total_steps: int):
-    if name == "linear":
-        return partial(_linear_lambda, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
-    if name == "cosine":
-        return partial(_cosine_lambda, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
-    if name == "constant":
-        return _constant_lambda
-    if name == "constant_with_warmup":
-        return partial(_constant_with_warmup_lambda, num_warmup_steps=warmup_steps)
-    raise SpecError(f"unknown lrScheduler {name!r} (expected one of {', '.join(SCHEDULERS)})")
-
-
-def expected_learning_rates(spec: Dict[str, Any], steps: int) -> List[float]:
-    """base_lr * lambda(k) for k = 0..steps-1: what LambdaLR hands optimizer step k."""
-    fn = lr_lambda_for(spec["lrScheduler"], spec["warmupSteps"], spec["totalSteps"])
-    return [spec["learningRate"] * fn(k) for k in range(steps)]
 
 
 # --------------------------------------------------------------------------------------
-# Optimizer parameter groups: Trainer.get_decay_parameter_names / create_optimizer
+# Optimizer and schedule: the Trainer's create_optimizer / create_scheduler
 # --------------------------------------------------------------------------------------
 
 
-def get_parameter_names(model: nn.Module, forbidden_layer_types) -> List[str]:
-    """transformers.trainer_pt_utils.get_parameter_names: parameter names not inside forbidden layers."""
-    result: List[str] = []
-    for name, child in model.named_children():
-        if isinstance(child, tuple(forbidden_layer_types)):
-            continue
-        result += [f"{name}.{n}" for n in get_parameter_names(child, forbidden_layer_types)]
-    result += list(model._parameters.keys())
-    return result
+def decay_parameter_names(model) -> List[str]:
+    """Trainer.get_decay_parameter_names (it does not use the Trainer's state): every parameter except those of
+    LayerNorm layers and those whose name says bias / norm."""
+    return Trainer.get_decay_parameter_names(None, model)
 
 
-def decay_parameter_names(model: nn.Module) -> List[str]:
-    return [n for n in get_parameter_names(model, [nn.LayerNorm]) if "bias" not in n]
-
-
-def make_optimizer(model: nn.Module, spec: Dict[str, Any]) -> torch.optim.AdamW:
+def make_optimizer(model, spec: Dict[str, Any]) -> torch.optim.AdamW:
     decay = set(decay_parameter_names(model))
     groups = [
         {"params": [p for n, p in model.named_parameters() if n in decay and p.requires_grad],
@@ -164,13 +131,13 @@ def make_optimizer(model: nn.Module, spec: Dict[str, Any]) -> torch.optim.AdamW:
     )
 
 
-# --------------------------------------------------------------------------------------
-# Loss: BertForSequenceClassification.forward's loss, plus optional class weights for CE
-# --------------------------------------------------------------------------------------
+def make_scheduler(optimizer, spec: Dict[str, Any]):
+    return get_scheduler(spec["lrScheduler"], optimizer, num_warmup_steps=spec["warmupSteps"],
+                         num_training_steps=spec["totalSteps"])
 
 
 def effective_problem_type(configured: Optional[str], num_labels: int, labels: torch.Tensor) -> str:
-    """transformers' inference when config.problem_type is None."""
+    """transformers' inference when config.problem_type is None (BertForSequenceClassification.forward)."""
     if configured is not None:
         return configured
     if num_labels == 1:
@@ -178,19 +145,6 @@ def effective_problem_type(configured: Optional[str], num_labels: int, labels: t
     if num_labels > 1 and labels.dtype in (torch.long, torch.int):
         return "single_label_classification"
     return "multi_label_classification"
-
-
-def compute_loss(
-    logits: torch.Tensor, labels: torch.Tensor, problem_type: str, num_labels: int,
-    class_weights: Optional[torch.Tensor],
-) -> torch.Tensor:
-    if problem_type == "regression":
-        if num_labels == 1:
-            return F.mse_loss(logits.squeeze(), labels.squeeze())
-        return F.mse_loss(logits, labels)
-    if problem_type == "single_label_classification":
-        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1), weight=class_weights)
-    return F.binary_cross_entropy_with_logits(logits, labels)
 
 
 # --------------------------------------------------------------------------------------
@@ -255,6 +209,13 @@ def normalise_spec(raw: Dict[str, Any], need_files: bool = True) -> Dict[str, An
         raise SpecError(f"partialGroupDivisor must be one of {', '.join(PARTIAL_GROUP_DIVISORS)}")
     if spec["mixedPrecision"] not in MIXED_PRECISIONS:
         raise SpecError(f"mixedPrecision must be one of {', '.join(MIXED_PRECISIONS)}")
+    if spec["attnImplementation"] not in ATTENTION_IMPLEMENTATIONS:
+        raise SpecError(f"attnImplementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}")
+    if spec["dropout"] and spec["attnImplementation"] != "eager":
+        raise SpecError("dropout: true needs attnImplementation 'eager' (sdpa draws its attention-dropout mask "
+                        "inside the kernel, where bert-trainer's Philox masks cannot be applied)")
+    if not _is_int(spec["numThreads"]) or spec["numThreads"] < 1:
+        raise SpecError("numThreads must be an integer >= 1")
     return spec
 
 
@@ -324,31 +285,28 @@ def build_micro_batches(spec: Dict[str, Any], cfg: Dict[str, Any]) -> List[Dict[
     return out
 
 
-def apply_config_overrides(raw_cfg: Dict[str, Any], spec: Dict[str, Any]) -> Dict[str, Any]:
-    cfg = dict(raw_cfg)
-    if spec["problemType"] is not None:
-        cfg["problem_type"] = spec["problemType"]
-    if not spec["dropout"]:
-        cfg["hidden_dropout_prob"] = 0.0
-        cfg["attention_probs_dropout_prob"] = 0.0
-        cfg["classifier_dropout"] = 0.0
-    return cfg
-
-
 # --------------------------------------------------------------------------------------
 # Training loop
 # --------------------------------------------------------------------------------------
 
 
-def _total_norm(parameters: List[torch.Tensor]) -> torch.Tensor:
-    """The norm clip_grad_norm_ computes (torch 1.13: norm of the per-parameter 2-norms)."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    return torch.norm(torch.stack([torch.norm(g.detach(), 2.0) for g in grads]), 2.0)
+def load_start_model(spec: Dict[str, Any]):
+    overrides: Dict[str, Any] = {}
+    if spec["problemType"] is not None:
+        overrides["problem_type"] = spec["problemType"]
+    if not spec["dropout"]:
+        overrides.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    model, info = load_classifier(spec["modelDir"], spec["attnImplementation"], **overrides)
+    if info["missing_keys"]:
+        missing = info["missing_keys"]
+        raise SpecError(f"{spec['modelDir']}: checkpoint lacks {len(missing)} parameters ({missing[:4]}); "
+                        "their random initialisation could not be reproduced, so training parity is undefined")
+    return model
 
 
-def train(model: BertForSequenceClassification, spec: Dict[str, Any]) -> Dict[str, Any]:
+def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
     """Runs the spec's micro-batches on ``model`` (modified in place); returns the JSON result."""
-    cfg = model.config
+    cfg = effective_config(model.config)
     batches = build_micro_batches(spec, cfg)
     num_labels = cfg["num_labels"]
     class_weights = None
@@ -360,15 +318,10 @@ def train(model: BertForSequenceClassification, spec: Dict[str, Any]) -> Dict[st
         class_weights = torch.tensor(spec["classWeights"], dtype=torch.float32)
 
     ga = spec["gradientAccumulationSteps"]
-    n_micro = len(batches)
-    torch.manual_seed(spec["seed"])
-    if spec["dropout"]:
-        use_philox_dropout(model, spec["seed"])  # bert-trainer's masks, in its order: comparable with dropout on
+    torch.manual_seed(spec["seed"])  # the Trainer's set_seed(args.seed)
     optimizer = make_optimizer(model, spec)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda_for(spec["lrScheduler"], spec["warmupSteps"], spec["totalSteps"])
-    )
-    params = list(model.parameters())
+    scheduler = make_scheduler(optimizer, spec)
+    bf16 = spec["mixedPrecision"] == "bf16"
 
     model.train()
     model.zero_grad()
@@ -377,25 +330,25 @@ def train(model: BertForSequenceClassification, spec: Dict[str, Any]) -> Dict[st
     micro_losses: List[float] = []
     learning_rates: List[float] = []
     grad_norms: List[float] = []
-    for start in range(0, n_micro, ga):
-        group = batches[start : start + ga]
+    for start in range(0, len(batches), ga):
+        group = batches[start: start + ga]
         divisor = ga if spec["partialGroupDivisor"] == "accumulation_steps" else len(group)
         for b in group:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec["mixedPrecision"] == "bf16"):
-                out = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
-            logits = out["logits"].float()
-            loss = compute_loss(logits, b["labels"], b["problem_type"], num_labels, class_weights)
+            inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                if class_weights is None:
+                    loss = model(**inputs, labels=b["labels"]).loss
+                else:
+                    logits = model(**inputs).logits
+                    loss = F.cross_entropy(logits.view(-1, num_labels), b["labels"].view(-1), weight=class_weights)
             micro_losses.append(loss.item())
             scaled = loss / divisor
             scaled.backward()
             tr_loss = tr_loss + scaled.detach()
-        if spec["maxGradNorm"] is not None:
-            norm = torch.nn.utils.clip_grad_norm_(params, spec["maxGradNorm"])
-        else:
-            norm = _total_norm(params)  # recorded only; gradients are left untouched
-        grad_norms.append(norm.item())
-        learning_rates.append(scheduler.get_last_lr()[0])
+        max_norm = spec["maxGradNorm"] if spec["maxGradNorm"] is not None else float("inf")
+        grad_norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm).item())
         optimizer.step()
+        learning_rates.append(scheduler.get_last_lr()[0])  # the Trainer's _get_learning_rate(), before scheduler.step()
         scheduler.step()
         model.zero_grad()
         losses.append(tr_loss.item())
@@ -406,20 +359,11 @@ def train(model: BertForSequenceClassification, spec: Dict[str, Any]) -> Dict[st
         "learningRates": learning_rates,
         "gradNorms": grad_norms,
         "steps": len(losses),
+        "versions": hf_reference.versions(),
     }
 
 
-def load_start_model(spec: Dict[str, Any]) -> BertForSequenceClassification:
-    raw_cfg, sd, _dtypes, _kind = read_checkpoint_dir(spec["modelDir"])
-    cfg = apply_config_overrides(raw_cfg, spec)
-    model, missing, _unexpected = load_reference_model(cfg, sd, strict=False)
-    if missing:
-        raise SpecError(f"{spec['modelDir']}: checkpoint lacks {len(missing)} parameters ({missing[:4]}); "
-                        "their random initialisation could not be reproduced, so training parity is undefined")
-    return model
-
-
-def save_parameters(model: nn.Module, path: str) -> None:
+def save_parameters(model, path: str) -> None:
     tensors = OrderedDict((n, p.detach().to(torch.float32).contiguous()) for n, p in model.named_parameters())
     safetensors_io.save_file(tensors, path, {"format": "pt"})
 
@@ -431,10 +375,28 @@ def _json_safe(result: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def run_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
-    model = load_start_model(spec)
-    result = train(model, spec)
-    save_parameters(model, spec["outputFile"])
+    """Trains as the (normalised) spec says with spec["numThreads"] intra-op threads; writes outputFile."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec["numThreads"])
+    try:
+        model = load_start_model(spec)
+        if spec["dropout"]:
+            with philox_functional_dropout(spec["seed"]):  # bert-trainer's masks: comparable with dropout on
+                result = train(model, spec)
+        else:
+            result = train(model, spec)
+        save_parameters(model, spec["outputFile"])
+    finally:
+        torch.set_num_threads(threads)
     return result
+
+
+def run_spec_json(raw: Dict[str, Any]) -> Dict[str, Any]:
+    """A raw spec -> the JSON-safe result (non-finite values as null); SpecError / ReloadError on bad input."""
+    try:
+        return _json_safe(run_spec(normalise_spec(raw)))
+    except HFReferenceError as e:
+        raise SpecError(str(e)) from None
 
 
 # --------------------------------------------------------------------------------------
@@ -471,19 +433,14 @@ def _tiny_batches(n: int, batch: int, seed: int, kind: str, num_labels: int) -> 
     return out
 
 
-def _write_tiny_model_dir(path: str, cfg_overrides: Dict[str, Any]) -> Dict[str, Any]:
-    cfg = resolve_config(TINY_CONFIG, **cfg_overrides)
+def _write_tiny_model_dir(path: str, cfg_overrides: Dict[str, Any]) -> None:
+    from transformers import BertConfig, BertForSequenceClassification
+
     torch.manual_seed(1234)
-    model = BertForSequenceClassification(cfg)
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(dict(cfg, model_type="bert", architectures=["BertForSequenceClassification"]), f, indent=2)
-    safetensors_io.save_file(OrderedDict(model.state_dict()), os.path.join(path, "model.safetensors"), {"format": "pt"})
-    return cfg
+    BertForSequenceClassification(BertConfig(**dict(TINY_CONFIG, **cfg_overrides))).save_pretrained(path)
 
 
 def self_test() -> int:
-    torch.set_num_threads(1)
     checks: List[str] = []
 
     def check(cond: bool, what: str) -> None:
@@ -493,9 +450,9 @@ def self_test() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = os.path.join(tmp, "tiny")
-        cfg = _write_tiny_model_dir(model_dir, {})
+        _write_tiny_model_dir(model_dir, {})
         base = {
-            "modelDir": model_dir, "batches": _tiny_batches(20, 4, 7, "single", cfg["num_labels"]),
+            "modelDir": model_dir, "batches": _tiny_batches(20, 4, 7, "single", 3),
             "problemType": None, "classWeights": None, "learningRate": 1e-3, "weightDecay": 0.01,
             "adamBeta1": 0.9, "adamBeta2": 0.999, "adamEpsilon": 1e-8, "maxGradNorm": 0.5,
             "gradientAccumulationSteps": 2, "lrScheduler": "linear", "warmupSteps": 3, "totalSteps": 10,
@@ -506,14 +463,11 @@ def self_test() -> int:
             spec = normalise_spec(dict(base, outputFile=os.path.join(tmp, f"out{r}.safetensors")))
             runs.append((run_spec(spec), open(spec["outputFile"], "rb").read()))
         (res, blob), (res2, blob2) = runs
-        spec = normalise_spec(dict(base, outputFile="unused"))
         check(res["steps"] == 10 and len(res["microLosses"]) == 20, "10 optimizer steps from 20 micro-batches")
         check(all(math.isfinite(x) for k in ("losses", "microLosses", "gradNorms") for x in res[k]),
               "losses, micro losses and grad norms are finite")
         check(all(g > 0.5 for g in res["gradNorms"]), "every grad norm > maxGradNorm 0.5 (clipping really clips)")
-        exp_lrs = expected_learning_rates(spec, 10)
         hand = [1e-3 * (k / 3 if k < 3 else max(0.0, (10 - k) / 7)) for k in range(10)]
-        check(res["learningRates"] == exp_lrs, "learning rates == base_lr * linear-warmup lambda(k), exactly")
         check(all(abs(a - b) <= 1e-18 for a, b in zip(res["learningRates"], hand)),
               "learning rates == hand-written 1e-3 * [0, 1/3, 2/3, 1, 6/7, ..., 1/7]")
         m = res["microLosses"]
@@ -521,37 +475,30 @@ def self_test() -> int:
                 for k in range(10)]
         check(res["losses"] == want, "losses[k] == float32 sum (micro[2k] / 2 + micro[2k+1] / 2)")
         check(res == res2 and blob == blob2, "two runs: identical JSON results and byte-identical output files")
-        saved, meta, dtypes = safetensors_io.load_file_with_info(os.path.join(tmp, "out0.safetensors"))
+        saved, _meta, dtypes = safetensors_io.load_file_with_info(os.path.join(tmp, "out0.safetensors"))
         fresh = load_start_model(spec)
         check(list(saved) == [n for n, _ in fresh.named_parameters()] and set(dtypes.values()) == {"F32"},
               "output file: every named parameter, HF names, in model order, F32")
-        start_sd = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
-        check(all(not torch.equal(saved[n], start_sd[n]) for n in saved), "every parameter changed")
-
-        # Loss helper == the reference model's own loss (problem_type inferred and explicit).
-        model = load_start_model(spec)
-        model.train()
-        for kind, pt in (("single", None), ("multilabel", "multi_label_classification")):
-            mb = build_micro_batches(normalise_spec(dict(base, outputFile="x", problemType=pt,
-                                                         batches=_tiny_batches(1, 3, 5, kind, 3))),
-                                     dict(model.config, problem_type=pt))[0]
-            ref = model(mb["input_ids"], mb["attention_mask"], mb["token_type_ids"],
-                        labels=mb["labels"])
-            mine = compute_loss(ref["logits"], mb["labels"], mb["problem_type"], 3, None)
-            check(torch.equal(ref["loss"], mine), f"compute_loss == model loss ({mb['problem_type']})")
+        start = dict(fresh.named_parameters())
+        check(all(not torch.equal(saved[n], start[n]) for n in saved), "every parameter changed")
 
         # Parameter groups: weight decay everywhere except biases and LayerNorm weights.
-        no_decay = [n for n, _ in model.named_parameters() if n not in set(decay_parameter_names(model))]
+        no_decay = [n for n, _ in fresh.named_parameters() if n not in set(decay_parameter_names(fresh))]
         check(all(n.endswith(".bias") or ".LayerNorm." in n for n in no_decay)
               and any(n.endswith("LayerNorm.weight") for n in no_decay)
               and "bert.embeddings.word_embeddings.weight" not in no_decay,
               "no-decay group = biases + LayerNorm weights")
 
+        # Class weights of 1 give the model's own loss.
+        ones = normalise_spec(dict(base, outputFile=os.path.join(tmp, "w1.safetensors"), batches=base["batches"][:2],
+                                   classWeights=[1.0, 1.0, 1.0]))
+        r1 = run_spec(ones)
+        r0 = run_spec(normalise_spec(dict(ones, classWeights=None, outputFile=os.path.join(tmp, "w0.safetensors"))))
+        check(r1["microLosses"] == r0["microLosses"], "classWeights [1, 1, 1] == the model's own cross-entropy")
+
         # Step 0 has lr 0 (warmup): with lr 0 AdamW leaves parameters untouched.
-        one = normalise_spec(dict(base, outputFile=os.path.join(tmp, "one.safetensors"), batches=base["batches"][:2]))
-        run_spec(one)
-        after = safetensors_io.load_file(one["outputFile"])
-        check(all(torch.equal(after[n], start_sd[n]) for n in after), "warmup step 0 (lr 0) leaves parameters unchanged")
+        after = safetensors_io.load_file(ones["outputFile"])
+        check(all(torch.equal(after[n], start[n]) for n in after), "warmup step 0 (lr 0) leaves parameters unchanged")
 
         # Partial last group and no clipping; cosine; class weights.
         part = normalise_spec(dict(base, outputFile=os.path.join(tmp, "p.safetensors"), batches=base["batches"][:5],
@@ -561,15 +508,26 @@ def self_test() -> int:
         check(rp["steps"] == 3 and len(rp["microLosses"]) == 5, "5 micro-batches, accumulation 2 -> 3 steps")
         want = (torch.tensor(0.0) + torch.tensor(rp["microLosses"][4]) / 2).item()
         check(rp["losses"][2] == want, "partial group (accumulation_steps): logged loss = micro[4] / 2")
-        check(rp["learningRates"] == expected_learning_rates(part, 3)
-              and rp["learningRates"][0] == 0.0 and rp["learningRates"][1] == 1e-3,
-              "cosine lrs == formula")
+        check(rp["learningRates"][0] == 0.0 and rp["learningRates"][1] == 1e-3
+              and abs(rp["learningRates"][2] - 1e-3 * 0.5 * (1 + math.cos(math.pi / 3))) <= 1e-18,
+              "cosine lrs == 1e-3 * [0, 1, (1 + cos(pi/3)) / 2]")
         partg = dict(part, partialGroupDivisor="group_size", outputFile=os.path.join(tmp, "pg.safetensors"))
         rpg = run_spec(partg)
         check(rpg["losses"][2] == rpg["microLosses"][4] and rpg["losses"][:2] == rp["losses"][:2],
               "partial group (group_size): logged loss = micro[4]")
 
-        # Multi-label and regression fixtures-like models run one step.
+        # Eager and sdpa attention train to nearly the same numbers; dropout needs eager.
+        eager = run_spec(normalise_spec(dict(base, attnImplementation="eager",
+                                             outputFile=os.path.join(tmp, "e.safetensors"))))
+        check(max(abs(a - b) for a, b in zip(eager["losses"], res["losses"])) < 1e-5,
+              "eager and sdpa: losses within 1e-5 over 10 steps")
+        try:
+            normalise_spec(dict(base, outputFile="x", dropout=True))
+            check(False, "dropout with sdpa is refused")
+        except SpecError:
+            check(True, "dropout with sdpa is refused")
+
+        # Multi-label and regression models run one step.
         for kind, pt, nl in (("multilabel", "multi_label_classification", 4), ("regression", "regression", 1)):
             d = os.path.join(tmp, kind)
             _write_tiny_model_dir(d, {"num_labels": nl, "problem_type": pt})
@@ -580,7 +538,7 @@ def self_test() -> int:
             check(r["steps"] == 1 and math.isfinite(r["losses"][0]) and r["losses"][0] == r["microLosses"][0],
                   f"{pt}: one step, finite loss")
 
-    print(json.dumps({"selfTest": "ok", "checks": checks,
+    print(json.dumps({"selfTest": "ok", "checks": checks, "versions": hf_reference.versions(),
                       "singleLabelRun": {k: res[k] for k in ("losses", "learningRates", "gradNorms", "steps")}},
                      indent=1))
     return 0
@@ -595,17 +553,15 @@ def main(argv: List[str]) -> int:
     if len(argv) != 2 or argv[1].startswith("-"):
         print("usage: train_reference.py <spec.json> | --self-test", file=sys.stderr)
         return 2
-    torch.set_num_threads(1)
     try:
         with open(argv[1], "r", encoding="utf-8") as f:
-            spec = normalise_spec(json.load(f))
-        result = run_spec(spec)
+            result = run_spec_json(json.load(f))
     except (SpecError, ReloadError, ValueError, NotImplementedError, OSError) as e:
         print(f"train_reference: error: {e}", file=sys.stderr)
         return 1
-    if not all(math.isfinite(x) for k in ("losses", "microLosses", "gradNorms") for x in result[k]):
+    if any(x is None for k in ("losses", "microLosses", "gradNorms") for x in result[k]):
         print("train_reference: warning: non-finite values (written as null)", file=sys.stderr)
-    json.dump(_json_safe(result), sys.stdout, allow_nan=False)
+    json.dump(result, sys.stdout, allow_nan=False)
     sys.stdout.write("\n")
     return 0
 
