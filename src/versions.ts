@@ -2,6 +2,7 @@
 // that importing the package does not load the native addon.
 import * as fs from 'fs';
 import * as path from 'path';
+import { inspect } from 'util';
 
 import { native } from './native';
 
@@ -27,5 +28,7 @@ export const versions: Versions = Object.freeze(
     cuda: { enumerable: true, get: () => native().versions.cuda },
     cudnn: { enumerable: true, get: () => native().versions.cudnn },
     nccl: { enumerable: true, get: () => native().versions.nccl },
+    // console.log shows the values, not the getters.
+    [inspect.custom]: { enumerable: false, value: () => ({ ...versions }) },
   }),
 );
