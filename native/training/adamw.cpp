@@ -40,6 +40,20 @@ AdamW::AdamW(std::vector<Group> groups, AdamWOptions options) : groups_(std::mov
   }
 }
 
+AdamW::StepTensors AdamW::with_gradients(size_t g) const {
+  StepTensors t;
+  for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+    const auto& grad = groups_[g].params[i].grad();
+    if (!grad.defined()) continue;
+    t.params.push_back(groups_[g].params[i]);
+    t.grads.push_back(grad);
+    t.exp_avgs.push_back(exp_avg_[g][i]);
+    t.exp_avg_sqs.push_back(exp_avg_sq_[g][i]);
+    if (fused_device_) t.steps.push_back(device_steps_[g][i]);
+  }
+  return t;
+}
+
 int64_t AdamW::applied_steps() const {
   if (!fused_device_) return step_ - skipped_on_host_;
   for (const auto& steps : device_steps_)
@@ -67,16 +81,9 @@ void AdamW::step(double lr, const at::Tensor& grad_scale, const at::Tensor& foun
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
 
   for (size_t g = 0; g < groups_.size(); ++g) {
-    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
-    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
-      const auto& grad = groups_[g].params[i].grad();
-      if (!grad.defined()) continue;
-      params.push_back(groups_[g].params[i]);
-      grads.push_back(grad);
-      exp_avgs.push_back(exp_avg_[g][i]);
-      exp_avg_sqs.push_back(exp_avg_sq_[g][i]);
-    }
-    if (params.empty()) continue;
+    StepTensors t = with_gradients(g);
+    if (t.params.empty()) continue;
+    auto &params = t.params, &grads = t.grads, &exp_avgs = t.exp_avgs, &exp_avg_sqs = t.exp_avg_sqs;
     const double weight_decay = groups_[g].weight_decay;
 
     if (fused_cpu_) {
@@ -123,17 +130,9 @@ void AdamW::step(double lr, const at::Tensor& grad_scale, const at::Tensor& foun
 // is set, and the counts are stepped back for those, so no value is read back.
 void AdamW::fused_device_step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf) {
   for (size_t g = 0; g < groups_.size(); ++g) {
-    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
-    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
-      const auto& grad = groups_[g].params[i].grad();
-      if (!grad.defined()) continue;
-      params.push_back(groups_[g].params[i]);
-      grads.push_back(grad);
-      exp_avgs.push_back(exp_avg_[g][i]);
-      exp_avg_sqs.push_back(exp_avg_sq_[g][i]);
-      steps.push_back(device_steps_[g][i]);
-    }
-    if (params.empty()) continue;
+    StepTensors t = with_gradients(g);
+    if (t.params.empty()) continue;
+    auto &params = t.params, &grads = t.grads, &exp_avgs = t.exp_avgs, &exp_avg_sqs = t.exp_avg_sqs, &steps = t.steps;
     if (grad_scale.defined()) at::_foreach_mul_(grads, grad_scale);  // the clipping coefficient, on the device
     at::_foreach_add_(steps, 1.0);
     at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1, options_.beta2,

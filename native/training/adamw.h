@@ -52,6 +52,11 @@ class AdamW {
   void load_state_dict(const StateDict& state, int64_t step, const std::string& source);
 
  private:
+  // Group g's parameters that have a gradient, with their gradients and state (and device step counts when fused).
+  struct StepTensors {
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+  };
+  StepTensors with_gradients(size_t g) const;
   void fused_device_step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf);
 
   std::vector<Group> groups_;
