@@ -41,6 +41,7 @@ at::Tensor parallel_head_mm(const at::Tensor& a, const at::Tensor& b, double alp
   const at::ThreadLocalState caller_state;
   at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
     at::ThreadLocalStateGuard same_state(caller_state);
+    SequentialMklOnThisThread sequential_mkl;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t s = i / heads, h = i % heads;
       float* c = out_data + s * out.stride(0) + h * out.stride(1);

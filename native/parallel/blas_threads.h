@@ -12,13 +12,27 @@ bool set_blas_threads(int threads);
 int blas_threads();
 
 // Runs the BLAS single-threaded for its lifetime (callers parallelise over many small products themselves), then
-// restores the count it found.
+// restores the count it found. OpenBLAS's count is process-wide: one guard on the calling thread covers its workers.
 class SingleThreadedBlas {
  public:
   SingleThreadedBlas();
   ~SingleThreadedBlas();
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
+};
+
+// MKL (PyTorch's pip wheels link it into libtorch_cpu) counts threads per calling thread: on a thread that is itself
+// one of a parallel loop's workers, a GEMM would otherwise open a nested OpenMP team per call, each one a round of
+// futex wake-ups. Sequential MKL on this thread for the guard's lifetime; nothing where the process has no MKL.
+class SequentialMklOnThisThread {
+ public:
+  SequentialMklOnThisThread();
+  ~SequentialMklOnThisThread();
+  SequentialMklOnThisThread(const SequentialMklOnThisThread&) = delete;
+  SequentialMklOnThisThread& operator=(const SequentialMklOnThisThread&) = delete;
 
  private:
   int previous_;
