@@ -2,15 +2,23 @@
 // in the same cache that Python's huggingface_hub uses, so Python and Node share one copy, and
 // downloads what is missing into it.
 //
+// The hub API (revision -> commit, the repository's file list with sizes and LFS sha256) goes through
+// @huggingface/hub (modelInfo, listFiles), with a token from the `token` option, HF_TOKEN or the token file
+// huggingface_hub writes. The downloads stay ours: that library's downloadFileToCacheDir/snapshotDownload
+// neither resume (Range), verify sha256, lock across processes, time out, report progress nor work offline,
+// and snapshotDownload fetches every file of a repository.
+//
 // Cache layout (huggingface_hub's):
 //   {cache}/models--{org}--{name}/refs/{revision}          file holding a 40-hex commit hash
 //   {cache}/models--{org}--{name}/snapshots/{commit}/{file} relative symlink into blobs/ (or a plain copy)
 //   {cache}/models--{org}--{name}/blobs/{sha256-or-etag}     the content
 //   {cache}/.locks/models--{org}--{name}/...                  lock files (ours end in .node.lock)
 import { createHash, randomBytes, type Hash } from 'crypto';
-import { createReadStream, promises as fsp } from 'fs';
+import { createReadStream, readFileSync, promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+
+import { HubApiError, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 
 import { writeFileAtomic } from './atomic-write';
 import { findWeightsFiles, WEIGHTS_FILES } from './model-files';
@@ -33,6 +41,12 @@ export interface ResolveModelOptions {
   endpoint?: string;
   /** Never touch the network; default true when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is 1/true/yes/on. */
   offline?: boolean;
+  /**
+   * Hugging Face access token for private and gated models (sent as `Authorization: Bearer`, never logged).
+   * Default: HF_TOKEN (or the legacy HUGGING_FACE_HUB_TOKEN), else the token file huggingface_hub's login writes
+   * (HF_TOKEN_PATH, default $HF_HOME/token); none when HF_HUB_DISABLE_IMPLICIT_TOKEN is set. `false`: send none.
+   */
+  token?: string | false;
   /** Extra repository files that must be present too (fetched if missing), e.g. ["added_tokens.json"]. */
   files?: string[];
   /** HTTP client; default Node's global fetch. */
@@ -86,12 +100,55 @@ function expandVars(p: string, env: NodeJS.ProcessEnv): string {
  * expanded like Python does; empty variables count as unset. Always an absolute path.
  */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const home = envValue(env, 'HOME') ?? envValue(env, 'USERPROFILE') ?? os.homedir();
-  const expand = (p: string): string => path.resolve(expandVars(expandUser(p, home), env));
   const explicit = envValue(env, 'HF_HUB_CACHE') ?? envValue(env, 'HUGGINGFACE_HUB_CACHE');
-  if (explicit !== undefined) return expand(explicit);
-  const hfHome = envValue(env, 'HF_HOME') ?? path.join(envValue(env, 'XDG_CACHE_HOME') ?? path.join(home, '.cache'), 'huggingface');
-  return path.join(expand(hfHome), 'hub');
+  if (explicit !== undefined) return expandPath(explicit, env);
+  return path.join(hfHomeDir(env), 'hub');
+}
+
+/** "~" and $VARS expanded like Python does, made absolute. */
+function expandPath(p: string, env: NodeJS.ProcessEnv): string {
+  const home = envValue(env, 'HOME') ?? envValue(env, 'USERPROFILE') ?? os.homedir();
+  return path.resolve(expandVars(expandUser(p, home), env));
+}
+
+/** huggingface_hub's HF_HOME: $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+function hfHomeDir(env: NodeJS.ProcessEnv): string {
+  return expandPath(envValue(env, 'HF_HOME') ?? path.join(envValue(env, 'XDG_CACHE_HOME') ?? path.join('~', '.cache'), 'huggingface'), env);
+}
+
+/** A token and where it came from (for messages: the token itself is never shown). */
+export interface HubToken {
+  token: string;
+  source: string;
+}
+
+/** huggingface_hub's _clean_token: no CR/LF, trimmed; empty is none. */
+function cleanToken(raw: string | undefined): string | undefined {
+  const t = raw?.replace(/[\r\n]/g, '').trim();
+  return t ? t : undefined;
+}
+
+/**
+ * The token huggingface_hub's get_token() finds: HF_TOKEN, else HUGGING_FACE_HUB_TOKEN, else the token file
+ * (HF_TOKEN_PATH, default $HF_HOME/token, written by `huggingface-cli login` / `hf auth login`). None when
+ * HF_HUB_DISABLE_IMPLICIT_TOKEN is true.
+ */
+export function hubToken(env: NodeJS.ProcessEnv = process.env): HubToken | undefined {
+  if (envIsTrue(env.HF_HUB_DISABLE_IMPLICIT_TOKEN)) return undefined;
+  for (const key of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN']) {
+    const token = cleanToken(env[key]);
+    if (token !== undefined) return { token, source: key };
+  }
+  const explicitPath = envValue(env, 'HF_TOKEN_PATH');
+  const file = explicitPath !== undefined ? expandPath(explicitPath, env) : path.join(hfHomeDir(env), 'token');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined; // no token file: anonymous, as huggingface_hub
+  }
+  const token = cleanToken(text);
+  return token !== undefined ? { token, source: `the token file ${file}` } : undefined;
 }
 
 /**
@@ -288,11 +345,37 @@ class IdleTimeout {
   }
 }
 
+/** Hub failures that callers may branch on. */
+export type HubErrorCode = 'HUB_UNAUTHORIZED' | 'HUB_GATED' | 'HUB_NOT_FOUND' | 'HUB_BAD_TOKEN';
+
+/** An Error from the hub with a `code` (and the HTTP status when there was one). Its message never holds the token. */
+export class HubError extends Error {
+  constructor(
+    message: string,
+    readonly code: HubErrorCode,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'HubError';
+  }
+}
+
+/** The last failed response's status and huggingface's X-Error-Code / X-Error-Message headers. */
+interface Failure {
+  status: number;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
 interface Context {
   id: string;
   revision: string;
   endpoint: string;
   fetch: typeof fetch;
+  /** `fetch` for @huggingface/hub: our user agent, idle timeout and size limit, and a record of failures. */
+  apiFetch: typeof fetch;
+  lastFailure?: Failure;
+  token?: HubToken;
   timeoutMs: number;
   cacheRoot: string;
   repoDir: string;
@@ -301,12 +384,16 @@ interface Context {
   onProgress?: (e: DownloadProgress) => void;
 }
 
+const USER_AGENT = `bert-trainer; node/${process.versions.node}`;
+
 async function httpGet(ctx: Context, url: string, headers: Record<string, string>): Promise<{ res: Response; idle: IdleTimeout }> {
   const idle = new IdleTimeout(ctx.timeoutMs, url);
   idle.arm();
   try {
+    // fetch drops Authorization when a redirect leaves the hub's origin (to a CDN's signed URL).
+    const auth: Record<string, string> = ctx.token !== undefined ? { authorization: `Bearer ${ctx.token.token}` } : {};
     const res = await ctx.fetch(url, {
-      headers: { 'user-agent': `bert-trainer; node/${process.versions.node}`, ...headers },
+      headers: { 'user-agent': USER_AGENT, ...headers, ...auth },
       redirect: 'follow',
       signal: idle.controller.signal,
     });
@@ -320,6 +407,157 @@ async function httpGet(ctx: Context, url: string, headers: Record<string, string
 
 async function discard(res: Response): Promise<void> {
   await res.body?.cancel().catch(() => undefined);
+}
+
+/** A request to the hub API failed before an HTTP status (refused, reset, timed out). */
+class NetworkError extends Error {}
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** Wraps `ctx.fetch` for @huggingface/hub's API calls: user agent, idle timeout, JSON size limit, failure headers. */
+function apiFetchFor(ctx: Context): typeof fetch {
+  return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const headers = new Headers(init?.headers);
+    headers.set('user-agent', USER_AGENT);
+    const idle = new IdleTimeout(ctx.timeoutMs, url.split('?')[0]);
+    idle.arm();
+    let res: Response;
+    try {
+      res = await ctx.fetch(url, { ...init, headers, redirect: 'follow', signal: idle.controller.signal });
+    } catch (err) {
+      throw new NetworkError(errorText(err));
+    } finally {
+      idle.disarm();
+    }
+    if (!res.ok) {
+      ctx.lastFailure = {
+        status: res.status,
+        errorCode: res.headers.get('x-error-code') ?? undefined,
+        errorMessage: res.headers.get('x-error-message') ?? undefined,
+      };
+    }
+    if (res.body === null || NULL_BODY_STATUSES.has(res.status)) return res;
+    const reader = res.body.getReader();
+    let total = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        idle.arm();
+        try {
+          const { done, value } = await reader.read();
+          idle.disarm();
+          if (done) return controller.close();
+          total += value.byteLength;
+          if (total > MAX_JSON_BYTES) {
+            idle.controller.abort();
+            await reader.cancel().catch(() => undefined);
+            return controller.error(new NetworkError(`${url.split('?')[0]}: response larger than ${MAX_JSON_BYTES} bytes`));
+          }
+          controller.enqueue(value);
+        } catch (err) {
+          idle.disarm();
+          controller.error(new NetworkError(errorText(err)));
+        }
+      },
+      cancel(reason) {
+        idle.disarm();
+        return reader.cancel(reason);
+      },
+    });
+    const wrapped = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    Object.defineProperty(wrapped, 'url', { value: res.url || url });
+    return wrapped;
+  }) as typeof fetch;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+function offlineHelp(id: string, revision: string): string {
+  const rev = revision === 'main' ? '' : ` --revision ${revision}`;
+  return `To get it, run once with network access (not offline, HF_HUB_OFFLINE unset), or download it with Python: huggingface-cli download ${id}${rev}`;
+}
+
+function tokenHelp(): string {
+  return (
+    'Set HF_TOKEN to a Hugging Face access token (https://huggingface.co/settings/tokens) of an account that can read it, ' +
+    'or log in with `huggingface-cli login` (the token file), or pass the `token` option'
+  );
+}
+
+/**
+ * The coded Error for a 401 / 403 / 404 from the hub (`file` when it came from downloading that file), else undefined.
+ * Names the repository, revision and file; never the token.
+ */
+function accessError(ctx: Context, failure: Failure, file?: string): HubError | undefined {
+  const { status, errorCode } = failure;
+  const what = `model "${ctx.id}" (revision "${ctx.revision}")`;
+  const during = file !== undefined ? ` while downloading "${file}"` : '';
+  const hubSays = failure.errorMessage ? ` The hub says: ${failure.errorMessage}` : '';
+  const sent = ctx.token !== undefined ? `a token was sent (from ${ctx.token.source})` : 'no token was sent';
+  if (errorCode === 'GatedRepo' || (status === 403 && /\bgated\b|\brestricted\b/i.test(failure.errorMessage ?? ''))) {
+    return new HubError(
+      `Hugging Face hub: ${what} is gated (HTTP ${status}${during}): ${sent}. Accept the model's terms at ` +
+        `${ctx.endpoint}/${ctx.id} while logged in, then use a token of that account: ${tokenHelp()}.${hubSays}`,
+      'HUB_GATED',
+      status,
+    );
+  }
+  if (status === 401) {
+    const why =
+      ctx.token !== undefined
+        ? `the token (from ${ctx.token.source}) was refused: it may be invalid or expired, or the repository does not exist or is private to an account the token cannot read`
+        : 'no token was sent, and the repository is private or gated, or does not exist (the hub answers 401 to anonymous requests for all three)';
+    return new HubError(`Hugging Face hub: ${what} needs authentication (HTTP 401${during}): ${why}. ${tokenHelp()}.${hubSays}`, 'HUB_UNAUTHORIZED', 401);
+  }
+  if (status === 403) {
+    return new HubError(
+      `Hugging Face hub: access to ${what} was refused (HTTP 403${during}): ${sent}; it lacks the permission to read this repository ` +
+        `(a fine-grained token needs read access to it). ${tokenHelp()}.${hubSays}`,
+      'HUB_UNAUTHORIZED',
+      403,
+    );
+  }
+  if (status === 404) {
+    if (file !== undefined || errorCode === 'EntryNotFound') {
+      return new HubError(`Hugging Face hub: file "${file ?? '?'}" of ${what} was not found at ${ctx.endpoint} (HTTP 404).${hubSays}`, 'HUB_NOT_FOUND', 404);
+    }
+    const which =
+      errorCode === 'RevisionNotFound'
+        ? `the revision "${ctx.revision}" does not exist in "${ctx.id}"`
+        : `the id or revision may be wrong, or the repository is private or gated (${sent})`;
+    return new HubError(
+      `Hugging Face hub: ${what} was not found at ${ctx.endpoint} (HTTP 404): ${which}. "${ctx.id}" is not a local directory either.${hubSays}`,
+      'HUB_NOT_FOUND',
+      404,
+    );
+  }
+  return undefined;
+}
+
+/** An Error for a failed call of @huggingface/hub's API functions (`what`: which call, for the message). */
+function apiError(ctx: Context, err: unknown, what: string): Error {
+  if (err instanceof HubApiError) {
+    const failure: Failure = ctx.lastFailure?.status === err.statusCode ? ctx.lastFailure : { status: err.statusCode };
+    return accessError(ctx, failure) ?? new Error(`Hugging Face hub: ${what} for "${ctx.id}" failed: HTTP ${err.statusCode}: ${err.message}`);
+  }
+  if (err instanceof NetworkError || (err instanceof Error && err.name === 'AbortError')) {
+    return new Error(
+      `Hugging Face hub: could not reach ${ctx.endpoint} to download "${ctx.id}" (${err.message}), and it is not in the cache at ${ctx.repoDir}. ` +
+        offlineHelp(ctx.id, ctx.revision),
+    );
+  }
+  if (err instanceof SyntaxError) return new Error(`Hugging Face hub: ${what} for "${ctx.id}": malformed JSON (${err.message})`);
+  return new Error(`Hugging Face hub: ${what} for "${ctx.id}" failed: ${errorText(err)}`);
+}
+
+/** Replaces the token wherever it might appear in an error's message (a last guard: no message should hold it). */
+function redact<T>(err: T, token: HubToken | undefined): T {
+  if (token !== undefined && err instanceof Error && err.message.includes(token.token)) {
+    err.message = err.message.split(token.token).join('hf_***');
+    if (err.stack !== undefined) err.stack = err.stack.split(token.token).join('hf_***');
+  }
+  return err;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,12 +578,14 @@ function optionalSize(value: unknown, what: string): number | undefined {
   return value;
 }
 
-function parseSiblings(raw: unknown, source: string): Sibling[] {
-  if (!Array.isArray(raw)) throw new Error(`Hugging Face hub: ${source} has no "siblings" file list`);
+/** The files of a tree listing (listFiles' entries), each path checked before anything is written. */
+function parseTree(raw: readonly ListFileEntry[], source: string): Sibling[] {
   const seen = new Set<string>();
-  return raw.map((entry: unknown): Sibling => {
-    const e = (entry ?? {}) as { rfilename?: unknown; size?: unknown; lfs?: unknown; blobId?: unknown };
-    const name = e.rfilename;
+  const out: Sibling[] = [];
+  for (const entry of raw) {
+    const e = (entry ?? {}) as { type?: unknown; path?: unknown; size?: unknown; lfs?: unknown; oid?: unknown };
+    if (e.type === 'directory') continue;
+    const name = e.path;
     const reason = unsafePathReason(name);
     if (reason !== undefined) {
       throw new Error(`Hugging Face hub: refusing file name ${JSON.stringify(name)} listed by ${source}: it ${reason}`);
@@ -355,80 +595,43 @@ function parseSiblings(raw: unknown, source: string): Sibling[] {
     seen.add(rfilename);
     const sib: Sibling = { rfilename, size: optionalSize(e.size, `${source}: "${rfilename}"`) };
     if (e.lfs !== undefined && e.lfs !== null) {
-      const lfs = e.lfs as { sha256?: unknown; size?: unknown };
-      if (typeof lfs.sha256 !== 'string' || !SHA256_RE.test(lfs.sha256)) {
-        throw new Error(`Hugging Face hub: ${source}: "${rfilename}" has an invalid lfs.sha256 ${JSON.stringify(lfs.sha256)}`);
+      const lfs = e.lfs as { oid?: unknown; size?: unknown };
+      if (typeof lfs.oid !== 'string' || !SHA256_RE.test(lfs.oid)) {
+        throw new Error(`Hugging Face hub: ${source}: "${rfilename}" has an invalid LFS sha256 (lfs.oid) ${JSON.stringify(lfs.oid)}`);
       }
-      sib.sha256 = lfs.sha256;
+      sib.sha256 = lfs.oid;
       sib.size = optionalSize(lfs.size, `${source}: "${rfilename}" (lfs)`) ?? sib.size;
+    } else if (typeof e.oid === 'string' && COMMIT_RE.test(e.oid)) {
+      sib.blobId = e.oid; // the git blob id: the ETag the hub serves for a regular file, huggingface_hub's blob name
     }
-    if (typeof e.blobId === 'string' && COMMIT_RE.test(e.blobId)) sib.blobId = e.blobId;
-    return sib;
-  });
-}
-
-async function readJsonBody(res: Response, url: string, idle: IdleTimeout): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        idle.arm();
-        const { done, value } = await reader.read();
-        idle.disarm();
-        if (done) break;
-        total += (value as Uint8Array).byteLength;
-        if (total > MAX_JSON_BYTES) throw new Error(`Hugging Face hub: ${url}: response larger than ${MAX_JSON_BYTES} bytes`);
-        chunks.push(Buffer.from(value as Uint8Array));
-      }
-    } catch (err) {
-      idle.disarm();
-      idle.controller.abort();
-      await reader.cancel().catch(() => undefined);
-      throw err;
-    }
+    out.push(sib);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (err) {
-    throw new Error(`Hugging Face hub: ${url}: malformed JSON (${(err as Error).message})`);
-  }
+  return out;
 }
 
-function offlineHelp(id: string, revision: string): string {
-  const rev = revision === 'main' ? '' : ` --revision ${revision}`;
-  return `To get it, run once with network access (not offline, HF_HUB_OFFLINE unset), or download it with Python: huggingface-cli download ${id}${rev}`;
-}
-
+/** Resolves the revision to a commit (modelInfo) and lists its files (listFiles), both through @huggingface/hub. */
 async function fetchRepoInfo(ctx: Context): Promise<{ commit: string; siblings: Sibling[] }> {
-  const url = `${ctx.endpoint}/api/models/${ctx.id}/revision/${encodeURIComponent(ctx.revision)}?blobs=true`;
-  let res: Response;
-  let idle: IdleTimeout;
+  const auth = ctx.token !== undefined ? { accessToken: ctx.token.token } : {};
+  let sha: unknown;
   try {
-    ({ res, idle } = await httpGet(ctx, url, { accept: 'application/json' }));
+    const info = await modelInfo({ name: ctx.id, revision: ctx.revision, additionalFields: ['sha'], hubUrl: ctx.endpoint, fetch: ctx.apiFetch, ...auth });
+    sha = (info as { sha?: unknown }).sha;
   } catch (err) {
-    throw new Error(
-      `Hugging Face hub: could not reach ${ctx.endpoint} to download "${ctx.id}" (${errorText(err)}), and it is not in the cache at ${ctx.repoDir}. ` +
-        offlineHelp(ctx.id, ctx.revision),
-    );
+    throw apiError(ctx, err, `the model info (GET ${ctx.endpoint}/api/models/${ctx.id}/revision/${encodeURIComponent(ctx.revision)})`);
   }
-  if (!res.ok) {
-    await discard(res);
-    if (res.status === 401 || res.status === 403 || res.status === 404) {
-      throw new Error(
-        `Hugging Face hub: model "${ctx.id}" (revision "${ctx.revision}") was not found at ${ctx.endpoint} (HTTP ${res.status}): ` +
-          `the id or revision may be wrong, or the repository is private or gated. "${ctx.id}" is not a local directory either.`,
-      );
+  if (typeof sha !== 'string' || !COMMIT_RE.test(sha)) {
+    throw new Error(`Hugging Face hub: the model info of "${ctx.id}" (revision "${ctx.revision}"): "sha" must be a 40-hex commit hash, got ${JSON.stringify(sha)}`);
+  }
+  const commit = sha;
+  const entries: ListFileEntry[] = [];
+  try {
+    for await (const entry of listFiles({ repo: { type: 'model', name: ctx.id }, revision: commit, recursive: true, hubUrl: ctx.endpoint, fetch: ctx.apiFetch, ...auth })) {
+      entries.push(entry);
     }
-    throw new Error(`Hugging Face hub: GET ${url} failed: HTTP ${res.status} ${res.statusText}`);
+  } catch (err) {
+    throw apiError(ctx, err, `the file list (GET ${ctx.endpoint}/api/models/${ctx.id}/tree/${commit})`);
   }
-  const info = (await readJsonBody(res, url, idle)) as { sha?: unknown; siblings?: unknown } | null;
-  const commit = info?.sha;
-  if (typeof commit !== 'string' || !COMMIT_RE.test(commit)) {
-    throw new Error(`Hugging Face hub: ${url}: "sha" must be a 40-hex commit hash, got ${JSON.stringify(commit)}`);
-  }
-  return { commit, siblings: parseSiblings(info?.siblings, url) };
+  return { commit, siblings: parseTree(entries, `the file list of "${ctx.id}" at ${commit}`) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,6 +641,19 @@ interface Target {
   ctx: Context;
   sib: Sibling;
   url: string;
+}
+
+/** The Error for a download answered with a status that is not 200/206 (coded for 401, 403, 404). */
+function downloadHttpError(t: Target, res: Response): Error {
+  const failure: Failure = {
+    status: res.status,
+    errorCode: res.headers.get('x-error-code') ?? undefined,
+    errorMessage: res.headers.get('x-error-message') ?? undefined,
+  };
+  return (
+    accessError(t.ctx, failure, t.sib.rfilename) ??
+    new Error(`Hugging Face hub: download of "${t.sib.rfilename}" from ${t.url} failed: HTTP ${res.status} ${res.statusText}`)
+  );
 }
 
 /**
@@ -574,7 +790,7 @@ async function downloadKnownBlob(t: Target, id: string): Promise<string> {
     }
     if (!res.ok) {
       await discard(res);
-      throw new Error(`Hugging Face hub: download of "${sib.rfilename}" from ${t.url} failed: HTTP ${res.status} ${res.statusText}`);
+      throw downloadHttpError(t, res);
     }
     if (res.status === 206) {
       const start = /^bytes\s+(\d+)-/.exec(res.headers.get('content-range') ?? '');
@@ -609,7 +825,7 @@ async function downloadUnknownBlob(t: Target): Promise<string> {
   }
   if (!res.ok || res.status === 206) {
     await discard(res);
-    throw new Error(`Hugging Face hub: download of "${sib.rfilename}" from ${t.url} failed: HTTP ${res.status} ${res.statusText}`);
+    throw downloadHttpError(t, res);
   }
   await fsp.mkdir(ctx.blobsDir, { recursive: true });
   const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').trim().replace(/^W\//, '').replace(/"/g, '');
@@ -708,7 +924,8 @@ async function shardsOf(indexFile: string, indexName: string): Promise<string[]>
  * - Otherwise, unless offline, config.json, one weights format (model.safetensors, else its index and
  *   shards, else pytorch_model.bin, else its index and shards), the tokenizer files the repository has
  *   and `files` are downloaded into the cache (huggingface_hub's layout, resumable, verified) and the
- *   snapshot directory is returned.
+ *   snapshot directory is returned. Private and gated models need a token (`token`, HF_TOKEN or the token file);
+ *   a refusal is a {@link HubError} with code HUB_UNAUTHORIZED, HUB_GATED or HUB_NOT_FOUND.
  */
 export async function resolveModel(nameOrPath: string, options: ResolveModelOptions = {}): Promise<string> {
   if (typeof nameOrPath !== 'string' || nameOrPath === '') {
@@ -737,6 +954,9 @@ export async function resolveModel(nameOrPath: string, options: ResolveModelOpti
     throw new TypeError(`resolveModel("${id}"): cacheDir must be a non-empty string`);
   }
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError(`resolveModel("${id}"): fetch must be a function`);
+  if (options.token !== undefined && options.token !== false && (typeof options.token !== 'string' || options.token.trim() === '')) {
+    throw new TypeError(`resolveModel("${id}"): token must be a non-empty string, or false to send none`);
+  }
 
   const env = process.env;
   const cacheRoot = options.cacheDir !== undefined ? path.resolve(options.cacheDir) : hubCacheDir(env);
@@ -758,6 +978,15 @@ export async function resolveModel(nameOrPath: string, options: ResolveModelOpti
   if (typeof endpointRaw !== 'string' || !/^https?:\/\/[^/]/i.test(endpointRaw)) {
     throw new TypeError(`resolveModel("${id}"): endpoint must be an http(s) URL, got ${JSON.stringify(endpointRaw)}`);
   }
+  const token: HubToken | undefined =
+    options.token === false ? undefined : typeof options.token === 'string' ? { token: options.token.trim(), source: 'the token option' } : hubToken(env);
+  if (token !== undefined && !token.token.startsWith('hf_')) {
+    throw new HubError(
+      `Hugging Face hub: the access token from ${token.source} does not start with "hf_" as Hugging Face access tokens do; ` +
+        'check it (https://huggingface.co/settings/tokens), or unset it for public models',
+      'HUB_BAD_TOKEN',
+    );
+  }
   const timeoutSeconds = Number(envValue(env, 'HF_HUB_DOWNLOAD_TIMEOUT') ?? 10);
   const ctx: Context = {
     id,
@@ -770,8 +999,20 @@ export async function resolveModel(nameOrPath: string, options: ResolveModelOpti
     blobsDir: path.join(repoDir, 'blobs'),
     locksDir: path.join(cacheRoot, '.locks', folder),
     onProgress: options.onProgress,
+    token,
+    apiFetch: fetch, // set just below: it needs ctx
   };
+  ctx.apiFetch = apiFetchFor(ctx);
+  try {
+    return await downloadSnapshot(ctx, files);
+  } catch (err) {
+    throw redact(err, token);
+  }
+}
 
+/** Lists the repository at ctx.revision and downloads what a model needs (plus `files`) into its snapshot. */
+async function downloadSnapshot(ctx: Context, files: readonly string[]): Promise<string> {
+  const { id, revision, repoDir } = ctx;
   const { commit, siblings } = await fetchRepoInfo(ctx);
   const byName = new Map(siblings.map((s) => [s.rfilename, s] as const));
   const snapshotDir = path.join(repoDir, 'snapshots', commit);

@@ -1,5 +1,7 @@
 // src/hub.ts against a local fake of the Hugging Face hub (127.0.0.1, port 0) serving its layout from memory:
-// GET /api/models/{repo}/revision/{rev} and GET /{repo}/resolve/{commit}/{file} (ETag, Range), with faults.
+// GET /api/models/{repo}/revision/{rev} (model info), GET /api/models/{repo}/tree/{commit} (file list, paginated
+// with Link headers) and GET /{repo}/resolve/{commit}/{file} (ETag, Range), private and gated repositories checking
+// `Authorization: Bearer` as the hub does (401/403 with X-Error-Code), and faults.
 import { createHash, randomBytes } from 'crypto';
 import { promises as fsp } from 'fs';
 import * as http from 'http';
@@ -7,7 +9,7 @@ import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { hubCacheDir, isHubId, resolveModel } from '../src/hub';
+import { HubError, hubCacheDir, hubToken, isHubId, resolveModel } from '../src/hub';
 import { findWeightsFiles } from '../src/model-files';
 
 // ---------------------------------------------------------------------------------------------
@@ -19,8 +21,8 @@ interface FileSpec {
 }
 interface Commit {
   files: Record<string, FileSpec>;
-  /** Raw sibling entries appended to the listing (for malicious names). */
-  extraSiblings?: unknown[];
+  /** Raw tree entries appended to the listing (for malicious names). */
+  extraEntries?: unknown[];
   /** Overrides for listing fields, by file name. */
   listed?: Record<string, Record<string, unknown>>;
   /** Served instead of the real commit hash in the API answer. */
@@ -29,11 +31,14 @@ interface Commit {
 interface Repo {
   refs: Record<string, string>;
   commits: Record<string, Commit>;
+  /** Private (only `token` may read it) or gated (anonymous: 401; a token that has not accepted the terms: 403). */
+  access?: { token: string; gated?: boolean; accepted?: boolean };
 }
 interface Seen {
   method: string;
   path: string;
   range?: string;
+  auth?: string;
   status?: number;
 }
 interface Faults {
@@ -48,6 +53,12 @@ interface Faults {
   noEtag?: Set<string>;
   /** Serves a different body (any size) for these files. */
   body?: Record<string, Buffer>;
+  /** Tree listings in pages of this many entries (Link: rel="next"). */
+  pageSize?: number;
+  /** Redirects downloads of these files to `redirectTo` (another origin, as the hub redirects to its CDN). */
+  redirect?: Set<string>;
+  /** Answers downloads of these files with this status (and X-Error-Code when given). */
+  fileStatus?: Record<string, { status: number; errorCode?: string }>;
 }
 
 const MAX_REQUESTS = 2000;
@@ -57,6 +68,9 @@ let faults: Faults = {};
 let served = 0;
 let server: http.Server;
 let endpoint: string;
+let cdn: http.Server;
+let cdnSeen: Seen[] = [];
+let redirectTo: string;
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const gitSha1 = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
@@ -65,39 +79,93 @@ const newCommit = (): string => randomBytes(20).toString('hex');
 function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   served++;
   const urlPath = (req.url ?? '/').split('?')[0];
-  const entry: Seen = { method: req.method ?? '', path: urlPath, range: req.headers.range };
+  const entry: Seen = { method: req.method ?? '', path: urlPath, range: req.headers.range, auth: req.headers.authorization };
   seen.push(entry);
   const reply = (status: number, body: string | Buffer = '', headers: http.OutgoingHttpHeaders = {}): void => {
     entry.status = status;
     res.writeHead(status, { 'content-length': Buffer.byteLength(body), ...headers });
     res.end(body);
   };
+  const refuse = (status: number, errorCode: string, message: string): void =>
+    reply(status, JSON.stringify({ error: message }), { 'content-type': 'application/json', 'x-error-code': errorCode, 'x-error-message': message });
+  /** The hub's answers for a repository the request may not read; false when it may. */
+  const denied = (id: string, repo: Repo | undefined): boolean => {
+    const access = repo?.access;
+    if (!access) return false;
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (access.gated) {
+      if (token === undefined) refuse(401, 'GatedRepo', `Access to model ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+      else if (token !== access.token) refuse(401, 'RepoNotFound', 'Invalid credentials in Authorization header');
+      else if (!access.accepted) refuse(403, 'GatedRepo', `Access to model ${id} is restricted and you are not in the authorized list. Visit ${endpoint}/${id} to ask for access.`);
+      else return false;
+      return true;
+    }
+    if (token === access.token) return false;
+    refuse(401, 'RepoNotFound', 'Repository not found');
+    return true;
+  };
   if (served > MAX_REQUESTS) return reply(503, 'too many requests for one test run');
 
   const api = /^\/api\/models\/(.+)\/revision\/([^/]+)$/.exec(urlPath);
   if (api) {
     const repo = repos.get(api[1]);
+    if (denied(api[1], repo)) return;
     const rev = decodeURIComponent(api[2]);
     const sha = repo?.refs[rev] ?? (repo?.commits[rev] ? rev : undefined);
-    if (!repo || !sha) return reply(404, JSON.stringify({ error: 'Repository not found' }));
+    if (!repo) return refuse(404, 'RepoNotFound', 'Repository not found');
+    if (!sha) return refuse(404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
     const commit = repo.commits[sha];
-    const siblings: unknown[] = Object.entries(commit.files).map(([name, f]) => ({
-      rfilename: name,
-      size: f.data.length,
-      ...(f.lfs ? { lfs: { sha256: sha256(f.data), size: f.data.length } } : {}),
-      ...(commit.listed?.[name] ?? {}),
-    }));
-    siblings.push(...(commit.extraSiblings ?? []));
-    return reply(200, JSON.stringify({ id: api[1], sha: commit.shaOverride ?? sha, siblings }), { 'content-type': 'application/json' });
+    return reply(200, JSON.stringify({ _id: 'x', id: api[1], sha: commit.shaOverride ?? sha, private: !!repo.access }), { 'content-type': 'application/json' });
+  }
+
+  const tree = /^\/api\/models\/(.+?)\/tree\/([^/]+)$/.exec(urlPath);
+  if (tree) {
+    const repo = repos.get(tree[1]);
+    if (denied(tree[1], repo)) return;
+    const commit = repo?.commits[decodeURIComponent(tree[2])];
+    if (!repo || !commit) return refuse(404, 'RevisionNotFound', 'Revision not found');
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    const dirs = new Set<string>();
+    const entries: unknown[] = [];
+    for (const [name, f] of Object.entries(commit.files)) {
+      const parts = name.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const dir = parts.slice(0, i).join('/');
+        if (!dirs.has(dir)) entries.push({ type: 'directory', oid: gitSha1(Buffer.from(dir)), size: 0, path: dir });
+        dirs.add(dir);
+      }
+      const pointer = Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.data)}\nsize ${f.data.length}\n`);
+      entries.push({
+        type: 'file',
+        oid: gitSha1(f.lfs ? pointer : f.data),
+        size: f.data.length,
+        path: name,
+        ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: pointer.length } } : {}),
+        ...(commit.listed?.[name] ?? {}),
+      });
+    }
+    entries.push(...(commit.extraEntries ?? []));
+    const start = Number(query.get('cursor') ?? 0);
+    const size = faults.pageSize ?? entries.length;
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
+    if (start + size < entries.length) {
+      query.set('cursor', String(start + size));
+      headers.link = `<${endpoint}${urlPath}?${query.toString()}>; rel="next"`;
+    }
+    return reply(200, JSON.stringify(entries.slice(start, start + size)), headers);
   }
 
   const resolve = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(urlPath);
   if (resolve) {
     const repo = repos.get(resolve[1]);
+    if (denied(resolve[1], repo)) return;
     const commit = repo?.commits[decodeURIComponent(resolve[2])];
     const name = resolve[3].split('/').map(decodeURIComponent).join('/');
     const spec = commit?.files[name];
-    if (!spec) return reply(404, 'Entry not found');
+    if (!spec) return refuse(404, 'EntryNotFound', 'Entry not found');
+    const forced = faults.fileStatus?.[name];
+    if (forced) return forced.errorCode ? refuse(forced.status, forced.errorCode, 'forced') : reply(forced.status, 'forced');
+    if (faults.redirect?.has(name)) return reply(302, '', { location: `${redirectTo}/blob/${sha256(spec.data)}?name=${encodeURIComponent(name)}` });
     let data = faults.body?.[name] ?? spec.data;
     if (faults.corrupt?.has(name)) {
       data = Buffer.from(data);
@@ -140,12 +208,26 @@ function addRepo(id: string, files: Record<string, Buffer | string>, refs: strin
   for (const [name, content] of Object.entries(files)) {
     const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
     commit.files[name] = { data, lfs: /\.(safetensors|bin)$/.test(name) };
+    cdnBlobs.set(sha256(data), data);
   }
   const repo = repos.get(id) ?? { refs: {}, commits: {} };
   repo.commits[sha] = commit;
   for (const r of refs) repo.refs[r] = sha;
   repos.set(id, repo);
   return sha;
+}
+
+/** What the CDN serves: content by sha256. */
+const cdnBlobs = new Map<string, Buffer>();
+
+function handleCdn(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const urlPath = (req.url ?? '/').split('?')[0];
+  const entry: Seen = { method: req.method ?? '', path: urlPath, range: req.headers.range, auth: req.headers.authorization };
+  cdnSeen.push(entry);
+  const data = cdnBlobs.get(urlPath.replace(/^\/blob\//, ''));
+  entry.status = data ? 200 : 404;
+  res.writeHead(entry.status, { 'content-length': data?.length ?? 0 });
+  res.end(data ?? '');
 }
 
 const fileRequests = (name: string): Seen[] => seen.filter((s) => s.path.endsWith(`/${name}`) && s.path.includes('/resolve/'));
@@ -162,7 +244,20 @@ const PT_WEIGHTS = randomBytes(1000);
 let root: string;
 let counter = 0;
 const savedEnv: Record<string, string | undefined> = {};
-const ENV_KEYS = ['HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HOME', 'XDG_CACHE_HOME', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_ENDPOINT', 'HF_HUB_DOWNLOAD_TIMEOUT'];
+const ENV_KEYS = [
+  'HF_HUB_CACHE',
+  'HUGGINGFACE_HUB_CACHE',
+  'HF_HOME',
+  'XDG_CACHE_HOME',
+  'HF_HUB_OFFLINE',
+  'TRANSFORMERS_OFFLINE',
+  'HF_ENDPOINT',
+  'HF_HUB_DOWNLOAD_TIMEOUT',
+  'HF_TOKEN',
+  'HUGGING_FACE_HUB_TOKEN',
+  'HF_TOKEN_PATH',
+  'HF_HUB_DISABLE_IMPLICIT_TOKEN',
+];
 
 async function freshCache(): Promise<string> {
   const dir = path.join(root, `cache-${counter++}`);
@@ -203,18 +298,25 @@ beforeAll(async () => {
     delete process.env[k];
   }
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'bert-trainer-hub-'));
-  // Safety net: nothing in this file may reach the real home cache.
+  // Safety net: nothing in this file may reach the real home cache or read the real token file.
   process.env.HF_HUB_CACHE = path.join(root, 'default-cache');
+  process.env.HF_TOKEN_PATH = path.join(root, 'no-token-file');
   server = http.createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   server.unref();
   setTimeout(() => server.close(), 10 * 60_000).unref();
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  cdn = http.createServer(handleCdn);
+  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
+  cdn.unref();
+  redirectTo = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`; // another port: another origin
 });
 
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  cdn.closeAllConnections();
+  await new Promise<void>((resolve) => cdn.close(() => resolve()));
   for (const k of ENV_KEYS) {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
@@ -224,9 +326,11 @@ afterAll(async () => {
 
 beforeEach(() => {
   seen = [];
+  cdnSeen = [];
   faults = {};
+  for (const k of ENV_KEYS) delete process.env[k];
   process.env.HF_HUB_CACHE = path.join(root, 'default-cache');
-  for (const k of ENV_KEYS) if (k !== 'HF_HUB_CACHE') delete process.env[k];
+  process.env.HF_TOKEN_PATH = path.join(root, 'no-token-file');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -363,7 +467,8 @@ describe('resolveModel: downloads', () => {
 
   it('names a blob by the sha256 of its content when there is neither lfs info nor an ETag', async () => {
     const cacheDir = await freshCache();
-    addRepo('org/noetag', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS });
+    // A listing without the git blob id (oid) leaves the ETag to name the blob; without one either, the content's sha256.
+    addRepo('org/noetag', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], { listed: { 'config.json': { oid: undefined } } });
     faults.noEtag = new Set(['config.json']);
     const dir = await resolveModel('org/noetag', { cacheDir, endpoint });
     expect(await fsp.readlink(path.join(dir, 'config.json'))).toBe(path.join('..', '..', 'blobs', sha256(Buffer.from(CONFIG))));
@@ -572,7 +677,7 @@ describe('resolveModel: faults', () => {
   it.each([['../../evil.txt'], ['/abs'], ['a\\b'], ['a//b'], ['./x']])('refuses a sibling named %p, writing nothing', async (name) => {
     const cacheDir = await freshCache();
     const before = await tree(root);
-    addRepo('org/evil', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], { extraSiblings: [{ rfilename: name, size: 4 }] });
+    addRepo('org/evil', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], { extraEntries: [{ type: 'file', oid: gitSha1(Buffer.from('evil')), path: name, size: 4 }] });
     await expect(resolveModel('org/evil', { cacheDir, endpoint, files: [] })).rejects.toThrow(JSON.stringify(name));
     expect(await tree(root)).toEqual(before);
     expect(await exists(path.resolve(cacheDir, 'models--org--evil', 'snapshots', 'x', '../../evil.txt'))).toBe(false);
@@ -585,9 +690,9 @@ describe('resolveModel: faults', () => {
     addRepo('org/badcommit', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], { shaOverride: '../../../outside' });
     await expect(resolveModel('org/badcommit', { cacheDir, endpoint })).rejects.toThrow(/40-hex/);
     addRepo('org/badlfs', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], {
-      listed: { 'model.safetensors': { lfs: { sha256: '../../../evil', size: WEIGHTS.length } } },
+      listed: { 'model.safetensors': { lfs: { oid: '../../../evil', size: WEIGHTS.length, pointerSize: 130 } } },
     });
-    await expect(resolveModel('org/badlfs', { cacheDir, endpoint })).rejects.toThrow(/model\.safetensors.*lfs\.sha256/);
+    await expect(resolveModel('org/badlfs', { cacheDir, endpoint })).rejects.toThrow(/model\.safetensors.*sha256 \(lfs\.oid\)/);
     expect(await tree(root)).toEqual(before);
 
     const index = JSON.stringify({ weight_map: { w: '../../evil.safetensors' } });
@@ -611,5 +716,231 @@ describe('resolveModel: faults', () => {
     const err = (await resolveModel('org/tiny', { cacheDir, endpoint: deadEndpoint }).catch((e: Error) => e)) as Error;
     expect(err.message).toContain(`could not reach ${deadEndpoint}`);
     expect(err.message).toContain('huggingface-cli download org/tiny');
+  });
+});
+
+describe('resolveModel: tokens, private and gated models', () => {
+  const newToken = (): string => `hf_${randomBytes(16).toString('hex')}`;
+  const auths = (list: Seen[]): Array<string | undefined> => [...new Set(list.map((r) => r.auth))];
+  const files = { 'config.json': CONFIG, 'vocab.txt': VOCAB, 'model.safetensors': WEIGHTS };
+  const privateRepo = (id: string, token: string, access: Partial<NonNullable<Repo['access']>> = {}): string => {
+    const sha = addRepo(id, files);
+    repos.get(id)!.access = { token, ...access };
+    return sha;
+  };
+  const failure = async (p: Promise<unknown>): Promise<HubError> => {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(HubError);
+    return err as HubError;
+  };
+  /** The token appears nowhere in the error (message, stack, own properties). */
+  const expectNoToken = (err: Error, token: string): void => {
+    expect(err.message).not.toContain(token);
+    expect(err.stack ?? '').not.toContain(token);
+    expect(JSON.stringify(err)).not.toContain(token);
+  };
+
+  it('sends HF_TOKEN as Authorization: Bearer on every request and downloads a private model', async () => {
+    const cacheDir = await freshCache();
+    const token = newToken();
+    const sha = privateRepo('org/private', token);
+    process.env.HF_TOKEN = `${token}\n`; // cleaned like huggingface_hub does
+    process.env.HUGGING_FACE_HUB_TOKEN = newToken(); // the legacy name loses to HF_TOKEN
+    const dir = await resolveModel('org/private', { cacheDir, endpoint });
+    expect(dir).toBe(path.join(cacheDir, 'models--org--private', 'snapshots', sha));
+    expect((await fsp.readFile(path.join(dir, 'model.safetensors'))).equals(WEIGHTS)).toBe(true);
+    expect(seen.map((r) => r.path)).toEqual(
+      expect.arrayContaining(['/api/models/org/private/revision/main', `/api/models/org/private/tree/${sha}`, `/org/private/resolve/${sha}/config.json`]),
+    );
+    expect(seen.every((r) => r.status === 200)).toBe(true);
+    expect(auths(seen)).toEqual([`Bearer ${token}`]);
+
+    delete process.env.HF_TOKEN;
+    const legacy = newToken();
+    process.env.HUGGING_FACE_HUB_TOKEN = legacy;
+    expect(hubToken()).toEqual({ token: legacy, source: 'HUGGING_FACE_HUB_TOKEN' });
+  });
+
+  it('reads the token file: HF_TOKEN_PATH, else $HF_HOME/token; HF_TOKEN wins over the file', async () => {
+    const [t1, t2, t3] = [newToken(), newToken(), newToken()];
+    const fileA = path.join(await freshCache(), 'token');
+    await fsp.writeFile(fileA, `${t1}\n`);
+    privateRepo('org/file1', t1);
+    process.env.HF_TOKEN_PATH = fileA;
+    await resolveModel('org/file1', { cacheDir: await freshCache(), endpoint });
+    expect(auths(seen)).toEqual([`Bearer ${t1}`]);
+
+    seen = [];
+    delete process.env.HF_TOKEN_PATH;
+    const hfHome = await freshCache();
+    await fsp.writeFile(path.join(hfHome, 'token'), `  ${t2}\r\n`);
+    process.env.HF_HOME = hfHome;
+    privateRepo('org/file2', t2);
+    await resolveModel('org/file2', { cacheDir: await freshCache(), endpoint });
+    expect(auths(seen)).toEqual([`Bearer ${t2}`]);
+    expect(hubToken()).toEqual({ token: t2, source: `the token file ${path.join(hfHome, 'token')}` });
+
+    seen = [];
+    process.env.HF_TOKEN = t3;
+    privateRepo('org/file3', t3);
+    await resolveModel('org/file3', { cacheDir: await freshCache(), endpoint });
+    expect(auths(seen)).toEqual([`Bearer ${t3}`]);
+
+    // An empty token file is no token.
+    delete process.env.HF_TOKEN;
+    await fsp.writeFile(path.join(hfHome, 'token'), '\n');
+    expect(hubToken()).toBeUndefined();
+  });
+
+  it('the token option wins; token: false and HF_HUB_DISABLE_IMPLICIT_TOKEN send none; no token by default', async () => {
+    addRepo('org/public', files);
+    await resolveModel('org/public', { cacheDir: await freshCache(), endpoint });
+    expect(auths(seen)).toEqual([undefined]);
+
+    const [fromEnv, fromOption] = [newToken(), newToken()];
+    process.env.HF_TOKEN = fromEnv;
+    seen = [];
+    await resolveModel('org/public', { cacheDir: await freshCache(), endpoint, token: fromOption });
+    expect(auths(seen)).toEqual([`Bearer ${fromOption}`]);
+
+    seen = [];
+    await resolveModel('org/public', { cacheDir: await freshCache(), endpoint, token: false });
+    expect(auths(seen)).toEqual([undefined]);
+
+    seen = [];
+    process.env.HF_HUB_DISABLE_IMPLICIT_TOKEN = '1';
+    await resolveModel('org/public', { cacheDir: await freshCache(), endpoint });
+    expect(auths(seen)).toEqual([undefined]);
+    seen = [];
+    await resolveModel('org/public', { cacheDir: await freshCache(), endpoint, token: fromOption });
+    expect(auths(seen)).toEqual([`Bearer ${fromOption}`]);
+  });
+
+  it('a private model without a token, or with a refused one: HUB_UNAUTHORIZED naming the repository and HF_TOKEN, never the token', async () => {
+    const cacheDir = await freshCache();
+    const token = newToken();
+    privateRepo('org/secret', token);
+    const before = await tree(root);
+
+    const anonymous = await failure(resolveModel('org/secret', { cacheDir, endpoint }));
+    expect(anonymous.code).toBe('HUB_UNAUTHORIZED');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.message).toContain('"org/secret"');
+    expect(anonymous.message).toContain('HF_TOKEN');
+    expect(anonymous.message).toContain('no token was sent');
+
+    const wrong = newToken();
+    process.env.HF_TOKEN = wrong;
+    const refused = await failure(resolveModel('org/secret', { cacheDir, endpoint }));
+    expect(refused.code).toBe('HUB_UNAUTHORIZED');
+    expect(refused.message).toContain('"org/secret"');
+    expect(refused.message).toMatch(/token \(from HF_TOKEN\) was refused/);
+    expectNoToken(refused, wrong);
+
+    const viaOption = await failure(resolveModel('org/secret', { cacheDir, endpoint, token: wrong }));
+    expect(viaOption.message).toContain('the token option');
+    expectNoToken(viaOption, wrong);
+    expect(await tree(root)).toEqual(before); // nothing written
+  });
+
+  it('a gated model: HUB_GATED with where to accept its terms, anonymous (401) or with a token that has not accepted them (403)', async () => {
+    const cacheDir = await freshCache();
+    const token = newToken();
+    const sha = privateRepo('org/gated', token, { gated: true, accepted: false });
+
+    const anonymous = await failure(resolveModel('org/gated', { cacheDir, endpoint }));
+    expect(anonymous.code).toBe('HUB_GATED');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.message).toContain('"org/gated"');
+    expect(anonymous.message).toContain(`${endpoint}/org/gated`);
+    expect(anonymous.message).toContain('HF_TOKEN');
+    expect(anonymous.message).toMatch(/accept the model's terms/i);
+
+    process.env.HF_TOKEN = token;
+    const notAccepted = await failure(resolveModel('org/gated', { cacheDir, endpoint }));
+    expect(notAccepted.code).toBe('HUB_GATED');
+    expect(notAccepted.status).toBe(403);
+    expect(notAccepted.message).toContain('a token was sent (from HF_TOKEN)');
+    expectNoToken(notAccepted, token);
+
+    repos.get('org/gated')!.access!.accepted = true;
+    await expect(resolveModel('org/gated', { cacheDir, endpoint })).resolves.toBe(path.join(cacheDir, 'models--org--gated', 'snapshots', sha));
+  });
+
+  it('a refused or missing file and a missing revision are coded errors naming them', async () => {
+    addRepo('org/files', files);
+    faults.fileStatus = { 'model.safetensors': { status: 403 } };
+    const forbidden = await failure(resolveModel('org/files', { cacheDir: await freshCache(), endpoint }));
+    expect(forbidden.code).toBe('HUB_UNAUTHORIZED');
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.message).toContain('"model.safetensors"');
+
+    faults.fileStatus = { 'model.safetensors': { status: 403, errorCode: 'GatedRepo' } };
+    expect((await failure(resolveModel('org/files', { cacheDir: await freshCache(), endpoint }))).code).toBe('HUB_GATED');
+
+    faults.fileStatus = { 'vocab.txt': { status: 404, errorCode: 'EntryNotFound' } };
+    const missingFile = await failure(resolveModel('org/files', { cacheDir: await freshCache(), endpoint }));
+    expect(missingFile.code).toBe('HUB_NOT_FOUND');
+    expect(missingFile.message).toMatch(/"vocab\.txt".*"org\/files".*HTTP 404/);
+
+    faults.fileStatus = undefined;
+    const missingRevision = await failure(resolveModel('org/files', { cacheDir: await freshCache(), endpoint, revision: 'v9' }));
+    expect(missingRevision.code).toBe('HUB_NOT_FOUND');
+    expect(missingRevision.message).toContain('the revision "v9" does not exist in "org/files"');
+    const missingRepo = await failure(resolveModel('org/nothing', { cacheDir: await freshCache(), endpoint }));
+    expect(missingRepo.code).toBe('HUB_NOT_FOUND');
+  });
+
+  it('refuses a token that is no hf_ token without showing it, and a token option that is no string', async () => {
+    addRepo('org/badtoken', files);
+    process.env.HF_TOKEN = 'secret-123456';
+    const err = await failure(resolveModel('org/badtoken', { cacheDir: await freshCache(), endpoint }));
+    expect(err.code).toBe('HUB_BAD_TOKEN');
+    expect(err.message).toContain('HF_TOKEN');
+    expectNoToken(err, 'secret-123456');
+    await expect(resolveModel('org/badtoken', { cacheDir: await freshCache(), endpoint, token: 42 as unknown as string })).rejects.toThrow(TypeError);
+    await expect(resolveModel('org/badtoken', { cacheDir: await freshCache(), endpoint, token: ' ' })).rejects.toThrow(TypeError);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('does not send the token to another origin when a download is redirected (to a CDN)', async () => {
+    const cacheDir = await freshCache();
+    const token = newToken();
+    privateRepo('org/redirected', token);
+    process.env.HF_TOKEN = token;
+    faults.redirect = new Set(['model.safetensors']);
+    const dir = await resolveModel('org/redirected', { cacheDir, endpoint });
+    expect((await fsp.readFile(path.join(dir, 'model.safetensors'))).equals(WEIGHTS)).toBe(true);
+    expect(fileRequests('model.safetensors').map((r) => [r.status, r.auth])).toEqual([[302, `Bearer ${token}`]]);
+    expect(cdnSeen.map((r) => [r.status, r.auth])).toEqual([[200, undefined]]);
+  });
+
+  it('offline mode with a token set: a cached private model loads with no request; a missing one says it is not cached', async () => {
+    const cacheDir = await freshCache();
+    const token = newToken();
+    privateRepo('org/offline', token);
+    process.env.HF_TOKEN = token;
+    const dir = await resolveModel('org/offline', { cacheDir, endpoint });
+    seen = [];
+    await expect(resolveModel('org/offline', { cacheDir, offline: true, fetch: failingFetch })).resolves.toBe(dir);
+    process.env.HF_HUB_OFFLINE = '1';
+    await expect(resolveModel('org/offline', { cacheDir, endpoint, fetch: failingFetch })).resolves.toBe(dir);
+    const err = (await resolveModel('org/offline', { cacheDir: await freshCache(), endpoint, fetch: failingFetch }).catch((e: Error) => e)) as Error;
+    expect(err.message).toMatch(/not in the Hugging Face cache/);
+    expectNoToken(err, token);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('reads a file list the hub pages (Link: rel="next")', async () => {
+    const cacheDir = await freshCache();
+    const sha = addRepo('org/paged', { ...files, 'tokenizer_config.json': TOKCFG, 'sub/dir/x.txt': 'x', 'README.md': '#' });
+    faults.pageSize = 2;
+    const dir = await resolveModel('org/paged', { cacheDir, endpoint, files: ['sub/dir/x.txt'] });
+    expect(seen.filter((r) => r.path === `/api/models/org/paged/tree/${sha}`).length).toBeGreaterThanOrEqual(4);
+    expect(await fsp.readFile(path.join(dir, 'sub', 'dir', 'x.txt'), 'utf8')).toBe('x');
+    expect(await fsp.readFile(path.join(dir, 'tokenizer_config.json'), 'utf8')).toBe(TOKCFG);
   });
 });
