@@ -29,13 +29,14 @@ export type {
   HistoryEntry,
   EvaluationResult,
 } from './trainer';
+export type { WarningEvent, TrainingWarningCode, TrainingFix } from './training-health';
 export { Dataset, epochOrder, batchesOf, inferProblemType } from './dataset';
 export type { Example, TextExample, TokenizedExample, Label } from './dataset';
 export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
 export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './metrics';
 export { learningRateAt, resolveWarmupSteps } from './schedule';
 export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './schedule';
-export { resolveModel, hubCacheDir, isHubId } from './hub';
+export { resolveModel, hubCacheDir, isHubId, HubError } from './hub';
 export type { ResolveModelOptions, DownloadProgress } from './hub';
 // Data from files, streaming, and the pipeline in front of the training step.
 export { StreamingDataset } from './streaming-dataset';

@@ -62,6 +62,8 @@ export interface ReportData {
   final?: ReportMetrics;
   /** Extra lines shown under the run information (skipped rows, resumed from, ...). */
   notes?: string[];
+  /** Signs the run did not learn (the Trainer's 'warning' events), shown at the top of the page. */
+  warnings?: { code: string; message: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -599,6 +601,7 @@ export function renderReport(data: ReportData): string {
     status === 'interrupted'
       ? `<div class="banner">This run was interrupted before its last step; the curves show the steps it completed.${data.final ? '' : ' There are no final metrics.'}</div>`
       : '';
+  const warnings = (data.warnings ?? []).map((w) => `<div class="banner warning"><strong>Warning</strong> (${escapeHtml(w.code)}): ${escapeHtml(w.message)}</div>`).join('\n');
   const labels = data.labels;
   const final = data.final;
   let finalSection = '';
@@ -612,6 +615,7 @@ export function renderReport(data: ReportData): string {
   const body = [
     `<header><div><h1>${escapeHtml(title)}</h1><p class="subtitle">${escapeHtml(subtitleParts.join(' · '))}</p></div><span class="status ${status}">${status}</span></header>`,
     banner,
+    warnings,
     tiles(data),
     '<div class="grid">',
     card('Training loss', c.loss, data.steps.length >= 10 ? 'faint: logged loss · bold: exponential moving average' : 'logged loss per step'),

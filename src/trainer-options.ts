@@ -7,6 +7,7 @@ import { LR_SCHEDULER_TYPES } from './schedule';
 import type { SaveFormat } from './classifier';
 import { DistributedOptions, ResolvedDistributedOptions, distributedFromEnv, resolveDistributedOption } from './distributed';
 import type { EpochEndEvent, EvaluateEvent, FitResult, CheckpointEvent, StepEvent, TrainBeginLogs } from './trainer';
+import type { WarningEvent } from './training-health';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 
@@ -32,6 +33,8 @@ export interface TrainerCallbacks {
   onEpochEnd?(epoch: number, logs: EpochEndEvent): unknown;
   onEvaluate?(step: number, logs: EvaluateEvent): unknown;
   onCheckpoint?(step: number, logs: CheckpointEvent): unknown;
+  /** When the run shows a sign of not learning (one class predicted for every held-out example, a flat loss). */
+  onWarning?(warning: WarningEvent): unknown;
   /** When fit() completes (also after early stopping); not called when it rejects. */
   onTrainEnd?(logs: FitResult): unknown;
 }
@@ -182,7 +185,7 @@ export interface ModelLimits {
 export const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classification', 'multi_label_classification', 'regression'];
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 const SAVE_FORMATS: readonly SaveFormat[] = ['safetensors', 'pytorch', 'both'];
-const CALLBACK_NAMES = ['onTrainBegin', 'onEpochBegin', 'onStepEnd', 'onBatchEnd', 'onEpochEnd', 'onEvaluate', 'onCheckpoint', 'onTrainEnd'] as const;
+const CALLBACK_NAMES = ['onTrainBegin', 'onEpochBegin', 'onStepEnd', 'onBatchEnd', 'onEpochEnd', 'onEvaluate', 'onCheckpoint', 'onWarning', 'onTrainEnd'] as const;
 
 /** The metrics evaluate() returns for each problem type (metricForBestModel must be one of these). */
 export const METRIC_NAMES: Record<ProblemType, readonly string[]> = {

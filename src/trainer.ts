@@ -16,6 +16,7 @@ import { ClassMetrics, classificationMetrics, multiLabelMetrics, regressionMetri
 import type { NativeModelHandle } from './native';
 import { LearningRateOptions, learningRateAt, resolveWarmupSteps } from './schedule';
 import { StreamingDataset } from './streaming-dataset';
+import { TrainingHealth, WarningEvent } from './training-health';
 import {
   DataPosition,
   LoadedCheckpoint,
@@ -132,6 +133,8 @@ export interface EvaluationResult {
 export interface FitResult {
   /** Every logged step and every evaluation, in order (including those before the checkpoint when resuming). */
   history: HistoryEntry[];
+  /** Signs that the run did not learn (also given as 'warning' events while it ran); empty when none. */
+  warnings: WarningEvent[];
   metrics: {
     /** Mean loss of the optimizer steps this fit() call ran (skipped steps left out). */
     trainLoss: number;
@@ -431,6 +434,9 @@ class FitRun {
   private unreadSteps = 0;
   // Data-parallel resume with another world size: the epoch whose order starts at example `start` (see DataPosition).
   private startExample = { epoch: -1, start: 0 };
+  // Signs of a run that is not learning, and the warnings given.
+  private readonly health = new TrainingHealth();
+  private readonly warnings: WarningEvent[] = [];
 
   constructor(
     private readonly trainer: Trainer,
@@ -487,6 +493,7 @@ class FitRun {
     const runtimeSeconds = (performance.now() - started) / 1000;
     const result: FitResult = {
       history: this.history,
+      warnings: this.warnings,
       metrics: {
         trainLoss: this.totals.lossCount > 0 ? this.totals.losses / this.totals.lossCount : NaN,
         steps: this.globalStep,
@@ -658,6 +665,9 @@ class FitRun {
     const event: EpochEndEvent = { epoch: this.globalStep / plan.stepsPerEpoch, step: this.globalStep };
     this.trainer.emit('epochEnd', event);
     await options.callbacks.onEpochEnd?.(epoch, event);
+    // Judged on an epoch this call ran from its start (not one resumed halfway).
+    const flat = this.health.epochEnded(this.globalStep, event.epoch);
+    if (firstBatch === 0) await this.warn(flat);
     if (plan.evalStrategy === 'epoch') await this.evaluate();
     if (options.saveStrategy === 'epoch') await this.saveCheckpoint();
     await this.abortIfRequested();
@@ -758,6 +768,7 @@ class FitRun {
     const read = result.logged.slice(-(this.unreadSteps + 1));
     this.unreadSteps = 0;
     for (const entry of read) {
+      this.health.observeLoss(entry.loss);
       if (!Number.isFinite(entry.loss)) continue; // a skipped step (skipNonFiniteLoss)
       iv.losses += entry.loss;
       iv.lossCount += 1;
@@ -830,6 +841,14 @@ class FitRun {
     }
     this.trainer.emit('evaluate', event);
     await options.callbacks.onEvaluate?.(this.globalStep, event);
+    await this.warn(this.health.evaluated(metrics, this.model.labels, event.step, event.epoch, plan.totalSteps));
+  }
+
+  private async warn(warning: WarningEvent | null): Promise<void> {
+    if (warning === null) return;
+    this.warnings.push(warning);
+    this.trainer.emit('warning', warning);
+    await this.options.callbacks.onWarning?.(warning);
   }
 
   private async saveCheckpoint(): Promise<string> {
@@ -948,6 +967,7 @@ export interface Trainer {
   on(event: 'epochEnd', listener: (event: EpochEndEvent) => void): this;
   on(event: 'evaluate', listener: (event: EvaluateEvent) => void): this;
   on(event: 'checkpoint', listener: (event: CheckpointEvent) => void): this;
+  on(event: 'warning', listener: (event: WarningEvent) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this; // eslint-disable-line @typescript-eslint/no-explicit-any
   once(event: 'step', listener: (event: StepEvent) => void): this;
   once(event: 'epochEnd', listener: (event: EpochEndEvent) => void): this;

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../atomic-write';
 import type { ReportEvaluation, ReportStep } from '../report';
 import type { EvaluationResult, FitResult, HistoryEntry } from '../trainer';
+import type { WarningEvent } from '../training-health';
 
 export const METRICS_FILE = 'metrics.json';
 
@@ -18,11 +19,13 @@ export async function writeMetrics(
   evaluation: EvaluationResult | undefined,
   fit: FitResult['metrics'],
   labels: string[],
+  warnings: readonly WarningEvent[] = [],
 ): Promise<string> {
   const file = path.join(dir, METRICS_FILE);
   const content = {
     ...(evaluation ?? {}),
     labels,
+    warnings: warnings.map((w) => ({ code: w.code, step: w.step, message: w.message })),
     train: {
       loss: fit.trainLoss,
       steps: fit.steps,

@@ -24,14 +24,15 @@ import { choice, integer, number } from './option-parsers';
 import { commandLine, reportHistory, writeMetrics } from './outputs';
 import { TrainingProgress, createProgress } from './progress';
 import { trainingSummary } from './summary';
+import { formatLearningRate as lr } from './format';
+import { PRETRAINED_DEFAULTS, SCRATCH_DEFAULTS, trainingDefaults } from './train-defaults';
+import { FixValues, warningLine } from './warnings';
+import { WarningEvent, singleClassWarning } from '../training-health';
 
 type Strategy = 'no' | 'steps' | 'epoch';
 const STRATEGIES = ['no', 'steps', 'epoch'] as const;
 const SCHEDULERS = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
 
-/** Learning rates when --lr is not given: transformers' default for pretrained weights, more for a model from scratch. */
-const DEFAULT_LR_PRETRAINED = 5e-5;
-const DEFAULT_LR_SCRATCH = 1e-3;
 const DEFAULT_MAX_LENGTH = 128;
 /** Curves in the report have at most about this many points when --log-every is not given. */
 const LOGGED_STEPS_PER_RUN = 500;
@@ -44,7 +45,7 @@ export interface TrainFlags {
   output: string;
   epochs: number;
   batchSize: number;
-  lr?: number;
+  lr: number;
   maxLength?: number;
   warmupRatio: number;
   weightDecay: number;
@@ -92,11 +93,11 @@ export function trainCommand(done: (code: number) => void): Command {
   command
     .optionsGroup('Training:')
     .addOption(new Option('--epochs <n>', 'passes over the training data (may be fractional)').argParser(number(0, Infinity, 'min')).default(3))
-    .addOption(new Option('--batch-size <n>', 'examples per step (per process under `bert-trainer launch`)').argParser(integer()).default(8))
-    .addOption(new Option('--lr <rate>', 'peak learning rate (default: 5e-5 for pretrained models, 1e-3 for built-in sizes)').argParser(number(0, 1, 'min')))
+    .addOption(new Option('--batch-size <n>', `examples per step (per process under \`bert-trainer launch\`; default: ${PRETRAINED_DEFAULTS.batchSize} for pretrained models, ${SCRATCH_DEFAULTS.mini.batchSize} for built-in sizes)`).argParser(integer()))
+    .addOption(new Option('--lr <rate>', `peak learning rate (default: ${lr(PRETRAINED_DEFAULTS.learningRate)} for pretrained models; for built-in sizes ${scratchLearningRates()})`).argParser(number(0, 1, 'min')))
     .addOption(new Option('--max-length <n>', "truncate texts to this many tokens (default: 128, or the model's max_position_embeddings if smaller)").argParser(integer(2)))
-    .addOption(new Option('--warmup-ratio <r>', 'fraction of the steps spent warming the learning rate up').argParser(number(0, 1)).default(0))
-    .addOption(new Option('--weight-decay <w>', 'AdamW weight decay (never on biases and LayerNorm weights)').argParser(number(0, Infinity)).default(0))
+    .addOption(new Option('--warmup-ratio <r>', `fraction of the steps spent warming the learning rate up (default: ${PRETRAINED_DEFAULTS.warmupRatio} for pretrained models, ${SCRATCH_DEFAULTS.mini.warmupRatio} for built-in sizes)`).argParser(number(0, 1)))
+    .addOption(new Option('--weight-decay <w>', `AdamW weight decay, never on biases and LayerNorm weights (default: ${PRETRAINED_DEFAULTS.weightDecay} for pretrained models, ${SCRATCH_DEFAULTS.mini.weightDecay} for built-in sizes)`).argParser(number(0, Infinity)))
     .addOption(new Option('--scheduler <name>', `learning-rate schedule: ${SCHEDULERS.join(', ')}`).argParser(choice(SCHEDULERS)).default('linear'))
     .addOption(new Option('--grad-accum <n>', 'batches accumulated per optimizer step').argParser(integer()).default(1))
     .addOption(new Option('--max-grad-norm <n>', 'gradient clipping norm (0: no clipping)').argParser(number(0, Infinity)).default(1))
@@ -133,7 +134,7 @@ Examples:
 
 Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted (a checkpoint was saved).`,
   );
-  command.action(async (flags: TrainFlags) => done(await runTrain(flags)));
+  command.action(async (flags: TrainCommandFlags) => done(await runTrain(flags)));
   return command;
 }
 
@@ -291,7 +292,7 @@ function settingsFor(f: TrainFlags, source: ModelSource | undefined, model: Bert
     throw new Error(`--max-length ${f.maxLength} exceeds the model's max_position_embeddings (${positions})`);
   }
   return {
-    learningRate: f.lr ?? (source?.kind === 'size' ? DEFAULT_LR_SCRATCH : DEFAULT_LR_PRETRAINED),
+    learningRate: f.lr,
     maxLength: f.maxLength ?? Math.min(DEFAULT_MAX_LENGTH, positions),
     logEvery: f.logEvery ?? Math.max(1, Math.ceil(totalSteps(f, trainExamples) / LOGGED_STEPS_PER_RUN)),
     // --save-steps alone means "every n steps", like --eval-steps; otherwise a checkpoint per epoch.
@@ -300,7 +301,7 @@ function settingsFor(f: TrainFlags, source: ModelSource | undefined, model: Bert
 }
 
 /** A Trainer whose events drive the progress display and are recorded in `seen` (the report of an interrupted run). */
-function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progress: TrainingProgress, seen: HistoryEntry[]): Trainer {
+function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progress: TrainingProgress, seen: HistoryEntry[], warnings: WarningEvent[]): Trainer {
   const trainer = new Trainer(model, {
     epochs: f.epochs,
     batchSize: f.batchSize,
@@ -332,13 +333,17 @@ function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progre
     progress.evaluate(e);
   });
   trainer.on('checkpoint', (e) => progress.checkpoint(e));
+  trainer.on('warning', (e) => {
+    warnings.push(e);
+    progress.note(warningLine(e, fixValues(f)));
+  });
   return trainer;
 }
 
 /** After Ctrl-C: a report of the steps that ran, where the checkpoint is, and how to resume from it. */
-async function reportInterruption(err: AbortError, f: TrainFlags, report: RunReport, seen: HistoryEntry[], main: boolean): Promise<number> {
+async function reportInterruption(err: AbortError, f: TrainFlags, report: RunReport, seen: HistoryEntry[], warnings: WarningEvent[], main: boolean): Promise<number> {
   if (!main) return EXIT_INTERRUPTED;
-  const files = await writeReport(f.output, { ...report, status: 'interrupted', finishedAt: new Date(), ...reportHistory(seen) });
+  const files = await writeReport(f.output, { ...report, status: 'interrupted', finishedAt: new Date(), ...reportHistory(seen), warnings });
   // The step fit() stopped at (the logged steps lag behind it when --log-every > 1).
   const stoppedAt = /at step (\d+)/.exec(err.message)?.[1];
   say(`interrupted${stoppedAt !== undefined ? ` at step ${stoppedAt}` : ''}`);
@@ -357,16 +362,25 @@ async function reportInterruption(err: AbortError, f: TrainFlags, report: RunRep
 }
 
 /** After a completed fit: the final held-out metrics, then the model, metrics.json, the report and the summary. */
-async function writeOutputs(f: TrainFlags, trainer: Trainer, result: FitResult, evalSet: Dataset | undefined, report: RunReport, main: boolean): Promise<void> {
+async function writeOutputs(f: TrainFlags, s: RunSettings, trainer: Trainer, result: FitResult, evalSet: Dataset | undefined, report: RunReport, main: boolean): Promise<void> {
   // The last evaluation when it was at the last step, else one more evaluation (every rank takes part in it).
   let final: EvaluationResult | undefined = result.metrics.eval;
   const lastEval = [...result.history].reverse().find((e) => e.type === 'evaluate');
-  if (evalSet && (final === undefined || lastEval?.step !== result.metrics.steps)) final = await trainer.evaluate(evalSet);
+  const warnings = [...result.warnings];
+  if (evalSet && (final === undefined || lastEval?.step !== result.metrics.steps)) {
+    final = await trainer.evaluate(evalSet);
+    // The final evaluation is the one the user reads: a collapse there is said even when fit()'s were not.
+    const collapsed = singleClassWarning(final, trainer.model.labels, result.metrics.steps, result.metrics.epochs);
+    if (collapsed && !warnings.some((w) => w.code === collapsed.code)) {
+      warnings.push(collapsed);
+      if (main) say(warningLine(collapsed, fixValues(f)));
+    }
+  }
   if (!main) return;
 
   const model = trainer.model;
   await model.save(f.output);
-  const metricsFile = await writeMetrics(f.output, final, result.metrics, model.labels);
+  const metricsFile = await writeMetrics(f.output, final, result.metrics, model.labels, warnings);
   const m = result.metrics;
   const files = await writeReport(f.output, {
     ...report,
@@ -375,6 +389,7 @@ async function writeOutputs(f: TrainFlags, trainer: Trainer, result: FitResult, 
     ...reportHistory(result.history),
     summary: { steps: m.steps, epochs: m.epochs, trainLoss: m.trainLoss, runtimeSeconds: m.runtimeSeconds, samplesPerSecond: m.samplesPerSecond },
     final,
+    warnings,
   });
   say(trainingSummary(m, final));
   say(`model:   ${f.output}`);
@@ -385,8 +400,40 @@ async function writeOutputs(f: TrainFlags, trainer: Trainer, result: FitResult, 
 /** What every report of this run shares (the rest comes from how it ended). */
 type RunReport = Omit<ReportData, 'steps' | 'evaluations'>;
 
-export async function runTrain(f: TrainFlags): Promise<number> {
-  const source = f.model !== undefined ? parseModelSource(f.model) : undefined;
+/** The flags as the command line gives them: the settings whose default depends on the model may be missing. */
+export type TrainCommandFlags = Record<string, unknown> & Partial<Pick<TrainFlags, DefaultedFlag>>;
+type DefaultedFlag = 'lr' | 'batchSize' | 'warmupRatio' | 'weightDecay';
+
+/** The flags with trainingDefaults(source) where the user gave none. */
+function withDefaults(flags: TrainCommandFlags, source: ModelSource | undefined): TrainFlags {
+  const d = trainingDefaults(source);
+  return {
+    ...(flags as TrainFlags),
+    lr: flags.lr ?? d.learningRate,
+    batchSize: flags.batchSize ?? d.batchSize,
+    warmupRatio: flags.warmupRatio ?? d.warmupRatio,
+    weightDecay: flags.weightDecay ?? d.weightDecay,
+  };
+}
+
+/** "5e-4 (tiny, mini), 3e-4 (small), 1e-4 (base)". */
+function scratchLearningRates(): string {
+  const bySize = new Map<string, string[]>();
+  for (const size of SIZE_NAMES) {
+    const rate = lr(SCRATCH_DEFAULTS[size].learningRate);
+    bySize.set(rate, [...(bySize.get(rate) ?? []), size]);
+  }
+  return [...bySize].map(([rate, sizes]) => `${rate} (${sizes.join(', ')})`).join(', ');
+}
+
+/** This run's values of the settings a training warning names. */
+function fixValues(f: TrainFlags): FixValues {
+  return { learningRate: f.lr, batchSize: f.batchSize, warmupRatio: f.warmupRatio };
+}
+
+export async function runTrain(flags: TrainCommandFlags): Promise<number> {
+  const source = typeof flags.model === 'string' ? parseModelSource(flags.model) : undefined;
+  const f = withDefaults(flags, source);
   checkFlags(f, source);
   applyThreads(f.threads);
   // Under `bert-trainer launch` (or torchrun's variables set by hand): one rank of a data-parallel job.
@@ -409,7 +456,8 @@ export async function runTrain(f: TrainFlags): Promise<number> {
     if (dist) say(`data-parallel: ${dist.worldSize} processes (rank 0 of them reports), batch size ${f.batchSize} per process`);
     const progress = main ? createProgress(process.stdout) : SILENT_PROGRESS;
     const seen: HistoryEntry[] = [];
-    const trainer = trainerFor(model, f, settings, progress, seen);
+    const warnings: WarningEvent[] = [];
+    const trainer = trainerFor(model, f, settings, progress, seen, warnings);
     const report: RunReport = {
       model: description,
       data: { train: f.train, trainExamples: data.train.length, eval: data.evalName, evalExamples: data.evalSet?.length },
@@ -434,13 +482,13 @@ export async function runTrain(f: TrainFlags): Promise<number> {
       result = await trainer.fit(data.train, { evalDataset: data.evalSet, resumeFrom, signal: interrupt.signal });
     } catch (err) {
       progress.stop();
-      if (err instanceof AbortError) return await reportInterruption(err, f, report, seen, main);
+      if (err instanceof AbortError) return await reportInterruption(err, f, report, seen, warnings, main);
       throw err;
     } finally {
       interrupt.dispose();
     }
     progress.stop();
-    await writeOutputs(f, trainer, result, data.evalSet, report, main);
+    await writeOutputs(f, settings, trainer, result, data.evalSet, report, main);
     // Every rank leaves the job together (rank 0 hosts the rendezvous store the others still use until here).
     await trainer.close();
     return EXIT_OK;
