@@ -1,4 +1,5 @@
-// bert-trainer's public API.
+// bert-trainer's public API: what a user of the package calls. Internals (epoch orders, length grouping, shard
+// orders, schedule arithmetic) are imported from their modules by the code and tests that need them.
 export { BertClassifier } from './classifier';
 export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './classifier';
 export { BertTokenizer } from './tokenizer';
@@ -30,11 +31,11 @@ export type {
   EvaluationResult,
 } from './trainer';
 export type { WarningEvent, TrainingWarningCode, TrainingFix } from './training-health';
-export { Dataset, epochOrder, batchesOf, inferProblemType } from './dataset';
+export { Dataset, inferProblemType } from './dataset';
 export type { Example, TextExample, TokenizedExample, Label } from './dataset';
 export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
 export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './metrics';
-export { learningRateAt, resolveWarmupSteps } from './schedule';
+export { learningRateAt } from './schedule';
 export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './schedule';
 export { resolveModel, hubCacheDir, isHubId, HubError } from './hub';
 export type { ResolveModelOptions, DownloadProgress } from './hub';
@@ -42,10 +43,9 @@ export type { ResolveModelOptions, DownloadProgress } from './hub';
 export { StreamingDataset } from './streaming-dataset';
 export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } from './streaming-dataset';
 export type { FileDatasetOptions, SkippedRows } from './dataset-files';
-export { lengthGroupedOrder, megaBatchSize, paddingFraction, groupingPays, AUTO_GROUPING_PADDING } from './length-grouping';
 export { setNumThreads, numThreads } from './threads';
 export type { TrainingData } from './trainer';
-export { distributedFromEnv, shardOrder } from './distributed';
+export { distributedFromEnv } from './distributed';
 export type { DistributedOptions } from './distributed';
-export { renderReport, renderCurvesSvg, writeReport } from './report';
+export { renderReport, writeReport } from './report';
 export type { ReportData, ReportStep, ReportEvaluation, ReportMetrics, ReportClassMetrics } from './report';

@@ -392,7 +392,7 @@ async function runVariant(variant, ctx) {
       const spec = name === 'recipe' ? recipeSpec : {
         ...recipeSpec,
         modelDir: checkDir,
-        order: Array.from({ length: h.epochs }, (_, epoch) => lib.epochOrder(splits.train.length, h.seed, epoch, true)),
+        order: Array.from({ length: h.epochs }, (_, epoch) => require(path.join(ROOT, 'dist', 'dataset')).epochOrder(splits.train.length, h.seed, epoch, true)),
       };
       r = await runJson(o.python, [REFERENCE, 'train', writeJson(path.join(tmp, `train-${variant}.json`), spec)], env);
       const labels = splits.heldOut.map((e) => label2id(e.label));
