@@ -34,7 +34,11 @@ async function main() {
   console.log('config.hidden_size:', reloaded.config.hidden_size);
   const after = await reloaded.predict(texts);
   const { logits, shape } = await reloaded.forward(await reloaded.tokenizer.encode(texts.slice(0, 1)));
-  console.log(`logits for "${texts[0]}": [${Array.from(logits).map((x) => x.toFixed(5)).join(', ')}] shape [${shape}]`);
+  console.log(
+    `logits for "${texts[0]}": [${Array.from(logits)
+      .map((x) => x.toFixed(5))
+      .join(', ')}] shape [${shape}]`,
+  );
   after.forEach((p, i) => console.log(`  ${p.label.padEnd(8)} ${p.score.toFixed(4)}  ${texts[i]}`));
   reloaded.dispose();
 

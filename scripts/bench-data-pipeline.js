@@ -42,11 +42,20 @@ async function main() {
 
   let t = Date.now();
   // The vocabulary is learned from each email's first 2,000 characters: enough for a benchmark, and quick.
-  const tokenizer = await BertTokenizer.trainWordPiece(examples.map((e) => e.text.slice(0, 2000)), { vocabSize: 3000 });
+  const tokenizer = await BertTokenizer.trainWordPiece(
+    examples.map((e) => e.text.slice(0, 2000)),
+    { vocabSize: 3000 },
+  );
   console.log(`WordPiece vocabulary of ${tokenizer.vocabSize} trained in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const config = {
-    vocab_size: tokenizer.vocabSize, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128,
-    max_position_embeddings: args.maxLength, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    intermediate_size: 128,
+    max_position_embeddings: args.maxLength,
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
   };
   const stepsPerEpoch = Math.ceil(train.length / args.batchSize);
 
@@ -55,8 +64,14 @@ async function main() {
     for (const prefetchBatches of [0, 4]) {
       const model = await BertClassifier.fromConfig(config, { labels: ['ham', 'spam'], seed: 1, tokenizer });
       const trainer = new Trainer(model, {
-        epochs: args.steps / stepsPerEpoch, batchSize: args.batchSize, maxLength: args.maxLength, learningRate: 1e-4,
-        logEvery: 1000, seed: 3, prefetchBatches, groupByLength,
+        epochs: args.steps / stepsPerEpoch,
+        batchSize: args.batchSize,
+        maxLength: args.maxLength,
+        learningRate: 1e-4,
+        logEvery: 1000,
+        seed: 3,
+        prefetchBatches,
+        groupByLength,
       });
       t = Date.now();
       const result = await trainer.fit(train);
@@ -64,7 +79,14 @@ async function main() {
       model.dispose();
       const m = result.metrics;
       // fit's runtime starts after its planning, where groupByLength tokenizes every example once for the lengths.
-      const row = { groupByLength, prefetchBatches, wait: m.dataWaitFraction, padding: m.paddingFraction, stepMs: (1000 * m.runtimeSeconds) / m.steps, planSeconds: seconds - m.runtimeSeconds };
+      const row = {
+        groupByLength,
+        prefetchBatches,
+        wait: m.dataWaitFraction,
+        padding: m.paddingFraction,
+        stepMs: (1000 * m.runtimeSeconds) / m.steps,
+        planSeconds: seconds - m.runtimeSeconds,
+      };
       rows.push(row);
       console.log(
         `groupByLength ${String(groupByLength).padEnd(5)}  prefetchBatches ${prefetchBatches}:  data wait ${(100 * row.wait).toFixed(1).padStart(4)}% of step time,` +
@@ -74,8 +96,12 @@ async function main() {
   }
   const find = (g, p) => rows.find((r) => r.groupByLength === g && r.prefetchBatches === p);
   console.log('');
-  console.log(`prefetch off -> on (no grouping): data wait ${(100 * find(false, 0).wait).toFixed(1)}% -> ${(100 * find(false, 4).wait).toFixed(1)}% of step time`);
-  console.log(`groupByLength off -> on (prefetch on): padding ${(100 * find(false, 4).padding).toFixed(1)}% -> ${(100 * find(true, 4).padding).toFixed(1)}% of batch positions`);
+  console.log(
+    `prefetch off -> on (no grouping): data wait ${(100 * find(false, 0).wait).toFixed(1)}% -> ${(100 * find(false, 4).wait).toFixed(1)}% of step time`,
+  );
+  console.log(
+    `groupByLength off -> on (prefetch on): padding ${(100 * find(false, 4).padding).toFixed(1)}% -> ${(100 * find(true, 4).padding).toFixed(1)}% of batch positions`,
+  );
   console.log('(ms/step depends on what else the machine runs; the fractions are measured within each run)');
 }
 

@@ -23,15 +23,19 @@ async function main() {
   const ours = await handle.timeOptimizerStep(repeats);
   model.releaseFromTraining(main);
   model.dispose();
-  const python = JSON.parse(execFileSync(defaultPython(), [path.join(__dirname, '..', 'bench', 'optimizer_reference.py'), String(threads), String(repeats)], { encoding: 'utf8' }));
+  const python = JSON.parse(
+    execFileSync(defaultPython(), [path.join(__dirname, '..', 'bench', 'optimizer_reference.py'), String(threads), String(repeats)], { encoding: 'utf8' }),
+  );
   const rows = [
     ['bert-trainer AdamW', median(ours)],
-    ['torch.optim.AdamW foreach=False (torch\'s CPU default)', median(python.single)],
+    ["torch.optim.AdamW foreach=False (torch's CPU default)", median(python.single)],
     ['torch.optim.AdamW foreach=True', median(python.foreach)],
-    ['torch.optim.AdamW fused=True (transformers Trainer\'s default)', median(python.fused)],
+    ["torch.optim.AdamW fused=True (transformers Trainer's default)", median(python.fused)],
   ];
-  console.log(`AdamW step on bert-base (${(python.parameters / 1e6).toFixed(1)}M parameters), ${threads} threads, median of ${repeats}; ` +
-    `LibTorch ${native().torchVersion} (ours), torch ${python.torch} (${defaultPython()})`);
+  console.log(
+    `AdamW step on bert-base (${(python.parameters / 1e6).toFixed(1)}M parameters), ${threads} threads, median of ${repeats}; ` +
+      `LibTorch ${native().torchVersion} (ours), torch ${python.torch} (${defaultPython()})`,
+  );
   console.log('| optimizer | ms/step | ours / this |');
   console.log('|---|---|---|');
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} | ${(median(ours) / ms).toFixed(2)} |`);

@@ -102,7 +102,11 @@ async function main() {
 
     const stepsPerEpoch = Math.ceil(count / args.batchSize);
     const trainer = new Trainer(model, { epochs: args.steps / stepsPerEpoch, batchSize: args.batchSize, learningRate: 1e-4, logEvery: 50, seed: 7 });
-    trainer.on('step', (e) => console.log(`  step ${e.step}: loss ${e.loss.toFixed(4)}, ${e.samplesPerSecond.toFixed(0)} samples/s, data wait ${(100 * e.dataWaitFraction).toFixed(1)}%, rss ${(process.memoryUsage.rss() / MiB).toFixed(0)} MiB`));
+    trainer.on('step', (e) =>
+      console.log(
+        `  step ${e.step}: loss ${e.loss.toFixed(4)}, ${e.samplesPerSecond.toFixed(0)} samples/s, data wait ${(100 * e.dataWaitFraction).toFixed(1)}%, rss ${(process.memoryUsage.rss() / MiB).toFixed(0)} MiB`,
+      ),
+    );
     t = Date.now();
     const result = await trainer.fit(stream);
     const trainSeconds = (Date.now() - t) / 1000;
@@ -112,7 +116,9 @@ async function main() {
 
     console.log('');
     console.log(`file size:          ${(size / 1024 ** 3).toFixed(2)} GiB (${size.toLocaleString('en-US')} bytes)`);
-    console.log(`trained:            ${result.metrics.steps} steps x ${args.batchSize} examples in ${trainSeconds.toFixed(1)} s (shuffle buffer ${args.shuffleBuffer.toLocaleString('en-US')})`);
+    console.log(
+      `trained:            ${result.metrics.steps} steps x ${args.batchSize} examples in ${trainSeconds.toFixed(1)} s (shuffle buffer ${args.shuffleBuffer.toLocaleString('en-US')})`,
+    );
     console.log(`RSS before fit:     ${(before / MiB).toFixed(0)} MiB`);
     console.log(`peak RSS (sampled): ${(peak / MiB).toFixed(0)} MiB`);
     console.log(`peak RSS (kernel):  ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (whole process, file generation included)`);

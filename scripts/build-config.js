@@ -16,8 +16,11 @@ const root = path.resolve(__dirname, '..');
 const simdjsonDir = path.dirname(require.resolve('@nozbe/simdjson/src/simdjson.h', { paths: [root] }));
 
 function sources() {
-  const listed = fs.readFileSync(path.join(root, 'native', 'sources.txt'), 'utf8')
-    .split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const listed = fs
+    .readFileSync(path.join(root, 'native', 'sources.txt'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   return listed.concat(path.relative(root, path.join(simdjsonDir, 'simdjson.cpp')));
 }
 
@@ -29,8 +32,10 @@ const commands = {
   libs: () => {
     const torch = findLibTorch();
     // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly: it registers the CUDA backend.
-    return [`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, '-Wl,--no-as-needed']
-      .concat(torch.libraries.map((l) => `-l${l}`), ['-Wl,--as-needed']);
+    return [`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, '-Wl,--no-as-needed'].concat(
+      torch.libraries.map((l) => `-l${l}`),
+      ['-Wl,--as-needed'],
+    );
   },
 };
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* eslint-disable no-console */
+
 'use strict';
 // Do the CLI's defaults learn on data nobody tuned them for? Trains built-in sizes from scratch with
 // `bert-trainer train` on real data sets of different shapes and reports held-out accuracy against the majority
@@ -35,7 +35,16 @@ const { loadSpamAssassin } = require(path.join(root, 'dist', 'demo-data'));
 const OLD_FLAGS = ['--lr', '1e-3', '--batch-size', '8', '--warmup-ratio', '0', '--weight-decay', '0'];
 
 function parseArgs(argv) {
-  const o = { sizes: ['mini'], datasets: ['names', 'syllables', 'spam', 'eras'], recipes: ['defaults'], seeds: [42], max: undefined, epochs: 3, out: undefined, flags: [] };
+  const o = {
+    sizes: ['mini'],
+    datasets: ['names', 'syllables', 'spam', 'eras'],
+    recipes: ['defaults'],
+    seeds: [42],
+    max: undefined,
+    epochs: 3,
+    out: undefined,
+    flags: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -94,7 +103,14 @@ function eras() {
     const start = Math.floor((address.year - 1790) / 50) * 50 + 1790;
     const label = start >= 1990 ? '1990-' : `${start}-${start + 49}`;
     const sentences = address.text.match(/[^.!?]+[.!?]+/g) || [];
-    for (let i = 0; i + 4 <= sentences.length; i += 4) rows.push({ text: sentences.slice(i, i + 4).join(' ').trim(), label });
+    for (let i = 0; i + 4 <= sentences.length; i += 4)
+      rows.push({
+        text: sentences
+          .slice(i, i + 4)
+          .join(' ')
+          .trim(),
+        label,
+      });
   }
   return { rows, shape: 'long, 5 labels' };
 }
@@ -138,24 +154,59 @@ function main() {
       for (const recipe of o.recipes) {
         for (const seed of o.seeds) {
           const output = path.join(dir, `${size}-${recipe}-${seed}`);
-          const args = [path.join(root, 'dist', 'cli', 'main.js'), 'train', '--model', size, '--train', path.join(dir, 'train.jsonl'),
-            '--eval', path.join(dir, 'eval.jsonl'), '--epochs', String(o.epochs), '--seed', String(seed), '--output', output,
-            ...(recipe === 'old' ? OLD_FLAGS : []), ...o.flags];
+          const args = [
+            path.join(root, 'dist', 'cli', 'main.js'),
+            'train',
+            '--model',
+            size,
+            '--train',
+            path.join(dir, 'train.jsonl'),
+            '--eval',
+            path.join(dir, 'eval.jsonl'),
+            '--epochs',
+            String(o.epochs),
+            '--seed',
+            String(seed),
+            '--output',
+            output,
+            ...(recipe === 'old' ? OLD_FLAGS : []),
+            ...o.flags,
+          ];
           const started = Date.now();
           const stdout = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
           const seconds = (Date.now() - started) / 1000;
           const metrics = JSON.parse(fs.readFileSync(path.join(output, 'metrics.json'), 'utf8'));
           const warnings = metrics.warnings.map((w) => w.code);
-          const row = { dataset: name, shape, train: train.length, eval: validation.length, size, recipe, seed, accuracy: metrics.accuracy, f1: metrics.f1, majority, steps: metrics.train.steps, seconds, warnings };
+          const row = {
+            dataset: name,
+            shape,
+            train: train.length,
+            eval: validation.length,
+            size,
+            recipe,
+            seed,
+            accuracy: metrics.accuracy,
+            f1: metrics.f1,
+            majority,
+            steps: metrics.train.steps,
+            seconds,
+            warnings,
+          };
           results.push(row);
-          console.log(`| ${name} | ${shape} | ${train.length} / ${validation.length} | ${size} | ${recipe} | ${seed} | ${metrics.accuracy.toFixed(4)} | ${majority.toFixed(4)} | ${row.steps} | ${seconds.toFixed(0)} | ${warnings.join(', ') || '-'} |`);
+          console.log(
+            `| ${name} | ${shape} | ${train.length} / ${validation.length} | ${size} | ${recipe} | ${seed} | ${metrics.accuracy.toFixed(4)} | ${majority.toFixed(4)} | ${row.steps} | ${seconds.toFixed(0)} | ${warnings.join(', ') || '-'} |`,
+          );
           if (process.env.CHECK_DEFAULTS_VERBOSE) process.stdout.write(stdout);
           fs.rmSync(output, { recursive: true, force: true });
         }
       }
     }
   }
-  if (o.out) fs.writeFileSync(o.out, `${JSON.stringify({ command: `node scripts/check-defaults.js ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), results }, null, 2)}\n`);
+  if (o.out)
+    fs.writeFileSync(
+      o.out,
+      `${JSON.stringify({ command: `node scripts/check-defaults.js ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), results }, null, 2)}\n`,
+    );
   fs.rmSync(work, { recursive: true, force: true });
 }
 

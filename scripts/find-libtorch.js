@@ -21,14 +21,19 @@ const HELP = [
   'bert-trainer: no LibTorch 2.4 or newer found.',
   'Looked at: LIBTORCH, Torch_DIR, a Python PyTorch (BERT_TRAINER_PYTHON, .venv, python3, /usr/bin/python3), and /usr/lib/x86_64-linux-gnu/cmake/Torch.',
   'Get one of:',
-  '  - this repository\'s set-up:  bash scripts/install-deps.sh   (PyTorch 2.13 in .venv)',
+  "  - this repository's set-up:  bash scripts/install-deps.sh   (PyTorch 2.13 in .venv)",
   '  - Debian 13 / Ubuntu (CPU):  apt-get install libtorch-dev libopenblas0-pthread',
   '  - an official LibTorch (CPU or CUDA) from pytorch.org, unpacked, then: export LIBTORCH=/path/to/libtorch',
   '  - a Python PyTorch install (pip install torch): found automatically through `import torch`',
 ].join('\n');
 
 function exists(p) {
-  try { fs.accessSync(p); return true; } catch { return false; }
+  try {
+    fs.accessSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function libraryDirFor(prefix, cmakeDir) {
@@ -50,8 +55,14 @@ function prefixForCmakeDir(cmakeDir) {
 // TORCH_VERSION_MAJOR/MINOR/PATCH from the headers (torch/headeronly/version.h since 2.9): the version of the
 // libraries beside them.
 function headerVersion(prefix) {
-  const text = [['torch', 'headeronly', 'version.h'], ['torch', 'csrc', 'api', 'include', 'torch', 'version.h']]
-    .map((parts) => path.join(prefix, 'include', ...parts)).filter(exists).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  const text = [
+    ['torch', 'headeronly', 'version.h'],
+    ['torch', 'csrc', 'api', 'include', 'torch', 'version.h'],
+  ]
+    .map((parts) => path.join(prefix, 'include', ...parts))
+    .filter(exists)
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .join('\n');
   const part = (name) => {
     const m = new RegExp(`#define TORCH_VERSION_${name} (\\d+)`).exec(text);
     return m ? Number(m[1]) : undefined;
@@ -90,8 +101,9 @@ function describe(prefix, cmakeDir, source) {
   if (!cmakeDir) {
     // Debian's python3-torch links its lib/ to the system libraries, whose folder holds cmake/Torch.
     const realLibDir = path.dirname(fs.realpathSync(path.join(libDir, 'libtorch.so')));
-    cmakeDir = [path.join(prefix, 'share', 'cmake', 'Torch'), path.join(libDir, 'cmake', 'Torch'), path.join(realLibDir, 'cmake', 'Torch')]
-      .find((d) => exists(path.join(d, 'TorchConfig.cmake')));
+    cmakeDir = [path.join(prefix, 'share', 'cmake', 'Torch'), path.join(libDir, 'cmake', 'Torch'), path.join(realLibDir, 'cmake', 'Torch')].find((d) =>
+      exists(path.join(d, 'TorchConfig.cmake')),
+    );
   }
   // The C++ ABI must match LibTorch's: TorchConfig.cmake records it in TORCH_CXX_FLAGS.
   let cxx11Abi = 1;
@@ -105,8 +117,10 @@ function describe(prefix, cmakeDir, source) {
   if (cuda) {
     const cudaIncludes = cudaIncludeDirs(prefix);
     if (!cudaIncludes) {
-      throw new Error(`${source} at ${prefix} is a CUDA LibTorch, but the CUDA runtime headers (cuda_runtime_api.h) were not found: `
-        + 'install the CUDA toolkit (nvcc and its headers: cuda_runtime_api.h and crt/) or set CUDA_HOME.');
+      throw new Error(
+        `${source} at ${prefix} is a CUDA LibTorch, but the CUDA runtime headers (cuda_runtime_api.h) were not found: ` +
+          'install the CUDA toolkit (nvcc and its headers: cuda_runtime_api.h and crt/) or set CUDA_HOME.',
+      );
     }
     includeDirs.push(...cudaIncludes);
   }
@@ -138,7 +152,10 @@ function describe(prefix, cmakeDir, source) {
 function cudaIncludeDirs(prefix, env = process.env) {
   const nvidia = path.join(prefix, '..', 'nvidia');
   const wheelDirs = exists(nvidia)
-    ? fs.readdirSync(nvidia).map((d) => path.join(nvidia, d, 'include')).filter(exists)
+    ? fs
+        .readdirSync(nvidia)
+        .map((d) => path.join(nvidia, d, 'include'))
+        .filter(exists)
     : [];
   const toolkits = [env.CUDA_HOME, env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
   const candidates = toolkits.concat(wheelDirs).filter(exists);
@@ -156,8 +173,10 @@ function cudaIncludeDirs(prefix, env = process.env) {
 function distributedSupport(prefix, includeDirs, cuda, env = process.env) {
   const c10d = path.join(prefix, 'include', 'torch', 'csrc', 'distributed', 'c10d');
   const glooDirs = includeDirs.concat(['/usr/include', '/usr/local/include']);
-  const gloo = exists(path.join(c10d, 'ProcessGroupGloo.hpp')) && exists(path.join(c10d, 'TCPStore.hpp'))
-    && glooDirs.some((d) => exists(path.join(d, 'gloo', 'allreduce.h')));
+  const gloo =
+    exists(path.join(c10d, 'ProcessGroupGloo.hpp')) &&
+    exists(path.join(c10d, 'TCPStore.hpp')) &&
+    glooDirs.some((d) => exists(path.join(d, 'gloo', 'allreduce.h')));
   const extraIncludeDirs = [];
   let nccl = false;
   if (env.BERT_TRAINER_NCCL !== '0' && gloo && cuda && exists(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
@@ -174,7 +193,9 @@ function distributedSupport(prefix, includeDirs, cuda, env = process.env) {
 function fromPython(python) {
   try {
     const out = execFileSync(python, ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 60000,
     }).trim();
     return describe(out, undefined, `python PyTorch (${python})`);
   } catch (err) {

@@ -2,16 +2,7 @@
 // work that would otherwise sit between two native steps; a producer encodes the next batches while the current
 // step runs on the native worker thread. The queue between them is bounded (`capacity` batches), so memory stays
 // flat however large the dataset, and a producer error reaches the consumer in order, where it would have struck.
-import {
-  Dataset,
-  EncodeContext,
-  EncodedBatch,
-  Example,
-  encodeBatch,
-  encodeExamples,
-  pretokenize,
-  TokenRowCache,
-} from './dataset';
+import { Dataset, EncodeContext, EncodedBatch, Example, encodeBatch, encodeExamples, pretokenize, TokenRowCache } from './dataset';
 import { sortByLengthDescending } from './length-grouping';
 import type { StreamedExample, StreamingDataset } from './streaming-dataset';
 
@@ -131,7 +122,10 @@ export async function* datasetBatches(
     try {
       batch = await encodeBatch(dataset, batches[b], ctx, cache);
     } catch (err) {
-      throw namingExamples(err, batches[b].map((i) => `examples[${i}]`));
+      throw namingExamples(
+        err,
+        batches[b].map((i) => `examples[${i}]`),
+      );
     }
     yield { batch, last: b === batches.length - 1 };
   }
@@ -155,16 +149,11 @@ export interface StreamBatchOptions {
  * the end is padded with the order's first examples to a multiple of W, so that every rank gets ceil(n / W) of
  * them (n as read, rows skipped as bad included in neither). `skip` of this rank's examples are read past.
  */
-export async function* shardStream(
-  source: AsyncIterable<StreamedExample>,
-  rank: number,
-  worldSize: number,
-  skip = 0,
-): AsyncGenerator<StreamedExample> {
+export async function* shardStream(source: AsyncIterable<StreamedExample>, rank: number, worldSize: number, skip = 0): AsyncGenerator<StreamedExample> {
   const head: StreamedExample[] = []; // the order's first worldSize examples, for the padding
   let position = 0;
   let kept = 0;
-  const keep = (e: StreamedExample): boolean => kept++ >= skip;
+  const keep = (_example: StreamedExample): boolean => kept++ >= skip;
   for await (const e of source) {
     if (head.length < worldSize) head.push(e);
     if (position % worldSize === rank && keep(e)) yield e;
@@ -210,7 +199,11 @@ export async function* streamBatches(stream: StreamingDataset, o: StreamBatchOpt
       if (o.megaBatch !== undefined) {
         let tokenized;
         try {
-          tokenized = await pretokenize(items.map((e) => e.example), ctx, (row) => name(items[row]));
+          tokenized = await pretokenize(
+            items.map((e) => e.example),
+            ctx,
+            (row) => name(items[row]),
+          );
         } catch (err) {
           throw namingExamples(err, items.map(name));
         }
@@ -224,9 +217,15 @@ export async function* streamBatches(stream: StreamingDataset, o: StreamBatchOpt
         const part = rows.slice(b * o.batchSize, (b + 1) * o.batchSize);
         let batch: EncodedBatch;
         try {
-          batch = await encodeExamples({ examples: part.map((r) => r.example), indices: part.map((r) => r.item.index), nameOf: (row) => name(part[row].item) }, ctx);
+          batch = await encodeExamples(
+            { examples: part.map((r) => r.example), indices: part.map((r) => r.item.index), nameOf: (row) => name(part[row].item) },
+            ctx,
+          );
         } catch (err) {
-          throw namingExamples(err, part.map((r) => name(r.item)));
+          throw namingExamples(
+            err,
+            part.map((r) => name(r.item)),
+          );
         }
         yield { batch, last: endOfEpoch && b === batchCount - 1 };
       }

@@ -85,7 +85,7 @@ function checkOptions(options: FromPretrainedOptions): void {
   if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) {
     throw new RangeError(`maxLength must be a positive integer, got ${String(options.maxLength)}`);
   }
-  if (options.device !== undefined) resolveDevice(options.device);  // before any file is read
+  if (options.device !== undefined) resolveDevice(options.device); // before any file is read
 }
 
 async function hasTokenizerFiles(dir: string): Promise<boolean> {
@@ -134,7 +134,11 @@ export class BertClassifier {
     checkOptions(options);
     if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a non-empty string (a model directory or a hub id)');
     // A path that exists, or that is no hub id, is a local directory (with errors saying so); else the hub cache.
-    const local = (await fs.stat(dir).then(() => true, () => false)) || !isHubId(dir);
+    const local =
+      (await fs.stat(dir).then(
+        () => true,
+        () => false,
+      )) || !isHubId(dir);
     const root = await requireDirectory(local ? dir : await resolveModel(dir, options.hub), 'dir');
     const config = await readConfig(root, options);
     const files = await findWeightsFiles(root);
@@ -151,7 +155,12 @@ export class BertClassifier {
     return BertClassifier.create(resolved, [], options, options.tokenizer);
   }
 
-  private static async create(config: BertConfig, files: string[], options: FromPretrainedOptions, tokenizer: BertTokenizer | undefined): Promise<BertClassifier> {
+  private static async create(
+    config: BertConfig,
+    files: string[],
+    options: FromPretrainedOptions,
+    tokenizer: BertTokenizer | undefined,
+  ): Promise<BertClassifier> {
     const device = resolveDevice(options.device);
     const handle = new (native().NativeModel)(nativeConfig(config));
     const report = await handle.load(files, options.ignoreMismatchedSizes ?? false, options.seed ?? DEFAULT_SEED, device);

@@ -54,8 +54,13 @@ export const BERT_CONFIG_DEFAULTS = {
 export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'silu', 'swish', 'tanh'];
 const PROBLEM_TYPES: ProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
 const INTEGER_FIELDS = [
-  'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
-  'max_position_embeddings', 'type_vocab_size',
+  'vocab_size',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'intermediate_size',
+  'max_position_embeddings',
+  'type_vocab_size',
 ] as const;
 const PROBABILITY_FIELDS = ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const;
 // Fields written by transformers that say nothing about the weights; not kept in `extra`.
@@ -87,8 +92,7 @@ export function resolveConfig(raw: Record<string, unknown>, source: string, opti
   if (raw.model_type !== undefined && raw.model_type !== 'bert') {
     fail(source, `model_type ${describe(raw.model_type)} is not supported (expected "bert")`);
   }
-  const field = <K extends keyof typeof BERT_CONFIG_DEFAULTS>(key: K): unknown =>
-    raw[key] === undefined ? BERT_CONFIG_DEFAULTS[key] : raw[key];
+  const field = <K extends keyof typeof BERT_CONFIG_DEFAULTS>(key: K): unknown => (raw[key] === undefined ? BERT_CONFIG_DEFAULTS[key] : raw[key]);
 
   const ints = {} as Record<(typeof INTEGER_FIELDS)[number], number>;
   for (const key of INTEGER_FIELDS) {

@@ -164,7 +164,8 @@ function labelFromJson(raw: unknown, labelType: ResolvedFileOptions['labelType']
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) throw new RowError(`label must be a finite number, got ${raw}`);
     if (labelType === 'name') throw new RowError(`label must be a label name (a string) for labelType 'name', got ${show(raw)}`);
-    if (labelType === 'id' && !(Number.isInteger(raw) && raw >= 0)) throw new RowError(`label ${raw} is not a class id (a non-negative integer), as labelType 'id' requires`);
+    if (labelType === 'id' && !(Number.isInteger(raw) && raw >= 0))
+      throw new RowError(`label ${raw} is not a class id (a non-negative integer), as labelType 'id' requires`);
     return raw;
   }
   if (Array.isArray(raw)) {
@@ -194,7 +195,8 @@ function rowToExample(cell: CellReader, o: ResolvedFileOptions, kind: 'column' |
   const raw = hasLabelColumn ? cell(o.labelColumn) : undefined;
   const missing = raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
   if (missing) {
-    if (o.requireLabels) throw new RowError(hasLabelColumn ? `no label in ${kind} ${JSON.stringify(o.labelColumn)}` : `no ${kind} ${JSON.stringify(o.labelColumn)}`);
+    if (o.requireLabels)
+      throw new RowError(hasLabelColumn ? `no label in ${kind} ${JSON.stringify(o.labelColumn)}` : `no ${kind} ${JSON.stringify(o.labelColumn)}`);
     return example;
   }
   example.label = typeof raw === 'string' && kind === 'column' ? labelFromText(raw, o.labelType) : labelFromJson(raw, o.labelType);
@@ -317,10 +319,16 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
     flushRejected(record.line);
     if (columns === undefined) {
       if (o.header) {
-        setColumns(record.fields.map((f) => f.trim()), record.line);
+        setColumns(
+          record.fields.map((f) => f.trim()),
+          record.line,
+        );
         continue;
       }
-      setColumns(record.fields.map((_, i) => String(i)), record.line);
+      setColumns(
+        record.fields.map((_, i) => String(i)),
+        record.line,
+      );
     }
     if (full()) return;
     rows += 1;

@@ -6,15 +6,7 @@
 import { describeValue as show } from './describe-value';
 import { mulberry32 } from './random';
 import type { ProblemType } from './config';
-import {
-  FileDatasetOptions,
-  FileFormat,
-  SkippedRows,
-  emptySkipLog,
-  labelNamesOf,
-  readFileExamples,
-  resolveFileOptions,
-} from './dataset-files';
+import { FileDatasetOptions, FileFormat, SkippedRows, emptySkipLog, labelNamesOf, readFileExamples, resolveFileOptions } from './dataset-files';
 import { STREAMING_OPTION_NAMES, StreamingDataset, StreamingDatasetOptions } from './streaming-dataset';
 import type { BertTokenizer } from './tokenizer';
 
@@ -103,7 +95,13 @@ function checkExample(value: unknown, index: number): Example {
   const hasIds = e.inputIds !== undefined;
   if (hasText && hasIds) throw new TypeError(`${where} has both text and inputIds; give one of them`);
   if (!hasText && !hasIds) {
-    throw new TypeError(`${where} must have a text (string) or inputIds (token ids); it has ${Object.keys(e).map((k) => JSON.stringify(k)).join(', ') || 'no fields'}`);
+    throw new TypeError(
+      `${where} must have a text (string) or inputIds (token ids); it has ${
+        Object.keys(e)
+          .map((k) => JSON.stringify(k))
+          .join(', ') || 'no fields'
+      }`,
+    );
   }
   const label = checkLabel(e.label, `${where}.label`);
   if (hasText) {
@@ -127,7 +125,13 @@ function checkExample(value: unknown, index: number): Example {
     out.attentionMask = mask;
   }
   if (e.tokenTypeIds !== undefined && e.tokenTypeIds !== null) {
-    const types = checkIdArray(e.tokenTypeIds, `${where}.tokenTypeIds`, 'token type ids', 'a token type id (an integer in [0, 2^31))', (v) => v >= 0 && v <= INT32_MAX);
+    const types = checkIdArray(
+      e.tokenTypeIds,
+      `${where}.tokenTypeIds`,
+      'token type ids',
+      'a token type id (an integer in [0, 2^31))',
+      (v) => v >= 0 && v <= INT32_MAX,
+    );
     if (types.length !== inputIds.length) {
       throw new RangeError(`${where}.tokenTypeIds has ${types.length} values but ${where}.inputIds has ${inputIds.length}; they must have the same length`);
     }
@@ -157,7 +161,8 @@ interface DatasetInfo {
 function splitCount(validation: unknown, length: number): number {
   if (typeof validation !== 'number') throw new TypeError(`validation must be a fraction in (0, 1) or a number of examples, got ${show(validation)}`);
   let count: number;
-  if (validation > 0 && validation < 1) count = Math.ceil(validation * length); // like sklearn's test_size
+  if (validation > 0 && validation < 1)
+    count = Math.ceil(validation * length); // like sklearn's test_size
   else if (Number.isSafeInteger(validation) && validation >= 1) count = validation;
   else throw new RangeError(`validation must be a fraction in (0, 1) or a positive number of examples, got ${show(validation)}`);
   if (count >= length) {
@@ -212,9 +217,12 @@ export class Dataset implements Iterable<Example> {
     for (const e of examples) if (e.label !== undefined) labeled += 1;
     this.labeledCount = labeled;
     const names = info && 'labelNames' in info ? info.labelNames : labelNamesOf(examples);
-    this.labelNames = names === undefined ? undefined : Object.freeze([...names]) as string[];
+    this.labelNames = names === undefined ? undefined : (Object.freeze([...names]) as string[]);
     const skipped = info?.skipped ?? emptySkipLog();
-    this.skipped = Object.freeze({ count: skipped.count, examples: Object.freeze(skipped.examples.map((s) => Object.freeze({ ...s }))) as SkippedRows['examples'] });
+    this.skipped = Object.freeze({
+      count: skipped.count,
+      examples: Object.freeze(skipped.examples.map((s) => Object.freeze({ ...s }))) as SkippedRows['examples'],
+    });
   }
 
   /**
@@ -343,11 +351,14 @@ export class Dataset implements Iterable<Example> {
     checkNonNegativeInteger(seed, 'seed');
     const keys = this.examples.map((e) => classKey(e.label));
     const classLabels = keys.every((k) => k !== undefined);
-    if (options.stratify !== undefined && typeof options.stratify !== 'boolean') throw new TypeError(`stratify must be a boolean, got ${show(options.stratify)}`);
+    if (options.stratify !== undefined && typeof options.stratify !== 'boolean')
+      throw new TypeError(`stratify must be a boolean, got ${show(options.stratify)}`);
     const stratify = options.stratify ?? classLabels;
     if (stratify && !classLabels) {
       const i = keys.findIndex((k) => k === undefined);
-      throw new RangeError(`stratify needs a class label (an id or a name) on every example; examples[${i}] has ${this.examples[i].label === undefined ? 'none' : 'another kind of label'}`);
+      throw new RangeError(
+        `stratify needs a class label (an id or a name) on every example; examples[${i}] has ${this.examples[i].label === undefined ? 'none' : 'another kind of label'}`,
+      );
     }
     // Rank of each example in a seeded permutation: the lowest ranks (of each class, when stratified) validate.
     const rank = new Array<number>(this.length);
@@ -363,7 +374,11 @@ export class Dataset implements Iterable<Example> {
         else members.set(k as string, [i]);
       });
       const classes = [...members.keys()].sort();
-      const quotas = stratifiedQuotas(classes.map((c) => (members.get(c) as number[]).length), this.length, count);
+      const quotas = stratifiedQuotas(
+        classes.map((c) => (members.get(c) as number[]).length),
+        this.length,
+        count,
+      );
       classes.forEach((c, ci) => {
         const byRank = (members.get(c) as number[]).sort((a, b) => rank[a] - rank[b]);
         for (const i of byRank.slice(0, quotas[ci])) inValidation[i] = true;
@@ -426,7 +441,6 @@ function mix32(h: number, v: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
-
 
 /**
  * The random numbers of one epoch: mulberry32 seeded with (seed, epoch), identical in every process and platform.
@@ -507,7 +521,10 @@ export interface EncodedBatch {
 
 function knownLabels(label2id: Record<string, number>): string {
   const names = Object.keys(label2id).sort((a, b) => label2id[a] - label2id[b]);
-  const listed = names.slice(0, MAX_LISTED_LABELS).map((n) => JSON.stringify(n)).join(', ');
+  const listed = names
+    .slice(0, MAX_LISTED_LABELS)
+    .map((n) => JSON.stringify(n))
+    .join(', ');
   return names.length > MAX_LISTED_LABELS ? `${listed}, … (${names.length} in all)` : listed;
 }
 
@@ -562,7 +579,9 @@ function encodeLabels(rows: BatchRows, nameOf: (row: number) => string, ctx: Enc
       } else if (typeof label === 'string') {
         out[row] = labelIdOf(label, where, ctx);
       } else {
-        throw new TypeError(`${where} is an array, but single_label_classification needs one class id or label name (arrays are for multi_label_classification or regression)`);
+        throw new TypeError(
+          `${where} is an array, but single_label_classification needs one class id or label name (arrays are for multi_label_classification or regression)`,
+        );
       }
     });
     return out;
@@ -622,7 +641,10 @@ function checkContext(ctx: EncodeContext): void {
   if (ctx.label2id === null || typeof ctx.label2id !== 'object') throw new TypeError('label2id must be an object of label name -> id');
 }
 
-const defaultName = (indices: number[]) => (row: number): string => `examples[${indices[row]}]`;
+const defaultName =
+  (indices: number[]) =>
+  (row: number): string =>
+    `examples[${indices[row]}]`;
 
 /** One row's token ids, mask and token types, unpadded. */
 interface TokenRow {
@@ -651,7 +673,11 @@ export class TokenRowCache {
       if (!this.rows.has(index)) missing.push(row);
     });
     if (missing.length > 0) {
-      const fresh = await tokenRows(missing.map((row) => examples[row]), (k) => nameOf(missing[k]), ctx);
+      const fresh = await tokenRows(
+        missing.map((row) => examples[row]),
+        (k) => nameOf(missing[k]),
+        ctx,
+      );
       missing.forEach((row, k) => this.rows.set(indices[row], fresh[k]));
     }
     return indices.map((index) => this.rows.get(index) as TokenRow);
@@ -684,7 +710,10 @@ async function tokenRows(examples: readonly Example[], nameOf: (row: number) => 
 
   if (tokenizer) {
     const options = { padding: false as const, truncation: true, ...(ctx.maxLength !== undefined ? { maxLength: ctx.maxLength } : {}) };
-    const groups: Array<[number[], boolean]> = [[single, false], [paired, true]];
+    const groups: Array<[number[], boolean]> = [
+      [single, false],
+      [paired, true],
+    ];
     await Promise.all(
       groups.map(async ([rows, withPairs]) => {
         if (rows.length === 0) return;
@@ -766,7 +795,14 @@ export async function tokenLengths(
     const part = examples.slice(start, start + chunk);
     const name = (row: number): string => (nameOf ? nameOf(start + row) : `examples[${start + row}]`);
     // With a cache (the Trainer's rows of this dataset), the rows tokenized here are the ones its batches use.
-    const rows = cache ? await cache.rowsOf(part, part.map((_, k) => start + k), name, ctx) : await tokenRows(part, name, ctx);
+    const rows = cache
+      ? await cache.rowsOf(
+          part,
+          part.map((_, k) => start + k),
+          name,
+          ctx,
+        )
+      : await tokenRows(part, name, ctx);
     rows.forEach((r, k) => {
       lengths[start + k] = r.inputIds.length;
     });

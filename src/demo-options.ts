@@ -115,13 +115,28 @@ function demoCommand(): Command {
         'from the training split; --model fine-tunes a pretrained BERT instead. Writes the model (a Hugging Face model ' +
         'directory), metrics.json, report.html and report.svg into --output.',
     )
-    .addOption(new Option('--epochs <n>', `passes over the training split (default ${FULL.epochs}; ${QUICK.epochs} with --quick; may be fractional)`).argParser(number(0, Infinity, 'min')))
+    .addOption(
+      new Option('--epochs <n>', `passes over the training split (default ${FULL.epochs}; ${QUICK.epochs} with --quick; may be fractional)`).argParser(
+        number(0, Infinity, 'min'),
+      ),
+    )
     .addOption(new Option('--output <dir>', 'where the model, metrics.json and the report go').argParser(nonEmpty).default(DEFAULT_OUTPUT))
     .option('--quick', `a short run for CI (under a minute): ${QUICK.maxExamples} e-mails, vocabulary ${QUICK.vocabSize}, batch ${QUICK.batchSize}`)
     .addOption(new Option('--model <dir-or-hub-id>', 'fine-tune this pretrained BERT (a model directory or a Hugging Face hub id) instead').argParser(nonEmpty))
-    .addOption(new Option('--seed <n>', 'seed of the sample, the split, the initial weights, dropout and the data order').argParser(integer(0)).default(DEFAULT_SEED))
-    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss); 'fp16': float16 with dynamic loss scaling; 'no' (default): fp32").argParser(choice(MIXED_PRECISIONS)))
-    .addOption(new Option('--max-examples <n>', `use at most n e-mails, a stratified sample (default: all; ${QUICK.maxExamples} with --quick)`).argParser(integer(MIN_EXAMPLES)))
+    .addOption(
+      new Option('--seed <n>', 'seed of the sample, the split, the initial weights, dropout and the data order').argParser(integer(0)).default(DEFAULT_SEED),
+    )
+    .addOption(
+      new Option(
+        '--mixed-precision <mode>',
+        "'bf16': matrix products in bfloat16 (fp32 weights and loss); 'fp16': float16 with dynamic loss scaling; 'no' (default): fp32",
+      ).argParser(choice(MIXED_PRECISIONS)),
+    )
+    .addOption(
+      new Option('--max-examples <n>', `use at most n e-mails, a stratified sample (default: all; ${QUICK.maxExamples} with --quick)`).argParser(
+        integer(MIN_EXAMPLES),
+      ),
+    )
     .addHelpText(
       'after',
       `

@@ -61,7 +61,11 @@ async function modelFromScratch(train: Dataset, s: DemoSettings, say: Say): Prom
   const tokenizer = await learnVocabulary(textsOf(train), { vocabSize: s.vocabSize, maxPositionEmbeddings: a.maxPositions, maxLength: s.maxLength });
   const config = demoModelConfig(tokenizer.vocabSize);
   const model = await BertClassifier.fromConfig(config, { labels: DEMO_LABELS, tokenizer, seed: s.seed });
-  say(`config.json: ${Object.entries(config).map(([k, v]) => `${k} ${v}`).join(', ')} (other fields: transformers' defaults)`);
+  say(
+    `config.json: ${Object.entries(config)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} (other fields: transformers' defaults)`,
+  );
   return { model, description: `BERT trained from scratch (${describeArchitecture(model)}, max_position_embeddings ${a.maxPositions})` };
 }
 
@@ -110,7 +114,9 @@ function loadData(s: DemoSettings, say: Say): DemoData {
       `${count(train.length)} for training, ${count(validation.length)} held out (${HELD_OUT_FRACTION * 100}%, stratified, seed ${s.seed})`,
   );
   const majority = majorityOf(validation);
-  say(`input: Subject line + body (other headers dropped), truncated to ${s.maxLength} tokens; always answering '${majority.label}' scores ${formatMetric(majority.rate)}`);
+  say(
+    `input: Subject line + body (other headers dropped), truncated to ${s.maxLength} tokens; always answering '${majority.label}' scores ${formatMetric(majority.rate)}`,
+  );
   return { corpus, train, validation, majority };
 }
 
@@ -144,7 +150,12 @@ async function train(
   trainer.on('evaluate', (e) => progress.evaluate(e));
 
   // Ctrl-C stops at the next step (fit rejects with an AbortError) instead of killing the process mid-bar.
-  const interrupt = signal ? undefined : onInterrupt(() => progress.note('Ctrl-C: stopping after this step (press Ctrl-C again to quit at once)'), () => progress.stop());
+  const interrupt = signal
+    ? undefined
+    : onInterrupt(
+        () => progress.note('Ctrl-C: stopping after this step (press Ctrl-C again to quit at once)'),
+        () => progress.stop(),
+      );
   let result: FitResult;
   try {
     result = await trainer.fit(data.train, { evalDataset: data.validation, signal: signal ?? interrupt?.signal });
@@ -154,11 +165,19 @@ async function train(
   }
   // The last evaluation is the final one when it ran at the last step (it does unless --epochs is fractional).
   const lastEval = [...result.history].reverse().find((e) => e.type === 'evaluate');
-  const evaluation = result.metrics.eval !== undefined && lastEval?.step === result.metrics.steps ? result.metrics.eval : await trainer.evaluate(data.validation);
+  const evaluation =
+    result.metrics.eval !== undefined && lastEval?.step === result.metrics.steps ? result.metrics.eval : await trainer.evaluate(data.validation);
   return { result, evaluation };
 }
 
-function demoReport(s: DemoSettings, model: DemoModel, data: DemoData, maxLength: number, run: { result: FitResult; evaluation: EvaluationResult }, startedAt: Date): ReportData {
+function demoReport(
+  s: DemoSettings,
+  model: DemoModel,
+  data: DemoData,
+  maxLength: number,
+  run: { result: FitResult; evaluation: EvaluationResult },
+  startedAt: Date,
+): ReportData {
   const { result, evaluation } = run;
   return {
     title: 'bert-trainer demo: SpamAssassin spam filter',

@@ -119,7 +119,8 @@ export function distributedFromEnv(env: NodeJS.ProcessEnv = process.env): Resolv
   const backendRaw = env.BERT_TRAINER_DIST_BACKEND;
   let backend: 'gloo' | 'nccl' | undefined;
   if (backendRaw !== undefined && backendRaw !== '') {
-    if (backendRaw !== 'gloo' && backendRaw !== 'nccl') throw new RangeError(`environment variable BERT_TRAINER_DIST_BACKEND must be 'gloo' or 'nccl', got ${JSON.stringify(backendRaw)}`);
+    if (backendRaw !== 'gloo' && backendRaw !== 'nccl')
+      throw new RangeError(`environment variable BERT_TRAINER_DIST_BACKEND must be 'gloo' or 'nccl', got ${JSON.stringify(backendRaw)}`);
     backend = backendRaw;
   }
   return { rank, worldSize, masterAddr, masterPort, timeoutMs, backend, bucketCapMb: DEFAULT_BUCKET_CAP_MB, source: 'environment' };

@@ -620,12 +620,21 @@ async function fetchRepoInfo(ctx: Context): Promise<{ commit: string; siblings: 
     throw apiError(ctx, err, `the model info (GET ${ctx.endpoint}/api/models/${ctx.id}/revision/${encodeURIComponent(ctx.revision)})`);
   }
   if (typeof sha !== 'string' || !COMMIT_RE.test(sha)) {
-    throw new Error(`Hugging Face hub: the model info of "${ctx.id}" (revision "${ctx.revision}"): "sha" must be a 40-hex commit hash, got ${JSON.stringify(sha)}`);
+    throw new Error(
+      `Hugging Face hub: the model info of "${ctx.id}" (revision "${ctx.revision}"): "sha" must be a 40-hex commit hash, got ${JSON.stringify(sha)}`,
+    );
   }
   const commit = sha;
   const entries: ListFileEntry[] = [];
   try {
-    for await (const entry of listFiles({ repo: { type: 'model', name: ctx.id }, revision: commit, recursive: true, hubUrl: ctx.endpoint, fetch: ctx.apiFetch, ...auth })) {
+    for await (const entry of listFiles({
+      repo: { type: 'model', name: ctx.id },
+      revision: commit,
+      recursive: true,
+      hubUrl: ctx.endpoint,
+      fetch: ctx.apiFetch,
+      ...auth,
+    })) {
       entries.push(entry);
     }
   } catch (err) {
@@ -739,9 +748,7 @@ async function finalize(t: Target, incomplete: string, blob: string, size: numbe
   }
   if (sib.sha256 !== undefined && digest !== sib.sha256) {
     await fsp.rm(incomplete, { force: true });
-    throw new Error(
-      `Hugging Face hub: "${sib.rfilename}" from ${t.url} is corrupt: sha256 expected ${sib.sha256}, got ${digest}; the download was deleted`,
-    );
+    throw new Error(`Hugging Face hub: "${sib.rfilename}" from ${t.url} is corrupt: sha256 expected ${sib.sha256}, got ${digest}; the download was deleted`);
   }
   const onDisk = await fileSize(incomplete);
   if (onDisk !== size) {
@@ -882,10 +889,7 @@ async function fetchFile(ctx: Context, commit: string, snapshotDir: string, sib:
   const fileUrl = sib.rfilename.split('/').map(encodeURIComponent).join('/');
   const t: Target = { ctx, sib, url: `${ctx.endpoint}/${ctx.id}/resolve/${commit}/${fileUrl}` };
   const id = sib.sha256 ?? sib.blobId;
-  const blob =
-    id !== undefined
-      ? await withLock(path.join(ctx.locksDir, `${id}.node.lock`), () => downloadKnownBlob(t, id))
-      : await downloadUnknownBlob(t);
+  const blob = id !== undefined ? await withLock(path.join(ctx.locksDir, `${id}.node.lock`), () => downloadKnownBlob(t, id)) : await downloadUnknownBlob(t);
   await linkIntoSnapshot(blob, pointer);
 }
 
@@ -1034,9 +1038,7 @@ async function downloadSnapshot(ctx: Context, files: readonly string[]): Promise
   for (const f of files) if (!plan.some((s) => s.rfilename === f)) plan.push(need(f, 'asked for in options.files'));
   for (const sib of plan) await fetchFile(ctx, commit, snapshotDir, sib);
 
-  const weights = [WEIGHTS_FILES.safetensors, WEIGHTS_FILES.safetensorsIndex, WEIGHTS_FILES.pytorch, WEIGHTS_FILES.pytorchIndex].find((w) =>
-    byName.has(w),
-  );
+  const weights = [WEIGHTS_FILES.safetensors, WEIGHTS_FILES.safetensorsIndex, WEIGHTS_FILES.pytorch, WEIGHTS_FILES.pytorchIndex].find((w) => byName.has(w));
   if (weights === undefined) {
     throw new Error(
       `Hugging Face hub: "${id}" at ${commit} has no PyTorch weights (looked for ${Object.values(WEIGHTS_FILES).join(', ')}); it has: ${listing()}`,

@@ -240,7 +240,7 @@ function pearsonOf(x: number[], y: number[]): number | null {
 export function averageRanks(values: number[]): number[] {
   const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
   const ranks = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]] === values[order[start]]) end += 1;
     const rank = (start + 1 + end) / 2; // mean of ranks start+1 .. end
@@ -253,7 +253,10 @@ export function averageRanks(values: number[]): number[] {
 /** Regression metrics over scalar predictions (flatten multi-target outputs first). */
 export function regressionMetrics(predictions: number[], labels: number[]): RegressionMetrics {
   const n = checkSameLength(predictions, labels, 'predictions', 'labels');
-  for (const [values, name] of [[predictions, 'predictions'], [labels, 'labels']] as const) {
+  for (const [values, name] of [
+    [predictions, 'predictions'],
+    [labels, 'labels'],
+  ] as const) {
     values.forEach((v, i) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${name}[${i}] must be a finite number, got ${show(v)}`);
     });

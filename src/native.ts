@@ -197,12 +197,12 @@ export function applyThreadWaitDefaults(env: NodeJS.ProcessEnv = process.env): v
 export function native(): NativeAddon {
   if (!addon) {
     applyThreadWaitDefaults();
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
     // BERT_TRAINER_ADDON: a .node file to load instead, e.g. a second build against another LibTorch (CI's CUDA build).
     const explicit = process.env.BERT_TRAINER_ADDON;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       addon = explicit ? (require(path.resolve(explicit)) as NativeAddon) : load(path.resolve(__dirname, '..'));
     } catch (err) {
       throw new Error(

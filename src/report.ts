@@ -108,7 +108,10 @@ function timestamp(value: Date | string | undefined): string {
   if (value === undefined) return '–';
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 /**
@@ -225,7 +228,13 @@ function lineChart(spec: ChartSpec): string {
   const margin = { left: 58, right: 18, top: 30, bottom: 40 };
   const plotW = W - margin.left - margin.right;
   const plotH = H - margin.top - margin.bottom;
-  const series = spec.series.map((s) => ({ ...s, points: downsample(s.points.filter((p) => Number.isFinite(p[0])), MAX_POINTS) }));
+  const series = spec.series.map((s) => ({
+    ...s,
+    points: downsample(
+      s.points.filter((p) => Number.isFinite(p[0])),
+      MAX_POINTS,
+    ),
+  }));
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[1]));
   const open = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="${escapeHtml(FONT)}" role="img">`;
   if (all.length === 0) {
@@ -287,7 +296,9 @@ function lineChart(spec: ChartSpec): string {
     const opacity = s.opacity !== undefined ? ` stroke-opacity="${s.opacity}"` : '';
     if (s.points.length > 1 && d !== '') {
       const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-      parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 2}" stroke-linejoin="round" stroke-linecap="round"${opacity}${dash}/>`);
+      parts.push(
+        `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 2}" stroke-linejoin="round" stroke-linecap="round"${opacity}${dash}/>`,
+      );
     }
     if (s.dots || s.points.length === 1) {
       for (const [x, y] of s.points) {
@@ -307,7 +318,9 @@ function lineChart(spec: ChartSpec): string {
     lx -= textWidth;
     parts.push(`<text x="${r(lx)}" y="14" font-size="11.5" fill="#334155" dominant-baseline="middle">${escapeHtml(s.name)}</text>`);
     lx -= 20;
-    parts.push(`<line x1="${r(lx)}" x2="${r(lx + 14)}" y1="14" y2="14" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5 3"' : ' stroke-linecap="round"'}/>`);
+    parts.push(
+      `<line x1="${r(lx)}" x2="${r(lx + 14)}" y1="14" y2="14" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5 3"' : ' stroke-linecap="round"'}/>`,
+    );
     lx -= 14;
   }
   parts.push('</svg>');
@@ -345,7 +358,9 @@ function charts(data: ReportData, width: number, height: number): Charts {
     data.evaluations.filter((e) => isNumber(metric(e.metrics, key))).map((e) => [e.step, metric(e.metrics, key) as number]);
   const noEval = data.evaluations.length === 0 ? 'No evaluations: pass --eval FILE or --validation-split' : 'No evaluation metrics';
 
-  const scoreSeries = EVAL_SCORES.map((m) => ({ name: m.name, color: m.color, points: evalPoints(m.key), dots: true, dashed: m.dashed })).filter((s) => s.points.length > 0);
+  const scoreSeries = EVAL_SCORES.map((m) => ({ name: m.name, color: m.color, points: evalPoints(m.key), dots: true, dashed: m.dashed })).filter(
+    (s) => s.points.length > 0,
+  );
   const scoreValues = scoreSeries.flatMap((s) => s.points.map((p) => p[1]));
   // Scores live in [0, 1]; zoom in on the top of that range when every value is high.
   const lowest = scoreValues.length > 0 ? Math.min(...scoreValues) : 0;
@@ -404,7 +419,11 @@ function tiles(data: ReportData): string {
     tile('F1 (macro)', f ? fixed(f.f1) : '–', f ? 'held-out' : ''),
     tile('Eval loss', f ? fixed(f.loss) : '–', f ? 'cross-entropy' : ''),
     tile('Train loss', s ? fixed(s.trainLoss) : lastStep ? fixed(lastStep.loss) : '–', s ? 'mean over the run' : 'last logged'),
-    tile('Steps', steps !== undefined ? steps.toLocaleString('en-US') : '–', epochs !== undefined ? `${Number.isInteger(epochs) ? epochs : epochs.toFixed(2)} epochs` : ''),
+    tile(
+      'Steps',
+      steps !== undefined ? steps.toLocaleString('en-US') : '–',
+      epochs !== undefined ? `${Number.isInteger(epochs) ? epochs : epochs.toFixed(2)} epochs` : '',
+    ),
     tile('Time', duration(s?.runtimeSeconds ?? elapsedSeconds(data)), s ? `${rate(s.samplesPerSecond)} samples/s` : ''),
   ];
   return `<section class="tiles">${list.join('')}</section>`;
@@ -482,7 +501,8 @@ function finalMetricsTable(metrics: ReportMetrics): string {
     .filter((key) => isNumber(metric(metrics, key)))
     .map((key) => {
       const v = metric(metrics, key) as number;
-      const shown = key === 'numExamples' ? v.toLocaleString('en-US') : key === 'samplesPerSecond' ? rate(v) : key === 'runtimeSeconds' ? v.toFixed(2) : v.toFixed(4);
+      const shown =
+        key === 'numExamples' ? v.toLocaleString('en-US') : key === 'samplesPerSecond' ? rate(v) : key === 'runtimeSeconds' ? v.toFixed(2) : v.toFixed(4);
       return `<tr><td class="label">${escapeHtml(labels[key])}</td><td>${shown}</td></tr>`;
     })
     .join('');
@@ -522,7 +542,10 @@ function runInfo(data: ReportData): string {
 function optionsTable(options: Record<string, unknown>): string {
   const rows = Object.entries(options)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `<div class="opt"><span class="opt-key">${escapeHtml(k)}</span><span class="opt-value">${escapeHtml(v === null ? '–' : String(v))}</span></div>`)
+    .map(
+      ([k, v]) =>
+        `<div class="opt"><span class="opt-key">${escapeHtml(k)}</span><span class="opt-value">${escapeHtml(v === null ? '–' : String(v))}</span></div>`,
+    )
     .join('');
   return `<div class="opts">${rows}</div>`;
 }
@@ -601,14 +624,22 @@ export function renderReport(data: ReportData): string {
     status === 'interrupted'
       ? `<div class="banner">This run was interrupted before its last step; the curves show the steps it completed.${data.final ? '' : ' There are no final metrics.'}</div>`
       : '';
-  const warnings = (data.warnings ?? []).map((w) => `<div class="banner warning"><strong>Warning</strong> (${escapeHtml(w.code)}): ${escapeHtml(w.message)}</div>`).join('\n');
+  const warnings = (data.warnings ?? [])
+    .map((w) => `<div class="banner warning"><strong>Warning</strong> (${escapeHtml(w.code)}): ${escapeHtml(w.message)}</div>`)
+    .join('\n');
   const labels = data.labels;
   const final = data.final;
   let finalSection = '';
   if (final) {
-    const left = final.confusionMatrix && final.confusionMatrix.length > 0 ? `<h3>Confusion matrix</h3>${confusionMatrix(final.confusionMatrix, labels ?? Object.keys(final.perClass ?? {}))}` : '';
+    const left =
+      final.confusionMatrix && final.confusionMatrix.length > 0
+        ? `<h3>Confusion matrix</h3>${confusionMatrix(final.confusionMatrix, labels ?? Object.keys(final.perClass ?? {}))}`
+        : '';
     const right = `${final.perClass ? `<h3>Per label</h3>${perClassTable(final.perClass, labels)}` : ''}<h3>Metrics</h3>${finalMetricsTable(final)}`;
-    const subtitle = data.data.eval !== undefined ? `on ${data.data.eval}${isNumber(final.numExamples) ? ` (${final.numExamples.toLocaleString('en-US')} examples)` : ''}` : '';
+    const subtitle =
+      data.data.eval !== undefined
+        ? `on ${data.data.eval}${isNumber(final.numExamples) ? ` (${final.numExamples.toLocaleString('en-US')} examples)` : ''}`
+        : '';
     finalSection = card('Final evaluation', `<div class="split"><div>${left}</div><div>${right}</div></div>`, subtitle, true);
   }
   const evalTable = evaluationsTable(data.evaluations);

@@ -6,15 +6,7 @@
 // random numbers: a safe cycle, as neither module uses the other's exports while it loads.
 import { epochRandom } from './dataset';
 import type { Example } from './dataset';
-import {
-  FileDatasetOptions,
-  FileFormat,
-  ResolvedFileOptions,
-  SkippedRows,
-  countFileRecords,
-  emptySkipLog,
-  readFileExamples,
-} from './dataset-files';
+import { FileDatasetOptions, FileFormat, ResolvedFileOptions, SkippedRows, countFileRecords, emptySkipLog, readFileExamples } from './dataset-files';
 
 export interface StreamingDatasetOptions extends FileDatasetOptions {
   /**

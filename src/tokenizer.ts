@@ -421,8 +421,7 @@ export class BertTokenizer {
         ...DEFAULT_CONFIG,
         doLowerCase: typeof bertState?.lowercase === 'boolean' ? bertState.lowercase : DEFAULT_CONFIG.doLowerCase,
         stripAccents: typeof bertState?.strip_accents === 'boolean' ? bertState.strip_accents : null,
-        tokenizeChineseChars:
-          typeof bertState?.handle_chinese_chars === 'boolean' ? bertState.handle_chinese_chars : DEFAULT_CONFIG.tokenizeChineseChars,
+        tokenizeChineseChars: typeof bertState?.handle_chinese_chars === 'boolean' ? bertState.handle_chinese_chars : DEFAULT_CONFIG.tokenizeChineseChars,
         ...fromFiles,
       };
       // Like BertTokenizerFast.__init__: settings given in tokenizer_config.json rebuild the normalizer.
@@ -469,11 +468,7 @@ export class BertTokenizer {
    * model trained from scratch. Special tokens missing from the vocabulary get new ids after it
    * (as transformers does); the unk token must be in it.
    */
-  static fromVocab(
-    vocab: string[] | Map<string, number>,
-    config?: Partial<BertTokenizerConfig>,
-    options?: FromDirectoryOptions,
-  ): BertTokenizer {
+  static fromVocab(vocab: string[] | Map<string, number>, config?: Partial<BertTokenizerConfig>, options?: FromDirectoryOptions): BertTokenizer {
     const map = new Map<string, number>();
     if (Array.isArray(vocab)) {
       checkStringArray(vocab, 'vocab');
@@ -513,10 +508,7 @@ export class BertTokenizer {
    * code point), then the learned pieces in the order they were learned, `vocabSize` tokens at most beyond an
    * alphabet that does not fit.
    */
-  static async trainWordPiece(
-    texts: string[] | Iterable<string> | AsyncIterable<string>,
-    options: TrainWordPieceOptions,
-  ): Promise<BertTokenizer> {
+  static async trainWordPiece(texts: string[] | Iterable<string> | AsyncIterable<string>, options: TrainWordPieceOptions): Promise<BertTokenizer> {
     const { tokens, config } = await learnWordPieceTokens(texts, options);
     return BertTokenizer.fromVocab(tokens, config);
   }
@@ -748,8 +740,7 @@ export async function learnWordPieceTokens(
   const isIterable =
     texts !== null &&
     typeof texts === 'object' &&
-    (typeof (texts as Iterable<string>)[Symbol.iterator] === 'function' ||
-      typeof (texts as AsyncIterable<string>)[Symbol.asyncIterator] === 'function');
+    (typeof (texts as Iterable<string>)[Symbol.iterator] === 'function' || typeof (texts as AsyncIterable<string>)[Symbol.asyncIterator] === 'function');
   if (!isIterable || typeof texts === 'string') {
     throw new TypeError(`texts must be an array or (async) iterable of strings, got ${describe(texts)}`);
   }
@@ -833,4 +824,3 @@ function truncateLongestFirst(a: tk.Encoding, b: tk.Encoding | undefined, budget
   if (la > n1) a.truncate(n1, 0, 'right');
   if (lb > n2) b.truncate(n2, 0, 'right');
 }
-

@@ -185,7 +185,17 @@ export interface ModelLimits {
 export const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classification', 'multi_label_classification', 'regression'];
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 const SAVE_FORMATS: readonly SaveFormat[] = ['safetensors', 'pytorch', 'both'];
-const CALLBACK_NAMES = ['onTrainBegin', 'onEpochBegin', 'onStepEnd', 'onBatchEnd', 'onEpochEnd', 'onEvaluate', 'onCheckpoint', 'onWarning', 'onTrainEnd'] as const;
+const CALLBACK_NAMES = [
+  'onTrainBegin',
+  'onEpochBegin',
+  'onStepEnd',
+  'onBatchEnd',
+  'onEpochEnd',
+  'onEvaluate',
+  'onCheckpoint',
+  'onWarning',
+  'onTrainEnd',
+] as const;
 
 /** The metrics evaluate() returns for each problem type (metricForBestModel must be one of these). */
 export const METRIC_NAMES: Record<ProblemType, readonly string[]> = {
@@ -267,11 +277,42 @@ function rejectUnknownKeys(object: Record<string, unknown>, known: readonly stri
 }
 
 const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [
-  'epochs', 'batchSize', 'learningRate', 'weightDecay', 'adamBeta1', 'adamBeta2', 'adamEpsilon', 'maxGradNorm',
-  'gradientAccumulationSteps', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'seed', 'shuffle', 'maxLength', 'problemType',
-  'classWeights', 'logEvery', 'evalStrategy', 'evalSteps', 'evalBatchSize', 'outputDir', 'saveStrategy', 'saveSteps',
-  'saveTotalLimit', 'saveFormat', 'loadBestModelAtEnd', 'metricForBestModel', 'greaterIsBetter', 'earlyStopping',
-  'skipNonFiniteLoss', 'callbacks', 'prefetchBatches', 'groupByLength', 'mixedPrecision', 'distributed',
+  'epochs',
+  'batchSize',
+  'learningRate',
+  'weightDecay',
+  'adamBeta1',
+  'adamBeta2',
+  'adamEpsilon',
+  'maxGradNorm',
+  'gradientAccumulationSteps',
+  'lrScheduler',
+  'warmupSteps',
+  'warmupRatio',
+  'seed',
+  'shuffle',
+  'maxLength',
+  'problemType',
+  'classWeights',
+  'logEvery',
+  'evalStrategy',
+  'evalSteps',
+  'evalBatchSize',
+  'outputDir',
+  'saveStrategy',
+  'saveSteps',
+  'saveTotalLimit',
+  'saveFormat',
+  'loadBestModelAtEnd',
+  'metricForBestModel',
+  'greaterIsBetter',
+  'earlyStopping',
+  'skipNonFiniteLoss',
+  'callbacks',
+  'prefetchBatches',
+  'groupByLength',
+  'mixedPrecision',
+  'distributed',
 ];
 
 function classWeightsOption(value: unknown, limits: ModelLimits): number[] | undefined {
@@ -315,7 +356,7 @@ function metricOption(value: unknown): string {
   if (value === undefined) return 'loss';
   if (typeof value !== 'string') throw new TypeError(`metricForBestModel must be a metric name such as 'loss' or 'accuracy', got ${show(value)}`);
   const name = value.startsWith('eval_') ? value.slice('eval_'.length) : value;
-  if (name === '') throw new RangeError('metricForBestModel must be a metric name such as \'loss\' or \'accuracy\', got ""');
+  if (name === '') throw new RangeError("metricForBestModel must be a metric name such as 'loss' or 'accuracy', got \"\"");
   return name;
 }
 
@@ -355,7 +396,7 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
 
   const loadBestModelAtEnd = boolean(o.loadBestModelAtEnd, 'loadBestModelAtEnd', false);
   if (loadBestModelAtEnd && saveStrategy === 'no') {
-    throw new RangeError('loadBestModelAtEnd needs checkpoints: set outputDir (and a saveStrategy other than \'no\')');
+    throw new RangeError("loadBestModelAtEnd needs checkpoints: set outputDir (and a saveStrategy other than 'no')");
   }
   const metricForBestModel = metricOption(o.metricForBestModel);
   const shuffle = boolean(o.shuffle, 'shuffle', true);
@@ -414,19 +455,23 @@ export function resolveEvalStrategy(options: ResolvedTrainerOptions, hasEvalData
     throw new Error(`evalStrategy '${strategy}' needs an evalDataset: fit(train, { evalDataset })`);
   }
   if (options.earlyStopping && strategy === 'no') {
-    throw new Error('earlyStopping needs evaluations: pass fit(train, { evalDataset }) and an evalStrategy other than \'no\'');
+    throw new Error("earlyStopping needs evaluations: pass fit(train, { evalDataset }) and an evalStrategy other than 'no'");
   }
   if (options.loadBestModelAtEnd) {
     if (strategy === 'no') throw new Error('loadBestModelAtEnd needs evaluations: pass fit(train, { evalDataset })');
     if (strategy !== options.saveStrategy) {
-      throw new RangeError(`loadBestModelAtEnd needs saveStrategy to match evalStrategy, got saveStrategy '${options.saveStrategy}' and evalStrategy '${strategy}'`);
+      throw new RangeError(
+        `loadBestModelAtEnd needs saveStrategy to match evalStrategy, got saveStrategy '${options.saveStrategy}' and evalStrategy '${strategy}'`,
+      );
     }
     if (strategy === 'steps' && (options.saveSteps as number) % (options.evalSteps as number) !== 0) {
       throw new RangeError(`loadBestModelAtEnd needs saveSteps (${options.saveSteps}) to be a multiple of evalSteps (${options.evalSteps})`);
     }
   }
   if (strategy !== 'no' && !METRIC_NAMES[problemType].includes(options.metricForBestModel)) {
-    throw new RangeError(`metricForBestModel ${JSON.stringify(options.metricForBestModel)} is not a metric of ${problemType} (one of ${METRIC_NAMES[problemType].join(', ')})`);
+    throw new RangeError(
+      `metricForBestModel ${JSON.stringify(options.metricForBestModel)} is not a metric of ${problemType} (one of ${METRIC_NAMES[problemType].join(', ')})`,
+    );
   }
   if (options.classWeights && problemType !== 'single_label_classification') {
     throw new RangeError(`classWeights applies to single_label_classification (cross-entropy) only, not ${problemType}`);

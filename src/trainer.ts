@@ -42,7 +42,6 @@ import {
   resolveTrainerOptions,
 } from './trainer-options';
 
-
 /** Tokens (rows × maxLength) up to which the training set's token rows are kept between epochs: ~16M ids. */
 const TOKEN_CACHE_LIMIT = 16_000_000;
 export type { FitOptions, TrainerOptions, TrainerCallbacks, EarlyStoppingOptions, IntervalStrategy, MixedPrecision } from './trainer-options';
@@ -179,7 +178,9 @@ export type TrainingData = Dataset | Example[] | StreamingDataset;
 function toDataset(value: unknown, name: string): Dataset | StreamingDataset {
   if (value instanceof Dataset || value instanceof StreamingDataset) return value;
   if (Array.isArray(value)) return Dataset.fromArray(value as Example[]);
-  throw new TypeError(`${name} must be a Dataset (Dataset.fromArray, Dataset.fromCsv, ...), a StreamingDataset (Dataset.streamJsonl, ...) or an array of examples`);
+  throw new TypeError(
+    `${name} must be a Dataset (Dataset.fromArray, Dataset.fromCsv, ...), a StreamingDataset (Dataset.streamJsonl, ...) or an array of examples`,
+  );
 }
 
 /** A dataset's size: counted once (a byte scan of the file) for a stream without a given length. */
@@ -209,13 +210,16 @@ async function checkExamples(dataset: Dataset, ctx: EncodeContext, model: BertCl
     for (const e of dataset) {
       if ('inputIds' in e) {
         if (e.inputIds.length > limit) {
-          throw new RangeError(`examples[${index}].inputIds has ${e.inputIds.length} tokens, more than maxLength (${limit}); pre-tokenized inputs are not truncated`);
+          throw new RangeError(
+            `examples[${index}].inputIds has ${e.inputIds.length} tokens, more than maxLength (${limit}); pre-tokenized inputs are not truncated`,
+          );
         }
         e.inputIds.forEach((id, j) => {
           if (id >= config.vocab_size) throw new RangeError(`examples[${index}].inputIds[${j}] = ${id} is outside the vocabulary [0, ${config.vocab_size})`);
         });
         e.tokenTypeIds?.forEach((t, j) => {
-          if (t >= config.type_vocab_size) throw new RangeError(`examples[${index}].tokenTypeIds[${j}] = ${t} is outside [0, type_vocab_size=${config.type_vocab_size})`);
+          if (t >= config.type_vocab_size)
+            throw new RangeError(`examples[${index}].tokenTypeIds[${j}] = ${t} is outside [0, type_vocab_size=${config.type_vocab_size})`);
         });
       } else if (!model.tokenizer) {
         throw new Error(`examples[${index}] is text, but the model has no tokenizer; attach one or give pre-tokenized inputIds`);
@@ -224,7 +228,11 @@ async function checkExamples(dataset: Dataset, ctx: EncodeContext, model: BertCl
     }
     // The labels through the same encoder the training loop uses, without tokenizing: same messages, same indices.
     const labelsOnly = dataset.map((e) => ({ inputIds: [0], label: e.label }));
-    await encodeBatch(labelsOnly, Array.from({ length: labelsOnly.length }, (_, i) => i), { ...ctx, maxLength: undefined, tokenizer: undefined });
+    await encodeBatch(
+      labelsOnly,
+      Array.from({ length: labelsOnly.length }, (_, i) => i),
+      { ...ctx, maxLength: undefined, tokenizer: undefined },
+    );
   } catch (err) {
     throw withPrefix(err, name);
   }
@@ -362,7 +370,8 @@ function transformersLogEntry(entry: HistoryEntry): Record<string, unknown> {
   }
   const out: Record<string, unknown> = { epoch: entry.epoch };
   for (const [key, value] of Object.entries(entry.metrics)) {
-    if (typeof value === 'number' || value === null) out[`eval_${key === 'runtimeSeconds' ? 'runtime' : key === 'samplesPerSecond' ? 'samples_per_second' : key}`] = value;
+    if (typeof value === 'number' || value === null)
+      out[`eval_${key === 'runtimeSeconds' ? 'runtime' : key === 'samplesPerSecond' ? 'samples_per_second' : key}`] = value;
   }
   out.step = entry.step;
   return out;
@@ -546,7 +555,9 @@ class FitRun {
     const dir = checkpoint.dir;
     const same = (what: string, saved: unknown, now: unknown): void => {
       if (saved !== now) {
-        throw new Error(`resumeFrom: ${dir} was made with ${what} ${String(saved)}, but this run has ${String(now)}; resuming needs the same data order (set the option as the checkpoint's run did)`);
+        throw new Error(
+          `resumeFrom: ${dir} was made with ${what} ${String(saved)}, but this run has ${String(now)}; resuming needs the same data order (set the option as the checkpoint's run did)`,
+        );
       }
     };
     same('a training set of size', own.numExamples, plan.numExamples);
@@ -614,7 +625,12 @@ class FitRun {
       // Kept only if that folder still exists beside the outputDir's checkpoints.
       if (own.bestCheckpointName !== null && options.outputDir !== undefined) {
         const bestDir = path.join(options.outputDir, own.bestCheckpointName);
-        this.bestCheckpointName = (await readCheckpointFolder(bestDir).then(() => true, () => false)) ? own.bestCheckpointName : null;
+        this.bestCheckpointName = (await readCheckpointFolder(bestDir).then(
+          () => true,
+          () => false,
+        ))
+          ? own.bestCheckpointName
+          : null;
       }
     }
   }
@@ -828,7 +844,8 @@ class FitRun {
     // EarlyStoppingCallback.on_evaluate runs before the best metric is updated: it compares with the previous best.
     const early = options.earlyStopping;
     if (early) {
-      const improved = metric !== null && (this.bestMetric === null || (better(metric, this.bestMetric) && Math.abs(metric - this.bestMetric) > early.threshold));
+      const improved =
+        metric !== null && (this.bestMetric === null || (better(metric, this.bestMetric) && Math.abs(metric - this.bestMetric) > early.threshold));
       this.earlyStoppingCounter = improved ? 0 : this.earlyStoppingCounter + 1;
       if (this.earlyStoppingCounter >= early.patience) {
         this.stopRequested = true;
@@ -891,7 +908,8 @@ class FitRun {
     const all = await dist.allReduceSum(table);
     const states: Uint8Array[] = [];
     for (let r = 1; r < dist.worldSize; r++) {
-      if (all[r * (n + 1)] !== n) throw new Error(`rank ${r}'s generator state has ${all[r * (n + 1)]} bytes, rank ${dist.rank}'s ${n}; the ranks run different LibTorch builds`);
+      if (all[r * (n + 1)] !== n)
+        throw new Error(`rank ${r}'s generator state has ${all[r * (n + 1)]} bytes, rank ${dist.rank}'s ${n}; the ranks run different LibTorch builds`);
       states.push(Uint8Array.from(all.subarray(r * (n + 1) + 1, (r + 1) * (n + 1))));
     }
     return states;
@@ -962,6 +980,8 @@ class FitRun {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// Typed overloads of EventEmitter's on() for Trainer's events (the class below implements them by inheritance).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Trainer {
   on(event: 'step', listener: (event: StepEvent) => void): this;
   on(event: 'epochEnd', listener: (event: EpochEndEvent) => void): this;
@@ -980,6 +1000,7 @@ export interface Trainer {
  * Fine-tunes a BertClassifier like transformers' Trainer. Events ('step', 'epochEnd', 'evaluate', 'checkpoint')
  * are emitted synchronously from the training loop: a listener that throws rejects fit().
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Trainer extends EventEmitter {
   readonly model: BertClassifier;
   readonly options: Readonly<ResolvedTrainerOptions>;
@@ -994,9 +1015,7 @@ export class Trainer extends EventEmitter {
     super();
     if (!(model instanceof BertClassifier)) throw new TypeError('model must be a BertClassifier');
     this.model = model;
-    this.options = Object.freeze(
-      resolveTrainerOptions(options, { numLabels: model.numLabels, maxPositionEmbeddings: model.config.max_position_embeddings }),
-    );
+    this.options = Object.freeze(resolveTrainerOptions(options, { numLabels: model.numLabels, maxPositionEmbeddings: model.config.max_position_embeddings }));
   }
 
   /**
@@ -1096,7 +1115,16 @@ export class Trainer extends EventEmitter {
     try {
       const cache = ds instanceof Dataset ? this.tokenCacheFor(ds, ctx) : undefined; // repeated evaluations tokenize once
       return await evaluateDataset(
-        handle, ds, ctx, batchSize, weights, this.model.labels, this.options.prefetchBatches, this.options.mixedPrecision, dist, cache,
+        handle,
+        ds,
+        ctx,
+        batchSize,
+        weights,
+        this.model.labels,
+        this.options.prefetchBatches,
+        this.options.mixedPrecision,
+        dist,
+        cache,
       );
     } catch (err) {
       throw ds instanceof StreamingDataset ? withPrefix(err, 'dataset') : err;
@@ -1161,7 +1189,10 @@ export class Trainer extends EventEmitter {
     const problemType = this.options.problemType ?? this.model.config.problem_type ?? (await this.inferProblemType(dataset));
     const evalStrategy = resolveEvalStrategy(o, evalDataset !== undefined, problemType);
     const ctx = this.encodeContext(problemType);
-    for (const [data, name] of [[dataset, 'train'], [evalDataset, 'evalDataset']] as const) {
+    for (const [data, name] of [
+      [dataset, 'train'],
+      [evalDataset, 'evalDataset'],
+    ] as const) {
       if (data instanceof Dataset) await checkExamples(data, ctx, this.model, name);
       else if (data) checkStream(this.model, name);
     }
@@ -1174,7 +1205,9 @@ export class Trainer extends EventEmitter {
     const mayGroup = o.groupByLength === true || (o.groupByLength === 'auto' && o.shuffle);
     const allLengths = mayGroup && dataset instanceof Dataset ? await this.tokenLengthsOf(dataset, ctx) : undefined;
     const groupByLength =
-      o.groupByLength === 'auto' ? allLengths !== undefined && groupingPays(allLengths, o.batchSize, epochOrder(numExamples, o.seed, 0, o.shuffle)) : o.groupByLength;
+      o.groupByLength === 'auto'
+        ? allLengths !== undefined && groupingPays(allLengths, o.batchSize, epochOrder(numExamples, o.seed, 0, o.shuffle))
+        : o.groupByLength;
     const lengths = groupByLength ? allLengths : undefined;
 
     // Data-parallel: steps per epoch follow each rank's shard (batchSize is per process, DistributedSampler pads).

@@ -41,7 +41,12 @@ export function singleClassWarning(metrics: EvaluationResult, labels: readonly s
   const single = singleClassPredictions(metrics, labels);
   if (single === null) return null;
   const accuracy = metrics.accuracy === undefined ? '' : ` (accuracy ${metrics.accuracy.toFixed(4)} is that class's share)`;
-  return warning('SINGLE_CLASS_PREDICTIONS', step, epoch, `every one of the ${single.count} evaluation predictions is ${JSON.stringify(single.label)}${accuracy}: the model has collapsed to one class`);
+  return warning(
+    'SINGLE_CLASS_PREDICTIONS',
+    step,
+    epoch,
+    `every one of the ${single.count} evaluation predictions is ${JSON.stringify(single.label)}${accuracy}: the model has collapsed to one class`,
+  );
 }
 
 function warning(code: TrainingWarningCode, step: number, epoch: number, detail: string): WarningEvent {

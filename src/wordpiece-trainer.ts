@@ -152,13 +152,7 @@ export function learnWordPieceVocabulary(wordCounts: ReadonlyMap<string, number>
  * Replaces every (first, second) in `symbols`, left to right, by `merged`, and reports each neighbouring pair that
  * disappears (-1) or appears (+1). The merged pair's own count is left alone, as in the Rust trainer.
  */
-function mergeInWord(
-  symbols: number[],
-  first: number,
-  second: number,
-  merged: number,
-  change: (key: number, delta: number) => void,
-): void {
+function mergeInWord(symbols: number[], first: number, second: number, merged: number, change: (key: number, delta: number) => void): void {
   for (let i = 0; i < symbols.length; i++) {
     if (symbols[i] !== first || i + 1 >= symbols.length || symbols[i + 1] !== second) continue;
     if (i > 0) {

@@ -31,6 +31,7 @@ function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): vo
 }
 
 // safetensors: 8-byte little-endian header length, JSON header, data.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed header, edited freely by the cases
 function readSafetensors(file: string): { header: Record<string, any>; data: Buffer } {
   const bytes = fs.readFileSync(file);
   const n = Number(bytes.readBigUInt64LE(0));
@@ -104,7 +105,10 @@ describe('weights files', () => {
   test('a legacy (pre-1.6, non-zip) torch.save file: a clear Error saying how to re-save it', async () => {
     const dir = copyOf('odd-bin-f32');
     const file = path.join(dir, 'pytorch_model.bin');
-    execFileSync(PYTHON, ['-c', `import torch; sd = torch.load(${JSON.stringify(file)}); torch.save(sd, ${JSON.stringify(file)}, _use_new_zipfile_serialization=False)`]);
+    execFileSync(PYTHON, [
+      '-c',
+      `import torch; sd = torch.load(${JSON.stringify(file)}); torch.save(sd, ${JSON.stringify(file)}, _use_new_zipfile_serialization=False)`,
+    ]);
     await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(/pytorch_model\.bin.*legacy.*re-save/s);
   });
   test('a truncated model.safetensors', async () => {
@@ -133,9 +137,20 @@ describe('weights files', () => {
     writeSafetensors(file, header, data);
     await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(/model\.safetensors/);
   });
+  type TensorEntry = { dtype: string; shape: number[] };
   test.each([
-    ['dtype', (t: any) => { t.dtype = 'F16'; }],
-    ['shape', (t: any) => { t.shape = [t.shape[0] + 1, ...t.shape.slice(1)]; }],
+    [
+      'dtype',
+      (t: TensorEntry) => {
+        t.dtype = 'F16';
+      },
+    ],
+    [
+      'shape',
+      (t: TensorEntry) => {
+        t.shape = [t.shape[0] + 1, ...t.shape.slice(1)];
+      },
+    ],
   ])('safetensors %s inconsistent with the bytes', async (_what, edit) => {
     const dir = copyOf('tiny-safetensors-f32');
     const file = path.join(dir, 'model.safetensors');
@@ -149,9 +164,7 @@ describe('weights files', () => {
     editConfig(dir, (c) => {
       c.intermediate_size = 38;
     });
-    await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(
-      /intermediate\.dense\.weight' has shape \[37, 32\], the model expects \[38, 32\]/,
-    );
+    await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(/intermediate\.dense\.weight' has shape \[37, 32\], the model expects \[38, 32\]/);
   });
 
   describe('pickles that call forbidden globals are refused and their payload never runs', () => {
@@ -174,11 +187,14 @@ describe('weights files', () => {
       await expect(rejection).rejects.toThrow(new RegExp(`pytorch_model\\.bin.*disallowed global '${global.replace('.', '\\.')}'`, 's'));
       expect(fs.existsSync(marker())).toBe(false);
     });
-    test('control: the same payload does run under Python\'s own unpickler', () => {
+    test("control: the same payload does run under Python's own unpickler", () => {
       const control = path.join(scratch, 'control');
       const controlMarker = path.join(scratch, 'control-ran');
       execFileSync(PYTHON, [path.join(__dirname, 'fixtures', 'malicious_pickles.py'), control, controlMarker]);
-      execFileSync(PYTHON, ['-c', `import pickle, zipfile; pickle.loads(zipfile.ZipFile(${JSON.stringify(path.join(control, 'os-system.bin'))}).read('archive/data.pkl'))`]);
+      execFileSync(PYTHON, [
+        '-c',
+        `import pickle, zipfile; pickle.loads(zipfile.ZipFile(${JSON.stringify(path.join(control, 'os-system.bin'))}).read('archive/data.pkl'))`,
+      ]);
       expect(fs.existsSync(controlMarker)).toBe(true);
     });
   });
@@ -198,14 +214,34 @@ describe('forward inputs', () => {
   test.each([
     ['an id at vocab_size', { inputIds: [[1, 99]] }, RangeError, /inputIds\[0\]\[1\] = 99 is outside the vocabulary \[0, 99\)/],
     ['a negative id', { inputIds: [[1, -3, 2]] }, RangeError, /inputIds\[0\]\[1\] = -3 is outside the vocabulary/],
-    ['ragged rows', { inputIds: [[1, 2, 3], [1, 2]] }, RangeError, /inputIds\[1\] has length 2, expected 3/],
+    [
+      'ragged rows',
+      {
+        inputIds: [
+          [1, 2, 3],
+          [1, 2],
+        ],
+      },
+      RangeError,
+      /inputIds\[1\] has length 2, expected 3/,
+    ],
     ['a mask of the wrong shape', { inputIds: [[1, 2, 3]], attentionMask: [[1, 1]] }, RangeError, /attentionMask has shape \[1, 2\], expected \[1, 3\]/],
     ['a mask value of 2', { inputIds: [[1, 2]], attentionMask: [[1, 2]] }, RangeError, /attentionMask\[0\]\[1\] = 2/],
     ['a token type at type_vocab_size', { inputIds: [[1, 2]], tokenTypeIds: [[0, 2]] }, RangeError, /tokenTypeIds\[0\]\[1\] = 2 is outside/],
-    ['a sequence longer than max_position_embeddings', { inputIds: [new Array(65).fill(1)] }, RangeError, /sequence length 65, longer than max_position_embeddings \(64\)/],
+    [
+      'a sequence longer than max_position_embeddings',
+      { inputIds: [new Array(65).fill(1)] },
+      RangeError,
+      /sequence length 65, longer than max_position_embeddings \(64\)/,
+    ],
     ['an empty batch', { inputIds: [] }, RangeError, /empty batch/],
     ['a non-integer id', { inputIds: [[1, 2.5]] }, TypeError, /inputIds\[0\]\[1\] must be an integer/],
-    ['a typed array whose length does not match its shape', { inputIds: { data: new Int32Array(5), shape: [2, 3] } }, RangeError, /has 5 elements, shape \[2, 3\] needs 6/],
+    [
+      'a typed array whose length does not match its shape',
+      { inputIds: { data: new Int32Array(5), shape: [2, 3] } },
+      RangeError,
+      /has 5 elements, shape \[2, 3\] needs 6/,
+    ],
   ])('%s', async (_name, inputs, type, message) => {
     const call = model.forward(inputs as never);
     await expect(call).rejects.toThrow(type);
@@ -213,8 +249,17 @@ describe('forward inputs', () => {
   });
 
   test('typed arrays with a shape give the same logits as nested arrays', async () => {
-    const rows = [[2, 5, 7, 3], [2, 8, 3, 0]];
-    const nested = await model.forward({ inputIds: rows, attentionMask: [[1, 1, 1, 1], [1, 1, 1, 0]] });
+    const rows = [
+      [2, 5, 7, 3],
+      [2, 8, 3, 0],
+    ];
+    const nested = await model.forward({
+      inputIds: rows,
+      attentionMask: [
+        [1, 1, 1, 1],
+        [1, 1, 1, 0],
+      ],
+    });
     const typed = await model.forward({
       inputIds: { data: Int32Array.from(rows.flat()), shape: [2, 4] },
       attentionMask: { data: new Uint8Array([1, 1, 1, 1, 1, 1, 1, 0]), shape: [2, 4] },

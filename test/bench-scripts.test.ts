@@ -38,7 +38,20 @@ describe('e2e.js fixed-order pair', () => {
   test('ours and the PyTorch recipe train the same model when nothing random differs', () => {
     const r = spawnSync(
       process.execPath,
-      [path.join(ROOT, 'scripts', 'bench', 'e2e.js'), '--variants', 'b', '--runs', 'recipe-fixed-order,ours-fixed-order', '--limit', '300', '--epochs', '1', '--threads', '1', '--no-write'],
+      [
+        path.join(ROOT, 'scripts', 'bench', 'e2e.js'),
+        '--variants',
+        'b',
+        '--runs',
+        'recipe-fixed-order,ours-fixed-order',
+        '--limit',
+        '300',
+        '--epochs',
+        '1',
+        '--threads',
+        '1',
+        '--no-write',
+      ],
       { encoding: 'utf8', timeout: 300_000 },
     );
     expect(r.status).toBe(0);

@@ -10,7 +10,15 @@ const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS];
 const TEXTS = ['I love this movie!', 'I hate that film.', 'It was great', 'bad bad bad films'];
 
 function tinyConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, ...extra };
+  return {
+    vocab_size: VOCAB.length,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 32,
+    ...extra,
+  };
 }
 
 let scratch: string;
@@ -62,9 +70,15 @@ test('save writes config, weights and tokenizer files; the directory reloads wit
   await model.save(dir, { format: 'both' });
   const before = await model.predict(TEXTS);
   model.dispose();
-  expect(fs.readdirSync(dir).sort()).toEqual(
-    ['config.json', 'model.safetensors', 'pytorch_model.bin', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt'],
-  );
+  expect(fs.readdirSync(dir).sort()).toEqual([
+    'config.json',
+    'model.safetensors',
+    'pytorch_model.bin',
+    'special_tokens_map.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
   const reloaded = await BertClassifier.fromPretrained(dir);
   expect(reloaded.loadReport).toEqual({ missing: [], unexpected: [], renamed: [], initialized: [] });
   expect(reloaded.labels).toEqual(['negative', 'positive']);

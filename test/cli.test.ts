@@ -81,7 +81,29 @@ describe('help', () => {
   });
 
   test.each([
-    ['train', ['--model <model>', '--train <file>', '--validation-split', '--epochs', '--batch-size', '--lr', '--max-length', '--warmup-ratio', '--weight-decay', '--grad-accum', '--save-strategy', '--eval-strategy', '--resume', '--skip-bad-rows', '--format', '--threads', 'tiny', 'intermediate 3072']],
+    [
+      'train',
+      [
+        '--model <model>',
+        '--train <file>',
+        '--validation-split',
+        '--epochs',
+        '--batch-size',
+        '--lr',
+        '--max-length',
+        '--warmup-ratio',
+        '--weight-decay',
+        '--grad-accum',
+        '--save-strategy',
+        '--eval-strategy',
+        '--resume',
+        '--skip-bad-rows',
+        '--format',
+        '--threads',
+        'tiny',
+        'intermediate 3072',
+      ],
+    ],
     ['eval', ['--model <model>', '--eval <file>', '--json', '--label-column']],
     ['predict', ['--model <model>', '--input <file>', '--text <text>', '--json']],
     ['bench', ['--size <size>', '--batch-size', '--seq-len', '--steps']],
@@ -95,14 +117,38 @@ describe('help', () => {
 
 describe('usage errors exit with 2 and name the flag', () => {
   test.each([
-    ['a non-numeric --epochs', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--epochs', 'abc'], /--epochs.*'abc' is invalid\. Expected a positive number/],
-    ['a fractional --batch-size', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--batch-size', '2.5'], /--batch-size.*Expected a positive integer/],
-    ['--warmup-ratio above 1', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--warmup-ratio', '2'], /--warmup-ratio.*Expected a number in \[0, 1\]/],
-    ['an unknown --save-strategy', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--save-strategy', 'always'], /--save-strategy.*Expected one of: no, steps, epoch/],
+    [
+      'a non-numeric --epochs',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--epochs', 'abc'],
+      /--epochs.*'abc' is invalid\. Expected a positive number/,
+    ],
+    [
+      'a fractional --batch-size',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--batch-size', '2.5'],
+      /--batch-size.*Expected a positive integer/,
+    ],
+    [
+      '--warmup-ratio above 1',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--warmup-ratio', '2'],
+      /--warmup-ratio.*Expected a number in \[0, 1\]/,
+    ],
+    [
+      'an unknown --save-strategy',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--save-strategy', 'always'],
+      /--save-strategy.*Expected one of: no, steps, epoch/,
+    ],
     ['an unknown flag', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--learning-rate', '1'], /unknown option '--learning-rate'/],
     ['a missing --output', ['train', '--model', 'tiny', '--train', 'x.csv'], /required option '--output <dir>'/],
-    ['--eval with --validation-split', ['train', '--model', 'tiny', '--train', 'x.csv', '--eval', 'y.csv', '--validation-split', '0.2', '--output', 'o'], /--eval and --validation-split/],
-    ['--eval-strategy without held-out data', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--eval-strategy', 'epoch'], /--eval-strategy epoch needs held-out data/],
+    [
+      '--eval with --validation-split',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--eval', 'y.csv', '--validation-split', '0.2', '--output', 'o'],
+      /--eval and --validation-split/,
+    ],
+    [
+      '--eval-strategy without held-out data',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--eval-strategy', 'epoch'],
+      /--eval-strategy epoch needs held-out data/,
+    ],
     ['predict without input', ['predict', '--model', 'some-dir'], /--input FILE or --text/],
     ['bench --steps 0', ['bench', '--steps', '0'], /--steps.*Expected a positive integer/],
     ['an unknown command', ['fit'], /unknown command 'fit'/],
@@ -147,8 +193,25 @@ describe('train, then eval and predict on its output', () => {
   beforeAll(async () => {
     out = path.join(dir, 'run');
     train = await cli([
-      'train', '--model', 'tiny', '--train', csv, '--validation-split', '0.2', '--output', out,
-      '--epochs', '3', '--batch-size', '8', '--max-length', '32', '--seed', '7', '--threads', '1',
+      'train',
+      '--model',
+      'tiny',
+      '--train',
+      csv,
+      '--validation-split',
+      '0.2',
+      '--output',
+      out,
+      '--epochs',
+      '3',
+      '--batch-size',
+      '8',
+      '--max-length',
+      '32',
+      '--seed',
+      '7',
+      '--threads',
+      '1',
     ]);
   }, 120_000);
 
@@ -160,13 +223,24 @@ describe('train, then eval and predict on its output', () => {
     expect(out).toContain('labels: negative, neutral, positive');
     expect(out).toMatch(/^step +\d+\/27 \(\d+%\) +epoch [\d.]+ +loss \d\.\d{4} +lr [\d.]+e-\d+ +[\d,.]+ samples\/s/m);
     expect(out.match(/^eval +step \d+/gm)).toHaveLength(3);
-    for (const row of ['steps', 'epochs', 'time', 'train loss', 'eval loss', 'eval accuracy', 'eval F1 (macro)', 'samples/s']) expect(out).toMatch(new RegExp(`│ ${row.replace(/[()]/g, '\\$&')} +│`));
+    for (const row of ['steps', 'epochs', 'time', 'train loss', 'eval loss', 'eval accuracy', 'eval F1 (macro)', 'samples/s'])
+      expect(out).toMatch(new RegExp(`│ ${row.replace(/[()]/g, '\\$&')} +│`));
+    // eslint-disable-next-line no-control-regex -- the escape character is what is looked for
     expect(out).not.toMatch(/\x1b\[/); // no escape codes when stdout is not a terminal
     expect(out.startsWith('\n')).toBe(false); // the vocabulary trainer's blank lines do not reach stdout
   });
 
   test('writes the model directory, metrics.json, report.html and report.svg', async () => {
-    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'metrics.json', 'report.html', 'report.svg']) {
+    for (const file of [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'vocab.txt',
+      'tokenizer_config.json',
+      'metrics.json',
+      'report.html',
+      'report.svg',
+    ]) {
       expect(existsSync(path.join(out, file))).toBe(true);
     }
     const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
@@ -193,8 +267,25 @@ describe('train, then eval and predict on its output', () => {
   test('the same command with the same --seed learns the same vocabulary and the same weights, bit for bit', async () => {
     const again = path.join(dir, 'run-again');
     const r = await cli([
-      'train', '--model', 'tiny', '--train', csv, '--validation-split', '0.2', '--output', again,
-      '--epochs', '3', '--batch-size', '8', '--max-length', '32', '--seed', '7', '--threads', '1',
+      'train',
+      '--model',
+      'tiny',
+      '--train',
+      csv,
+      '--validation-split',
+      '0.2',
+      '--output',
+      again,
+      '--epochs',
+      '3',
+      '--batch-size',
+      '8',
+      '--max-length',
+      '32',
+      '--seed',
+      '7',
+      '--threads',
+      '1',
     ]);
     expect(r.code).toBe(0);
     for (const file of ['vocab.txt', 'tokenizer.json', 'model.safetensors']) {
@@ -225,7 +316,10 @@ describe('train, then eval and predict on its output', () => {
 
     const file = await cli(['predict', '--model', out, '--input', csv, '--json', '--limit', '5']);
     expect(file.code).toBe(0);
-    const rows = file.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = file.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(5);
     expect(Object.keys(rows[0].scores)).toEqual(['negative', 'neutral', 'positive']);
     expect(rows[0].score).toBe(Math.max(...(Object.values(rows[0].scores) as number[])));
@@ -254,10 +348,30 @@ describe('train, then eval and predict on its output', () => {
 
   test('a trained model directory as --model: fine-tuned further, with a new head when the labels differ', async () => {
     const twoLabels = path.join(dir, 'two.jsonl');
-    const lines = Array.from({ length: 24 }, (_, i) => JSON.stringify({ review: i % 2 ? 'great lovely film' : 'awful boring film', verdict: i % 2 ? 'yes' : 'no' }));
+    const lines = Array.from({ length: 24 }, (_, i) =>
+      JSON.stringify({ review: i % 2 ? 'great lovely film' : 'awful boring film', verdict: i % 2 ? 'yes' : 'no' }),
+    );
     await fs.writeFile(twoLabels, `${lines.join('\n')}\n`);
     const tuned = path.join(dir, 'tuned');
-    const r = await cli(['train', '--model', out, '--train', twoLabels, '--text-column', 'review', '--label-column', 'verdict', '--output', tuned, '--epochs', '1', '--save-strategy', 'no', '--threads', '1']);
+    const r = await cli([
+      'train',
+      '--model',
+      out,
+      '--train',
+      twoLabels,
+      '--text-column',
+      'review',
+      '--label-column',
+      'verdict',
+      '--output',
+      tuned,
+      '--epochs',
+      '1',
+      '--save-strategy',
+      'no',
+      '--threads',
+      '1',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('new classification head for 2 labels (no, yes)');
@@ -273,8 +387,27 @@ describe('train, then eval and predict on its output', () => {
 
   test('--resume continues from a checkpoint to the end', async () => {
     const r = await cli([
-      'train', '--model', 'tiny', '--train', csv, '--validation-split', '0.2', '--output', out,
-      '--epochs', '3', '--batch-size', '8', '--max-length', '32', '--seed', '7', '--threads', '1', '--resume', path.join(out, 'checkpoint-18'),
+      'train',
+      '--model',
+      'tiny',
+      '--train',
+      csv,
+      '--validation-split',
+      '0.2',
+      '--output',
+      out,
+      '--epochs',
+      '3',
+      '--batch-size',
+      '8',
+      '--max-length',
+      '32',
+      '--seed',
+      '7',
+      '--threads',
+      '1',
+      '--resume',
+      path.join(out, 'checkpoint-18'),
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -282,13 +415,32 @@ describe('train, then eval and predict on its output', () => {
     expect(r.stdout.match(/^eval +step \d+/gm)).toEqual(['eval   step 27']);
   });
 
-  test('--group-by-length / --no-group-by-length reach the Trainer: the opposite of the checkpoint\'s grouping cannot resume it', async () => {
+  test("--group-by-length / --no-group-by-length reach the Trainer: the opposite of the checkpoint's grouping cannot resume it", async () => {
     const state = JSON.parse(await fs.readFile(path.join(out, 'checkpoint-18', 'trainer_state.json'), 'utf8'));
     const grouped = state.bert_trainer.dataPosition.groupByLength === true; // what 'auto' decided for this data
     const r = await cli([
-      'train', '--model', 'tiny', '--train', csv, '--validation-split', '0.2', '--output', path.join(dir, 'regrouped'),
-      '--epochs', '3', '--batch-size', '8', '--max-length', '32', '--seed', '7', '--threads', '1',
-      grouped ? '--no-group-by-length' : '--group-by-length', '--resume', path.join(out, 'checkpoint-18'),
+      'train',
+      '--model',
+      'tiny',
+      '--train',
+      csv,
+      '--validation-split',
+      '0.2',
+      '--output',
+      path.join(dir, 'regrouped'),
+      '--epochs',
+      '3',
+      '--batch-size',
+      '8',
+      '--max-length',
+      '32',
+      '--seed',
+      '7',
+      '--threads',
+      '1',
+      grouped ? '--no-group-by-length' : '--group-by-length',
+      '--resume',
+      path.join(out, 'checkpoint-18'),
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`groupByLength ${grouped}, but this run has ${!grouped}`);
@@ -313,12 +465,33 @@ describe('Ctrl-C', () => {
     const out = path.join(dir, 'interrupted');
     let sent = false;
     // Thousands of steps: far more than run before the signal lands.
-    const r = await cli(['train', '--model', 'tiny', '--train', big, '--output', out, '--epochs', '50', '--batch-size', '4', '--max-length', '16', '--save-strategy', 'no', '--threads', '1'], (soFar, child) => {
-      if (!sent && /^step /m.test(soFar)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
+    const r = await cli(
+      [
+        'train',
+        '--model',
+        'tiny',
+        '--train',
+        big,
+        '--output',
+        out,
+        '--epochs',
+        '50',
+        '--batch-size',
+        '4',
+        '--max-length',
+        '16',
+        '--save-strategy',
+        'no',
+        '--threads',
+        '1',
+      ],
+      (soFar, child) => {
+        if (!sent && /^step /m.test(soFar)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    );
     expect(sent).toBe(true);
     expect(r.code).toBe(130);
     const checkpoint = /checkpoint saved to (\S+)/.exec(r.stdout)?.[1];

@@ -221,16 +221,27 @@ describe('Trainer data pipeline', () => {
     const b = readSafetensors(resumed.weights).tensors;
     for (const [name, t] of a) expect(t.bytes.equals(b.get(name)!.bytes)).toBe(true);
     // The default ('auto', grouping this data) resumes it too; an explicit groupByLength: false cannot.
-    const byDefault = await run({ outputDir: path.join(dir, 'grouped-default'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') });
-    expect(stepLosses(byDefault.result.history)).toEqual(stepLosses(grouped.result.history));
-    await expect(run({ groupByLength: false, outputDir: path.join(dir, 'ungrouped'), saveSteps: 5, gradientAccumulationSteps: 2 }, { resumeFrom: path.join(outputDir, 'checkpoint-5') })).rejects.toThrow(
-      /groupByLength true, but this run has false/,
+    const byDefault = await run(
+      { outputDir: path.join(dir, 'grouped-default'), saveSteps: 5, gradientAccumulationSteps: 2 },
+      { resumeFrom: path.join(outputDir, 'checkpoint-5') },
     );
+    expect(stepLosses(byDefault.result.history)).toEqual(stepLosses(grouped.result.history));
+    await expect(
+      run(
+        { groupByLength: false, outputDir: path.join(dir, 'ungrouped'), saveSteps: 5, gradientAccumulationSteps: 2 },
+        { resumeFrom: path.join(outputDir, 'checkpoint-5') },
+      ),
+    ).rejects.toThrow(/groupByLength true, but this run has false/);
   });
 
   it('groupByLength on a stream: mega-batches of the shuffled stream, resumable mid-mega-batch', async () => {
     const file = path.join(dir, 'grouped.jsonl');
-    fs.writeFileSync(file, textExamples(70, 8).map((r) => JSON.stringify(r)).join('\n'));
+    fs.writeFileSync(
+      file,
+      textExamples(70, 8)
+        .map((r) => JSON.stringify(r))
+        .join('\n'),
+    );
     const fitStream = async (outputDir: string, resumeFrom?: string) => {
       const model = await tinyModel();
       const trainer = new Trainer(model, { epochs: 2, batchSize: 2, learningRate: 2e-3, seed: 1, groupByLength: true, outputDir, saveSteps: 7 });
@@ -241,7 +252,9 @@ describe('Trainer data pipeline', () => {
     // 70 examples, batch 2: mega-batches of 2 * (70 // 8) = 16 examples (8 batches); step 7 is inside the first.
     const full = await fitStream(path.join(dir, 'sg-A'));
     const plainModel = await tinyModel();
-    const plain = await new Trainer(plainModel, { epochs: 2, batchSize: 2, seed: 1, groupByLength: false }).fit(Dataset.streamJsonl(file, { shuffleBuffer: 20 }));
+    const plain = await new Trainer(plainModel, { epochs: 2, batchSize: 2, seed: 1, groupByLength: false }).fit(
+      Dataset.streamJsonl(file, { shuffleBuffer: 20 }),
+    );
     plainModel.dispose();
     expect(full.metrics.paddingFraction).toBeLessThan(plain.metrics.paddingFraction);
     for (const step of [7, 14]) {

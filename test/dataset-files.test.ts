@@ -102,11 +102,17 @@ describe('CSV and TSV', () => {
     expect(ds.get(1)).toEqual({ text: 'It rains', textPair: 'It is dry', label: 'contra' });
 
     const tsv = write('data.tsv', 'label\ttext\n0\tsay "hi", ok\n1\tbye\n');
-    expect((await Dataset.fromTsv(tsv)).toArray()).toEqual([{ text: 'say "hi", ok', label: 0 }, { text: 'bye', label: 1 }]);
+    expect((await Dataset.fromTsv(tsv)).toArray()).toEqual([
+      { text: 'say "hi", ok', label: 0 },
+      { text: 'bye', label: 1 },
+    ]);
 
     const noHeader = write('noheader.csv', 'great film,1\nawful,0\n');
     const positional = await Dataset.fromCsv(noHeader, { header: false, textColumn: '0', labelColumn: '1' });
-    expect(positional.toArray()).toEqual([{ text: 'great film', label: 1 }, { text: 'awful', label: 0 }]);
+    expect(positional.toArray()).toEqual([
+      { text: 'great film', label: 1 },
+      { text: 'awful', label: 0 },
+    ]);
 
     const unlabeled = write('unlabeled.csv', 'text\nfirst\nsecond\nthird\n');
     expect((await failure(Dataset.fromCsv(unlabeled))).message).toMatch(/line 1: no column "label" \(columns: text\)/);
@@ -119,21 +125,26 @@ describe('CSV and TSV', () => {
   it('a missing file and bad options are clear errors', async () => {
     await expect(Dataset.fromCsv(path.join(dir, 'nope.csv'))).rejects.toThrow(/ENOENT.*nope\.csv/);
     await expect(Dataset.fromCsv(path.join(dir, 'x.csv'), { onBadRow: 'ignore' as 'skip' })).rejects.toThrow(RangeError);
-    await expect(Dataset.fromCsv(path.join(dir, 'x.csv'), { textcolumn: 'x' } as unknown as { textColumn: string })).rejects.toThrow(/unknown option "textcolumn"/);
+    await expect(Dataset.fromCsv(path.join(dir, 'x.csv'), { textcolumn: 'x' } as unknown as { textColumn: string })).rejects.toThrow(
+      /unknown option "textcolumn"/,
+    );
     await expect(Dataset.fromCsv(path.join(dir, 'x.csv'), { limit: 0 })).rejects.toThrow(/limit/);
   });
 });
 
 describe('JSONL', () => {
   it('reads objects line by line: names, ids, multi-label arrays, regression numbers; blank lines ignored', async () => {
-    const file = write('data.jsonl', [
-      '{"text": "good", "label": "pos"}',
-      '',
-      '{"text": "tags", "label": ["a", "b"], "extra": 1}',
-      '{"text": "hot", "label": [1, 0, 1]}',
-      '{"text": "score", "label": 0.25}',
-      '{"text": "id", "label": "2"}',
-    ].join('\r\n'));
+    const file = write(
+      'data.jsonl',
+      [
+        '{"text": "good", "label": "pos"}',
+        '',
+        '{"text": "tags", "label": ["a", "b"], "extra": 1}',
+        '{"text": "hot", "label": [1, 0, 1]}',
+        '{"text": "score", "label": 0.25}',
+        '{"text": "id", "label": "2"}',
+      ].join('\r\n'),
+    );
     const ds = await Dataset.fromJsonl(file);
     expect(ds.toArray()).toEqual([
       { text: 'good', label: 'pos' },
@@ -146,7 +157,15 @@ describe('JSONL', () => {
   });
 
   it('broken JSON, wrong types and missing fields name the line; skip mode counts them', async () => {
-    const lines = ['{"text": "ok", "label": 1}', '{"text": "cut', '{"text": 5, "label": 1}', '{"label": 1}', '[1]', '{"text": "x", "label": true}', '{"text": "y", "label": 0}'];
+    const lines = [
+      '{"text": "ok", "label": 1}',
+      '{"text": "cut',
+      '{"text": 5, "label": 1}',
+      '{"label": 1}',
+      '[1]',
+      '{"text": "x", "label": true}',
+      '{"text": "y", "label": 0}',
+    ];
     const file = write('bad.jsonl', `${lines.join('\n')}\n`);
     expect((await failure(Dataset.fromJsonl(file))).message).toMatch(new RegExp(`^${file}: line 2: broken JSON \\(`));
     const ds = await Dataset.fromJsonl(file, { onBadRow: 'skip' });
@@ -161,7 +180,9 @@ describe('JSONL', () => {
     const noLabel = write('nolabel.jsonl', '{"text": "a"}\n{"text": "b", "label": null}\n');
     expect((await failure(Dataset.fromJsonl(noLabel))).message).toBe(`${noLabel}: line 1: no label in field "label"`);
     expect((await Dataset.fromJsonl(noLabel, { requireLabels: false })).labeledCount).toBe(0);
-    expect((await failure(Dataset.fromJsonl(file, { labelType: 'name' }))).message).toMatch(/line 1: label must be a label name \(a string\) for labelType 'name'/);
+    expect((await failure(Dataset.fromJsonl(file, { labelType: 'name' }))).message).toMatch(
+      /line 1: label must be a label name \(a string\) for labelType 'name'/,
+    );
   });
 });
 

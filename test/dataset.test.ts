@@ -46,9 +46,19 @@ describe('Dataset.fromArray', () => {
 
   it('slice, filter, select, map and shuffle', () => {
     const ds = Dataset.fromArray([0, 1, 2, 3, 4, 5].map((i) => ({ text: `t${i}`, label: i % 3 })));
-    expect(ds.slice(1, 3).toArray().map((e) => (e as { text: string }).text)).toEqual(['t1', 't2']);
+    expect(
+      ds
+        .slice(1, 3)
+        .toArray()
+        .map((e) => (e as { text: string }).text),
+    ).toEqual(['t1', 't2']);
     expect(ds.filter((e) => e.label === 0).length).toBe(2);
-    expect(ds.select([5, 0]).toArray().map((e) => e.label)).toEqual([2, 0]);
+    expect(
+      ds
+        .select([5, 0])
+        .toArray()
+        .map((e) => e.label),
+    ).toEqual([2, 0]);
     expect(ds.map((e) => ({ ...e, label: 'pos' })).get(3).label).toBe('pos');
     const order = epochOrder(6, 7, 0, true);
     expect(ds.shuffle(7).toArray()).toEqual(order.map((i) => ds.get(i)));
@@ -136,11 +146,7 @@ describe('encodeBatch: inputs', () => {
   });
 
   it('text pairs get token type 1 on the second segment; pairs and single texts mix in a batch', async () => {
-    const ds = Dataset.fromArray([
-      { text: 'hello', textPair: 'world' },
-      { text: 'good', textPair: 'bad movie' },
-      { text: 'the' },
-    ]);
+    const ds = Dataset.fromArray([{ text: 'hello', textPair: 'world' }, { text: 'good', textPair: 'bad movie' }, { text: 'the' }]);
     const b = await encodeBatch(ds, [0, 1, 2], ctx({ requireLabels: false }));
     expect(rows(b.inputIds, 6)).toEqual([
       [2, 5, 3, 6, 3, 0],
@@ -166,10 +172,7 @@ describe('encodeBatch: inputs', () => {
   });
 
   it('pads pre-tokenized rows with the pad id, mask 0 and token type 0, keeping given masks and types', async () => {
-    const ds = Dataset.fromArray([
-      { inputIds: [2, 5, 3] },
-      { inputIds: [2, 5, 3, 6, 3], attentionMask: [1, 1, 1, 1, 0], tokenTypeIds: [0, 0, 0, 1, 1] },
-    ]);
+    const ds = Dataset.fromArray([{ inputIds: [2, 5, 3] }, { inputIds: [2, 5, 3, 6, 3], attentionMask: [1, 1, 1, 1, 0], tokenTypeIds: [0, 0, 0, 1, 1] }]);
     const b = await encodeBatch(ds, [0, 1], ctx({ tokenizer: undefined, padTokenId: 7, requireLabels: false }));
     expect(rows(b.inputIds, 5)).toEqual([
       [2, 5, 3, 7, 7],
@@ -262,9 +265,7 @@ describe('encodeBatch: labels', () => {
     const ds = Dataset.fromArray([{ text: 'a' }, { text: 'b', label: 1 }, { text: 'c', label: 0 }]);
     expect((await encodeBatch(ds, [0], ctx({ requireLabels: false }))).labels).toBeNull();
     expect(Array.from((await encodeBatch(ds, [1, 2], ctx({ requireLabels: false }))).labels!)).toEqual([1, 0]);
-    await expect(encodeBatch(ds, [0, 1], ctx({ requireLabels: false }))).rejects.toThrow(
-      'examples[0] has no label but examples[1] has one',
-    );
+    await expect(encodeBatch(ds, [0, 1], ctx({ requireLabels: false }))).rejects.toThrow('examples[0] has no label but examples[1] has one');
   });
 
   it('multi-label: arrays of numbers or of label names to a multi-hot Float32Array [B * L]', async () => {
@@ -288,25 +289,37 @@ describe('encodeBatch: labels', () => {
       { text: 'd', label: [0, 2, 0] },
     ]);
     await expect(encodeBatch(ds, [0], mc)).rejects.toThrow('examples[0].label has 2 values, expected 3');
-    await expect(encodeBatch(ds, [1], mc)).rejects.toThrow(/examples\[1\]\.label name "meh" is not a label of this model \(known labels: "neg", "pos", "neutral"\)/);
+    await expect(encodeBatch(ds, [1], mc)).rejects.toThrow(
+      /examples\[1\]\.label name "meh" is not a label of this model \(known labels: "neg", "pos", "neutral"\)/,
+    );
     await expect(encodeBatch(ds, [2], mc)).rejects.toThrow(TypeError);
     await expect(encodeBatch(ds, [2], mc)).rejects.toThrow(/examples\[2\]\.label must be an array for multi_label_classification/);
     await expect(encodeBatch(ds, [3], mc)).rejects.toThrow('examples[3].label[1] = 2 must be in [0, 1]');
   });
 
   it('regression: numbers (one output) or arrays (several outputs) to Float32Array', async () => {
-    const ds = Dataset.fromArray([{ text: 'a', label: 0.1 }, { text: 'b', label: [-2.5] }]);
+    const ds = Dataset.fromArray([
+      { text: 'a', label: 0.1 },
+      { text: 'b', label: [-2.5] },
+    ]);
     const b = await encodeBatch(ds, [0, 1], ctx({ problemType: 'regression', numLabels: 1 }));
     expect(b.labels).toBeInstanceOf(Float32Array);
     expect(Array.from(b.labels!)).toEqual([Math.fround(0.1), -2.5]);
 
-    const multi = Dataset.fromArray([{ text: 'a', label: [1, 2] }, { text: 'b', label: [3, 4] }]);
+    const multi = Dataset.fromArray([
+      { text: 'a', label: [1, 2] },
+      { text: 'b', label: [3, 4] },
+    ]);
     const m = await encodeBatch(multi, [1, 0], ctx({ problemType: 'regression', numLabels: 2 }));
     expect(Array.from(m.labels!)).toEqual([3, 4, 1, 2]);
   });
 
   it('regression errors name the index', async () => {
-    const ds = Dataset.fromArray([{ text: 'a', label: 'pos' }, { text: 'b', label: 1 }, { text: 'c', label: [1, 2, 3] }]);
+    const ds = Dataset.fromArray([
+      { text: 'a', label: 'pos' },
+      { text: 'b', label: 1 },
+      { text: 'c', label: [1, 2, 3] },
+    ]);
     await expect(encodeBatch(ds, [0], ctx({ problemType: 'regression', numLabels: 1 }))).rejects.toThrow(TypeError);
     await expect(encodeBatch(ds, [0], ctx({ problemType: 'regression', numLabels: 1 }))).rejects.toThrow(
       /examples\[0\]\.label must be a number for regression/,
@@ -314,16 +327,22 @@ describe('encodeBatch: labels', () => {
     await expect(encodeBatch(ds, [1], ctx({ problemType: 'regression', numLabels: 2 }))).rejects.toThrow(
       /examples\[1\]\.label is one number, but this regression model has 2 outputs/,
     );
-    await expect(encodeBatch(ds, [2], ctx({ problemType: 'regression', numLabels: 2 }))).rejects.toThrow(
-      'examples[2].label has 3 values, expected 2',
-    );
+    await expect(encodeBatch(ds, [2], ctx({ problemType: 'regression', numLabels: 2 }))).rejects.toThrow('examples[2].label has 3 values, expected 2');
   });
 });
 
 describe('inferProblemType', () => {
   it("follows transformers' rule", () => {
     expect(inferProblemType(Dataset.fromArray([{ text: 'a', label: 0.5 }]), 1)).toBe('regression');
-    expect(inferProblemType(Dataset.fromArray([{ text: 'a', label: 1 }, { text: 'b', label: 'neg' }]), 3)).toBe('single_label_classification');
+    expect(
+      inferProblemType(
+        Dataset.fromArray([
+          { text: 'a', label: 1 },
+          { text: 'b', label: 'neg' },
+        ]),
+        3,
+      ),
+    ).toBe('single_label_classification');
     expect(inferProblemType(Dataset.fromArray([{ text: 'a' }, { text: 'b', label: [0, 1] }]), 2)).toBe('multi_label_classification');
     expect(inferProblemType(Dataset.fromArray([{ text: 'b', label: ['pos'] }]), 3)).toBe('multi_label_classification');
     expect(inferProblemType(Dataset.fromArray([{ text: 'a' }]), 2)).toBe('single_label_classification');

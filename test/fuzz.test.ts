@@ -10,7 +10,6 @@ import { fixture } from './helpers/fixtures';
 
 const MUTATIONS = 2000;
 
-
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x2e /* STOP */, 0x28 /* MARK */, 0x63 /* GLOBAL */, 0x52 /* REDUCE */, 0x71, 0x68];
 
 /** One random mutation; `hot` is the byte range most worth damaging (the header, the pickle). */
@@ -29,23 +28,27 @@ function mutate(original: Buffer, random: () => number, hot: [number, number]): 
     case 1: // interesting byte values
       for (let r = 0; r < rounds; r += 1) bytes[pick()] = INTERESTING[Math.floor(random() * INTERESTING.length)];
       return bytes;
-    case 2: { // a 32-bit length or offset set to an extreme
+    case 2: {
+      // a 32-bit length or offset set to an extreme
       const at = Math.min(pick(), bytes.length - 4);
       bytes.writeUInt32LE([0xffffffff, 0x7fffffff, 0x80000000, 0, 1, bytes.length][Math.floor(random() * 6)] >>> 0, at);
       return bytes;
     }
     case 3: // truncate
       return bytes.subarray(0, pick());
-    case 4: { // delete a run
+    case 4: {
+      // delete a run
       const at = pick();
       return Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1 + Math.floor(random() * 16))]);
     }
-    case 5: { // duplicate a run
+    case 5: {
+      // duplicate a run
       const at = pick();
       const run = bytes.subarray(at, at + 1 + Math.floor(random() * 32));
       return Buffer.concat([bytes.subarray(0, at), run, bytes.subarray(at)]);
     }
-    default: { // random bytes
+    default: {
+      // random bytes
       for (let r = 0; r < rounds * 4; r += 1) bytes[pick()] = Math.floor(random() * 256);
       return bytes;
     }

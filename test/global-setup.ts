@@ -6,7 +6,12 @@ import * as path from 'path';
 import { PYTHON, FIXTURES_DIR } from './helpers/paths';
 
 function newestMtime(dir: string): number {
-  return Math.max(...fs.readdirSync(dir).filter((f) => f.endsWith('.py')).map((f) => fs.statSync(path.join(dir, f)).mtimeMs));
+  return Math.max(
+    ...fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.py'))
+      .map((f) => fs.statSync(path.join(dir, f)).mtimeMs),
+  );
 }
 
 export default function globalSetup(): void {

@@ -94,9 +94,11 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (!access) return false;
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (access.gated) {
-      if (token === undefined) refuse(401, 'GatedRepo', `Access to model ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+      if (token === undefined)
+        refuse(401, 'GatedRepo', `Access to model ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
       else if (token !== access.token) refuse(401, 'RepoNotFound', 'Invalid credentials in Authorization header');
-      else if (!access.accepted) refuse(403, 'GatedRepo', `Access to model ${id} is restricted and you are not in the authorized list. Visit ${endpoint}/${id} to ask for access.`);
+      else if (!access.accepted)
+        refuse(403, 'GatedRepo', `Access to model ${id} is restricted and you are not in the authorized list. Visit ${endpoint}/${id} to ask for access.`);
       else return false;
       return true;
     }
@@ -442,7 +444,10 @@ describe('resolveModel: downloads', () => {
 
     const a = randomBytes(5000);
     const b = randomBytes(7000);
-    const index = JSON.stringify({ metadata: {}, weight_map: { w1: 'model-00001-of-00002.safetensors', w2: 'model-00002-of-00002.safetensors', w3: 'model-00001-of-00002.safetensors' } });
+    const index = JSON.stringify({
+      metadata: {},
+      weight_map: { w1: 'model-00001-of-00002.safetensors', w2: 'model-00002-of-00002.safetensors', w3: 'model-00001-of-00002.safetensors' },
+    });
     addRepo('org/sharded', {
       'config.json': CONFIG,
       'model.safetensors.index.json': index,
@@ -677,7 +682,9 @@ describe('resolveModel: faults', () => {
   it.each([['../../evil.txt'], ['/abs'], ['a\\b'], ['a//b'], ['./x']])('refuses a sibling named %p, writing nothing', async (name) => {
     const cacheDir = await freshCache();
     const before = await tree(root);
-    addRepo('org/evil', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], { extraEntries: [{ type: 'file', oid: gitSha1(Buffer.from('evil')), path: name, size: 4 }] });
+    addRepo('org/evil', { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, ['main'], {
+      extraEntries: [{ type: 'file', oid: gitSha1(Buffer.from('evil')), path: name, size: 4 }],
+    });
     await expect(resolveModel('org/evil', { cacheDir, endpoint, files: [] })).rejects.toThrow(JSON.stringify(name));
     expect(await tree(root)).toEqual(before);
     expect(await exists(path.resolve(cacheDir, 'models--org--evil', 'snapshots', 'x', '../../evil.txt'))).toBe(false);

@@ -60,7 +60,11 @@ function cli(args: string[], cwd: string, onStdout?: (soFar: string, child: Retu
 
 /** A 3-class CSV whose classes are told apart by their words. */
 function csv(rows: number): string {
-  const cue = [['great', 'lovely', 'excellent'], ['awful', 'terrible', 'boring'], ['okay', 'average', 'plain']];
+  const cue = [
+    ['great', 'lovely', 'excellent'],
+    ['awful', 'terrible', 'boring'],
+    ['okay', 'average', 'plain'],
+  ];
   const filler = ['the', 'movie', 'was', 'really', 'plot', 'acting'];
   const lines = ['text,label'];
   for (let i = 0; i < rows; i++) {
@@ -112,8 +116,28 @@ describeDistributed('2 workers', () => {
   test('train: rank 0 alone reports and writes the model, metrics and checkpoints', async () => {
     const port = await freePort();
     const r = await cli(
-      ['launch', '--nproc-per-node', '2', '--master-port', String(port), 'train', '--model', 'tiny', '--train', 'data.csv', '--validation-split', '0.25',
-        '--epochs', '2', '--batch-size', '6', '--output', 'run', '--threads', '1'],
+      [
+        'launch',
+        '--nproc-per-node',
+        '2',
+        '--master-port',
+        String(port),
+        'train',
+        '--model',
+        'tiny',
+        '--train',
+        'data.csv',
+        '--validation-split',
+        '0.25',
+        '--epochs',
+        '2',
+        '--batch-size',
+        '6',
+        '--output',
+        'run',
+        '--threads',
+        '1',
+      ],
       dir,
     );
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
@@ -133,8 +157,34 @@ describeDistributed('2 workers', () => {
     const port = await freePort();
     const node = (rank: number): Promise<Result> =>
       cli(
-        ['launch', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1', '--master-addr', '127.0.0.1', '--master-port', String(port),
-          '--timeout', '60', 'train', '--model', 'tiny', '--train', 'data.csv', '--epochs', '1', '--batch-size', '6', '--output', 'nodes', '--threads', '1'],
+        [
+          'launch',
+          '--nnodes',
+          '2',
+          '--node-rank',
+          String(rank),
+          '--nproc-per-node',
+          '1',
+          '--master-addr',
+          '127.0.0.1',
+          '--master-port',
+          String(port),
+          '--timeout',
+          '60',
+          'train',
+          '--model',
+          'tiny',
+          '--train',
+          'data.csv',
+          '--epochs',
+          '1',
+          '--batch-size',
+          '6',
+          '--output',
+          'nodes',
+          '--threads',
+          '1',
+        ],
         dir,
       );
     const [node0, node1] = await Promise.all([node(0), node(1)]);
@@ -148,8 +198,26 @@ describeDistributed('2 workers', () => {
     const port = await freePort();
     let sent = false;
     const r = await cli(
-      ['launch', '--nproc-per-node', '2', '--master-port', String(port), 'train', '--model', 'tiny', '--train', 'data.csv', '--epochs', '500',
-        '--batch-size', '6', '--output', 'interrupted', '--threads', '1'],
+      [
+        'launch',
+        '--nproc-per-node',
+        '2',
+        '--master-port',
+        String(port),
+        'train',
+        '--model',
+        'tiny',
+        '--train',
+        'data.csv',
+        '--epochs',
+        '500',
+        '--batch-size',
+        '6',
+        '--output',
+        'interrupted',
+        '--threads',
+        '1',
+      ],
       dir,
       (soFar, child) => {
         if (!sent && /saved +step \d+ /.test(soFar)) {

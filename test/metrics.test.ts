@@ -91,12 +91,33 @@ describe('multiLabelMetrics', () => {
   });
 
   it("subset accuracy as sklearn's accuracy_score([[0,1],[1,1]], ones) = 0.5", () => {
-    const m = multiLabelMetrics([[1, 1], [1, 1]], [[0, 1], [1, 1]], ['a', 'b']);
+    const m = multiLabelMetrics(
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [
+        [0, 1],
+        [1, 1],
+      ],
+      ['a', 'b'],
+    );
     expect(m.subsetAccuracy).toBe(0.5);
   });
 
   it('a custom threshold, soft targets binarised at 0.5, and a label never seen nor predicted scoring 0', () => {
-    const m = multiLabelMetrics([[0.3, 0.1], [0.2, 0.05]], [[0.8, 0], [0.1, 0]], ['a', 'b'], 0.25);
+    const m = multiLabelMetrics(
+      [
+        [0.3, 0.1],
+        [0.2, 0.05],
+      ],
+      [
+        [0.8, 0],
+        [0.1, 0],
+      ],
+      ['a', 'b'],
+      0.25,
+    );
     expect(m.perClass.a).toEqual({ precision: 1, recall: 1, f1: 1, support: 1 });
     expect(m.perClass.b).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
     expect(m.macroF1).toBe(0.5);

@@ -23,7 +23,7 @@ async function load(f: Fixture): Promise<BertClassifier> {
   return BertClassifier.fromPretrained(fixture(f.name).path);
 }
 
-test('the manifest holds transformers\' outputs, eager and sdpa, for every fixture', () => {
+test("the manifest holds transformers' outputs, eager and sdpa, for every fixture", () => {
   const m = manifest();
   expect(m.version).toBe(2);
   expect(m.transformersVersion).toMatch(/^\d+\.\d+/);
@@ -53,7 +53,7 @@ describe('logits match transformers within 1e-5 (fp32), eager and sdpa attention
   });
 });
 
-test('the named-parameter list and shapes equal transformers\' named_parameters()', async () => {
+test("the named-parameter list and shapes equal transformers' named_parameters()", async () => {
   for (const name of ['tiny-safetensors-f32', 'odd-bin-f32', 'defaults-config', 'tiny-save-pretrained', 'odd-bare-bertmodel']) {
     const f = fixture(name);
     const model = await load(f);
@@ -93,7 +93,7 @@ test('pretraining heads are reported as unexpected and position_ids is ignored',
   model.dispose();
 });
 
-test('config.json fields and label names are exposed under transformers\' names', async () => {
+test("config.json fields and label names are exposed under transformers' names", async () => {
   const model = await load(fixture('odd-bin-f32'));
   expect(model.config.hidden_size).toBe(30);
   expect(model.config.hidden_act).toBe('gelu_new');
@@ -120,9 +120,7 @@ test('a missing classifier is freshly initialised from the seed (same seed, same
 
 test('numLabels different from the checkpoint: a shape error, or a fresh head with ignoreMismatchedSizes', async () => {
   const dir = fixture('odd-bin-f32').path;
-  await expect(BertClassifier.fromPretrained(dir, { numLabels: 3 })).rejects.toThrow(
-    /classifier\.weight' has shape \[5, 30\], the model expects \[3, 30\]/,
-  );
+  await expect(BertClassifier.fromPretrained(dir, { numLabels: 3 })).rejects.toThrow(/classifier\.weight' has shape \[5, 30\], the model expects \[3, 30\]/);
   const model = await BertClassifier.fromPretrained(dir, { numLabels: 3, ignoreMismatchedSizes: true });
   expect(model.numLabels).toBe(3);
   expect([...model.loadReport.initialized].sort()).toEqual(['classifier.bias', 'classifier.weight']);
@@ -147,9 +145,7 @@ describe('saving: transformers reloads our directory strictly, bit-identically, 
       const model = await BertClassifier.fromPretrained(f.path);
       const written = await model.save(out, { format });
       model.dispose();
-      expect(written.map((w) => path.basename(w)).sort()).toEqual(
-        [format === 'safetensors' ? 'model.safetensors' : 'pytorch_model.bin', 'config.json'].sort(),
-      );
+      expect(written.map((w) => path.basename(w)).sort()).toEqual([format === 'safetensors' ? 'model.safetensors' : 'pytorch_model.bin', 'config.json'].sort());
       expect(fs.readdirSync(out).filter((n) => n.includes('.tmp'))).toEqual([]);
       const compared = await reference.compareWeights(f.path, out);
       expect(compared.differing).toEqual([]);
@@ -190,7 +186,9 @@ test('a hub id loads from the Hugging Face cache (snapshot layout), offline', as
     const model = await BertClassifier.fromPretrained('test-org/odd-bert', { hub: { cacheDir: cache, offline: true } });
     expect(maxAbsDiff((await model.forward(f.inputs)).logits, f.expected.logits!)).toBeLessThanOrEqual(TOLERANCE);
     model.dispose();
-    await expect(BertClassifier.fromPretrained('test-org/not-cached', { hub: { cacheDir: cache, offline: true } })).rejects.toThrow(/is not in the Hugging Face cache/);
+    await expect(BertClassifier.fromPretrained('test-org/not-cached', { hub: { cacheDir: cache, offline: true } })).rejects.toThrow(
+      /is not in the Hugging Face cache/,
+    );
   } finally {
     fs.rmSync(cache, { recursive: true, force: true });
   }

@@ -8,7 +8,12 @@ import * as path from 'path';
 import { ReportData, renderCurvesSvg, renderReport, smoothLosses, writeReport } from '../src/report';
 
 function run(overrides: Partial<ReportData> = {}): ReportData {
-  const steps = Array.from({ length: 40 }, (_, i) => ({ step: i + 1, epoch: (i + 1) / 20, loss: 1.2 * Math.exp(-i / 15) + 0.05 * Math.sin(i), learningRate: 1e-3 * (1 - i / 40) }));
+  const steps = Array.from({ length: 40 }, (_, i) => ({
+    step: i + 1,
+    epoch: (i + 1) / 20,
+    loss: 1.2 * Math.exp(-i / 15) + 0.05 * Math.sin(i),
+    learningRate: 1e-3 * (1 - i / 40),
+  }));
   const metrics = (accuracy: number) => ({ loss: 1 - accuracy, accuracy, f1: accuracy - 0.02 });
   return {
     model: 'tiny, trained from scratch (2 layers, hidden 128)',
@@ -54,7 +59,17 @@ describe('renderReport', () => {
     expect(externalReferences(html)).toEqual([]);
     expect(html).not.toMatch(/<script|<link|<img|@import/i);
     expect((html.match(/<svg /g) ?? []).length).toBe(4);
-    for (const text of ['Training loss', 'Learning rate', 'Evaluation loss', 'Evaluation accuracy and F1', 'Confusion matrix', 'Per label', 'data/dev.csv', 'runs/tiny', 'bert-trainer train --model tiny']) {
+    for (const text of [
+      'Training loss',
+      'Learning rate',
+      'Evaluation loss',
+      'Evaluation accuracy and F1',
+      'Confusion matrix',
+      'Per label',
+      'data/dev.csv',
+      'runs/tiny',
+      'bert-trainer train --model tiny',
+    ]) {
       expect(html).toContain(text);
     }
     // The headline tiles: accuracy as a percentage, macro F1, eval loss.
@@ -85,7 +100,14 @@ describe('renderReport', () => {
         labels: [evil, 'b&b'],
         command: `bert-trainer train --text-column '${evil}'`,
         data: { train: evil },
-        final: { accuracy: 1, perClass: { [evil]: { precision: 1, recall: 1, f1: 1, support: 1 }, 'b&b': { precision: 1, recall: 1, f1: 1, support: 1 } }, confusionMatrix: [[1, 0], [0, 1]] },
+        final: {
+          accuracy: 1,
+          perClass: { [evil]: { precision: 1, recall: 1, f1: 1, support: 1 }, 'b&b': { precision: 1, recall: 1, f1: 1, support: 1 } },
+          confusionMatrix: [
+            [1, 0],
+            [0, 1],
+          ],
+        },
       }),
     );
     expect(html).not.toContain('<script>');

@@ -114,7 +114,13 @@ describe('order', () => {
 
 describe('training from a stream', () => {
   const options = (outputDir?: string, extra: TrainerOptions = {}): TrainerOptions => ({
-    epochs: 2, batchSize: 4, gradientAccumulationSteps: 2, learningRate: 2e-3, seed: 9, ...(outputDir ? { outputDir, saveSteps: 3 } : {}), ...extra,
+    epochs: 2,
+    batchSize: 4,
+    gradientAccumulationSteps: 2,
+    learningRate: 2e-3,
+    seed: 9,
+    ...(outputDir ? { outputDir, saveSteps: 3 } : {}),
+    ...extra,
   });
 
   it('with shuffle off, a stream trains exactly like the same file in memory', async () => {
@@ -163,9 +169,9 @@ describe('training from a stream', () => {
     await expect(
       new Trainer(other, options(path.join(dir, 'x'))).fit(Dataset.streamJsonl(file, { shuffleBuffer: 8 }), { resumeFrom: path.join(full, 'checkpoint-3') }),
     ).rejects.toThrow(/shuffleBuffer 16, but this run has 8/);
-    await expect(new Trainer(other, options(path.join(dir, 'x'))).fit(await Dataset.fromJsonl(file), { resumeFrom: path.join(full, 'checkpoint-3') })).rejects.toThrow(
-      /a streaming dataset true, but this run has false/,
-    );
+    await expect(
+      new Trainer(other, options(path.join(dir, 'x'))).fit(await Dataset.fromJsonl(file), { resumeFrom: path.join(full, 'checkpoint-3') }),
+    ).rejects.toThrow(/a streaming dataset true, but this run has false/);
     other.dispose();
   });
 

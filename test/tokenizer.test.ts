@@ -417,7 +417,14 @@ describe('fromVocab', () => {
     expect(() => BertTokenizer.fromVocab(['[UNK]', 'a', 'a'])).toThrow(/vocab\[2\]/);
     expect(() => BertTokenizer.fromVocab(['[UNK]', 3 as unknown as string])).toThrow(TypeError);
     expect(() => BertTokenizer.fromVocab(['hello'])).toThrow(/unk token/);
-    expect(() => BertTokenizer.fromVocab(new Map([['[UNK]', 0], ['a', 0]]))).toThrow(/unique/);
+    expect(() =>
+      BertTokenizer.fromVocab(
+        new Map([
+          ['[UNK]', 0],
+          ['a', 0],
+        ]),
+      ),
+    ).toThrow(/unique/);
     expect(() => BertTokenizer.fromVocab(new Map([['[UNK]', -1]]))).toThrow(RangeError);
     expect(() => BertTokenizer.fromVocab(VOCAB, { doLowerCase: 'yes' as unknown as boolean })).toThrow(/doLowerCase/);
     expect(() => BertTokenizer.fromVocab(VOCAB, {}, { maxLength: 0 })).toThrow(/maxLength/);
@@ -479,13 +486,7 @@ describe('errors', () => {
 });
 
 describe('trainWordPiece', () => {
-  const corpus = [
-    'The cat sat on the mat.',
-    'The dog ate the cat food!',
-    'Cats and dogs, cats and dogs.',
-    'Café naïve über 中文',
-    'the the the cat cat dog',
-  ];
+  const corpus = ['The cat sat on the mat.', 'The dog ate the cat food!', 'Cats and dogs, cats and dogs.', 'Café naïve über 中文', 'the the the cat cat dog'];
 
   test('learns a vocabulary that starts with the special tokens', async () => {
     const tok = await BertTokenizer.trainWordPiece(corpus, { vocabSize: 1000, minFrequency: 0 });

@@ -38,7 +38,10 @@ function stepLosses(history: (StepEvent | EvaluateEvent)[]): [number, number][] 
 
 function hashFolder(folder: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of fs.readdirSync(folder).sort()) out[name] = createHash('sha256').update(fs.readFileSync(path.join(folder, name))).digest('hex');
+  for (const name of fs.readdirSync(folder).sort())
+    out[name] = createHash('sha256')
+      .update(fs.readFileSync(path.join(folder, name)))
+      .digest('hex');
   return out;
 }
 
@@ -83,7 +86,13 @@ test('a checkpoint folder: HF model directory + optimizer, scheduler, RNG and tr
   expect(state.log_history).toHaveLength(2);
   expect(Object.keys(state.log_history[0]).sort()).toEqual(['epoch', 'grad_norm', 'learning_rate', 'loss', 'step']);
   expect(state.bert_trainer.dataPosition).toEqual({ epoch: 0, batch: 2, seed: 5, shuffle: true, groupByLength: true });
-  expect(JSON.parse(fs.readFileSync(path.join(ckpt, 'scheduler.json'), 'utf8'))).toEqual({ type: 'linear', baseLr: 1e-3, warmupSteps: 0, totalSteps: 4, step: 2 });
+  expect(JSON.parse(fs.readFileSync(path.join(ckpt, 'scheduler.json'), 'utf8'))).toEqual({
+    type: 'linear',
+    baseLr: 1e-3,
+    warmupSteps: 0,
+    totalSteps: 4,
+    step: 2,
+  });
   expect(fs.statSync(path.join(ckpt, 'rng_state.bin')).size).toBeGreaterThan(0);
   // The last checkpoint of an epoch points at the start of the next epoch.
   const last = JSON.parse(fs.readFileSync(path.join(found[1].path, 'trainer_state.json'), 'utf8'));
@@ -101,7 +110,15 @@ describe('resume (like transformers test_can_resume_training)', () => {
   // 26 examples / batch 4 = 7 batches (the last has 2) / accumulation 2 = 4 steps per epoch (the last group has one
   // batch); 3 epochs = 12 steps. Dropout on, shuffling on: resuming has to restore the RNG and the data position.
   const options = (outputDir: string): TrainerOptions => ({
-    epochs: 3, batchSize: 4, gradientAccumulationSteps: 2, learningRate: 2e-3, warmupSteps: 2, weightDecay: 0.01, seed: 11, outputDir, saveSteps: 3,
+    epochs: 3,
+    batchSize: 4,
+    gradientAccumulationSteps: 2,
+    learningRate: 2e-3,
+    warmupSteps: 2,
+    weightDecay: 0.01,
+    seed: 11,
+    outputDir,
+    saveSteps: 3,
   });
   const train = data(26, 4);
   let uninterrupted: { losses: [number, number][]; weights: string; checkpoints: string };
@@ -173,7 +190,9 @@ describe('resume (like transformers test_can_resume_training)', () => {
   test('resuming with another data order, or from a folder that is not a checkpoint, is an error', async () => {
     const model = await BertClassifier.fromPretrained(TINY);
     const from = path.join(uninterrupted.checkpoints, 'checkpoint-3');
-    await expect(new Trainer(model, { ...options(dir('x')), batchSize: 8 }).fit(train, { resumeFrom: from })).rejects.toThrow(/batchSize 4, but this run has 8/);
+    await expect(new Trainer(model, { ...options(dir('x')), batchSize: 8 }).fit(train, { resumeFrom: from })).rejects.toThrow(
+      /batchSize 4, but this run has 8/,
+    );
     await expect(new Trainer(model, { ...options(dir('x')), seed: 12 }).fit(train, { resumeFrom: from })).rejects.toThrow(/seed 11/);
     await expect(new Trainer(model, options(dir('x'))).fit(train.slice(1), { resumeFrom: from })).rejects.toThrow(/training set of size 26/);
     await expect(new Trainer(model, options(dir('x'))).fit(train, { resumeFrom: dir('nowhere') })).rejects.toThrow(/nowhere is not a checkpoint folder/);
@@ -183,8 +202,9 @@ describe('resume (like transformers test_can_resume_training)', () => {
     fs.cpSync(from, damaged, { recursive: true });
     fs.writeFileSync(path.join(damaged, 'rng_state.bin'), Buffer.alloc(10));
     const before = (await model.forward({ inputIds: [[1, 2, 3]] })).logits;
-    await expect(new Trainer(model, options(dir('x'))).fit(train, { resumeFrom: damaged }))
-      .rejects.toThrow(/damaged-rng\/rng_state\.bin: rngState is not a dropout generator state: .*10 bytes, expected 24/);
+    await expect(new Trainer(model, options(dir('x'))).fit(train, { resumeFrom: damaged })).rejects.toThrow(
+      /damaged-rng\/rng_state\.bin: rngState is not a dropout generator state: .*10 bytes, expected 24/,
+    );
     expect((await model.forward({ inputIds: [[1, 2, 3]] })).logits).toEqual(before);
     model.dispose();
   });
@@ -199,14 +219,27 @@ test('loadBestModelAtEnd + saveTotalLimit: the best checkpoint survives rotation
   const checkpoints: number[] = [];
   const model = await BertClassifier.fromPretrained(TINY);
   const trainer = new Trainer(model, {
-    epochs: 2, batchSize: 4, learningRate: 5e-3, outputDir, evalSteps: 2, saveSteps: 2, saveTotalLimit: 2, loadBestModelAtEnd: true, seed: 3,
+    epochs: 2,
+    batchSize: 4,
+    learningRate: 5e-3,
+    outputDir,
+    evalSteps: 2,
+    saveSteps: 2,
+    saveTotalLimit: 2,
+    loadBestModelAtEnd: true,
+    seed: 3,
   });
   trainer.on('checkpoint', (e) => checkpoints.push(e.step));
   const result = await trainer.fit(train, { evalDataset: flipped });
   expect(checkpoints).toEqual([2, 4, 6, 8, 10, 12]);
   const evals = result.history.filter((e): e is EvaluateEvent => e.type === 'evaluate');
   const bestEval = evals.reduce((a, b) => (b.metrics.loss < a.metrics.loss ? b : a));
-  expect(result.bestCheckpoint).toEqual({ path: path.join(outputDir, `checkpoint-${bestEval.step}`), step: bestEval.step, metric: 'loss', value: bestEval.metrics.loss });
+  expect(result.bestCheckpoint).toEqual({
+    path: path.join(outputDir, `checkpoint-${bestEval.step}`),
+    step: bestEval.step,
+    metric: 'loss',
+    value: bestEval.metrics.loss,
+  });
   expect(bestEval.step).toBeLessThan(12);
   // Rotation kept the best and the newest.
   expect((await listCheckpoints(outputDir)).map((c) => c.step)).toEqual([bestEval.step, 12]);
@@ -216,7 +249,9 @@ test('loadBestModelAtEnd + saveTotalLimit: the best checkpoint survives rotation
   await model.save(path.join(outputDir, 'final'));
   model.dispose();
   expectIdenticalWeights(path.join(result.bestCheckpoint!.path, 'model.safetensors'), path.join(outputDir, 'final', 'model.safetensors'));
-  expect(() => expectIdenticalWeights(path.join(outputDir, 'checkpoint-12', 'model.safetensors'), path.join(outputDir, 'final', 'model.safetensors'))).toThrow(/differ/);
+  expect(() => expectIdenticalWeights(path.join(outputDir, 'checkpoint-12', 'model.safetensors'), path.join(outputDir, 'final', 'model.safetensors'))).toThrow(
+    /differ/,
+  );
 });
 
 describe('failed writes', () => {
@@ -315,7 +350,11 @@ describe('SIGKILL during a checkpoint save', () => {
     expect(await exited).toBe('SIGKILL');
 
     // Every final-named folder is complete and byte-for-byte what the child recorded after writing it.
-    const records = fs.readFileSync(manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; path: string; files: Record<string, string> });
+    const records = fs
+      .readFileSync(manifest, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; path: string; files: Record<string, string> });
     const found = await listCheckpoints(outputDir);
     expect(found.map((c) => c.step)).toEqual(records.map((r) => r.step));
     for (const record of records) {

@@ -14,7 +14,10 @@ test('a batch too large for memory rejects fit with the batch size and sequence 
   await expect(trainer.fit(huge)).rejects.toThrow(/out of memory in a training step with batch size 1024 and sequence length 2048/);
 
   // The process and the model survive: a small batch trains, and the weights are finite.
-  const small = Dataset.fromArray([{ inputIds: [1, 2, 3], label: 0 }, { inputIds: [3, 2], label: 1 }]);
+  const small = Dataset.fromArray([
+    { inputIds: [1, 2, 3], label: 0 },
+    { inputIds: [3, 2], label: 1 },
+  ]);
   const result = await new Trainer(model, { epochs: 1, batchSize: 2, learningRate: 1e-3 }).fit(small);
   expect(Number.isFinite(result.metrics.trainLoss)).toBe(true);
   model.dispose();

@@ -90,10 +90,27 @@ describe('options', () => {
   test('defaults follow transformers TrainingArguments', () => {
     const o = new Trainer(shared).options;
     expect(o).toMatchObject({
-      epochs: 3, batchSize: 8, learningRate: 5e-5, weightDecay: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamEpsilon: 1e-8,
-      maxGradNorm: 1, gradientAccumulationSteps: 1, lrScheduler: 'linear', warmupSteps: 0, warmupRatio: 0, seed: 42,
-      shuffle: true, logEvery: 1, saveStrategy: 'no', saveFormat: 'safetensors', loadBestModelAtEnd: false,
-      metricForBestModel: 'loss', greaterIsBetter: false, skipNonFiniteLoss: false,
+      epochs: 3,
+      batchSize: 8,
+      learningRate: 5e-5,
+      weightDecay: 0,
+      adamBeta1: 0.9,
+      adamBeta2: 0.999,
+      adamEpsilon: 1e-8,
+      maxGradNorm: 1,
+      gradientAccumulationSteps: 1,
+      lrScheduler: 'linear',
+      warmupSteps: 0,
+      warmupRatio: 0,
+      seed: 42,
+      shuffle: true,
+      logEvery: 1,
+      saveStrategy: 'no',
+      saveFormat: 'safetensors',
+      loadBestModelAtEnd: false,
+      metricForBestModel: 'loss',
+      greaterIsBetter: false,
+      skipNonFiniteLoss: false,
     });
     expect(new Trainer(shared, { outputDir: '/tmp/never-written' }).options.saveStrategy).toBe('epoch');
     expect(new Trainer(shared, { metricForBestModel: 'eval_accuracy' }).options).toMatchObject({ metricForBestModel: 'accuracy', greaterIsBetter: true });
@@ -124,7 +141,11 @@ describe('training loop', () => {
     const result = await trainer.fit(singleLabelData(22));
     expect(events.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(events.map((e) => e.epoch)).toEqual([0.5, 1, 1.5, 2, 2.5, 3]);
-    expect(epochEnds).toEqual([{ epoch: 1, step: 2 }, { epoch: 2, step: 4 }, { epoch: 3, step: 6 }]);
+    expect(epochEnds).toEqual([
+      { epoch: 1, step: 2 },
+      { epoch: 2, step: 4 },
+      { epoch: 3, step: 6 },
+    ]);
     const schedule = { type: 'cosine' as const, baseLr: 1e-3, warmupSteps: 2, totalSteps: 6 }; // ceil(0.2 * 6) = 2
     expect(events.map((e) => e.learningRate)).toEqual([0, 1, 2, 3, 4, 5].map((k) => learningRateAt(k, schedule)));
     for (const e of events) {
@@ -215,8 +236,11 @@ describe('training loop', () => {
       { labels: ['neg', 'pos'], tokenizer, seed: 1 },
     );
     const texts: Example[] = [
-      { text: 'good film', label: 'pos' }, { text: 'bad film', label: 'neg' }, { text: 'very good', label: 'pos' },
-      { text: 'not good', label: 'neg' }, { text: 'very bad film', textPair: 'not good', label: 'neg' },
+      { text: 'good film', label: 'pos' },
+      { text: 'bad film', label: 'neg' },
+      { text: 'very good', label: 'pos' },
+      { text: 'not good', label: 'neg' },
+      { text: 'very bad film', textPair: 'not good', label: 'neg' },
     ];
     const trainer = new Trainer(model, { epochs: 2, batchSize: 2, learningRate: 1e-3 });
     const result = await trainer.fit(Dataset.fromArray(texts), { evalDataset: texts });
@@ -229,9 +253,23 @@ describe('training loop', () => {
   test('an in-memory evaluation set is tokenized once: per-epoch evaluations and evaluate() reuse its token rows', async () => {
     const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', 'film', 'very', 'not'];
     const tokenizer = BertTokenizer.fromVocab(vocab);
-    const config = { vocab_size: vocab.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 32 };
-    const train = Dataset.fromArray([{ text: 'good film', label: 'pos' }, { text: 'bad film', label: 'neg' }]);
-    const held = Dataset.fromArray([{ text: 'very good film', label: 'pos' }, { text: 'not good', label: 'neg' }, { text: 'very bad', label: 'neg' }]);
+    const config = {
+      vocab_size: vocab.length,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 16,
+      max_position_embeddings: 32,
+    };
+    const train = Dataset.fromArray([
+      { text: 'good film', label: 'pos' },
+      { text: 'bad film', label: 'neg' },
+    ]);
+    const held = Dataset.fromArray([
+      { text: 'very good film', label: 'pos' },
+      { text: 'not good', label: 'neg' },
+      { text: 'very bad', label: 'neg' },
+    ]);
     const model = await BertClassifier.fromConfig(config, { labels: ['neg', 'pos'], tokenizer, seed: 1 });
     const trainer = new Trainer(model, { epochs: 3, batchSize: 2, learningRate: 1e-3, seed: 5 }); // with an evalDataset: evaluated every epoch
     await trainer.fit(train); // tokenizes the training texts before the spy
@@ -251,19 +289,36 @@ describe('training loop', () => {
   test('an in-memory text dataset is tokenized once: later epochs and fits reuse its token rows, the same batches', async () => {
     const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', 'film', 'very', 'not'];
     const tokenizer = BertTokenizer.fromVocab(vocab);
-    const config = { vocab_size: vocab.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 32 };
+    const config = {
+      vocab_size: vocab.length,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 16,
+      max_position_embeddings: 32,
+    };
     const texts = Dataset.fromArray([
-      { text: 'good film', label: 'pos' }, { text: 'bad film', label: 'neg' }, { text: 'very good film', label: 'pos' },
-      { text: 'not good', label: 'neg' }, { text: 'very bad film', textPair: 'not good', label: 'neg' }, { text: 'good', label: 'pos' },
+      { text: 'good film', label: 'pos' },
+      { text: 'bad film', label: 'neg' },
+      { text: 'very good film', label: 'pos' },
+      { text: 'not good', label: 'neg' },
+      { text: 'very bad film', textPair: 'not good', label: 'neg' },
+      { text: 'good', label: 'pos' },
     ]);
     const run = async (tokenized: boolean): Promise<{ losses: number[]; encodedTexts: number }> => {
       const model = await BertClassifier.fromConfig(config, { labels: ['neg', 'pos'], tokenizer, seed: 1 });
       const encode = jest.spyOn(tokenizer, 'encode');
-      const data = tokenized ? Dataset.fromArray(await Promise.all(texts.toArray().map(async (e) => {
-        const t = e as { text: string; textPair?: string; label: string };
-        const enc = await tokenizer.encode([t.text], t.textPair !== undefined ? [t.textPair] : undefined, { padding: false });
-        return { inputIds: enc.inputIds[0], tokenTypeIds: enc.tokenTypeIds[0], label: t.label };
-      }))) : texts;
+      const data = tokenized
+        ? Dataset.fromArray(
+            await Promise.all(
+              texts.toArray().map(async (e) => {
+                const t = e as { text: string; textPair?: string; label: string };
+                const enc = await tokenizer.encode([t.text], t.textPair !== undefined ? [t.textPair] : undefined, { padding: false });
+                return { inputIds: enc.inputIds[0], tokenTypeIds: enc.tokenTypeIds[0], label: t.label };
+              }),
+            ),
+          )
+        : texts;
       encode.mockClear();
       const trainer = new Trainer(model, { epochs: 3, batchSize: 2, learningRate: 1e-3, seed: 5 });
       const result = await trainer.fit(data);
@@ -287,7 +342,10 @@ describe('evaluate', () => {
     let lossSum = 0;
     let correct = 0;
     for (const e of data) {
-      const { logits } = await shared.forward({ inputIds: [(e as { inputIds: number[] }).inputIds], tokenTypeIds: [(e as { tokenTypeIds: number[] }).tokenTypeIds] });
+      const { logits } = await shared.forward({
+        inputIds: [(e as { inputIds: number[] }).inputIds],
+        tokenTypeIds: [(e as { tokenTypeIds: number[] }).tokenTypeIds],
+      });
       const label = e.label as number;
       const max = Math.max(logits[0], logits[1]);
       const logSum = max + Math.log(Math.exp(logits[0] - max) + Math.exp(logits[1] - max));
@@ -336,7 +394,10 @@ describe('evaluate', () => {
     const evaluations: EvaluateEvent[] = [];
     trainer.on('evaluate', (e) => evaluations.push(e));
     const result = await trainer.fit(data, { evalDataset: data.slice(0, 5) });
-    expect(evaluations.map((e) => [e.step, e.epoch])).toEqual([[3, 1], [6, 2]]);
+    expect(evaluations.map((e) => [e.step, e.epoch])).toEqual([
+      [3, 1],
+      [6, 2],
+    ]);
     expect(result.history.map((e) => e.type)).toEqual(['step', 'step', 'step', 'evaluate', 'step', 'step', 'step', 'evaluate']);
     expect(result.metrics.eval).toEqual(evaluations[1].metrics);
     const bySteps = await new Trainer(shared, { epochs: 1, batchSize: 2, evalSteps: 2, learningRate: 1e-4 }).fit(data, { evalDataset: data });
@@ -346,7 +407,9 @@ describe('evaluate', () => {
   test('early stopping: stops after `patience` evaluations without improvement', async () => {
     // lr 0: the metric never improves, so the first evaluation sets the best and the next two use up patience 2.
     const data = singleLabelData(16);
-    const result = await new Trainer(shared, { epochs: 1, batchSize: 2, learningRate: 0, evalSteps: 1, earlyStopping: { patience: 2 } }).fit(data, { evalDataset: data.slice(0, 4) });
+    const result = await new Trainer(shared, { epochs: 1, batchSize: 2, learningRate: 0, evalSteps: 1, earlyStopping: { patience: 2 } }).fit(data, {
+      evalDataset: data.slice(0, 4),
+    });
     expect(result.metrics.steps).toBe(3);
     expect(result.metrics.stoppedEarly).toBe(true);
   });
@@ -361,24 +424,66 @@ describe('callbacks', () => {
       batchSize: 4,
       learningRate: 1e-4,
       callbacks: {
-        onTrainBegin: async (logs) => { await delay(); calls.push(`trainBegin ${logs.totalSteps}`); },
-        onEpochBegin: async (epoch) => { await delay(); calls.push(`epochBegin ${epoch}`); },
-        onStepEnd: async (step) => { await delay(); calls.push(`stepEnd ${step}`); },
-        onBatchEnd: (step) => { calls.push(`batchEnd ${step}`); },
-        onEvaluate: async (step) => { await delay(); calls.push(`evaluate ${step}`); },
-        onEpochEnd: async (epoch, logs) => { await delay(); calls.push(`epochEnd ${epoch} ${logs.step}`); },
-        onTrainEnd: async (result) => { await delay(); calls.push(`trainEnd ${result.metrics.steps}`); },
+        onTrainBegin: async (logs) => {
+          await delay();
+          calls.push(`trainBegin ${logs.totalSteps}`);
+        },
+        onEpochBegin: async (epoch) => {
+          await delay();
+          calls.push(`epochBegin ${epoch}`);
+        },
+        onStepEnd: async (step) => {
+          await delay();
+          calls.push(`stepEnd ${step}`);
+        },
+        onBatchEnd: (step) => {
+          calls.push(`batchEnd ${step}`);
+        },
+        onEvaluate: async (step) => {
+          await delay();
+          calls.push(`evaluate ${step}`);
+        },
+        onEpochEnd: async (epoch, logs) => {
+          await delay();
+          calls.push(`epochEnd ${epoch} ${logs.step}`);
+        },
+        onTrainEnd: async (result) => {
+          await delay();
+          calls.push(`trainEnd ${result.metrics.steps}`);
+        },
       },
     });
     await trainer.fit(singleLabelData(8), { evalDataset: singleLabelData(2) });
     expect(calls).toEqual([
-      'trainBegin 4', 'epochBegin 0', 'stepEnd 1', 'batchEnd 1', 'stepEnd 2', 'batchEnd 2', 'epochEnd 0 2', 'evaluate 2',
-      'epochBegin 1', 'stepEnd 3', 'batchEnd 3', 'stepEnd 4', 'batchEnd 4', 'epochEnd 1 4', 'evaluate 4', 'trainEnd 4',
+      'trainBegin 4',
+      'epochBegin 0',
+      'stepEnd 1',
+      'batchEnd 1',
+      'stepEnd 2',
+      'batchEnd 2',
+      'epochEnd 0 2',
+      'evaluate 2',
+      'epochBegin 1',
+      'stepEnd 3',
+      'batchEnd 3',
+      'stepEnd 4',
+      'batchEnd 4',
+      'epochEnd 1 4',
+      'evaluate 4',
+      'trainEnd 4',
     ]);
   });
 
   test('a throwing callback rejects fit and releases the model', async () => {
-    const trainer = new Trainer(shared, { epochs: 1, batchSize: 4, callbacks: { onStepEnd: () => { throw new Error('callback boom'); } } });
+    const trainer = new Trainer(shared, {
+      epochs: 1,
+      batchSize: 4,
+      callbacks: {
+        onStepEnd: () => {
+          throw new Error('callback boom');
+        },
+      },
+    });
     await expect(trainer.fit(singleLabelData(8))).rejects.toThrow('callback boom');
     await expect(shared.forward({ inputIds: [[1, 2]] })).resolves.toBeDefined();
   });
@@ -484,7 +589,7 @@ test('the event loop stays free during fit (native steps run on worker threads)'
   const elapsed = performance.now() - started;
   clearInterval(timer);
   model.dispose();
-  // eslint-disable-next-line no-console
+
   console.log(
     `event loop during fit: ${result.metrics.steps} steps in ${elapsed.toFixed(0)} ms, ${ticks} ticks of a 5 ms interval ` +
       `(ideal ${Math.floor(elapsed / 5)}), worst lag ${worstLag.toFixed(1)} ms`,

@@ -19,12 +19,47 @@ function evaluation(confusionMatrix: number[][], problemType: EvaluationResult['
 
 describe('singleClassPredictions', () => {
   test('every prediction in one class, two true classes: that class and its count', () => {
-    expect(singleClassPredictions(evaluation([[0, 30], [0, 70]]), ['neg', 'pos'])).toEqual({ label: 'pos', count: 100 });
+    expect(
+      singleClassPredictions(
+        evaluation([
+          [0, 30],
+          [0, 70],
+        ]),
+        ['neg', 'pos'],
+      ),
+    ).toEqual({ label: 'pos', count: 100 });
   });
   test('predictions in two classes, or only one true class, or not single-label: nothing', () => {
-    expect(singleClassPredictions(evaluation([[29, 1], [0, 70]]), ['a', 'b'])).toBeNull();
-    expect(singleClassPredictions(evaluation([[0, 0], [0, 70]]), ['a', 'b'])).toBeNull();
-    expect(singleClassPredictions({ ...evaluation([[0, 30], [0, 70]]), problemType: 'multi_label_classification' }, ['a', 'b'])).toBeNull();
+    expect(
+      singleClassPredictions(
+        evaluation([
+          [29, 1],
+          [0, 70],
+        ]),
+        ['a', 'b'],
+      ),
+    ).toBeNull();
+    expect(
+      singleClassPredictions(
+        evaluation([
+          [0, 0],
+          [0, 70],
+        ]),
+        ['a', 'b'],
+      ),
+    ).toBeNull();
+    expect(
+      singleClassPredictions(
+        {
+          ...evaluation([
+            [0, 30],
+            [0, 70],
+          ]),
+          problemType: 'multi_label_classification',
+        },
+        ['a', 'b'],
+      ),
+    ).toBeNull();
   });
 });
 
@@ -53,7 +88,10 @@ describe('TrainingHealth', () => {
   });
   test('one-class predictions warn once per fit, from the second half of the run on', () => {
     const health = new TrainingHealth();
-    const collapsed = evaluation([[0, 30], [0, 70]]);
+    const collapsed = evaluation([
+      [0, 30],
+      [0, 70],
+    ]);
     expect(health.evaluated(collapsed, ['neg', 'pos'], 10, 1, 30)).toBeNull(); // a third of the way: no verdict yet
     expect(health.evaluated(collapsed, ['neg', 'pos'], 20, 2, 30)?.message).toMatch(/every one of the 100 evaluation predictions is "pos" \(accuracy 0\.7000/);
     expect(health.evaluated(collapsed, ['neg', 'pos'], 30, 3, 30)).toBeNull();
@@ -77,7 +115,13 @@ describe('the CLI line and the report', () => {
     expect(warningLine(w, { learningRate: 5e-4, batchSize: 32, warmupRatio: 0.1 })).toMatch(/a longer --warmup-ratio \(this run: 0\.1\)/);
   });
   test('report.html shows the warning', () => {
-    const html = renderReport({ model: 'tiny', data: { train: 'train.csv' }, steps: [], evaluations: [], warnings: [{ code: w.code, message: 'all "pos" <b>' }] });
+    const html = renderReport({
+      model: 'tiny',
+      data: { train: 'train.csv' },
+      steps: [],
+      evaluations: [],
+      warnings: [{ code: w.code, message: 'all "pos" <b>' }],
+    });
     expect(html).toContain('SINGLE_CLASS_PREDICTIONS');
     expect(html).toContain('all &quot;pos&quot; &lt;b&gt;');
   });
@@ -96,7 +140,14 @@ describe('Trainer', () => {
 
   test('an unlearnable run gives both warnings as events, callbacks and in the result', async () => {
     const callbacks: WarningEvent[] = [];
-    const trainer = new Trainer(model, { epochs: 3, batchSize: 4, learningRate: 1e-4, seed: 1, evalStrategy: 'epoch', callbacks: { onWarning: (e) => void callbacks.push(e) } });
+    const trainer = new Trainer(model, {
+      epochs: 3,
+      batchSize: 4,
+      learningRate: 1e-4,
+      seed: 1,
+      evalStrategy: 'epoch',
+      callbacks: { onWarning: (e) => void callbacks.push(e) },
+    });
     const events: WarningEvent[] = [];
     trainer.on('warning', (e) => events.push(e));
     const result = await trainer.fit(unlearnable(80), { evalDataset: unlearnable(20) });
@@ -104,7 +155,10 @@ describe('Trainer', () => {
     expect(result.warnings).toEqual(events);
     // The flat loss at the end of the first epoch; one-class predictions at the first evaluation of the run's
     // second half (the end of epoch 2); neither repeated.
-    expect(events.map((e) => [e.code, e.step])).toEqual([['LOSS_NOT_DECREASING', 20], ['SINGLE_CLASS_PREDICTIONS', 40]]);
+    expect(events.map((e) => [e.code, e.step])).toEqual([
+      ['LOSS_NOT_DECREASING', 20],
+      ['SINGLE_CLASS_PREDICTIONS', 40],
+    ]);
   });
 
   test('a run that learns gives none', async () => {

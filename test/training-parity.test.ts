@@ -161,7 +161,11 @@ async function trainLikeSpec(spec: Spec, name: string): Promise<{ steps: StepEve
   const outDir = path.join(tmp, `${name}-ours-${path.basename(spec.outputFile, '.safetensors')}`);
   await model.save(outDir);
   model.dispose();
-  return { steps: result.history.filter((e): e is StepEvent => e.type === 'step'), weightsFile: path.join(outDir, 'model.safetensors'), totalSteps: result.metrics.steps };
+  return {
+    steps: result.history.filter((e): e is StepEvent => e.type === 'step'),
+    weightsFile: path.join(outDir, 'model.safetensors'),
+    totalSteps: result.metrics.steps,
+  };
 }
 
 function expectClose(actual: number[], expected: number[], absolute: number, relative = 0): void {
@@ -229,9 +233,22 @@ async function checkParity(
   const ours = await trainLikeSpec(spec, path.basename(name) + (variant?.tag ?? '') + `-${spec.attnImplementation}`);
   expect(ours.totalSteps).toBe(spec.totalSteps);
   expect(ours.steps.map((s) => s.step)).toEqual(ref.losses.map((_, i) => i + 1));
-  expectClose(ours.steps.map((s) => s.loss), ref.losses, 1e-5);
-  expectClose(ours.steps.map((s) => s.learningRate), ref.learningRates, 1e-12);
-  expectClose(ours.steps.map((s) => s.gradNorm), ref.gradNorms, 1e-6, 1e-5);
+  expectClose(
+    ours.steps.map((s) => s.loss),
+    ref.losses,
+    1e-5,
+  );
+  expectClose(
+    ours.steps.map((s) => s.learningRate),
+    ref.learningRates,
+    1e-12,
+  );
+  expectClose(
+    ours.steps.map((s) => s.gradNorm),
+    ref.gradNorms,
+    1e-6,
+    1e-5,
+  );
   expectSameWeights(ours.weightsFile, spec.outputFile, ref.learningRates);
   await expectSameLogits(path.dirname(ours.weightsFile), spec.outputFile, spec);
   return { ref, spec, ours };
@@ -253,7 +270,18 @@ describe('training parity with transformers (train_reference.py)', () => {
 
   test('class weights and a partial last accumulation group (divided by its size)', async () => {
     const { ref, spec } = await checkParity('odd-bin-f32', 'single', [
-      '--class-weights', '0.5,2,1,1.5,0.25', '--micro-batches', '5', '--steps', '3', '--total-steps', '3', '--warmup', '1', '--seed', '7',
+      '--class-weights',
+      '0.5,2,1,1.5,0.25',
+      '--micro-batches',
+      '5',
+      '--steps',
+      '3',
+      '--total-steps',
+      '3',
+      '--warmup',
+      '1',
+      '--seed',
+      '7',
     ]);
     expect(spec.batches).toHaveLength(5);
     expect(ref.steps).toBe(3);
@@ -286,10 +314,15 @@ describe('training parity with transformers (train_reference.py)', () => {
   // backward sums the LayerNorm weight and bias gradients per intra-op thread, so with 1 thread against our 2 the
   // step-1 gradient norm differed by one float32 ulp (5.107057571411133 vs 5.107058048248291) while every other
   // gradient was bit-identical. This fixture's hidden_act is gelu_new, and its batches are padded.
-  test("bf16 mixed precision, eager attention: transformers under autocast, the same losses and gradient norms at every step", async () => {
+  test('bf16 mixed precision, eager attention: transformers under autocast, the same losses and gradient norms at every step', async () => {
     const { spec } = makeSpec('odd-bin-f32', 'single', ['--steps', '6', '--total-steps', '6'], undefined, undefined, 'eager');
     const fp32 = await runReference(spec);
-    const bf16Spec: Spec = { ...spec, mixedPrecision: 'bf16', numThreads: native().numThreads(), outputFile: spec.outputFile.replace(/\.safetensors$/, '-bf16.safetensors') };
+    const bf16Spec: Spec = {
+      ...spec,
+      mixedPrecision: 'bf16',
+      numThreads: native().numThreads(),
+      outputFile: spec.outputFile.replace(/\.safetensors$/, '-bf16.safetensors'),
+    };
     const ref = await runReference(bf16Spec);
     const ours = await trainLikeSpec(bf16Spec, 'odd-bin-f32-bf16');
     expect(JSON.parse(fs.readFileSync(path.join(spec.modelDir, 'config.json'), 'utf8')).hidden_act).toBe('gelu_new');
@@ -304,9 +337,17 @@ describe('training parity with transformers (train_reference.py)', () => {
   // the first position(s) only once the batch is big enough (B·S·H·H > 1e6, native/model/first_positions.h), with
   // the full computation's weight-gradient sums. Against transformers as every test here, and against our own run with
   // the whole last layer: the same steps and weights, bit for bit, dropout masks included.
-  test('the last layer computed only for the position the classifier reads: bit for bit the whole layer\'s run', async () => {
+  test("the last layer computed only for the position the classifier reads: bit for bit the whole layer's run", async () => {
     const dir = path.join(tmp, 'hidden256');
-    const config = { vocab_size: 64, hidden_size: 256, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 512, max_position_embeddings: 64, num_labels: 3 };
+    const config = {
+      vocab_size: 64,
+      hidden_size: 256,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      intermediate_size: 512,
+      max_position_embeddings: 64,
+      num_labels: 3,
+    };
     const fresh = await BertClassifier.fromConfig(config, { seed: 5 });
     await fresh.save(dir);
     fresh.dispose();

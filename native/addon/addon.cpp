@@ -15,7 +15,6 @@
 
 namespace bert {
 
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", NativeModel::Define(env));
   RegisterCheckpointFunctions(env, exports);
@@ -23,9 +22,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
   exports.Set("versions", NativeVersions(env));
-  exports.Set("cudaInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-                return CudaInfo(info.Env());
-              }));
+  exports.Set("cudaInfo", Napi::Function::New(
+                              env, [](const Napi::CallbackInfo& info) -> Napi::Value { return CudaInfo(info.Env()); }));
   exports.Set("numThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                 return Napi::Number::New(info.Env(), intra_op_threads());
               }));

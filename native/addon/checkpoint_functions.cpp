@@ -17,7 +17,7 @@ struct TensorSummary {
   std::string name;
   std::string dtype;  // safetensors spelling: "F32", "F16", "BF16", ...
   std::vector<int64_t> shape;
-  double checksum;    // sum of all elements as double (for tests)
+  double checksum;  // sum of all elements as double (for tests)
 };
 
 bool has_suffix(const std::string& s, const std::string& suffix) {
@@ -64,7 +64,8 @@ class ReadCheckpointWorker final : public Napi::AsyncWorker {
       entry.Set("name", Napi::String::New(env, s.name));
       entry.Set("dtype", Napi::String::New(env, s.dtype));
       Napi::Array shape = Napi::Array::New(env, s.shape.size());
-      for (size_t d = 0; d < s.shape.size(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(s.shape[d])));
+      for (size_t d = 0; d < s.shape.size(); ++d)
+        shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(s.shape[d])));
       entry.Set("shape", shape);
       entry.Set("checksum", Napi::Number::New(env, s.checksum));
       result.Set(static_cast<uint32_t>(i), entry);

@@ -12,12 +12,15 @@ at::Tensor as_long(const std::vector<int32_t>& values, int64_t rows, int64_t col
   return at::from_blob(const_cast<int32_t*>(values.data()), {rows, cols}, at::kInt).to(at::kLong);
 }
 
-int64_t integer_property(const Napi::Object& object, const std::string& name, const char* field, int64_t min, int64_t max) {
+int64_t integer_property(const Napi::Object& object, const std::string& name, const char* field, int64_t min,
+                         int64_t max) {
   Napi::Value v = object.Get(field);
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!std::isfinite(d) || std::floor(d) != d) throw Napi::TypeError::New(object.Env(), name + "." + field + " must be an integer");
+  if (!std::isfinite(d) || std::floor(d) != d)
+    throw Napi::TypeError::New(object.Env(), name + "." + field + " must be an integer");
   if (d < static_cast<double>(min) || d > static_cast<double>(max)) {
-    throw Napi::RangeError::New(object.Env(), name + "." + field + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    throw Napi::RangeError::New(
+        object.Env(), name + "." + field + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   }
   return static_cast<int64_t>(d);
 }
@@ -38,11 +41,13 @@ std::vector<T> typed_property(const Napi::Object& object, const std::string& nam
   return std::vector<T>(array.Data(), array.Data() + length);
 }
 
-void check_range(Napi::Env env, const std::vector<int32_t>& values, const std::string& what, int64_t seq_len, int64_t limit) {
+void check_range(Napi::Env env, const std::vector<int32_t>& values, const std::string& what, int64_t seq_len,
+                 int64_t limit) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i] < 0 || values[i] >= limit) {
-      throw Napi::RangeError::New(env, what + "[" + std::to_string(i / seq_len) + "][" + std::to_string(i % seq_len) + "] = " +
-                                           std::to_string(values[i]) + " is outside [0, " + std::to_string(limit) + ")");
+      throw Napi::RangeError::New(env, what + "[" + std::to_string(i / seq_len) + "][" + std::to_string(i % seq_len) +
+                                           "] = " + std::to_string(values[i]) + " is outside [0, " +
+                                           std::to_string(limit) + ")");
     }
   }
 }
@@ -68,7 +73,8 @@ at::Tensor HostBatch::labels_tensor(LossKind kind, int64_t num_labels, at::Devic
   if (kind == LossKind::CrossEntropy) {
     return to_device(at::from_blob(const_cast<int32_t*>(class_labels.data()), {batch}, at::kInt).to(at::kLong), device);
   }
-  return to_device(at::from_blob(const_cast<float*>(float_labels.data()), {batch, num_labels}, at::kFloat).clone(), device);
+  return to_device(at::from_blob(const_cast<float*>(float_labels.data()), {batch, num_labels}, at::kFloat).clone(),
+                   device);
 }
 
 HostBatch host_batch_from_js(const Napi::Value& value, const std::string& name, const BertConfig& config, LossKind kind,
@@ -79,7 +85,8 @@ HostBatch host_batch_from_js(const Napi::Value& value, const std::string& name, 
   HostBatch b;
   b.batch = integer_property(object, name, "batchSize", 1, std::numeric_limits<int32_t>::max());
   b.seq_len = integer_property(object, name, "sequenceLength", 1, config.max_position_embeddings);
-  if (b.batch * b.seq_len > (int64_t{1} << 31)) throw Napi::RangeError::New(env, name + ": batchSize x sequenceLength is too large");
+  if (b.batch * b.seq_len > (int64_t{1} << 31))
+    throw Napi::RangeError::New(env, name + ": batchSize x sequenceLength is too large");
   const size_t n = static_cast<size_t>(b.batch * b.seq_len);
   b.ids = typed_property<int32_t, napi_int32_array>(object, name, "inputIds", n, "Int32Array", false);
   b.mask = typed_property<int32_t, napi_int32_array>(object, name, "attentionMask", n, "Int32Array", true);
@@ -95,16 +102,18 @@ HostBatch host_batch_from_js(const Napi::Value& value, const std::string& name, 
   }
   b.has_labels = true;
   if (kind == LossKind::CrossEntropy) {
-    b.class_labels = typed_property<int32_t, napi_int32_array>(object, name, "labels", static_cast<size_t>(b.batch), "Int32Array", false);
+    b.class_labels = typed_property<int32_t, napi_int32_array>(object, name, "labels", static_cast<size_t>(b.batch),
+                                                               "Int32Array", false);
     for (size_t i = 0; i < b.class_labels.size(); ++i) {
       if (b.class_labels[i] < 0 || b.class_labels[i] >= config.num_labels) {
-        throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) + "] = " + std::to_string(b.class_labels[i]) +
-                                             " is outside [0, " + std::to_string(config.num_labels) + ")");
+        throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) +
+                                             "] = " + std::to_string(b.class_labels[i]) + " is outside [0, " +
+                                             std::to_string(config.num_labels) + ")");
       }
     }
   } else {
-    b.float_labels = typed_property<float, napi_float32_array>(object, name, "labels", static_cast<size_t>(b.batch * config.num_labels),
-                                                               "Float32Array", false);
+    b.float_labels = typed_property<float, napi_float32_array>(
+        object, name, "labels", static_cast<size_t>(b.batch * config.num_labels), "Float32Array", false);
     for (size_t i = 0; i < b.float_labels.size(); ++i) {
       if (!std::isfinite(b.float_labels[i])) {
         throw Napi::RangeError::New(env, name + ".labels[" + std::to_string(i) + "] is not a finite number");

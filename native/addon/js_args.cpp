@@ -48,7 +48,8 @@ int64_t integer_arg(const Napi::CallbackInfo& info, size_t index, const char* na
   }
   if (number < static_cast<double>(min) || number > static_cast<double>(max)) {
     throw Napi::RangeError::New(info.Env(), std::string(name) + " must be in [" + std::to_string(min) + ", " +
-                                                std::to_string(max) + "], got " + std::to_string(static_cast<int64_t>(number)));
+                                                std::to_string(max) + "], got " +
+                                                std::to_string(static_cast<int64_t>(number)));
   }
   return static_cast<int64_t>(number);
 }
@@ -124,7 +125,8 @@ Napi::Array to_js_strings(Napi::Env env, const std::vector<std::string>& values)
 
 Napi::Array to_js_shape(Napi::Env env, at::IntArrayRef sizes) {
   Napi::Array out = Napi::Array::New(env, sizes.size());
-  for (size_t i = 0; i < sizes.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  for (size_t i = 0; i < sizes.size(); ++i)
+    out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
   return out;
 }
 

@@ -26,8 +26,14 @@ class LoadWorker : public PromiseWorker {
  public:
   LoadWorker(Napi::Env env, NativeModel* owner, std::shared_ptr<ModelState> state, std::vector<std::string> files,
              bool ignore_mismatched_sizes, uint64_t seed, at::Device device)
-      : PromiseWorker(env), owner_(owner), owner_ref_(Napi::Persistent(owner->Value())), state_(std::move(state)),
-        files_(std::move(files)), ignore_mismatched_sizes_(ignore_mismatched_sizes), seed_(seed), device_(device) {}
+      : PromiseWorker(env),
+        owner_(owner),
+        owner_ref_(Napi::Persistent(owner->Value())),
+        state_(std::move(state)),
+        files_(std::move(files)),
+        ignore_mismatched_sizes_(ignore_mismatched_sizes),
+        seed_(seed),
+        device_(device) {}
 
  protected:
   void Run() override {
@@ -86,8 +92,14 @@ class ForwardWorker : public PromiseWorker {
  public:
   ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<int32_t> ids, std::vector<int32_t> mask,
                 std::vector<int32_t> types, int64_t batch, int64_t seq_len, bool with_hidden)
-      : PromiseWorker(env), state_(std::move(state)), ids_(std::move(ids)), mask_(std::move(mask)), types_(std::move(types)),
-        batch_(batch), seq_len_(seq_len), with_hidden_(with_hidden) {}
+      : PromiseWorker(env),
+        state_(std::move(state)),
+        ids_(std::move(ids)),
+        mask_(std::move(mask)),
+        types_(std::move(types)),
+        batch_(batch),
+        seq_len_(seq_len),
+        with_hidden_(with_hidden) {}
 
  protected:
   bool RunsOnComputeThread() const override { return true; }
@@ -104,8 +116,8 @@ class ForwardWorker : public PromiseWorker {
     auto base = model->bert->forward(ids, mask, types);
     logits_ = linear(model->classifier, model->dropout(base.pooler_output)).cpu().contiguous();  // [B, num_labels]
     if (with_hidden_) {
-      pooled_ = base.pooler_output.cpu().contiguous();       // [B, H]
-      hidden_ = base.last_hidden_state.cpu().contiguous();   // [B, S, H]
+      pooled_ = base.pooler_output.cpu().contiguous();      // [B, H]
+      hidden_ = base.last_hidden_state.cpu().contiguous();  // [B, S, H]
     }
   }
 
@@ -234,7 +246,8 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   const size_t n = static_cast<size_t>(batch * seq_len);
   auto ids = int32_array_arg(info, 0, "inputIds", n);
   auto optional = [&](size_t index, const char* name) {
-    return info[index].IsNull() || info[index].IsUndefined() ? std::vector<int32_t>() : int32_array_arg(info, index, name, n);
+    return info[index].IsNull() || info[index].IsUndefined() ? std::vector<int32_t>()
+                                                             : int32_array_arg(info, index, name, n);
   };
   auto mask = optional(1, "attentionMask");
   auto types = optional(2, "tokenTypeIds");
@@ -242,15 +255,17 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   auto check_range = [&](const std::vector<int32_t>& values, const char* name, int32_t limit) {
     for (size_t i = 0; i < values.size(); ++i) {
       if (values[i] < 0 || values[i] >= limit) {
-        throw Napi::RangeError::New(env, std::string(name) + "[" + std::to_string(i / seq_len) + "][" + std::to_string(i % seq_len) +
-                                             "] = " + std::to_string(values[i]) + " is outside [0, " + std::to_string(limit) + ")");
+        throw Napi::RangeError::New(env, std::string(name) + "[" + std::to_string(i / seq_len) + "][" +
+                                             std::to_string(i % seq_len) + "] = " + std::to_string(values[i]) +
+                                             " is outside [0, " + std::to_string(limit) + ")");
       }
     }
   };
   check_range(ids, "inputIds", static_cast<int32_t>(config.vocab_size));
   check_range(mask, "attentionMask", 2);
   check_range(types, "tokenTypeIds", static_cast<int32_t>(config.type_vocab_size));
-  auto* worker = new ForwardWorker(env, state, std::move(ids), std::move(mask), std::move(types), batch, seq_len, with_hidden);
+  auto* worker =
+      new ForwardWorker(env, state, std::move(ids), std::move(mask), std::move(types), batch, seq_len, with_hidden);
   return worker->Queue();
 }
 
@@ -289,6 +304,8 @@ Napi::Value NativeModel::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value NativeModel::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
+Napi::Value NativeModel::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed_);
+}
 
 }  // namespace bert

@@ -44,23 +44,28 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   explicit NativeModel(const Napi::CallbackInfo& info);  // new NativeModel(config)
 
  private:
-  Napi::Value Load(const Napi::CallbackInfo& info);         // (files: string[], ignoreMismatchedSizes, seed, device) -> Promise<report>
-  Napi::Value Forward(const Napi::CallbackInfo& info);      // (ids, mask, types, batch, seqLen, withHidden) -> Promise<outputs>
+  Napi::Value Load(
+      const Napi::CallbackInfo& info);  // (files: string[], ignoreMismatchedSizes, seed, device) -> Promise<report>
+  Napi::Value Forward(
+      const Napi::CallbackInfo& info);  // (ids, mask, types, batch, seqLen, withHidden) -> Promise<outputs>
   Napi::Value SaveWeights(const Napi::CallbackInfo& info);  // (dir, format) -> Promise<string[]>
   Napi::Value Parameters(const Napi::CallbackInfo& info);   // -> [{ name, shape }]
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   // Training (native_model_training.cpp).
   Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info);  // ({ beta1, beta2, eps, weightDecay })
-  Napi::Value TrainStep(const Napi::CallbackInfo& info);           // (batches[], options) -> Promise<{ loss, microLosses, gradNorm, skipped }>
-  Napi::Value EvalBatch(const Napi::CallbackInfo& info);           // (batch, problemType, classWeights) -> Promise<{ logits, shape, loss }>
+  Napi::Value TrainStep(
+      const Napi::CallbackInfo& info);  // (batches[], options) -> Promise<{ loss, microLosses, gradNorm, skipped }>
+  Napi::Value EvalBatch(
+      const Napi::CallbackInfo& info);  // (batch, problemType, classWeights) -> Promise<{ logits, shape, loss }>
   Napi::Value LoadWeights(const Napi::CallbackInfo& info);         // (files) -> Promise<report>, in place
   Napi::Value SaveOptimizerState(const Napi::CallbackInfo& info);  // (path) -> Promise<void>
   Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info);  // (path) -> Promise<void>
   Napi::Value GetRngState(const Napi::CallbackInfo& info);         // -> Uint8Array
   Napi::Value SetRngState(const Napi::CallbackInfo& info);         // (Uint8Array)
   Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
-  Napi::Value TimeOptimizerStep(const Napi::CallbackInfo& info);   // (repeats) -> Promise<number[]> milliseconds (benchmarks)
+  Napi::Value TimeOptimizerStep(
+      const Napi::CallbackInfo& info);  // (repeats) -> Promise<number[]> milliseconds (benchmarks)
 
   // Data-parallel training (native_model_distributed.cpp).
   Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);      // (ProcessGroup | null, bucketBytes?)

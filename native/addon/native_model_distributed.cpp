@@ -15,7 +15,8 @@ namespace {
 
 class BroadcastParametersWorker : public PromiseWorker {
  public:
-  BroadcastParametersWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::shared_ptr<ProcessGroup> group, int root)
+  BroadcastParametersWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::shared_ptr<ProcessGroup> group,
+                            int root)
       : PromiseWorker(env), state_(std::move(state)), group_(std::move(group)), root_(root) {}
 
  protected:
@@ -48,10 +49,12 @@ Napi::Value NativeModel::SetProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto state = loaded_state(env);
   std::shared_ptr<ProcessGroup> group;
-  if (info.Length() >= 1 && !info[0].IsNull() && !info[0].IsUndefined()) group = ProcessGroupWrap::GroupOf(info[0], "processGroup");
+  if (info.Length() >= 1 && !info[0].IsNull() && !info[0].IsUndefined())
+    group = ProcessGroupWrap::GroupOf(info[0], "processGroup");
   // DDP's bucket_cap_mb, in bytes.
   int64_t bucket_bytes = kDefaultBucketBytes;
-  if (info.Length() >= 2 && !info[1].IsUndefined()) bucket_bytes = integer_arg(info, 1, "bucketBytes", 1, int64_t{1} << 40);
+  if (info.Length() >= 2 && !info[1].IsUndefined())
+    bucket_bytes = integer_arg(info, 1, "bucketBytes", 1, int64_t{1} << 40);
   std::unique_lock<std::shared_mutex> lock(state->mutex, std::try_to_lock);
   if (!lock.owns_lock()) throw Napi::Error::New(env, "the model is busy; set the process group before training starts");
   // The reducer's hooks go on this model's parameters; without a group they are removed with it.
@@ -73,7 +76,8 @@ Napi::Value NativeModel::BroadcastParameters(const Napi::CallbackInfo& info) {
   std::shared_ptr<ProcessGroup> group;
   {
     std::shared_lock<std::shared_mutex> lock(state->mutex, std::try_to_lock);
-    if (!lock.owns_lock()) throw Napi::Error::New(env, "the model is busy; broadcast the weights before training starts");
+    if (!lock.owns_lock())
+      throw Napi::Error::New(env, "the model is busy; broadcast the weights before training starts");
     group = state->process_group;
   }
   if (!group) throw Napi::Error::New(env, "broadcastParameters() needs a process group: call setProcessGroup() first");

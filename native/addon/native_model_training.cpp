@@ -27,7 +27,8 @@ namespace {
 // LibTorch reports exhausted memory as a c10::Error; say which batch did it, since that is what users can change.
 [[noreturn]] void rethrow_with_batch(const std::exception& e, const HostBatch& batch) {
   std::string message = error_message(e);
-  if (message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos ||
+  if (message.find("out of memory") != std::string::npos ||
+      message.find("can't allocate memory") != std::string::npos ||
       message.find("Cannot allocate memory") != std::string::npos) {
     throw std::runtime_error("out of memory in a training step with batch size " + std::to_string(batch.batch) +
                              " and sequence length " + std::to_string(batch.seq_len) +
@@ -59,8 +60,8 @@ std::vector<float> class_weights_arg(const Napi::Value& value, int64_t num_label
   }
   auto array = value.As<Napi::Float32Array>();
   if (static_cast<int64_t>(array.ElementLength()) != num_labels) {
-    throw Napi::RangeError::New(value.Env(), "classWeights has " + std::to_string(array.ElementLength()) + " values, expected numLabels = " +
-                                                 std::to_string(num_labels));
+    throw Napi::RangeError::New(value.Env(), "classWeights has " + std::to_string(array.ElementLength()) +
+                                                 " values, expected numLabels = " + std::to_string(num_labels));
   }
   return std::vector<float>(array.Data(), array.Data() + array.ElementLength());
 }
@@ -70,7 +71,8 @@ double number_option(const Napi::Object& options, const char* field, double min,
   if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string(field) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= min && d <= max)) {
-    throw Napi::RangeError::New(options.Env(), std::string(field) + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    throw Napi::RangeError::New(
+        options.Env(), std::string(field) + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   }
   return d;
 }
@@ -117,9 +119,13 @@ class TrainStepWorker : public PromiseWorker {
     auto clear_grads = [&] {
       for (const auto& p : params) p.mutable_grad() = at::Tensor();  // set_to_none, as optimizer.zero_grad() does
     };
-    at::Tensor weights = options_.class_weights.empty()
-                             ? at::Tensor()
-                             : to_device(at::from_blob(options_.class_weights.data(), {static_cast<int64_t>(options_.class_weights.size())}, at::kFloat).clone(), device);
+    at::Tensor weights =
+        options_.class_weights.empty()
+            ? at::Tensor()
+            : to_device(at::from_blob(options_.class_weights.data(),
+                                      {static_cast<int64_t>(options_.class_weights.size())}, at::kFloat)
+                            .clone(),
+                        device);
     // fp16: dynamic loss scaling (grad_scaler.h); its scale persists across steps.
     GradScaler* scaler = nullptr;
     if (options_.mixed_precision == MixedPrecision::Float16) {
@@ -140,7 +146,8 @@ class TrainStepWorker : public PromiseWorker {
           logits = model->forward(batch.ids_tensor(device), batch.mask_tensor(device), batch.types_tensor(device));
         }
         logits = logits.to(at::kFloat);  // the loss in fp32 under mixed precision too
-        at::Tensor loss = compute_loss(options_.kind, logits, batch.labels_tensor(options_.kind, state_->config.num_labels, device), weights);
+        at::Tensor loss = compute_loss(options_.kind, logits,
+                                       batch.labels_tensor(options_.kind, state_->config.num_labels, device), weights);
         // Data-parallel: the last micro-batch's backward all-reduces the (accumulated) gradients bucket by bucket as
         // they become final; the earlier ones accumulate locally (DDP's no_sync).
         if (reducer && i + 1 == batches_.size()) reducer->prepare_for_backward();
@@ -161,7 +168,8 @@ class TrainStepWorker : public PromiseWorker {
       try {
         ProcessGroup& group = *state_->process_group;
         reducer->finish();
-        reduction_ = Reduction{reducer->bucket_count(), reducer->buckets_launched_during_backward(), reducer->gradients_copied()};
+        reduction_ = Reduction{reducer->bucket_count(), reducer->buckets_launched_during_backward(),
+                               reducer->gradients_copied()};
         std::vector<at::Tensor> loss{step_loss.reshape({1}).clone()};  // [1]
         group.all_reduce_sum(loss, "loss all-reduce");
         step_loss = loss[0].div(group.world_size()).reshape({});
@@ -196,8 +204,9 @@ class TrainStepWorker : public PromiseWorker {
       if (!std::isfinite(loss) || (!overflow && !std::isfinite(norm))) {
         clear_grads();
         if (!options_.skip_non_finite) {
-          throw std::runtime_error("non-finite loss at step " + std::to_string(this_step) + " (loss " + std::to_string(loss) +
-                                   ", gradient norm " + std::to_string(norm) + "); the weights were not updated");
+          throw std::runtime_error("non-finite loss at step " + std::to_string(this_step) + " (loss " +
+                                   std::to_string(loss) + ", gradient norm " + std::to_string(norm) +
+                                   "); the weights were not updated");
         }
         skipped_ = true;
       } else {
@@ -223,7 +232,8 @@ class TrainStepWorker : public PromiseWorker {
     out.Set("gradNorm", read ? Napi::Value(Napi::Number::New(env, current_->second)) : env.Null());
     Napi::Array micro = Napi::Array::New(env);
     if (read) {
-      for (int64_t i = 0; i < micro_values_.numel(); ++i) micro.Set(static_cast<uint32_t>(i), micro_values_[i].item<double>());
+      for (int64_t i = 0; i < micro_values_.numel(); ++i)
+        micro.Set(static_cast<uint32_t>(i), micro_values_[i].item<double>());
     }
     out.Set("microLosses", micro);
     out.Set("skipped", skipped_);
@@ -262,7 +272,8 @@ class TrainStepWorker : public PromiseWorker {
       values.push_back(p.loss.to(at::kDouble));
       values.push_back(p.grad_norm.to(at::kDouble));
       // fp16: 1 where the scaler skipped the step for an overflow (its gradient norm is not finite, and that is fine).
-      values.push_back(p.found_inf.defined() ? p.found_inf.reshape({}).to(at::kDouble) : at::zeros({}, p.loss.options().dtype(at::kDouble)));
+      values.push_back(p.found_inf.defined() ? p.found_inf.reshape({}).to(at::kDouble)
+                                             : at::zeros({}, p.loss.options().dtype(at::kDouble)));
     }
     at::Tensor host = at::stack(values).cpu();
     std::vector<bool> overflowed;
@@ -274,8 +285,8 @@ class TrainStepWorker : public PromiseWorker {
     for (size_t i = 0; i < logged_.size(); ++i) {
       const auto& entry = logged_[i];
       if (!std::isfinite(entry.loss) || (!overflowed[i] && !std::isfinite(entry.grad_norm))) {
-        throw std::runtime_error("non-finite loss at step " + std::to_string(entry.step) + " (loss " + std::to_string(entry.loss) +
-                                 ", gradient norm " + std::to_string(entry.grad_norm) +
+        throw std::runtime_error("non-finite loss at step " + std::to_string(entry.step) + " (loss " +
+                                 std::to_string(entry.loss) + ", gradient norm " + std::to_string(entry.grad_norm) +
                                  "); it was read at a later logging step, so the weights were updated with it");
       }
     }
@@ -298,8 +309,8 @@ class TrainStepWorker : public PromiseWorker {
 // ---------------------------------------------------------------------------------------------------------------
 class EvalBatchWorker : public PromiseWorker {
  public:
-  EvalBatchWorker(Napi::Env env, std::shared_ptr<ModelState> state, HostBatch batch, LossKind kind, std::vector<float> weights,
-                  MixedPrecision precision)
+  EvalBatchWorker(Napi::Env env, std::shared_ptr<ModelState> state, HostBatch batch, LossKind kind,
+                  std::vector<float> weights, MixedPrecision precision)
       : PromiseWorker(env),
         state_(std::move(state)),
         batch_(std::move(batch)),
@@ -315,11 +326,14 @@ class EvalBatchWorker : public PromiseWorker {
     {
       const at::Device device = state_->device;
       AutocastScope autocast(precision_, device);
-      logits_ = state_->model->forward(batch_.ids_tensor(device), batch_.mask_tensor(device), batch_.types_tensor(device));
+      logits_ =
+          state_->model->forward(batch_.ids_tensor(device), batch_.mask_tensor(device), batch_.types_tensor(device));
     }
     logits_ = logits_.to(at::kFloat).cpu().contiguous();
     if (batch_.has_labels) {
-      at::Tensor w = weights_.empty() ? at::Tensor() : at::from_blob(weights_.data(), {static_cast<int64_t>(weights_.size())}, at::kFloat);
+      at::Tensor w = weights_.empty()
+                         ? at::Tensor()
+                         : at::from_blob(weights_.data(), {static_cast<int64_t>(weights_.size())}, at::kFloat);
       loss_ = compute_loss(kind_, logits_, batch_.labels_tensor(kind_, state_->config.num_labels), w).item<double>();
     }
   }
@@ -382,7 +396,8 @@ Napi::Value NativeModel::ConfigureOptimizer(const Napi::CallbackInfo& info) {
   adamw.eps = number_option(options, "eps", 0.0, 1.0);
   adamw.weight_decay = number_option(options, "weightDecay", 0.0, 1e6);
   std::unique_lock<std::shared_mutex> lock(state->mutex, std::try_to_lock);
-  if (!lock.owns_lock()) throw Napi::Error::New(env, "the model is busy; configure the optimizer before training starts");
+  if (!lock.owns_lock())
+    throw Napi::Error::New(env, "the model is busy; configure the optimizer before training starts");
   // transformers' Trainer: no weight decay on biases and LayerNorm weights.
   AdamW::Group decay{{}, {}, adamw.weight_decay}, no_decay{{}, {}, 0.0};
   for (const auto& p : state->model->named_parameters(true)) {
@@ -420,7 +435,8 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
   if (array.Length() == 0) throw Napi::RangeError::New(env, "trainStep needs at least one batch");
   std::vector<HostBatch> batches;
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    batches.push_back(host_batch_from_js(array.Get(i), "batches[" + std::to_string(i) + "]", state->config, opts.kind, true));
+    batches.push_back(
+        host_batch_from_js(array.Get(i), "batches[" + std::to_string(i) + "]", state->config, opts.kind, true));
   }
   auto* worker = new TrainStepWorker(env, state, std::move(batches), std::move(opts));
   return worker->Queue();
@@ -429,7 +445,8 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::EvalBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto state = loaded_state(env);
-  if (info.Length() < 2) throw Napi::TypeError::New(env, "evalBatch(batch, problemType, classWeights?, mixedPrecision?)");
+  if (info.Length() < 2)
+    throw Napi::TypeError::New(env, "evalBatch(batch, problemType, classWeights?, mixedPrecision?)");
   LossKind kind = loss_kind_arg(info, info[1]);
   auto weights = class_weights_arg(info.Length() > 2 ? info[2] : env.Undefined(), state->config.num_labels);
   MixedPrecision precision = mixed_precision_arg(env, info.Length() > 3 ? info[3] : env.Undefined());
@@ -461,7 +478,8 @@ Napi::Value NativeModel::SaveOptimizerState(const Napi::CallbackInfo& info) {
   std::string path = string_arg(info, 0, "path");
   auto* worker = new StateWorker<false>(env, state, [path](ModelState& s) {
     StateDict tensors;
-    for (auto& entry : s.optimizer->state_dict()) tensors.emplace_back(entry.first, entry.second.to(at::kCPU).contiguous());
+    for (auto& entry : s.optimizer->state_dict())
+      tensors.emplace_back(entry.first, entry.second.to(at::kCPU).contiguous());
     write_safetensors(path, tensors, {{"format", "pt"}, {"step", std::to_string(s.optimizer->step_count())}});
   });
   return worker->Queue();
@@ -496,7 +514,8 @@ Napi::Value NativeModel::GetRngState(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::SetRngState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto state = loaded_state(env);
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "rngState must be a Uint8Array");
   }
   auto array = info[0].As<Napi::Uint8Array>();
@@ -552,7 +571,7 @@ Napi::Value NativeModel::ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto state = loaded_state(env);
   auto seed = static_cast<uint64_t>(integer_arg(info, 0, "seed", 0, 9007199254740991LL));
-  at::manual_seed(seed);                              // LibTorch's generator: weight initialisation
+  at::manual_seed(seed);                                // LibTorch's generator: weight initialisation
   state->model->dropout_generator().manual_seed(seed);  // this model's dropout masks
   return env.Undefined();
 }

@@ -16,19 +16,23 @@ const napi_type_tag kProcessGroupTag = {0x6b1f2c4e9d3a4b71ULL, 0x8e5d0f6a2c7b9e1
 
 int64_t integer_field(const Napi::Object& options, const char* field, int64_t min, int64_t max) {
   Napi::Value v = options.Get(field);
-  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("distributed.") + field + " must be an integer");
+  if (!v.IsNumber())
+    throw Napi::TypeError::New(options.Env(), std::string("distributed.") + field + " must be an integer");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d) throw Napi::TypeError::New(options.Env(), std::string("distributed.") + field + " must be an integer");
+  if (!std::isfinite(d) || std::floor(d) != d)
+    throw Napi::TypeError::New(options.Env(), std::string("distributed.") + field + " must be an integer");
   if (d < static_cast<double>(min) || d > static_cast<double>(max)) {
-    throw Napi::RangeError::New(options.Env(), std::string("distributed.") + field + " must be in [" + std::to_string(min) + ", " +
-                                                   std::to_string(max) + "], got " + std::to_string(static_cast<int64_t>(d)));
+    throw Napi::RangeError::New(options.Env(), std::string("distributed.") + field + " must be in [" +
+                                                   std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                                                   std::to_string(static_cast<int64_t>(d)));
   }
   return static_cast<int64_t>(d);
 }
 
 std::string string_field(const Napi::Object& options, const char* field) {
   Napi::Value v = options.Get(field);
-  if (!v.IsString()) throw Napi::TypeError::New(options.Env(), std::string("distributed.") + field + " must be a string");
+  if (!v.IsString())
+    throw Napi::TypeError::New(options.Env(), std::string("distributed.") + field + " must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
@@ -130,13 +134,15 @@ Napi::Value ProcessGroupWrap::Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (destroyed_) throw Napi::Error::New(env, "this ProcessGroup has been destroyed");
   if (initializing_ || group_) throw Napi::Error::New(env, "init() may be called once per ProcessGroup");
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "init(options) needs an options object");
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw Napi::TypeError::New(env, "init(options) needs an options object");
   Napi::Object o = info[0].As<Napi::Object>();
   ProcessGroupOptions options;
   options.world_size = static_cast<int>(integer_field(o, "worldSize", 1, 1 << 20));
   options.rank = static_cast<int>(integer_field(o, "rank", 0, options.world_size - 1));
   options.master_addr = string_field(o, "masterAddr");
-  if (options.master_addr.empty()) throw Napi::RangeError::New(env, "distributed.masterAddr must be a non-empty host name or address");
+  if (options.master_addr.empty())
+    throw Napi::RangeError::New(env, "distributed.masterAddr must be a non-empty host name or address");
   options.master_port = static_cast<int>(integer_field(o, "masterPort", 1, 65535));
   options.timeout = std::chrono::milliseconds(integer_field(o, "timeoutMs", 1, 7LL * 24 * 3600 * 1000));
   options.backend = string_field(o, "backend");
@@ -146,8 +152,9 @@ Napi::Value ProcessGroupWrap::Init(const Napi::CallbackInfo& info) {
   if (std::find(available.begin(), available.end(), options.backend) == available.end()) {
     std::string list;
     for (const auto& b : available) list += (list.empty() ? "'" : ", '") + b + "'";
-    throw Napi::RangeError::New(env, "distributed.backend '" + options.backend + "' is not available in this build" +
-                                         (list.empty() ? std::string(" (no distributed support)") : " (available: " + list + ")"));
+    throw Napi::RangeError::New(
+        env, "distributed.backend '" + options.backend + "' is not available in this build" +
+                 (list.empty() ? std::string(" (no distributed support)") : " (available: " + list + ")"));
   }
   initializing_ = true;
   auto* worker = new ProcessGroupInitWorker(env, this, std::move(options));
@@ -157,7 +164,8 @@ Napi::Value ProcessGroupWrap::Init(const Napi::CallbackInfo& info) {
 Napi::Value ProcessGroupWrap::AllReduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto group = initialized(env);
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
     throw Napi::TypeError::New(env, "allReduce(values) needs a Float64Array");
   }
   auto array = info[0].As<Napi::Float64Array>();
@@ -180,7 +188,9 @@ Napi::Value ProcessGroupWrap::Destroy(const Napi::CallbackInfo& info) {
   return worker->Queue();
 }
 
-Napi::Value ProcessGroupWrap::Rank(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), initialized(info.Env())->rank()); }
+Napi::Value ProcessGroupWrap::Rank(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), initialized(info.Env())->rank());
+}
 Napi::Value ProcessGroupWrap::WorldSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), initialized(info.Env())->world_size());
 }

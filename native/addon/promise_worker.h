@@ -39,8 +39,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
  protected:
-  virtual void Run() = 0;                            // worker thread: no JS here
-  virtual Napi::Value Result(Napi::Env env) = 0;     // main thread: build the resolved value
+  virtual void Run() = 0;                         // worker thread: no JS here
+  virtual Napi::Value Result(Napi::Env env) = 0;  // main thread: build the resolved value
   // true: Run() goes to the addon's compute thread (tensor work); false: it runs on the libuv worker (file work).
   virtual bool RunsOnComputeThread() const { return false; }
 

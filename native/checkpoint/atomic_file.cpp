@@ -84,7 +84,8 @@ class TempFile {
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) fail("cannot close", errno);
-    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) fail("cannot rename the temporary file into place", errno);
+    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0)
+      fail("cannot rename the temporary file into place", errno);
     temp_path_.clear();
     // Make the rename itself durable. Best effort: the new file is complete and in place already.
     std::string dir, name;
@@ -98,7 +99,8 @@ class TempFile {
 
  private:
   [[noreturn]] void fail(const char* what, int err) {
-    throw CheckpointError(final_path_, std::string(what) + " (temporary file '" + temp_path_ + "'): " + errno_text(err));
+    throw CheckpointError(final_path_,
+                          std::string(what) + " (temporary file '" + temp_path_ + "'): " + errno_text(err));
   }
 
   std::string final_path_;

@@ -39,7 +39,8 @@ bool is_ignored_buffer(const std::string& key) {
 
 }  // namespace
 
-LoadReport load_into_model(torch::nn::Module& model, const std::vector<CheckpointFile>& files, const LoadOptions& options) {
+LoadReport load_into_model(torch::nn::Module& model, const std::vector<CheckpointFile>& files,
+                           const LoadOptions& options) {
   LoadReport report;
   auto params = model.named_parameters(/*recurse=*/true);
   const std::string prefix = options.base_model_prefix + ".";
@@ -78,7 +79,8 @@ LoadReport load_into_model(torch::nn::Module& model, const std::vector<Checkpoin
 
       const at::Tensor& stored = entry.second;
       if (!at::isFloatingType(stored.scalar_type())) {
-        throw std::runtime_error(file.path + ": key '" + original + "' has dtype " + std::string(c10::toString(stored.scalar_type())) +
+        throw std::runtime_error(file.path + ": key '" + original + "' has dtype " +
+                                 std::string(c10::toString(stored.scalar_type())) +
                                  ", expected a floating-point tensor (F32, F16 or BF16)");
       }
       if (stored.sizes() != param->sizes()) {
@@ -96,7 +98,8 @@ LoadReport load_into_model(torch::nn::Module& model, const std::vector<Checkpoin
     }
   }
   for (const auto& p : params) {
-    if (!loaded.count(p.key()) && std::find(report.mismatched.begin(), report.mismatched.end(), p.key()) == report.mismatched.end()) {
+    if (!loaded.count(p.key()) &&
+        std::find(report.mismatched.begin(), report.mismatched.end(), p.key()) == report.mismatched.end()) {
       report.missing.push_back(p.key());
       report.initialized.push_back(p.key());
     }

@@ -19,11 +19,11 @@ struct CheckpointFile {
 };
 
 struct LoadReport {
-  std::vector<std::string> missing;      // model keys absent from the checkpoint (left freshly initialised)
-  std::vector<std::string> unexpected;   // checkpoint keys the model has no use for (e.g. cls.* heads)
+  std::vector<std::string> missing;     // model keys absent from the checkpoint (left freshly initialised)
+  std::vector<std::string> unexpected;  // checkpoint keys the model has no use for (e.g. cls.* heads)
   std::vector<std::pair<std::string, std::string>> renamed;  // checkpoint key -> model key
-  std::vector<std::string> initialized;  // model keys holding fresh weights (missing + mismatched)
-  std::vector<std::string> mismatched;   // re-initialised because of ignore_mismatched_sizes
+  std::vector<std::string> initialized;                      // model keys holding fresh weights (missing + mismatched)
+  std::vector<std::string> mismatched;                       // re-initialised because of ignore_mismatched_sizes
 };
 
 struct LoadOptions {
@@ -32,7 +32,8 @@ struct LoadOptions {
 };
 
 // Throws std::runtime_error naming the file, the key and expected-vs-actual for shape or dtype problems.
-LoadReport load_into_model(torch::nn::Module& model, const std::vector<CheckpointFile>& files, const LoadOptions& options);
+LoadReport load_into_model(torch::nn::Module& model, const std::vector<CheckpointFile>& files,
+                           const LoadOptions& options);
 
 // The model's parameters as fp32 contiguous CPU tensors under their Hugging Face names, in registration order.
 StateDict model_state_dict(const torch::nn::Module& model);

@@ -56,45 +56,159 @@ enum class Kind : uint8_t { None, Bool, Int, Float, Str, Tuple, List, Dict, Glob
 struct Object {
   explicit Object(Kind k) : kind(k) {}
   Kind kind;
-  bool flag = false;   // Bool: the value; Dict: is an OrderedDict
-  int64_t integer = 0; // Int: the value; Storage: numel
-  double real = 0;     // Float
-  std::string text;    // Str: the value; Storage: its key; Global: "module.name"
-  std::vector<Object*> items;                          // Tuple, List
-  std::vector<std::pair<Object*, Object*>> entries;    // Dict, in insertion order
+  bool flag = false;                                 // Bool: the value; Dict: is an OrderedDict
+  int64_t integer = 0;                               // Int: the value; Storage: numel
+  double real = 0;                                   // Float
+  std::string text;                                  // Str: the value; Storage: its key; Global: "module.name"
+  std::vector<Object*> items;                        // Tuple, List
+  std::vector<std::pair<Object*, Object*>> entries;  // Dict, in insertion order
   std::unique_ptr<std::unordered_map<std::string_view, size_t>> str_keys;  // Dict: str key -> entry index
-  const AllowedGlobal* global = nullptr;               // Global
-  at::ScalarType dtype = at::ScalarType::Undefined;    // Storage
-  c10::Storage storage;                                // Storage
-  at::Tensor tensor;                                   // Tensor
+  const AllowedGlobal* global = nullptr;                                   // Global
+  at::ScalarType dtype = at::ScalarType::Undefined;                        // Storage
+  c10::Storage storage;                                                    // Storage
+  at::Tensor tensor;                                                       // Tensor
 };
 
 const char* opcode_name(uint8_t op) {
   switch (op) {
-    case '(': return "MARK";            case '.': return "STOP";          case '0': return "POP";
-    case '1': return "POP_MARK";        case '2': return "DUP";           case 'F': return "FLOAT";
-    case 'I': return "INT";             case 'J': return "BININT";        case 'K': return "BININT1";
-    case 'L': return "LONG";            case 'M': return "BININT2";       case 'N': return "NONE";
-    case 'P': return "PERSID";          case 'Q': return "BINPERSID";     case 'R': return "REDUCE";
-    case 'S': return "STRING";          case 'T': return "BINSTRING";     case 'U': return "SHORT_BINSTRING";
-    case 'V': return "UNICODE";         case 'X': return "BINUNICODE";    case 'a': return "APPEND";
-    case 'b': return "BUILD";           case 'c': return "GLOBAL";        case 'd': return "DICT";
-    case '}': return "EMPTY_DICT";      case 'e': return "APPENDS";       case 'g': return "GET";
-    case 'h': return "BINGET";          case 'i': return "INST";          case 'j': return "LONG_BINGET";
-    case 'l': return "LIST";            case ']': return "EMPTY_LIST";    case 'o': return "OBJ";
-    case 'p': return "PUT";             case 'q': return "BINPUT";        case 'r': return "LONG_BINPUT";
-    case 's': return "SETITEM";         case 't': return "TUPLE";         case ')': return "EMPTY_TUPLE";
-    case 'u': return "SETITEMS";        case 'G': return "BINFLOAT";      case 0x80: return "PROTO";
-    case 0x81: return "NEWOBJ";         case 0x82: return "EXT1";         case 0x83: return "EXT2";
-    case 0x84: return "EXT4";           case 0x85: return "TUPLE1";       case 0x86: return "TUPLE2";
-    case 0x87: return "TUPLE3";         case 0x88: return "NEWTRUE";      case 0x89: return "NEWFALSE";
-    case 0x8a: return "LONG1";          case 0x8b: return "LONG4";        case 'B': return "BINBYTES";
-    case 'C': return "SHORT_BINBYTES";  case 0x8c: return "SHORT_BINUNICODE"; case 0x8d: return "BINUNICODE8";
-    case 0x8e: return "BINBYTES8";      case 0x8f: return "EMPTY_SET";    case 0x90: return "ADDITEMS";
-    case 0x91: return "FROZENSET";      case 0x92: return "NEWOBJ_EX";    case 0x93: return "STACK_GLOBAL";
-    case 0x94: return "MEMOIZE";        case 0x95: return "FRAME";        case 0x96: return "BYTEARRAY8";
-    case 0x97: return "NEXT_BUFFER";    case 0x98: return "READONLY_BUFFER";
-    default: return nullptr;
+    case '(':
+      return "MARK";
+    case '.':
+      return "STOP";
+    case '0':
+      return "POP";
+    case '1':
+      return "POP_MARK";
+    case '2':
+      return "DUP";
+    case 'F':
+      return "FLOAT";
+    case 'I':
+      return "INT";
+    case 'J':
+      return "BININT";
+    case 'K':
+      return "BININT1";
+    case 'L':
+      return "LONG";
+    case 'M':
+      return "BININT2";
+    case 'N':
+      return "NONE";
+    case 'P':
+      return "PERSID";
+    case 'Q':
+      return "BINPERSID";
+    case 'R':
+      return "REDUCE";
+    case 'S':
+      return "STRING";
+    case 'T':
+      return "BINSTRING";
+    case 'U':
+      return "SHORT_BINSTRING";
+    case 'V':
+      return "UNICODE";
+    case 'X':
+      return "BINUNICODE";
+    case 'a':
+      return "APPEND";
+    case 'b':
+      return "BUILD";
+    case 'c':
+      return "GLOBAL";
+    case 'd':
+      return "DICT";
+    case '}':
+      return "EMPTY_DICT";
+    case 'e':
+      return "APPENDS";
+    case 'g':
+      return "GET";
+    case 'h':
+      return "BINGET";
+    case 'i':
+      return "INST";
+    case 'j':
+      return "LONG_BINGET";
+    case 'l':
+      return "LIST";
+    case ']':
+      return "EMPTY_LIST";
+    case 'o':
+      return "OBJ";
+    case 'p':
+      return "PUT";
+    case 'q':
+      return "BINPUT";
+    case 'r':
+      return "LONG_BINPUT";
+    case 's':
+      return "SETITEM";
+    case 't':
+      return "TUPLE";
+    case ')':
+      return "EMPTY_TUPLE";
+    case 'u':
+      return "SETITEMS";
+    case 'G':
+      return "BINFLOAT";
+    case 0x80:
+      return "PROTO";
+    case 0x81:
+      return "NEWOBJ";
+    case 0x82:
+      return "EXT1";
+    case 0x83:
+      return "EXT2";
+    case 0x84:
+      return "EXT4";
+    case 0x85:
+      return "TUPLE1";
+    case 0x86:
+      return "TUPLE2";
+    case 0x87:
+      return "TUPLE3";
+    case 0x88:
+      return "NEWTRUE";
+    case 0x89:
+      return "NEWFALSE";
+    case 0x8a:
+      return "LONG1";
+    case 0x8b:
+      return "LONG4";
+    case 'B':
+      return "BINBYTES";
+    case 'C':
+      return "SHORT_BINBYTES";
+    case 0x8c:
+      return "SHORT_BINUNICODE";
+    case 0x8d:
+      return "BINUNICODE8";
+    case 0x8e:
+      return "BINBYTES8";
+    case 0x8f:
+      return "EMPTY_SET";
+    case 0x90:
+      return "ADDITEMS";
+    case 0x91:
+      return "FROZENSET";
+    case 0x92:
+      return "NEWOBJ_EX";
+    case 0x93:
+      return "STACK_GLOBAL";
+    case 0x94:
+      return "MEMOIZE";
+    case 0x95:
+      return "FRAME";
+    case 0x96:
+      return "BYTEARRAY8";
+    case 0x97:
+      return "NEXT_BUFFER";
+    case 0x98:
+      return "READONLY_BUFFER";
+    default:
+      return nullptr;
   }
 }
 
@@ -107,11 +221,21 @@ bool is_utf8_surrogatepass(const char* s, size_t n) {
     const unsigned c = p[i];
     size_t len;
     unsigned min;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      min = 0x10000;
+    } else
+      return false;
     if (n - i < len) return false;
     unsigned cp = c & (0xFF >> (len + 1));
     for (size_t k = 1; k < len; ++k) {
@@ -143,10 +267,18 @@ std::string printable(std::string_view s) {
 
 size_t element_size(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kDouble: case at::kLong: return 8;
-    case at::kFloat: case at::kInt: return 4;
-    case at::kHalf: case at::kBFloat16: case at::kShort: return 2;
-    default: return 1;  // Char, Byte, Bool
+    case at::kDouble:
+    case at::kLong:
+      return 8;
+    case at::kFloat:
+    case at::kInt:
+      return 4;
+    case at::kHalf:
+    case at::kBFloat16:
+    case at::kShort:
+      return 2;
+    default:
+      return 1;  // Char, Byte, Bool
   }
 }
 
@@ -187,17 +319,28 @@ class Unpickler {
 
   static const char* kind_name(const Object* o) {
     switch (o->kind) {
-      case Kind::None: return "None";
-      case Kind::Bool: return "bool";
-      case Kind::Int: return "int";
-      case Kind::Float: return "float";
-      case Kind::Str: return "str";
-      case Kind::Tuple: return "tuple";
-      case Kind::List: return "list";
-      case Kind::Dict: return o->flag ? "OrderedDict" : "dict";
-      case Kind::Global: return "global";
-      case Kind::Storage: return "storage";
-      case Kind::Tensor: return "tensor";
+      case Kind::None:
+        return "None";
+      case Kind::Bool:
+        return "bool";
+      case Kind::Int:
+        return "int";
+      case Kind::Float:
+        return "float";
+      case Kind::Str:
+        return "str";
+      case Kind::Tuple:
+        return "tuple";
+      case Kind::List:
+        return "list";
+      case Kind::Dict:
+        return o->flag ? "OrderedDict" : "dict";
+      case Kind::Global:
+        return "global";
+      case Kind::Storage:
+        return "storage";
+      case Kind::Tensor:
+        return "tensor";
     }
     return "object";
   }
@@ -206,7 +349,8 @@ class Unpickler {
 
   const uint8_t* take(size_t n) {
     if (n > size_ - pos_)
-      fail(op_text(op_) + " needs " + std::to_string(n) + " bytes but only " + std::to_string(size_ - pos_) + " remain");
+      fail(op_text(op_) + " needs " + std::to_string(n) + " bytes but only " + std::to_string(size_ - pos_) +
+           " remain");
     const uint8_t* p = data_ + pos_;
     pos_ += n;
     return p;
@@ -282,9 +426,11 @@ class Unpickler {
 
   void dict_set(Object* dict, Object* key, Object* value) {
     switch (key->kind) {
-      case Kind::List: case Kind::Dict:
+      case Kind::List:
+      case Kind::Dict:
         fail(op_text(op_) + ": a " + std::string(kind_name(key)) + " cannot be a dict key");
-      default: break;
+      default:
+        break;
     }
     if (key->kind == Kind::Str) {
       // Python semantics: setting an existing key replaces its value in place.
@@ -315,44 +461,50 @@ class Unpickler {
         return o;
       }
     }
-    throw CheckpointError(file_, "disallowed global '" + printable(std::string(module) + "." + std::string(name)) + "' in " +
-                                     record_ + " (only state-dict globals are allowed)");
+    throw CheckpointError(file_, "disallowed global '" + printable(std::string(module) + "." + std::string(name)) +
+                                     "' in " + record_ + " (only state-dict globals are allowed)");
   }
 
   static bool is_int(const Object* o) { return o->kind == Kind::Int; }
 
   Object* persistent_load(Object* pid) {
-    if (pid->kind != Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::Str || pid->items[0]->text != "storage")
+    if (pid->kind != Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::Str ||
+        pid->items[0]->text != "storage")
       fail("persistent id is not ('storage', StorageType, key, location, numel)");
     Object* type = pid->items[1];
     Object* key = pid->items[2];
     Object* location = pid->items[3];
     Object* numel = pid->items[4];
     if (type->kind != Kind::Global || type->global->callable != Callable::StorageType)
-      fail("persistent id names a " + std::string(kind_name(type)) + (type->kind == Kind::Global ? " " + type->text : "") +
-           " where a torch.*Storage type belongs");
+      fail("persistent id names a " + std::string(kind_name(type)) +
+           (type->kind == Kind::Global ? " " + type->text : "") + " where a torch.*Storage type belongs");
     if (key->kind != Kind::Str || location->kind != Kind::Str || !is_int(numel))
       fail("persistent id is not ('storage', StorageType, str key, str location, int numel)");
-    if (numel->integer < 0) fail("storage '" + printable(key->text) + "' has negative numel " + std::to_string(numel->integer));
+    if (numel->integer < 0)
+      fail("storage '" + printable(key->text) + "' has negative numel " + std::to_string(numel->integer));
     const at::ScalarType dtype = type->global->dtype;
 
     const auto cached = storages_.find(key->text);
     if (cached != storages_.end()) {
       Object* s = cached->second;
       if (s->dtype != dtype || s->integer != numel->integer)
-        fail("storage '" + printable(key->text) + "' is declared twice with different types or sizes (" + std::string(c10::toString(s->dtype)) +
-             " x " + std::to_string(s->integer) + " vs " + std::string(c10::toString(dtype)) + " x " + std::to_string(numel->integer) + ")");
+        fail("storage '" + printable(key->text) + "' is declared twice with different types or sizes (" +
+             std::string(c10::toString(s->dtype)) + " x " + std::to_string(s->integer) + " vs " +
+             std::string(c10::toString(dtype)) + " x " + std::to_string(numel->integer) + ")");
       return s;
     }
     uint64_t nbytes = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(numel->integer), static_cast<uint64_t>(element_size(dtype)), &nbytes) ||
+    if (__builtin_mul_overflow(static_cast<uint64_t>(numel->integer), static_cast<uint64_t>(element_size(dtype)),
+                               &nbytes) ||
         nbytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail("storage '" + printable(key->text) + "' numel " + std::to_string(numel->integer) + " overflows its byte size");
+      fail("storage '" + printable(key->text) + "' numel " + std::to_string(numel->integer) +
+           " overflows its byte size");
     c10::Storage storage = load_storage_(key->text, static_cast<size_t>(nbytes));
     if (static_cast<uint64_t>(storage.nbytes()) != nbytes)
-      throw CheckpointError(file_, "storage '" + printable(key->text) + "' (record data/" + printable(key->text) + ") holds " +
-                                       std::to_string(storage.nbytes()) + " bytes but " + type->global->name + " of " +
-                                       std::to_string(numel->integer) + " elements needs " + std::to_string(nbytes));
+      throw CheckpointError(file_, "storage '" + printable(key->text) + "' (record data/" + printable(key->text) +
+                                       ") holds " + std::to_string(storage.nbytes()) + " bytes but " +
+                                       type->global->name + " of " + std::to_string(numel->integer) +
+                                       " elements needs " + std::to_string(nbytes));
     Object* s = make(Kind::Storage);
     s->text = key->text;
     s->dtype = dtype;
@@ -363,12 +515,15 @@ class Unpickler {
   }
 
   std::vector<int64_t> int_tuple(Object* o, const char* what) {
-    if (o->kind != Kind::Tuple) fail(std::string("_rebuild_tensor_v2 ") + what + " is a " + kind_name(o) + ", expected a tuple of ints");
+    if (o->kind != Kind::Tuple)
+      fail(std::string("_rebuild_tensor_v2 ") + what + " is a " + kind_name(o) + ", expected a tuple of ints");
     std::vector<int64_t> out;
     out.reserve(o->items.size());
     for (Object* item : o->items) {
-      if (!is_int(item)) fail(std::string("_rebuild_tensor_v2 ") + what + " holds a " + kind_name(item) + ", expected ints");
-      if (item->integer < 0) fail(std::string("_rebuild_tensor_v2 ") + what + " holds the negative value " + std::to_string(item->integer));
+      if (!is_int(item))
+        fail(std::string("_rebuild_tensor_v2 ") + what + " holds a " + kind_name(item) + ", expected ints");
+      if (item->integer < 0)
+        fail(std::string("_rebuild_tensor_v2 ") + what + " holds the negative value " + std::to_string(item->integer));
       out.push_back(item->integer);
     }
     return out;
@@ -389,15 +544,20 @@ class Unpickler {
     if (args.size() != 6 && args.size() != 7)
       fail("_rebuild_tensor_v2 takes 6 or 7 arguments, got " + std::to_string(args.size()));
     Object* storage = args[0];
-    if (storage->kind != Kind::Storage) fail("_rebuild_tensor_v2 storage argument is a " + std::string(kind_name(storage)) + ", expected a persistent storage");
-    if (!is_int(args[1])) fail("_rebuild_tensor_v2 storage_offset is a " + std::string(kind_name(args[1])) + ", expected an int");
+    if (storage->kind != Kind::Storage)
+      fail("_rebuild_tensor_v2 storage argument is a " + std::string(kind_name(storage)) +
+           ", expected a persistent storage");
+    if (!is_int(args[1]))
+      fail("_rebuild_tensor_v2 storage_offset is a " + std::string(kind_name(args[1])) + ", expected an int");
     const int64_t offset = args[1]->integer;
     if (offset < 0) fail("_rebuild_tensor_v2 storage_offset " + std::to_string(offset) + " is negative");
     const std::vector<int64_t> sizes = int_tuple(args[2], "size");
     const std::vector<int64_t> strides = int_tuple(args[3], "stride");
     if (sizes.size() != strides.size())
-      fail("_rebuild_tensor_v2 size has " + std::to_string(sizes.size()) + " dimensions but stride has " + std::to_string(strides.size()));
-    if (args[4]->kind != Kind::Bool && !is_int(args[4])) fail("_rebuild_tensor_v2 requires_grad is a " + std::string(kind_name(args[4])) + ", expected a bool");
+      fail("_rebuild_tensor_v2 size has " + std::to_string(sizes.size()) + " dimensions but stride has " +
+           std::to_string(strides.size()));
+    if (args[4]->kind != Kind::Bool && !is_int(args[4]))
+      fail("_rebuild_tensor_v2 requires_grad is a " + std::string(kind_name(args[4])) + ", expected a bool");
     if (args[5]->kind != Kind::Dict || !args[5]->entries.empty())
       fail("_rebuild_tensor_v2 backward_hooks must be an empty OrderedDict");
     if (args.size() == 7 && args[6]->kind != Kind::Dict && args[6]->kind != Kind::None)
@@ -431,15 +591,18 @@ class Unpickler {
         fail("_rebuild_tensor_v2 storage_offset/size/stride overflow");
     }
     if (last >= static_cast<uint64_t>(storage->integer))
-      fail("tensor (storage_offset " + std::to_string(offset) + ") reaches element " + std::to_string(last) + " of storage '" +
-           printable(storage->text) + "', which has only " + std::to_string(storage->integer) + " elements");
+      fail("tensor (storage_offset " + std::to_string(offset) + ") reaches element " + std::to_string(last) +
+           " of storage '" + printable(storage->text) + "', which has only " + std::to_string(storage->integer) +
+           " elements");
     result->tensor = at::empty({0}, options).set_(storage->storage, offset, sizes, strides);
     return result;
   }
 
   Object* call(Object* callable, Object* args) {
-    if (callable->kind != Kind::Global) fail("REDUCE on a " + std::string(kind_name(callable)) + ", which is not callable");
-    if (args->kind != Kind::Tuple) fail("REDUCE arguments are a " + std::string(kind_name(args)) + ", expected a tuple");
+    if (callable->kind != Kind::Global)
+      fail("REDUCE on a " + std::string(kind_name(callable)) + ", which is not callable");
+    if (args->kind != Kind::Tuple)
+      fail("REDUCE arguments are a " + std::string(kind_name(args)) + ", expected a tuple");
     const std::vector<Object*>& a = args->items;
     switch (callable->global->callable) {
       case Callable::OrderedDict: {
@@ -456,7 +619,8 @@ class Unpickler {
         const size_t expected = callable->global->callable == Callable::RebuildParameter ? 3 : 4;
         if (a.size() != expected || a[0]->kind != Kind::Tensor)
           fail(callable->text + " takes " + std::to_string(expected) + " arguments starting with a tensor");
-        if (a[2]->kind != Kind::Dict || !a[2]->entries.empty()) fail(callable->text + " backward_hooks must be an empty OrderedDict");
+        if (a[2]->kind != Kind::Dict || !a[2]->entries.empty())
+          fail(callable->text + " backward_hooks must be an empty OrderedDict");
         return a[0];
       }
       case Callable::StorageType:
@@ -483,7 +647,8 @@ class Unpickler {
         }
         case 0x95: {  // FRAME: only a read-ahead hint; check it does not claim bytes past the end
           const uint64_t length = read_le(8);
-          if (length > size_ - pos_) fail("FRAME of " + std::to_string(length) + " bytes exceeds the remaining " + std::to_string(size_ - pos_));
+          if (length > size_ - pos_)
+            fail("FRAME of " + std::to_string(length) + " bytes exceeds the remaining " + std::to_string(size_ - pos_));
           break;
         }
         case 'c': {  // GLOBAL "module\nname\n"
@@ -499,22 +664,42 @@ class Unpickler {
           push(find_class(module->text, name->text));
           break;
         }
-        case 'q': memo_put(read_le(1)); break;       // BINPUT
-        case 'r': memo_put(read_le(4)); break;       // LONG_BINPUT
-        case 0x94: memo_put(memo_.size()); break;    // MEMOIZE
-        case 'h': push(memo_get(read_le(1))); break; // BINGET
-        case 'j': push(memo_get(read_le(4))); break; // LONG_BINGET
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
-        case '}': push(make(Kind::Dict)); break;     // EMPTY_DICT
-        case ']': push(make(Kind::List)); break;     // EMPTY_LIST
-        case ')': push(make(Kind::Tuple)); break;    // EMPTY_TUPLE
+        case 'q':
+          memo_put(read_le(1));
+          break;  // BINPUT
+        case 'r':
+          memo_put(read_le(4));
+          break;  // LONG_BINPUT
+        case 0x94:
+          memo_put(memo_.size());
+          break;  // MEMOIZE
+        case 'h':
+          push(memo_get(read_le(1)));
+          break;  // BINGET
+        case 'j':
+          push(memo_get(read_le(4)));
+          break;  // LONG_BINGET
+        case '(':
+          marks_.push_back(stack_.size());
+          break;  // MARK
+        case '}':
+          push(make(Kind::Dict));
+          break;  // EMPTY_DICT
+        case ']':
+          push(make(Kind::List));
+          break;  // EMPTY_LIST
+        case ')':
+          push(make(Kind::Tuple));
+          break;     // EMPTY_TUPLE
         case 't': {  // TUPLE
           Object* t = make(Kind::Tuple);
           t->items = pop_mark();
           push(t);
           break;
         }
-        case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+        case 0x85:
+        case 0x86:
+        case 0x87: {  // TUPLE1..3
           const size_t n = static_cast<size_t>(op_ - 0x84);
           Object* t = make(Kind::Tuple);
           t->items.resize(n);
@@ -522,9 +707,15 @@ class Unpickler {
           push(t);
           break;
         }
-        case 'J': push(make_int(static_cast<int32_t>(static_cast<uint32_t>(read_le(4))))); break;  // BININT
-        case 'K': push(make_int(static_cast<int64_t>(read_le(1)))); break;                          // BININT1
-        case 'M': push(make_int(static_cast<int64_t>(read_le(2)))); break;                          // BININT2
+        case 'J':
+          push(make_int(static_cast<int32_t>(static_cast<uint32_t>(read_le(4)))));
+          break;  // BININT
+        case 'K':
+          push(make_int(static_cast<int64_t>(read_le(1))));
+          break;  // BININT1
+        case 'M':
+          push(make_int(static_cast<int64_t>(read_le(2))));
+          break;      // BININT2
         case 0x8a: {  // LONG1: little-endian two's complement of n bytes
           const size_t n = static_cast<size_t>(read_le(1));
           if (n > 8) fail("LONG1 integer of " + std::to_string(n) + " bytes does not fit in 64 bits");
@@ -537,9 +728,15 @@ class Unpickler {
           push(make_int(s));
           break;
         }
-        case 'N': push(&none_); break;
-        case 0x88: push(&true_); break;
-        case 0x89: push(&false_); break;
+        case 'N':
+          push(&none_);
+          break;
+        case 0x88:
+          push(&true_);
+          break;
+        case 0x89:
+          push(&false_);
+          break;
         case 'G': {  // BINFLOAT: big-endian IEEE double
           const uint8_t* p = take(8);
           uint64_t bits = 0;
@@ -549,22 +746,36 @@ class Unpickler {
           push(o);
           break;
         }
-        case 'X': { const size_t n = static_cast<size_t>(read_le(4)); push(make_str(take(n), n)); break; }  // BINUNICODE
-        case 0x8c: { const size_t n = static_cast<size_t>(read_le(1)); push(make_str(take(n), n)); break; } // SHORT_BINUNICODE
+        case 'X': {
+          const size_t n = static_cast<size_t>(read_le(4));
+          push(make_str(take(n), n));
+          break;
+        }  // BINUNICODE
+        case 0x8c: {
+          const size_t n = static_cast<size_t>(read_le(1));
+          push(make_str(take(n), n));
+          break;
+        }             // SHORT_BINUNICODE
         case 0x8d: {  // BINUNICODE8
           const uint64_t n = read_le(8);
           if (n > size_ - pos_) fail("BINUNICODE8 length " + std::to_string(n) + " exceeds the remaining data");
           push(make_str(take(static_cast<size_t>(n)), static_cast<size_t>(n)));
           break;
         }
-        case 'U': { const size_t n = static_cast<size_t>(read_le(1)); push(make_str(take(n), n)); break; }  // SHORT_BINSTRING
+        case 'U': {
+          const size_t n = static_cast<size_t>(read_le(1));
+          push(make_str(take(n), n));
+          break;
+        }            // SHORT_BINSTRING
         case 'T': {  // BINSTRING (signed length; torch.load decodes these as UTF-8)
           const int32_t n = static_cast<int32_t>(static_cast<uint32_t>(read_le(4)));
           if (n < 0) fail("BINSTRING has a negative length");
           push(make_str(take(static_cast<size_t>(n)), static_cast<size_t>(n)));
           break;
         }
-        case 'Q': push(persistent_load(pop())); break;  // BINPERSID
+        case 'Q':
+          push(persistent_load(pop()));
+          break;     // BINPERSID
         case 'R': {  // REDUCE
           Object* args = pop();
           Object* callable = pop();
@@ -609,7 +820,8 @@ class Unpickler {
         }
         case '.': {  // STOP
           if (!marks_.empty()) fail("STOP with an unclosed MARK");
-          if (stack_.size() != 1) fail("STOP with " + std::to_string(stack_.size()) + " values on the stack, expected 1");
+          if (stack_.size() != 1)
+            fail("STOP with " + std::to_string(stack_.size()) + " values on the stack, expected 1");
           return stack_.back();
         }
         default:
@@ -621,7 +833,8 @@ class Unpickler {
   StateDict to_state_dict(Object* result) {
     op_pos_ = pos_;
     if (result->kind != Kind::Dict)
-      throw CheckpointError(file_, record_ + " holds a " + std::string(kind_name(result)) + ", expected a state dict (dict of str -> tensor)");
+      throw CheckpointError(file_, record_ + " holds a " + std::string(kind_name(result)) +
+                                       ", expected a state dict (dict of str -> tensor)");
     StateDict out;
     out.reserve(result->entries.size());
     for (const auto& [key, value] : result->entries) {
@@ -649,7 +862,11 @@ class Unpickler {
   std::unordered_map<uint64_t, Object*> memo_;
   std::unordered_map<std::string, Object*> storages_;
   Object none_{Kind::None};
-  Object true_ = [] { Object o(Kind::Bool); o.flag = true; return o; }();
+  Object true_ = [] {
+    Object o(Kind::Bool);
+    o.flag = true;
+    return o;
+  }();
   Object false_{Kind::Bool};
 };
 

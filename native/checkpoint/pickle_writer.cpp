@@ -12,17 +12,28 @@ namespace {
 // The legacy storage class torch.save names for each dtype in persistent ids.
 const char* storage_class(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kFloat: return "FloatStorage";
-    case at::kDouble: return "DoubleStorage";
-    case at::kHalf: return "HalfStorage";
-    case at::kBFloat16: return "BFloat16Storage";
-    case at::kLong: return "LongStorage";
-    case at::kInt: return "IntStorage";
-    case at::kShort: return "ShortStorage";
-    case at::kChar: return "CharStorage";
-    case at::kByte: return "ByteStorage";
-    case at::kBool: return "BoolStorage";
-    default: return nullptr;
+    case at::kFloat:
+      return "FloatStorage";
+    case at::kDouble:
+      return "DoubleStorage";
+    case at::kHalf:
+      return "HalfStorage";
+    case at::kBFloat16:
+      return "BFloat16Storage";
+    case at::kLong:
+      return "LongStorage";
+    case at::kInt:
+      return "IntStorage";
+    case at::kShort:
+      return "ShortStorage";
+    case at::kChar:
+      return "CharStorage";
+    case at::kByte:
+      return "ByteStorage";
+    case at::kBool:
+      return "BoolStorage";
+    default:
+      return nullptr;
   }
 }
 
@@ -157,46 +168,60 @@ PickledStateDict pickle_state_dict(const StateDict& tensors, const std::string& 
     for (size_t i = start; i < end; ++i) {
       const auto& [name, tensor] = tensors[i];
       if (!tensor.defined()) throw CheckpointError(file, "tensor '" + name + "' is undefined");
-      if (tensor.layout() != at::kStrided) throw CheckpointError(file, "tensor '" + name + "' is not a dense (strided) tensor");
+      if (tensor.layout() != at::kStrided)
+        throw CheckpointError(file, "tensor '" + name + "' is not a dense (strided) tensor");
       const char* cls = storage_class(tensor.scalar_type());
       if (!cls)
-        throw CheckpointError(file, "tensor '" + name + "' has dtype " + std::string(c10::toString(tensor.scalar_type())) +
+        throw CheckpointError(file, "tensor '" + name + "' has dtype " +
+                                        std::string(c10::toString(tensor.scalar_type())) +
                                         ", which torch.save files of this library cannot hold");
       const c10::Storage& storage = tensor.storage();
       const size_t itemsize = tensor.element_size();
       const size_t nbytes = storage.nbytes();
       if (nbytes % itemsize)
-        throw CheckpointError(file, "tensor '" + name + "': its storage of " + std::to_string(nbytes) + " bytes is not a whole number of " +
+        throw CheckpointError(file, "tensor '" + name + "': its storage of " + std::to_string(nbytes) +
+                                        " bytes is not a whole number of " +
                                         std::string(c10::toString(tensor.scalar_type())) + " elements");
 
       p.unicode(name);
       // save_reduce(_rebuild_tensor_v2, args): the function, then the 6-tuple of arguments.
-      if (rebuild.set) p.get(rebuild.index);
-      else rebuild = {true, p.global("torch._utils", "_rebuild_tensor_v2")};
+      if (rebuild.set)
+        p.get(rebuild.index);
+      else
+        rebuild = {true, p.global("torch._utils", "_rebuild_tensor_v2")};
       p.op('(');
       // Argument 0, the storage, goes out as persistent id ('storage', torch.XStorage, key, 'cpu', numel).
       p.op('(');
-      if (storage_str.set) p.get(storage_str.index);
-      else storage_str = {true, p.unicode("storage")};
+      if (storage_str.set)
+        p.get(storage_str.index);
+      else
+        storage_str = {true, p.unicode("storage")};
       Memo& cls_memo = storage_classes[static_cast<int>(tensor.scalar_type())];
-      if (cls_memo.set) p.get(cls_memo.index);
-      else cls_memo = {true, p.global("torch", cls)};
+      if (cls_memo.set)
+        p.get(cls_memo.index);
+      else
+        cls_memo = {true, p.global("torch", cls)};
       const void* impl = storage.unsafeGetStorageImpl();
       auto found = storages.find(impl);
       if (found != storages.end()) {
         if (found->second.dtype != tensor.scalar_type())
-          throw CheckpointError(file, "tensor '" + name + "' shares its storage with a tensor of another dtype, which torch.save cannot represent");
+          throw CheckpointError(
+              file, "tensor '" + name +
+                        "' shares its storage with a tensor of another dtype, which torch.save cannot represent");
         p.get(found->second.key_memo);
       } else {
         StorageEntry entry{std::to_string(storages.size()), 0, tensor.scalar_type()};
         entry.key_memo = p.unicode(entry.key);
         // The whole storage as bytes, whatever part of it this tensor views (torch.save does the same).
-        at::Tensor bytes = at::empty({0}, tensor.options().dtype(at::kByte)).set_(storage, 0, {static_cast<int64_t>(nbytes)}, {1});
+        at::Tensor bytes =
+            at::empty({0}, tensor.options().dtype(at::kByte)).set_(storage, 0, {static_cast<int64_t>(nbytes)}, {1});
         result.storages.emplace_back(entry.key, std::move(bytes));
         found = storages.emplace(impl, std::move(entry)).first;
       }
-      if (cpu_str.set) p.get(cpu_str.index);
-      else cpu_str = {true, p.unicode("cpu")};
+      if (cpu_str.set)
+        p.get(cpu_str.index);
+      else
+        cpu_str = {true, p.unicode("cpu")};
       p.integer(static_cast<int64_t>(nbytes / itemsize));
       p.op('t');
       p.memoize();

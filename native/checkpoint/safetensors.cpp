@@ -38,16 +38,26 @@ struct DtypeInfo {
 // Every dtype name the reference knows. The ones LibTorch 1.13 lacks are recognised so that the error
 // says "not supported" rather than "unknown" (which would suggest a corrupt file).
 constexpr DtypeInfo kDtypes[] = {
-    {"BOOL", at::kBool, 1, true},          {"U8", at::kByte, 1, true},
-    {"I8", at::kChar, 1, true},            {"I16", at::kShort, 2, true},
-    {"F16", at::kHalf, 2, true},           {"BF16", at::kBFloat16, 2, true},
-    {"I32", at::kInt, 4, true},            {"F32", at::kFloat, 4, true},
-    {"F64", at::kDouble, 8, true},         {"I64", at::kLong, 8, true},
-    {"U16", at::ScalarType::Undefined, 2, false},     {"U32", at::ScalarType::Undefined, 4, false},
-    {"U64", at::ScalarType::Undefined, 8, false},     {"F8_E4M3", at::ScalarType::Undefined, 1, false},
-    {"F8_E5M2", at::ScalarType::Undefined, 1, false}, {"F8_E8M0", at::ScalarType::Undefined, 1, false},
-    {"F4", at::ScalarType::Undefined, 1, false},      {"F6_E2M3", at::ScalarType::Undefined, 1, false},
-    {"F6_E3M2", at::ScalarType::Undefined, 1, false}, {"C64", at::ScalarType::Undefined, 8, false},
+    {"BOOL", at::kBool, 1, true},
+    {"U8", at::kByte, 1, true},
+    {"I8", at::kChar, 1, true},
+    {"I16", at::kShort, 2, true},
+    {"F16", at::kHalf, 2, true},
+    {"BF16", at::kBFloat16, 2, true},
+    {"I32", at::kInt, 4, true},
+    {"F32", at::kFloat, 4, true},
+    {"F64", at::kDouble, 8, true},
+    {"I64", at::kLong, 8, true},
+    {"U16", at::ScalarType::Undefined, 2, false},
+    {"U32", at::ScalarType::Undefined, 4, false},
+    {"U64", at::ScalarType::Undefined, 8, false},
+    {"F8_E4M3", at::ScalarType::Undefined, 1, false},
+    {"F8_E5M2", at::ScalarType::Undefined, 1, false},
+    {"F8_E8M0", at::ScalarType::Undefined, 1, false},
+    {"F4", at::ScalarType::Undefined, 1, false},
+    {"F6_E2M3", at::ScalarType::Undefined, 1, false},
+    {"F6_E3M2", at::ScalarType::Undefined, 1, false},
+    {"C64", at::ScalarType::Undefined, 8, false},
 };
 
 const DtypeInfo* dtype_by_name(std::string_view name) {
@@ -78,13 +88,27 @@ void append_json_string(std::string& out, std::string_view s) {
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";
@@ -139,7 +163,9 @@ Entry parse_entry(const std::string& file, std::string_view name, simdjson::dom:
       entry.dtype = dtype_by_name(dtype);
       if (!entry.dtype) throw CheckpointError(file, where + "unknown dtype " + quote_name(dtype));
       if (!entry.dtype->supported)
-        throw CheckpointError(file, where + "dtype " + quote_name(dtype) + " is not supported (expected one of F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
+        throw CheckpointError(
+            file, where + "dtype " + quote_name(dtype) +
+                      " is not supported (expected one of F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
     } else if (field.key == "shape") {
       if (has_shape) throw CheckpointError(file, where + "duplicate field \"shape\"");
       has_shape = true;
@@ -228,12 +254,15 @@ namespace {
 
 StateDict parse(const uint8_t* data, size_t size, const std::string& file, SafetensorsMetadata* metadata_out) {
   if (size < 8)
-    throw CheckpointError(file, "not a safetensors file: " + std::to_string(size) + " bytes, fewer than the 8-byte header length");
+    throw CheckpointError(
+        file, "not a safetensors file: " + std::to_string(size) + " bytes, fewer than the 8-byte header length");
   const uint64_t n = load_le64(data);
   if (n > kMaxHeaderSize)
-    throw CheckpointError(file, "safetensors header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderSize) + " bytes");
+    throw CheckpointError(file, "safetensors header length " + std::to_string(n) + " exceeds the limit of " +
+                                    std::to_string(kMaxHeaderSize) + " bytes");
   if (n > size - 8)
-    throw CheckpointError(file, "safetensors header length " + std::to_string(n) + " exceeds the " + std::to_string(size - 8) + " bytes after the length field");
+    throw CheckpointError(file, "safetensors header length " + std::to_string(n) + " exceeds the " +
+                                    std::to_string(size - 8) + " bytes after the length field");
   const char* header = reinterpret_cast<const char*>(data) + 8;
   if (n == 0 || header[0] != '{') throw CheckpointError(file, "safetensors header does not start with '{'");
 
@@ -242,14 +271,16 @@ StateDict parse(const uint8_t* data, size_t size, const std::string& file, Safet
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto error = parser.parse(json).get(root))
-    throw CheckpointError(file, std::string("safetensors header is not valid UTF-8 JSON: ") + simdjson::error_message(error));
+    throw CheckpointError(file,
+                          std::string("safetensors header is not valid UTF-8 JSON: ") + simdjson::error_message(error));
   simdjson::dom::object object;
   if (root.get_object().get(object)) throw CheckpointError(file, "safetensors header is not a JSON object");
 
   std::vector<Entry> entries;
   std::unordered_set<std::string_view> seen;  // views into the parser's strings, alive while it is
   for (auto field : object) {
-    if (!seen.insert(field.key).second) throw CheckpointError(file, "duplicate key " + quote_name(field.key) + " in the safetensors header");
+    if (!seen.insert(field.key).second)
+      throw CheckpointError(file, "duplicate key " + quote_name(field.key) + " in the safetensors header");
     if (field.key == "__metadata__") {
       parse_metadata(file, field.value, metadata_out);
       continue;
@@ -269,7 +300,8 @@ StateDict parse(const uint8_t* data, size_t size, const std::string& file, Safet
     const std::string where = "tensor " + quote_name(e.name) + ": ";
     const std::string range = "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
     if (e.begin != expected_begin || e.end < e.begin)
-      throw CheckpointError(file, where + range + " do not follow the previous tensor's data (expected to begin at " + std::to_string(expected_begin) + "; gaps and overlaps are not allowed)");
+      throw CheckpointError(file, where + range + " do not follow the previous tensor's data (expected to begin at " +
+                                      std::to_string(expected_begin) + "; gaps and overlaps are not allowed)");
     expected_begin = e.end;
     uint64_t elements = 1, torch_elements = 1;
     bool overflow = false;
@@ -282,13 +314,18 @@ StateDict parse(const uint8_t* data, size_t size, const std::string& file, Safet
     uint64_t bytes = 0;
     overflow |= __builtin_mul_overflow(elements, static_cast<uint64_t>(e.dtype->size), &bytes);
     overflow |= torch_elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-    if (overflow) throw CheckpointError(file, where + "shape " + shape_text(e.shape) + " is too large (size overflows)");
+    if (overflow)
+      throw CheckpointError(file, where + "shape " + shape_text(e.shape) + " is too large (size overflows)");
     if (e.end - e.begin != bytes)
-      throw CheckpointError(file, where + range + " hold " + std::to_string(e.end - e.begin) + " bytes but dtype " + e.dtype->name + " and shape " + shape_text(e.shape) + " need " + std::to_string(bytes));
+      throw CheckpointError(file, where + range + " hold " + std::to_string(e.end - e.begin) + " bytes but dtype " +
+                                      e.dtype->name + " and shape " + shape_text(e.shape) + " need " +
+                                      std::to_string(bytes));
   }
   const uint64_t data_size = size - 8 - n;
   if (expected_begin != data_size)
-    throw CheckpointError(file, "the tensors cover " + std::to_string(expected_begin) + " bytes of data but the file holds " + std::to_string(data_size) + " bytes after the header");
+    throw CheckpointError(file, "the tensors cover " + std::to_string(expected_begin) +
+                                    " bytes of data but the file holds " + std::to_string(data_size) +
+                                    " bytes after the header");
 
   const uint8_t* base = data + 8 + n;
   StateDict out;
@@ -304,7 +341,8 @@ StateDict parse(const uint8_t* data, size_t size, const std::string& file, Safet
 
 }  // namespace
 
-StateDict parse_safetensors(const uint8_t* data, size_t size, const std::string& file, SafetensorsMetadata* metadata_out) {
+StateDict parse_safetensors(const uint8_t* data, size_t size, const std::string& file,
+                            SafetensorsMetadata* metadata_out) {
   return with_file_context(file, "cannot read", [&] { return parse(data, size, file, metadata_out); });
 }
 
@@ -338,11 +376,14 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
     const auto& [name, tensor] = tensors[i];
     if (name == "__metadata__") throw CheckpointError(path, "a tensor cannot be named \"__metadata__\"");
     if (!names.insert(name).second) throw CheckpointError(path, "duplicate tensor name " + quote_name(name));
-    if (!simdjson::validate_utf8(name.data(), name.size())) throw CheckpointError(path, "tensor name " + quote_name(name) + " is not valid UTF-8");
+    if (!simdjson::validate_utf8(name.data(), name.size()))
+      throw CheckpointError(path, "tensor name " + quote_name(name) + " is not valid UTF-8");
     if (!tensor.defined()) throw CheckpointError(path, "tensor " + quote_name(name) + " is undefined");
     const DtypeInfo* dtype = dtype_by_type(tensor.scalar_type());
     if (!dtype)
-      throw CheckpointError(path, "tensor " + quote_name(name) + " has dtype " + std::string(c10::toString(tensor.scalar_type())) + ", which safetensors files of this library cannot hold");
+      throw CheckpointError(path, "tensor " + quote_name(name) + " has dtype " +
+                                      std::string(c10::toString(tensor.scalar_type())) +
+                                      ", which safetensors files of this library cannot hold");
     const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * dtype->size;
     if (metadata.size() || i) header += ',';
     append_json_string(header, name);

@@ -37,7 +37,9 @@ bool is_legacy_torch_save(const uint8_t* head, size_t n) {
 // Recognises the two formats we can say something useful about before handing the bytes to LibTorch.
 void check_file_start(const uint8_t* head, size_t n, const std::string& file) {
   if (is_legacy_torch_save(head, n))
-    throw CheckpointError(file, "is a legacy (pre-1.6) torch.save file; re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6");
+    throw CheckpointError(
+        file,
+        "is a legacy (pre-1.6) torch.save file; re-save it with torch.save(torch.load(path), path) in PyTorch >= 1.6");
   if (n < 4 || std::memcmp(head, "PK\x03\x04", 4) != 0)
     throw CheckpointError(file, "is not a torch.save zip archive (it does not start with a zip header)");
 }
@@ -73,8 +75,11 @@ StateDict read_archive(PyTorchStreamReader& reader, const std::string& file) {
     if (reader.hasRecord("byteorder")) {
       const std::string order = record_text(reader, "byteorder");
       if (order == "big")
-        throw CheckpointError(file, "was saved on a big-endian machine (byteorder record \"big\"); only little-endian checkpoints are supported");
-      if (order != "little") throw CheckpointError(file, "has an unknown byteorder record \"" + order.substr(0, 32) + "\"");
+        throw CheckpointError(file,
+                              "was saved on a big-endian machine (byteorder record \"big\"); only little-endian "
+                              "checkpoints are supported");
+      if (order != "little")
+        throw CheckpointError(file, "has an unknown byteorder record \"" + order.substr(0, 32) + "\"");
     }
     if (!reader.hasRecord("data.pkl")) throw CheckpointError(file, "has no data.pkl record (not a torch.save archive)");
     at::DataPtr pickle;
@@ -82,7 +87,8 @@ StateDict read_archive(PyTorchStreamReader& reader, const std::string& file) {
     std::tie(pickle, pickle_size) = reader.getRecord("data.pkl");
     const StorageLoader load = [&](const std::string& key, size_t /*expected_nbytes: the reader checks it*/) {
       const std::string name = "data/" + key;
-      if (!reader.hasRecord(name)) throw CheckpointError(file, "storage record '" + name + "' named in data.pkl is missing");
+      if (!reader.hasRecord(name))
+        throw CheckpointError(file, "storage record '" + name + "' named in data.pkl is missing");
       at::DataPtr bytes;
       size_t size = 0;
       std::tie(bytes, size) = reader.getRecord(name);

@@ -27,15 +27,15 @@ struct GradientReducer::State {
 
   std::shared_ptr<ProcessGroup> group;
   std::vector<at::Tensor> params;
-  std::vector<size_t> bucket_of;  // param index -> bucket index
+  std::vector<size_t> bucket_of;   // param index -> bucket index
   std::vector<int64_t> offset_of;  // param index -> where its gradient starts in its bucket's buffer
   std::vector<Bucket> buckets;
-  std::vector<bool> ready;        // per param, this backward
-  size_t next_bucket = 0;         // buckets launch in order: the first not launched
+  std::vector<bool> ready;  // per param, this backward
+  size_t next_bucket = 0;   // buckets launch in order: the first not launched
   bool armed = false;
   int64_t launched_in_backward = 0;
   int64_t copied = 0;  // gradients found replaced (not their bucket view) at launch this step, and copied in
-  std::mutex mutex;  // hooks may run on autograd's device threads (CUDA)
+  std::mutex mutex;    // hooks may run on autograd's device threads (CUDA)
   // The accumulators are created on demand and held weakly by their tensors: keep them (and the hooks) alive.
   std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()))> accumulators;
   std::vector<uintptr_t> hook_keys;
@@ -48,7 +48,8 @@ struct GradientReducer::State {
 
   // The bucket's buffer, allocated (zeros) the first time.
   at::Tensor& buffer(Bucket& bucket) {
-    if (!bucket.flat.defined()) bucket.flat = at::zeros({bucket.numel}, params[bucket.params.front()].options().requires_grad(false));
+    if (!bucket.flat.defined())
+      bucket.flat = at::zeros({bucket.numel}, params[bucket.params.front()].options().requires_grad(false));
     return bucket.flat;
   }
 
@@ -72,8 +73,10 @@ struct GradientReducer::State {
       at::Tensor view = view_of(bucket, i);
       const at::Tensor& g = p.grad();
       if (g.defined() && g.data_ptr() == view.data_ptr() && g.strides() == view.strides()) continue;
-      if (g.defined()) view.copy_(g);
-      else view.zero_();
+      if (g.defined())
+        view.copy_(g);
+      else
+        view.zero_();
       p.mutable_grad() = view;
       ++copied;
     }
@@ -129,7 +132,8 @@ class ReadyHook : public torch::autograd::FunctionPostHook {
 
 }  // namespace
 
-GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, const std::vector<at::Tensor>& params, int64_t bucket_bytes)
+GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, const std::vector<at::Tensor>& params,
+                                 int64_t bucket_bytes)
     : group_(std::move(group)), state_(std::make_shared<State>()) {
   State& s = *state_;
   s.group = group_;

@@ -3,8 +3,9 @@
 // backward produces their gradients); a hook on each parameter's gradient accumulator marks its gradient final,
 // and as soon as every gradient of the next bucket is final, the bucket's all-reduce is launched while backward goes
 // on with the earlier layers. The gradients are views of their bucket's buffer (DDP's gradient_as_bucket_view), so
-// backward accumulates into what is reduced and the mean lands in the gradients without copies. Buckets launch strictly in order, so every rank issues the same
-// collectives in the same order whatever order its hooks fire in. finish() then averages over the ranks.
+// backward accumulates into what is reduced and the mean lands in the gradients without copies. Buckets launch strictly
+// in order, so every rank issues the same collectives in the same order whatever order its hooks fire in. finish() then
+// averages over the ranks.
 //
 // With gradient accumulation only the step's last micro-batch is armed (DDP's no_sync for the others): the earlier
 // micro-batches accumulate locally and their sum is reduced once.
@@ -25,7 +26,8 @@ constexpr int64_t kDefaultBucketBytes = 25 * 1024 * 1024;
 class GradientReducer {
  public:
   // Registers the hooks on `params`' gradient accumulators (they stay registered until destruction).
-  GradientReducer(std::shared_ptr<ProcessGroup> group, const std::vector<at::Tensor>& params, int64_t bucket_bytes = kDefaultBucketBytes);
+  GradientReducer(std::shared_ptr<ProcessGroup> group, const std::vector<at::Tensor>& params,
+                  int64_t bucket_bytes = kDefaultBucketBytes);
   ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;

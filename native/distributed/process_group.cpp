@@ -73,9 +73,11 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master
 }  // namespace
 
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
-  if (options.world_size < 1) throw std::invalid_argument("worldSize must be >= 1, got " + std::to_string(options.world_size));
+  if (options.world_size < 1)
+    throw std::invalid_argument("worldSize must be >= 1, got " + std::to_string(options.world_size));
   if (options.rank < 0 || options.rank >= options.world_size) {
-    throw std::invalid_argument("rank must be in [0, " + std::to_string(options.world_size) + "), got " + std::to_string(options.rank));
+    throw std::invalid_argument("rank must be in [0, " + std::to_string(options.world_size) + "), got " +
+                                std::to_string(options.rank));
   }
   const std::string where = options.master_addr + ":" + std::to_string(options.master_port);
   try {
@@ -91,21 +93,24 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
   } catch (const std::exception& e) {
     throw std::runtime_error("distributed rendezvous failed for rank " + std::to_string(options.rank) + " of " +
                              std::to_string(options.world_size) + " at " + where + " (timeout " +
-                             std::to_string(options.timeout.count()) + " ms; is the master reachable and did all ranks start?): " +
-                             describe(e));
+                             std::to_string(options.timeout.count()) +
+                             " ms; is the master reachable and did all ranks start?): " + describe(e));
   }
   try {
     if (options.backend == "gloo") {
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
       gloo_options->devices.push_back(gloo_device(options.master_addr));
-      impl_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, options.rank, options.world_size, gloo_options);
+      impl_->backend =
+          c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, options.rank, options.world_size, gloo_options);
     } else if (options.backend == "nccl") {
 #ifdef BERT_TRAINER_NCCL
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
       nccl_options->timeout = options.timeout;
-      impl_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, options.rank, options.world_size, nccl_options);
+      impl_->backend =
+          c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, options.rank, options.world_size, nccl_options);
 #else
-      throw std::invalid_argument("backend 'nccl' is not available in this build (LibTorch without NCCL or without CUDA); use 'gloo'");
+      throw std::invalid_argument(
+          "backend 'nccl' is not available in this build (LibTorch without NCCL or without CUDA); use 'gloo'");
 #endif
     } else {
       throw std::invalid_argument("backend must be 'gloo' or 'nccl', got '" + options.backend + "'");
@@ -114,10 +119,11 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     throw;
   } catch (const std::exception& e) {
     // Gloo and NCCL exchange their addresses through the store here, so a rank that never started shows up now.
-    throw std::runtime_error("distributed rendezvous failed for rank " + std::to_string(options.rank) + " of " +
-                             std::to_string(options.world_size) + " at " + where + " (timeout " + std::to_string(options.timeout.count()) +
-                             " ms; did all " + std::to_string(options.world_size) + " ranks start, with the same master address and port?): " +
-                             options.backend + ": " + describe(e));
+    throw std::runtime_error(
+        "distributed rendezvous failed for rank " + std::to_string(options.rank) + " of " +
+        std::to_string(options.world_size) + " at " + where + " (timeout " + std::to_string(options.timeout.count()) +
+        " ms; did all " + std::to_string(options.world_size) +
+        " ranks start, with the same master address and port?): " + options.backend + ": " + describe(e));
   }
 }
 
@@ -161,7 +167,8 @@ namespace {
 
 class PendingWork : public ProcessGroup::Pending {
  public:
-  PendingWork(c10::intrusive_ptr<c10d::Work> work, std::vector<at::Tensor> tensors, std::function<void(const std::exception&)> fail)
+  PendingWork(c10::intrusive_ptr<c10d::Work> work, std::vector<at::Tensor> tensors,
+              std::function<void(const std::exception&)> fail)
       : work_(std::move(work)), tensors_(std::move(tensors)), fail_(std::move(fail)) {}
   void wait() override {
     try {
@@ -179,14 +186,16 @@ class PendingWork : public ProcessGroup::Pending {
 
 }  // namespace
 
-std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor& tensor, const std::string& what) {
+std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor& tensor,
+                                                                          const std::string& what) {
   try {
     c10d::AllreduceOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
     opts.timeout = options_.timeout;
     std::vector<at::Tensor> tensors{tensor};
     auto work = impl_->backend->allreduce(tensors, opts);
-    return std::make_unique<PendingWork>(std::move(work), std::move(tensors), [this, what](const std::exception& e) { fail(what, e); });
+    return std::make_unique<PendingWork>(std::move(work), std::move(tensors),
+                                         [this, what](const std::exception& e) { fail(what, e); });
   } catch (const std::exception& e) {
     fail(what, e);
   }
@@ -232,16 +241,24 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
       "with Gloo (on Debian: apt-get install libgloo-dev, then rebuild with `npm rebuild bert-trainer`)");
 }
 ProcessGroup::~ProcessGroup() = default;
-void ProcessGroup::fail(const std::string& what, const std::exception& e) const { throw std::runtime_error(what + ": " + describe(e)); }
-void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>&, const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
-void ProcessGroup::all_reduce_host(std::vector<double>&, const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
+void ProcessGroup::fail(const std::string& what, const std::exception& e) const {
+  throw std::runtime_error(what + ": " + describe(e));
+}
+void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>&, const std::string& what) {
+  throw std::logic_error(what + ": no distributed support");
+}
+void ProcessGroup::all_reduce_host(std::vector<double>&, const std::string& what) {
+  throw std::logic_error(what + ": no distributed support");
+}
 std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor&, const std::string& what) {
   throw std::logic_error(what + ": no distributed support");
 }
 void ProcessGroup::all_reduce_sum_many(std::vector<std::vector<at::Tensor>>&, const std::string& what) {
   throw std::logic_error(what + ": no distributed support");
 }
-void ProcessGroup::broadcast(std::vector<at::Tensor>&, int, const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
+void ProcessGroup::broadcast(std::vector<at::Tensor>&, int, const std::string& what) {
+  throw std::logic_error(what + ": no distributed support");
+}
 void ProcessGroup::barrier(const std::string& what) { throw std::logic_error(what + ": no distributed support"); }
 
 #endif

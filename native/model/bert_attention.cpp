@@ -50,9 +50,10 @@ at::Tensor BertSelfAttentionImpl::forward_fused(const at::Tensor& queries_from, 
   auto v = split_heads(linear(value, hidden), seq_len);
   // PyTorch's fused kernels (flash / memory-efficient), what transformers' "sdpa" attention runs. The padding mask
   // goes in as booleans (true: attend), exact in every precision; dropout on the probabilities is inside the kernel.
-  auto attend = additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;  // [B, 1, 1, S]
+  auto attend =
+      additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;         // [B, 1, 1, S]
   auto context = at::scaled_dot_product_attention(q, k, v, attend, is_training() ? dropout->p : 0.0);  // [B, nh, Q, hd]
-  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});  // [B, Q, H]
+  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});                      // [B, Q, H]
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& config) {

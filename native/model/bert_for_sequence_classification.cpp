@@ -14,7 +14,7 @@ BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertC
 at::Tensor BertForSequenceClassificationImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                                       const at::Tensor& token_type_ids) {
   auto pooled = bert->pooled_output(input_ids, attention_mask, token_type_ids);  // [B, H]: only what is read
-  return linear(classifier, dropout(pooled));                                           // [B, num_labels]
+  return linear(classifier, dropout(pooled));                                    // [B, num_labels]
 }
 
 }  // namespace bert

@@ -39,17 +39,20 @@ at::Tensor BertLayerImpl::forward_first_positions(const at::Tensor& hidden, cons
   const int64_t seq_len = hidden.size(1);
   auto& self_output = *attention->output;
   auto context = attention->self(hidden, additive_mask).narrow(1, 0, positions);  // [B, P, H]
-  auto projected = first_positions_dropout(first_positions_linear(context, self_output.dense, seq_len), self_output.dropout, seq_len);
-  auto attended = first_positions_layer_norm(projected + hidden.narrow(1, 0, positions), self_output.LayerNorm, seq_len);
-  auto inner = apply_activation(intermediate->activation, first_positions_linear(attended, intermediate->dense, seq_len));  // [B, P, I]
+  auto projected = first_positions_dropout(first_positions_linear(context, self_output.dense, seq_len),
+                                           self_output.dropout, seq_len);
+  auto attended =
+      first_positions_layer_norm(projected + hidden.narrow(1, 0, positions), self_output.LayerNorm, seq_len);
+  auto inner = apply_activation(intermediate->activation,
+                                first_positions_linear(attended, intermediate->dense, seq_len));  // [B, P, I]
   auto out = first_positions_dropout(first_positions_linear(inner, output->dense, seq_len), output->dropout, seq_len);
   return first_positions_layer_norm(out + attended, output->LayerNorm, seq_len);  // [B, P, H]
 }
 
 at::Tensor BertLayerImpl::forward_first_position_fused(const at::Tensor& hidden, const at::Tensor& additive_mask) {
-  auto first = hidden.narrow(1, 0, 1);                                                   // [B, 1, H]
+  auto first = hidden.narrow(1, 0, 1);                                                                     // [B, 1, H]
   auto attended = attention->output(attention->self->forward_fused(first, hidden, additive_mask), first);  // [B, 1, H]
-  return output(intermediate(attended), attended);                                       // [B, 1, H]
+  return output(intermediate(attended), attended);                                                         // [B, 1, H]
 }
 
 }  // namespace bert

@@ -24,7 +24,8 @@ at::Tensor BertEncoderImpl::forward_first_positions(at::Tensor hidden, const at:
   if (layers == 0) return hidden;
   for (size_t i = 0; i + 1 < layers; ++i) hidden = layer[i]->as<BertLayerImpl>()->forward(hidden, additive_mask);
   auto* last = layer[layers - 1]->as<BertLayerImpl>();
-  if (uses_fused_attention(hidden.device())) return last->forward_first_position_fused(hidden, additive_mask);  // [B, 1, H]
+  if (uses_fused_attention(hidden.device()))
+    return last->forward_first_position_fused(hidden, additive_mask);  // [B, 1, H]
   const int64_t positions = first_positions_to_compute(hidden.size(0), hidden.size(1), hidden.size(2),
                                                        last->intermediate->dense->weight.size(0));
   if (positions >= hidden.size(1)) return last->forward(hidden, additive_mask);
@@ -85,8 +86,8 @@ at::Tensor BertModelImpl::pooled_output(const at::Tensor& input_ids, const at::T
   // On the CPU, fp32 only: under autocast the bit-for-bit argument (first_positions.h) is not made, so that runs the
   // whole layer. The fused path (GPUs) takes any precision (BertLayerImpl::forward_first_position_fused).
   const bool cpu = !uses_fused_attention(input_ids.device());
-  if (!first_positions_enabled() ||
-      (cpu && (at::autocast::is_autocast_enabled(at::kCPU) || embeddings->word_embeddings->weight.scalar_type() != at::kFloat))) {
+  if (!first_positions_enabled() || (cpu && (at::autocast::is_autocast_enabled(at::kCPU) ||
+                                             embeddings->word_embeddings->weight.scalar_type() != at::kFloat))) {
     return forward(input_ids, attention_mask, token_type_ids).pooler_output;
   }
   auto in = encoder_inputs(embeddings, input_ids, attention_mask, token_type_ids);

@@ -41,10 +41,12 @@ struct BertModelImpl : torch::nn::Module {
 
   // input_ids: [B, S] int64; attention_mask: [B, S] (1 attend, 0 pad) or undefined for all ones;
   // token_type_ids: [B, S] int64 or undefined for zeros.
-  BertModelOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
+  BertModelOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                          const at::Tensor& token_type_ids);
   // The pooler output alone ([B, H]), equal to forward()'s, with the last layer computed for the positions the pooler
   // reads (fp32 on the CPU; elsewhere forward() itself).
-  at::Tensor pooled_output(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
+  at::Tensor pooled_output(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                           const at::Tensor& token_type_ids);
 
   BertConfig config;
   BertEmbeddings embeddings{nullptr};

@@ -51,7 +51,8 @@ __attribute__((target("avx2"))) void dropout_chunk_f32_avx2(uint64_t block, uint
                                                             bool* keep_mask, uint32_t drop_below, float scale) {
   alignas(32) uint32_t words[32];
   philox4x32_10_x8(block, key, words);
-  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));  // unsigned compare via signed on flipped words
+  const __m256i sign =
+      _mm256_set1_epi32(static_cast<int>(0x80000000u));  // unsigned compare via signed on flipped words
   const __m256i threshold = _mm256_set1_epi32(static_cast<int>(drop_below ^ 0x80000000u));
   const __m256 scale8 = _mm256_set1_ps(scale);
   for (int k = 0; k < 4; ++k) {
@@ -65,7 +66,8 @@ __attribute__((target("avx2"))) void dropout_chunk_f32_avx2(uint64_t block, uint
 
 // grad_in[i] = grad_out[i] * (keep[i] · scale) for i in [begin, end - (end - begin) % 8); returns where it stopped.
 __attribute__((target("avx2"))) int64_t dropout_backward_f32_avx2(const float* grad_out, const bool* keep_mask,
-                                                                  float* grad_in, int64_t begin, int64_t end, float scale) {
+                                                                  float* grad_in, int64_t begin, int64_t end,
+                                                                  float scale) {
   const __m256 scale8 = _mm256_set1_ps(scale);
   int64_t i = begin;
   for (; i + 8 <= end; i += 8) {
@@ -102,7 +104,8 @@ void dropout_span(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t count
       constexpr bool f32 = std::is_same<scalar_t, float>::value;
       if constexpr (f32) {
         if (d.drop_below <= 0xFFFFFFFFull) {
-          dropout_chunk_f32_avx2(block, d.key, x + i, y + i, keep_mask + i, static_cast<uint32_t>(d.drop_below), d.scale);
+          dropout_chunk_f32_avx2(block, d.key, x + i, y + i, keep_mask + i, static_cast<uint32_t>(d.drop_below),
+                                 d.scale);
           i += 32;
           continue;
         }
@@ -123,7 +126,8 @@ void dropout_span(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t count
 
 // The whole tensor: element i is stream element i.
 template <typename scalar_t>
-void dropout_forward_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t n, const DropoutDraw<scalar_t>& d) {
+void dropout_forward_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_t n,
+                            const DropoutDraw<scalar_t>& d) {
   const int64_t blocks = (n + 3) / 4;  // one Philox call gives 4 words: 4 elements
   at::parallel_for(0, blocks, kGrainBlocks, [&](int64_t begin, int64_t end) {
     const int64_t first = begin * 4;
@@ -145,7 +149,8 @@ void dropout_rows_kernel(const scalar_t* x, scalar_t* y, bool* keep_mask, int64_
 }
 
 template <typename scalar_t>
-void dropout_backward_kernel(const scalar_t* grad_out, const bool* keep_mask, scalar_t* grad_in, int64_t n, scalar_t scale) {
+void dropout_backward_kernel(const scalar_t* grad_out, const bool* keep_mask, scalar_t* grad_in, int64_t n,
+                             scalar_t scale) {
   // grad · (0 or 1/(1-p)), as PyTorch's backward multiplies by its mask.
   const bool wide = cpu_has_avx2();
   at::parallel_for(0, n, kGrainBlocks * 4, [&](int64_t begin, int64_t end) {
@@ -181,9 +186,11 @@ struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFun
     const auto reservation = generator->reserve(static_cast<uint64_t>((stream_elements + 3) / 4));
     const uint64_t drop_below = static_cast<uint64_t>(std::llround(p * 4294967296.0));  // p · 2^32
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "philox_dropout", [&] {
-      const DropoutDraw<scalar_t> draw{reservation.key, reservation.first_block, drop_below, keep_scale<scalar_t>(p), cpu_has_avx2()};
+      const DropoutDraw<scalar_t> draw{reservation.key, reservation.first_block, drop_below, keep_scale<scalar_t>(p),
+                                       cpu_has_avx2()};
       if (row_stride == 0) {
-        dropout_forward_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), n, draw);
+        dropout_forward_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), n,
+                                         draw);
       } else {
         dropout_rows_kernel<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), keep.data_ptr<bool>(), rows,
                                       row_length, row_stride, draw);

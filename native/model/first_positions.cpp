@@ -25,7 +25,8 @@ at::Tensor pad_positions(const at::Tensor& rows, int64_t seq_len) {
 
 bool needs_graph(std::initializer_list<at::Tensor> tensors) {
   if (!at::GradMode::is_enabled()) return false;
-  return std::any_of(tensors.begin(), tensors.end(), [](const at::Tensor& t) { return t.defined() && t.requires_grad(); });
+  return std::any_of(tensors.begin(), tensors.end(),
+                     [](const at::Tensor& t) { return t.defined() && t.requires_grad(); });
 }
 
 struct FirstPositionsLinear : public torch::autograd::Function<FirstPositionsLinear> {
@@ -93,14 +94,16 @@ int64_t first_positions_to_compute(int64_t batch, int64_t seq_len, int64_t hidde
   const double per_row = static_cast<double>(hidden) * static_cast<double>(std::min(hidden, intermediate));
   if (static_cast<double>(batch) * static_cast<double>(seq_len) * per_row <= kSmallGemmLimit) return seq_len;
   int64_t positions = 1;
-  while (positions < seq_len && static_cast<double>(batch) * static_cast<double>(positions) * per_row <= kSmallGemmLimit) {
+  while (positions < seq_len &&
+         static_cast<double>(batch) * static_cast<double>(positions) * per_row <= kSmallGemmLimit) {
     ++positions;
   }
   return positions;
 }
 
 at::Tensor first_positions_linear(const at::Tensor& rows, const torch::nn::Linear& layer, int64_t seq_len) {
-  if (!needs_graph({rows, layer->weight, layer->bias})) return at::linear(rows.contiguous(), layer->weight, layer->bias);
+  if (!needs_graph({rows, layer->weight, layer->bias}))
+    return at::linear(rows.contiguous(), layer->weight, layer->bias);
   return FirstPositionsLinear::apply(rows, layer->weight, layer->bias, seq_len);
 }
 
@@ -115,7 +118,8 @@ at::Tensor first_positions_layer_norm(const at::Tensor& rows, const torch::nn::L
 at::Tensor first_positions_dropout(const at::Tensor& rows, Dropout& dropout, int64_t seq_len) {
   const int64_t batch = rows.size(0), positions = rows.size(1), width = rows.size(2);
   // Sequence b's rows are elements [b·S·C, b·S·C + P·C) of the full [B, S, C] tensor.
-  return dropout->forward_rows(rows.reshape({batch, positions * width}), seq_len * width).view({batch, positions, width});
+  return dropout->forward_rows(rows.reshape({batch, positions * width}), seq_len * width)
+      .view({batch, positions, width});
 }
 
 }  // namespace bert

@@ -50,9 +50,9 @@ at::Tensor parallel_head_mm(const at::Tensor& a, const at::Tensor& b, double alp
         for (int64_t r = 0; r < m; ++r) std::memcpy(c + r * ldc, rows + (add_rows == 1 ? 0 : r * n), sizeof(float) * n);
       }
       const float beta = add_data ? 1.0f : 0.0f;
-      if (direct && row_major_sgemm(m, n, k, static_cast<float>(alpha), a_data + s * a.stride(0) + h * a.stride(1), a.stride(2),
-                                    a.stride(3), b_data + s * b.stride(0) + h * b.stride(1), b.stride(2), b.stride(3),
-                                    beta, c, ldc)) {
+      if (direct && row_major_sgemm(m, n, k, static_cast<float>(alpha), a_data + s * a.stride(0) + h * a.stride(1),
+                                    a.stride(2), a.stride(3), b_data + s * b.stride(0) + h * b.stride(1), b.stride(2),
+                                    b.stride(3), beta, c, ldc)) {
         continue;
       }
       at::Tensor slice = out.select(0, s).select(0, h);
@@ -68,9 +68,7 @@ at::Tensor parallel_head_mm(const at::Tensor& a, const at::Tensor& b, double alp
 }
 
 // A matrix BLAS can read in place: one of its last two strides is 1.
-at::Tensor blas_ready(const at::Tensor& x) {
-  return (x.stride(-1) == 1 || x.stride(-2) == 1) ? x : x.contiguous();
-}
+at::Tensor blas_ready(const at::Tensor& x) { return (x.stride(-1) == 1 || x.stride(-2) == 1) ? x : x.contiguous(); }
 
 // Which attention product a HeadMatmulFunction computes, for the layouts of its result and gradients (see
 // parallel_head_mm's `interleaved`): the gradients that flow back into a head-split [B, S, hidden] activation (q, k,
@@ -145,7 +143,8 @@ bool power_of_two(double x) {
   return x > 0 && std::frexp(x, &exponent) == 0.5;
 }
 
-at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k_t, double scale_divisor, const at::Tensor& additive_mask) {
+at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k_t, double scale_divisor,
+                            const at::Tensor& additive_mask) {
   const bool fused = plain_fp32_cpu(q, k_t) && power_of_two(scale_divisor) && additive_mask.device().is_cpu() &&
                      additive_mask.scalar_type() == at::kFloat && additive_mask.dim() == 4 &&
                      additive_mask.size(0) == q.size(0) && additive_mask.size(1) == 1 &&

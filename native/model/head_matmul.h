@@ -28,6 +28,7 @@ at::Tensor head_matmul(const at::Tensor& a, const at::Tensor& b);
 // view; the gradient of v comes back in the same layout. Values identical to head_matmul's.
 at::Tensor attention_context(const at::Tensor& probs, const at::Tensor& v);
 
-at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k_t, double scale_divisor, const at::Tensor& additive_mask);
+at::Tensor attention_scores(const at::Tensor& q, const at::Tensor& k_t, double scale_divisor,
+                            const at::Tensor& additive_mask);
 
 }  // namespace bert

@@ -10,6 +10,7 @@
 namespace bert {
 
 // `generator` makes the draw reproducible from a seed without touching the global RNG.
-void init_bert_weights(torch::nn::Module& module, double initializer_range, c10::optional<at::Generator> generator = c10::nullopt);
+void init_bert_weights(torch::nn::Module& module, double initializer_range,
+                       c10::optional<at::Generator> generator = c10::nullopt);
 
 }  // namespace bert

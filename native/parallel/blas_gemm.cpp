@@ -65,9 +65,10 @@ bool row_major_sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* 
     ld_second = k;
   }
   // at::native::cpublas's use_blas_gemm
-  if (!(fits_int(bm) && fits_int(bn) && fits_int(k) && fits_int(ld_first) && fits_int(ld_second) && fits_int(ldc))) return false;
-  if (!(ld_first >= std::max<int64_t>(1, trans_first ? k : bm) && ld_second >= std::max<int64_t>(1, trans_second ? bn : k) &&
-        ldc >= std::max<int64_t>(1, bm))) {
+  if (!(fits_int(bm) && fits_int(bn) && fits_int(k) && fits_int(ld_first) && fits_int(ld_second) && fits_int(ldc)))
+    return false;
+  if (!(ld_first >= std::max<int64_t>(1, trans_first ? k : bm) &&
+        ld_second >= std::max<int64_t>(1, trans_second ? bn : k) && ldc >= std::max<int64_t>(1, bm))) {
     return false;
   }
   const char ta = trans_first ? 't' : 'n', tb = trans_second ? 't' : 'n';

@@ -28,7 +28,8 @@ AdamW::AdamW(std::vector<Group> groups, AdamWOptions options) : groups_(std::mov
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous()) fused_cpu_ = false;
-      if (!p.device().is_cuda() || p.scalar_type() != at::kFloat || p.device() != groups_[0].params[0].device()) fused_device_ = false;
+      if (!p.device().is_cuda() || p.scalar_type() != at::kFloat || p.device() != groups_[0].params[0].device())
+        fused_device_ = false;
     }
   }
   if (fused_device_) {
@@ -99,7 +100,8 @@ void AdamW::step(double lr, const at::Tensor& grad_scale, const at::Tensor& foun
       s.eps = static_cast<float>(options_.eps);
       s.neg_step_size = static_cast<float>(-step_size);
       for (size_t i = 0; i < params.size(); ++i) {
-        const at::Tensor grad = grads[i].scalar_type() == at::kFloat ? grads[i].contiguous() : grads[i].to(at::kFloat).contiguous();
+        const at::Tensor grad =
+            grads[i].scalar_type() == at::kFloat ? grads[i].contiguous() : grads[i].to(at::kFloat).contiguous();
         adamw_step_cpu(params[i].data_ptr<float>(), grad.data_ptr<float>(), exp_avgs[i].data_ptr<float>(),
                        exp_avg_sqs[i].data_ptr<float>(), params[i].numel(), s);
       }
@@ -135,8 +137,9 @@ void AdamW::fused_device_step(double lr, const at::Tensor& grad_scale, const at:
     auto &params = t.params, &grads = t.grads, &exp_avgs = t.exp_avgs, &exp_avg_sqs = t.exp_avg_sqs, &steps = t.steps;
     if (grad_scale.defined()) at::_foreach_mul_(grads, grad_scale);  // the clipping coefficient, on the device
     at::_foreach_add_(steps, 1.0);
-    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1, options_.beta2,
-                      groups_[g].weight_decay, options_.eps, /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/c10::nullopt,
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1,
+                      options_.beta2, groups_[g].weight_decay, options_.eps, /*amsgrad=*/false, /*maximize=*/false,
+                      /*grad_scale=*/c10::nullopt,
                       found_inf.defined() ? c10::optional<at::Tensor>(found_inf) : c10::nullopt);
     if (found_inf.defined()) at::_foreach_sub_(steps, std::vector<at::Tensor>(steps.size(), found_inf.reshape({})));
   }

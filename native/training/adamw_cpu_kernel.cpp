@@ -26,21 +26,22 @@ inline float exp_avg_update(float m, float g, const AdamWStepScalars& s) {
 #endif
 }
 
-void step_scalar(float* p, const float* grad, float* m, float* v, int64_t begin, int64_t end, const AdamWStepScalars& s) {
+void step_scalar(float* p, const float* grad, float* m, float* v, int64_t begin, int64_t end,
+                 const AdamWStepScalars& s) {
   for (int64_t i = begin; i < end; ++i) {
     const float g = s.scale_grad ? grad[i] * s.grad_scale : grad[i];
     float param = s.apply_decay ? p[i] * s.decay : p[i];
     const float ma = exp_avg_update(m[i], g, s);
-    const float va = v[i] * s.beta2 + s.one_minus_beta2 * g * g;     // addcmul_: self + (value · t1) · t2
+    const float va = v[i] * s.beta2 + s.one_minus_beta2 * g * g;  // addcmul_: self + (value · t1) · t2
     const float denom = std::sqrt(va) / s.bias_correction2_sqrt + s.eps;
-    param = param + s.neg_step_size * ma / denom;                     // addcdiv_: self + (value · t1) / t2
+    param = param + s.neg_step_size * ma / denom;  // addcdiv_: self + (value · t1) / t2
     p[i] = param, m[i] = ma, v[i] = va;
   }
 }
 
 #ifdef BERT_ADAMW_AVX2
 __attribute__((target("avx2,fma"))) void step_avx2(float* p, const float* grad, float* m, float* v, int64_t begin,
-                                                     int64_t end, const AdamWStepScalars& s) {
+                                                   int64_t end, const AdamWStepScalars& s) {
   const __m256 grad_scale = _mm256_set1_ps(s.grad_scale), decay = _mm256_set1_ps(s.decay);
   const __m256 beta1 = _mm256_set1_ps(s.beta1), one_minus_beta1 = _mm256_set1_ps(s.one_minus_beta1);
   const __m256 beta2 = _mm256_set1_ps(s.beta2), one_minus_beta2 = _mm256_set1_ps(s.one_minus_beta2);
@@ -54,9 +55,8 @@ __attribute__((target("avx2,fma"))) void step_avx2(float* p, const float* grad, 
     if (s.apply_decay) param = _mm256_mul_ps(param, decay);
     const __m256 m0 = _mm256_loadu_ps(m + i);
 #if TORCH_VERSION_MAJOR >= 2
-    const __m256 ma = s.one_minus_beta1 < 0.5f
-                          ? _mm256_fmadd_ps(one_minus_beta1, _mm256_sub_ps(g, m0), m0)
-                          : _mm256_fnmadd_ps(beta1, _mm256_sub_ps(g, m0), g);
+    const __m256 ma = s.one_minus_beta1 < 0.5f ? _mm256_fmadd_ps(one_minus_beta1, _mm256_sub_ps(g, m0), m0)
+                                               : _mm256_fnmadd_ps(beta1, _mm256_sub_ps(g, m0), g);
 #else
     const __m256 ma = _mm256_fmadd_ps(g, one_minus_beta1, _mm256_mul_ps(m0, beta1));
 #endif
@@ -79,7 +79,8 @@ bool cpu_has_avx2_fma() {
 
 }  // namespace
 
-void adamw_step_cpu(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n, const AdamWStepScalars& s) {
+void adamw_step_cpu(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                    const AdamWStepScalars& s) {
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
 #ifdef BERT_ADAMW_AVX2
     if (cpu_has_avx2_fma()) return step_avx2(param, grad, exp_avg, exp_avg_sq, begin, end, s);

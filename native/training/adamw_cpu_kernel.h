@@ -8,18 +8,19 @@
 namespace bert {
 
 struct AdamWStepScalars {
-  float grad_scale;         // the clipping coefficient (1 when not clipping): grad.mul_(coef) first
+  float grad_scale;  // the clipping coefficient (1 when not clipping): grad.mul_(coef) first
   bool scale_grad;
-  float decay;              // 1 - lr · weight_decay: param.mul_(decay)
-  bool apply_decay;         // weight_decay != 0
+  float decay;       // 1 - lr · weight_decay: param.mul_(decay)
+  bool apply_decay;  // weight_decay != 0
   float beta1, one_minus_beta1;
   float beta2, one_minus_beta2;
   float bias_correction2_sqrt;
   float eps;
-  float neg_step_size;      // -lr / bias_correction1
+  float neg_step_size;  // -lr / bias_correction1
 };
 
 // All four arrays hold n contiguous floats; param, exp_avg and exp_avg_sq are updated in place. Parallel over n.
-void adamw_step_cpu(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n, const AdamWStepScalars& s);
+void adamw_step_cpu(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                    const AdamWStepScalars& s);
 
 }  // namespace bert

@@ -9,7 +9,9 @@ GradScaler::GradScaler(at::Device device, GradScalerOptions options) : options_(
   growth_tracker_ = at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device));
 }
 
-at::Tensor GradScaler::scale_loss(const at::Tensor& loss) const { return loss * scale_.to(loss.scalar_type()).squeeze(); }
+at::Tensor GradScaler::scale_loss(const at::Tensor& loss) const {
+  return loss * scale_.to(loss.scalar_type()).squeeze();
+}
 
 at::Tensor GradScaler::unscale(const std::vector<at::Tensor>& grads) const {
   c10::NoGradGuard no_grad;

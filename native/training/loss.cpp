@@ -12,7 +12,8 @@ LossKind parse_loss_kind(const std::string& name) {
                               "' is not one of single_label_classification, multi_label_classification, regression");
 }
 
-at::Tensor compute_loss(LossKind kind, const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& class_weights) {
+at::Tensor compute_loss(LossKind kind, const at::Tensor& logits, const at::Tensor& labels,
+                        const at::Tensor& class_weights) {
   switch (kind) {
     case LossKind::CrossEntropy:
       // CrossEntropyLoss(weight)(logits.view(-1, L), labels.view(-1)); with weights the mean is weighted, as in torch.

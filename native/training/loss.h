@@ -17,6 +17,7 @@ enum class LossKind {
 LossKind parse_loss_kind(const std::string& name);
 
 // logits [B, L]; labels as above; class_weights [L] or undefined (cross-entropy only) -> scalar mean loss.
-at::Tensor compute_loss(LossKind kind, const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& class_weights);
+at::Tensor compute_loss(LossKind kind, const at::Tensor& logits, const at::Tensor& labels,
+                        const at::Tensor& class_weights);
 
 }  // namespace bert

@@ -23,7 +23,11 @@ function applyBenchThreadEnv(mode) {
 /** One line naming the thread-waiting settings of this run, for the result tables. */
 function threadEnvLabel(m) {
   const env = m.ompEnv || {};
-  const omp = env.GOMP_SPINCOUNT ? `GOMP_SPINCOUNT=${env.GOMP_SPINCOUNT}` : env.OMP_WAIT_POLICY ? `OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}` : 'libgomp default spinning';
+  const omp = env.GOMP_SPINCOUNT
+    ? `GOMP_SPINCOUNT=${env.GOMP_SPINCOUNT}`
+    : env.OMP_WAIT_POLICY
+      ? `OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}`
+      : 'libgomp default spinning';
   const blas = env.OPENBLAS_THREAD_TIMEOUT ? `OPENBLAS_THREAD_TIMEOUT=${env.OPENBLAS_THREAD_TIMEOUT}` : 'OpenBLAS default thread timeout';
   return `${omp}, ${blas}`;
 }
@@ -57,7 +61,10 @@ function integerArg(value, name, min) {
 
 /** A comma-separated flag value whose items are all in `allowed` (RangeError naming the flag otherwise). */
 function listArg(value, allowed, name) {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const x of items) if (!allowed.includes(x)) throw new RangeError(`${name}: unknown ${x} (${allowed.join(', ')})`);
   if (items.length === 0) throw new RangeError(`${name} is empty`);
   return items;
@@ -108,7 +115,10 @@ function uptimeLine() {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim();
   } catch {
-    return `load average: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}`;
+    return `load average: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ')}`;
   }
 }
 
@@ -126,7 +136,8 @@ function machineInfo(root, native, threads, pythonTorch = null) {
   try {
     for (const line of execFileSync('lscpu', { encoding: 'utf8' }).split('\n')) {
       const m = /^([^:]+):\s+(.*)$/.exec(line);
-      if (m && ['Model name', 'Thread(s) per core', 'Core(s) per socket', 'Socket(s)', 'Hypervisor vendor', 'L2 cache', 'L3 cache'].includes(m[1])) lscpu[m[1]] = m[2];
+      if (m && ['Model name', 'Thread(s) per core', 'Core(s) per socket', 'Socket(s)', 'Hypervisor vendor', 'L2 cache', 'L3 cache'].includes(m[1]))
+        lscpu[m[1]] = m[2];
     }
   } catch {
     lscpu = {};
@@ -186,7 +197,25 @@ function writeDropoutFreeDir(from, to) {
 function headerComment(file) {
   const lines = fs.readFileSync(file, 'utf8').split('\n').slice(1);
   const end = lines.findIndex((l) => !l.startsWith('//'));
-  return `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
+  return `${lines
+    .slice(0, end)
+    .map((l) => l.replace(/^\/\/ ?/, ''))
+    .join('\n')}\n`;
 }
 
-module.exports = { defaultPython, flagsOf, integerArg, listArg, sharedFlag, median, relDiff, uptimeLine, procStatusKiB, machineInfo, writeDropoutFreeDir, headerComment, applyBenchThreadEnv, threadEnvLabel };
+module.exports = {
+  defaultPython,
+  flagsOf,
+  integerArg,
+  listArg,
+  sharedFlag,
+  median,
+  relDiff,
+  uptimeLine,
+  procStatusKiB,
+  machineInfo,
+  writeDropoutFreeDir,
+  headerComment,
+  applyBenchThreadEnv,
+  threadEnvLabel,
+};

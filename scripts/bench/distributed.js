@@ -39,10 +39,17 @@ function parseArgs(argv) {
   if (argv.includes('--help') || argv.includes('-h')) return { help: true };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
-    if (!(key in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((k) => `--${k}`).join(', ')})`);
+    if (!(key in o))
+      throw new Error(
+        `unknown option ${argv[i]} (known: ${Object.keys(o)
+          .map((k) => `--${k}`)
+          .join(', ')})`,
+      );
     if (key === 'config') o.config = argv[i + 1];
     else if (key === 'buckets') {
-      o.buckets = String(argv[i + 1]).split(',').map(Number);
+      o.buckets = String(argv[i + 1])
+        .split(',')
+        .map(Number);
       if (!o.buckets.every((b) => Number.isFinite(b) && b > 0)) throw new Error(`--buckets must be positive numbers of MiB, got ${argv[i + 1]}`);
     } else {
       o[key] = Number(argv[i + 1]);
@@ -108,7 +115,10 @@ async function worker(spec) {
   trainer.on('step', () => stamps.push(performance.now()));
   await trainer.fit(examples);
   await trainer.close();
-  const intervals = stamps.slice(spec.warmup).map((t, i, a) => (i > 0 ? t - a[i - 1] : NaN)).slice(1);
+  const intervals = stamps
+    .slice(spec.warmup)
+    .map((t, i, a) => (i > 0 ? t - a[i - 1] : NaN))
+    .slice(1);
   if (spec.result) fs.writeFileSync(spec.result, JSON.stringify({ stepMs: median(intervals), intervals, reduction: reductions[reductions.length - 1] }));
   model.dispose();
 }
@@ -117,7 +127,14 @@ async function worker(spec) {
 async function allReduceWorker(spec) {
   const { native } = require(path.join(ROOT, 'dist', 'native.js'));
   const group = new (native().ProcessGroup)();
-  await group.init({ rank: Number(process.env.RANK), worldSize: 2, masterAddr: '127.0.0.1', masterPort: Number(process.env.MASTER_PORT), timeoutMs: 60000, backend: 'gloo' });
+  await group.init({
+    rank: Number(process.env.RANK),
+    worldSize: 2,
+    masterAddr: '127.0.0.1',
+    masterPort: Number(process.env.MASTER_PORT),
+    timeoutMs: 60000,
+    backend: 'gloo',
+  });
   // The Float64Array path of allReduce: half as many elements as float32 gradients for the same bytes.
   const values = new Float64Array(Math.ceil(spec.gradientBytes / 8));
   const times = [];
@@ -149,7 +166,11 @@ async function twoProcesses(script, spec, tmp) {
   const result = path.join(tmp, `result-${Date.now()}.json`);
   await Promise.all(
     [0, 1].map((rank) =>
-      run(script, { ...spec, result: rank === 0 ? result : undefined }, { RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) }),
+      run(
+        script,
+        { ...spec, result: rank === 0 ? result : undefined },
+        { RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+      ),
     ),
   );
   return JSON.parse(fs.readFileSync(result, 'utf8'));
@@ -192,12 +213,19 @@ async function main() {
     }
     const allReduce = (await twoProcesses('--allreduce', { gradientBytes: weights, repeats: 5, threads: 1 }, tmp)).ms;
     const s = median(single);
-    const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-    console.log(`\n${o.config}, global batch ${2 * o.batch} x ${o.seq}, ${o.steps} timed steps after ${o.warmup}, ${o.rounds} rounds (medians); ` +
-      `${os.cpus().length} cores, load ${load}; gradients ${(weights / 2 ** 20).toFixed(1)} MiB\n`);
+    const load = os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
+    console.log(
+      `\n${o.config}, global batch ${2 * o.batch} x ${o.seq}, ${o.steps} timed steps after ${o.warmup}, ${o.rounds} rounds (medians); ` +
+        `${os.cpus().length} cores, load ${load}; gradients ${(weights / 2 ** 20).toFixed(1)} MiB\n`,
+    );
     console.log('| setup | step ms (per round) | median step ms | global samples/s |');
     console.log('|---|---|---|---|');
-    console.log(`| 1 process x 2 threads, batch ${2 * o.batch} | ${single.map((x) => x.toFixed(1)).join(', ')} | ${s.toFixed(1)} | ${((2 * o.batch * 1000) / s).toFixed(1)} |`);
+    console.log(
+      `| 1 process x 2 threads, batch ${2 * o.batch} | ${single.map((x) => x.toFixed(1)).join(', ')} | ${s.toFixed(1)} | ${((2 * o.batch * 1000) / s).toFixed(1)} |`,
+    );
     for (const [i, bucketCapMb] of o.buckets.entries()) {
       const d = median(ddp[i]);
       const r = reduction[i];

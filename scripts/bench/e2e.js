@@ -73,7 +73,22 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { applyBenchThreadEnv, defaultPython, flagsOf, integerArg, listArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const {
+  applyBenchThreadEnv,
+  defaultPython,
+  flagsOf,
+  integerArg,
+  listArg,
+  sharedFlag,
+  threadEnvLabel,
+  headerComment,
+  machineInfo,
+  median,
+  procStatusKiB,
+  relDiff,
+  uptimeLine,
+  writeDropoutFreeDir,
+} = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'e2e_reference.py');
@@ -93,14 +108,20 @@ const DIAGNOSTIC_RUNS = ['ours-pretokenized', 'recipe-fixed-order', 'ours-fixed-
 const DEFAULT_RUNS = ['recipe', 'ours', 'ours-ungrouped', 'ours-grouped'];
 const RECIPE_RUNS = ['recipe', 'recipe-fixed-order'];
 const OURS_RUNS = ['ours', 'ours-ungrouped', 'ours-grouped', 'ours-pretokenized', 'ours-fixed-order'];
-const RUN_OPTIONS = { ours: {}, 'ours-ungrouped': { groupByLength: false }, 'ours-grouped': { groupByLength: true }, 'ours-pretokenized': {}, 'ours-fixed-order': { groupByLength: false } };
+const RUN_OPTIONS = {
+  ours: {},
+  'ours-ungrouped': { groupByLength: false },
+  'ours-grouped': { groupByLength: true },
+  'ours-pretokenized': {},
+  'ours-fixed-order': { groupByLength: false },
+};
 const RUN_TITLES = {
   recipe: 'PyTorch recipe',
   ours: 'ours, defaults',
   'ours-ungrouped': 'ours, groupByLength false',
   'ours-grouped': 'ours, groupByLength true',
   'ours-pretokenized': 'ours, defaults, given token ids (diagnostic)',
-  'recipe-fixed-order': 'PyTorch recipe, dropout 0, ours\' data order (diagnostic)',
+  'recipe-fixed-order': "PyTorch recipe, dropout 0, ours' data order (diagnostic)",
   'ours-fixed-order': 'ours, groupByLength false, dropout 0 (diagnostic)',
 };
 /** The issue's targets: ours' wall time at most this share of the recipe's, at equal or better accuracy. */
@@ -304,8 +325,10 @@ async function runVariant(variant, ctx) {
   // Token lengths ([CLS] and [SEP] included, truncated at the max length).
   const lengthsOf = async (texts) => (await tokenizer.encode(texts, null, { padding: false, maxLength: h.maxLength })).inputIds.map((r) => r.length);
   out.tokens = { train: tokenStats(await lengthsOf(trainTexts), h.maxLength), heldOut: tokenStats(await lengthsOf(heldOutTexts), h.maxLength) };
-  log(`variant ${variant} (${VARIANTS[variant]}): training tokens median ${out.tokens.train.median}, p90 ${out.tokens.train.p90}, ` +
-    `max ${out.tokens.train.max}, ${(100 * out.tokens.train.atMaxLength).toFixed(1)}% at ${h.maxLength}`);
+  log(
+    `variant ${variant} (${VARIANTS[variant]}): training tokens median ${out.tokens.train.median}, p90 ${out.tokens.train.p90}, ` +
+      `max ${out.tokens.train.max}, ${(100 * out.tokens.train.atMaxLength).toFixed(1)}% at ${h.maxLength}`,
+  );
 
   // The recipe's tokenizer call, timed (median of 3): tokenizer(texts, padding=True, truncation=True, max_length=128).
   const recipeCall = (texts) => tokenizer.encode(texts, null, { padding: true, truncation: true, maxLength: h.maxLength });
@@ -329,7 +352,13 @@ async function runVariant(variant, ctx) {
 
   // The recipe's data file: its tokenizer output without the padding (rows are padded on the right; the mask says
   // where), which e2e_reference.py pads back to the set's longest. Labels as the model's ids.
-  const unpadded = (enc) => enc.inputIds.map((ids, i) => ids.slice(0, enc.attentionMask[i].reduce((s, m) => s + m, 0)));
+  const unpadded = (enc) =>
+    enc.inputIds.map((ids, i) =>
+      ids.slice(
+        0,
+        enc.attentionMask[i].reduce((s, m) => s + m, 0),
+      ),
+    );
   const recipeData = writeJson(path.join(tmp, `recipe-${variant}.json`), {
     padTokenId: tokenizer.padTokenId,
     train: { inputIds: unpadded(encoded.train), labels: splits.train.map((e) => label2id(e.label)) },
@@ -343,15 +372,34 @@ async function runVariant(variant, ctx) {
   // The same examples as token ids (the diagnostic run): the recipe's tokenizer output, unpadded.
   const tokenized = (enc, examples) => unpadded(enc).map((inputIds, i) => ({ inputIds, label: examples[i].label }));
   const oursTokenizedData = o.runs.includes('ours-pretokenized')
-    ? writeJson(path.join(tmp, `ours-tokenized-${variant}.json`), { train: tokenized(encoded.train, splits.train), eval: tokenized(encoded.heldOut, splits.heldOut) })
+    ? writeJson(path.join(tmp, `ours-tokenized-${variant}.json`), {
+        train: tokenized(encoded.train, splits.train),
+        eval: tokenized(encoded.heldOut, splits.heldOut),
+      })
     : undefined;
 
   // 1. Correctness with dropout 0.
   const oursCheck = await checkOurs(lib, checkDir, trainExamples, h);
-  const pyCheck = await runJson(o.python, [REFERENCE, 'check', writeJson(path.join(tmp, `check-${variant}.json`), {
-    modelDir: checkDir, dataFile: recipeData, threads: o.threads, seed: h.seed, batchSize: h.batchSize, learningRate: h.learningRate,
-    weightDecay: h.weightDecay, maxGradNorm: h.maxGradNorm, checkSteps: CHECK_STEPS, attention: h.recipeAttention,
-  })], env);
+  const pyCheck = await runJson(
+    o.python,
+    [
+      REFERENCE,
+      'check',
+      writeJson(path.join(tmp, `check-${variant}.json`), {
+        modelDir: checkDir,
+        dataFile: recipeData,
+        threads: o.threads,
+        seed: h.seed,
+        batchSize: h.batchSize,
+        learningRate: h.learningRate,
+        weightDecay: h.weightDecay,
+        maxGradNorm: h.maxGradNorm,
+        checkSteps: CHECK_STEPS,
+        attention: h.recipeAttention,
+      }),
+    ],
+    env,
+  );
   const check = {
     ours: oursCheck,
     recipe: pyCheck,
@@ -361,9 +409,11 @@ async function runVariant(variant, ctx) {
   };
   check.passed = check.lossRelDiff <= LOSS_TOLERANCE;
   out.check = check;
-  log(`variant ${variant}: check loss ours ${oursCheck.losses[0].toFixed(7)} recipe ${pyCheck.losses[0].toFixed(7)} (rel ${check.lossRelDiff.toExponential(2)}; ` +
-    `recipe rows padded to ${pyCheck.paddedLength}), grad norm rel ${check.gradNormRelDiff.toExponential(2)}, 2nd loss rel ${check.secondLossRelDiff.toExponential(2)}` +
-    `${check.passed ? '' : '  MISMATCH: no time reported'}`);
+  log(
+    `variant ${variant}: check loss ours ${oursCheck.losses[0].toFixed(7)} recipe ${pyCheck.losses[0].toFixed(7)} (rel ${check.lossRelDiff.toExponential(2)}; ` +
+      `recipe rows padded to ${pyCheck.paddedLength}), grad norm rel ${check.gradNormRelDiff.toExponential(2)}, 2nd loss rel ${check.secondLossRelDiff.toExponential(2)}` +
+      `${check.passed ? '' : '  MISMATCH: no time reported'}`,
+  );
   if (!check.passed) return out;
 
   // 2. The timed runs, one after the other, each in a fresh process.
@@ -374,13 +424,27 @@ async function runVariant(variant, ctx) {
     // What a user writes: the hyper-parameters, nothing else (gradient clipping 1.0 and the linear schedule are the
     // Trainer's defaults, so they are not passed).
     trainerOptions: {
-      epochs: h.epochs, batchSize: h.batchSize, learningRate: h.learningRate, weightDecay: h.weightDecay,
-      warmupRatio: h.warmupRatio, maxLength: h.maxLength, seed: h.seed, ...extra,
+      epochs: h.epochs,
+      batchSize: h.batchSize,
+      learningRate: h.learningRate,
+      weightDecay: h.weightDecay,
+      warmupRatio: h.warmupRatio,
+      maxLength: h.maxLength,
+      seed: h.seed,
+      ...extra,
     },
   });
   const recipeSpec = {
-    modelDir: initDir, dataFile: recipeData, threads: o.threads, seed: h.seed, epochs: h.epochs, batchSize: h.batchSize,
-    learningRate: h.learningRate, weightDecay: h.weightDecay, warmupRatio: h.warmupRatio, maxGradNorm: h.maxGradNorm,
+    modelDir: initDir,
+    dataFile: recipeData,
+    threads: o.threads,
+    seed: h.seed,
+    epochs: h.epochs,
+    batchSize: h.batchSize,
+    learningRate: h.learningRate,
+    weightDecay: h.weightDecay,
+    warmupRatio: h.warmupRatio,
+    maxGradNorm: h.maxGradNorm,
     attention: h.recipeAttention,
   };
   const runOnce = async (name) => {
@@ -389,11 +453,16 @@ async function runVariant(variant, ctx) {
     if (RECIPE_RUNS.includes(name)) {
       // The fixed-order run: the dropout-free weights and, per epoch, ours' permutation (what the Trainer draws for
       // this seed with shuffle on and no length grouping) as the batches.
-      const spec = name === 'recipe' ? recipeSpec : {
-        ...recipeSpec,
-        modelDir: checkDir,
-        order: Array.from({ length: h.epochs }, (_, epoch) => require(path.join(ROOT, 'dist', 'dataset')).epochOrder(splits.train.length, h.seed, epoch, true)),
-      };
+      const spec =
+        name === 'recipe'
+          ? recipeSpec
+          : {
+              ...recipeSpec,
+              modelDir: checkDir,
+              order: Array.from({ length: h.epochs }, (_, epoch) =>
+                require(path.join(ROOT, 'dist', 'dataset')).epochOrder(splits.train.length, h.seed, epoch, true),
+              ),
+            };
       r = await runJson(o.python, [REFERENCE, 'train', writeJson(path.join(tmp, `train-${variant}.json`), spec)], env);
       const labels = splits.heldOut.map((e) => label2id(e.label));
       const m = lib.classificationMetrics(r.predictions, labels, h.labels);
@@ -401,17 +470,22 @@ async function runVariant(variant, ctx) {
       r.trainLoss = r.losses.reduce((s, x) => s + x, 0) / r.losses.length;
       delete r.predictions;
     } else {
-      const spec = name === 'ours-pretokenized' ? oursSpec({}, oursTokenizedData)
-        : name === 'ours-fixed-order' ? oursSpec(RUN_OPTIONS[name], oursData, checkDir)
-          : oursSpec(RUN_OPTIONS[name]);
+      const spec =
+        name === 'ours-pretokenized'
+          ? oursSpec({}, oursTokenizedData)
+          : name === 'ours-fixed-order'
+            ? oursSpec(RUN_OPTIONS[name], oursData, checkDir)
+            : oursSpec(RUN_OPTIONS[name]);
       r = await runJson(process.execPath, [__filename, '--child-ours', writeJson(path.join(tmp, `ours-spec-${variant}.json`), spec)], env);
       r.trainerOptions = spec.trainerOptions;
     }
     r.loadBefore = loadBefore;
     r.loadAfter = os.loadavg();
-    log(`variant ${variant}: ${name} ${r.phases.totalS.toFixed(1)} s, cpu ${r.phases.cpuS.toFixed(1)} s (load ${r.phases.loadS.toFixed(2)}, train ${r.phases.trainS.toFixed(1)}, ` +
-      `eval ${r.phases.evalS.toFixed(1)}), ${r.steps} steps, held-out accuracy ${r.evaluation.accuracy.toFixed(4)}, macro F1 ${r.evaluation.f1.toFixed(4)}, ` +
-      `padding ${(100 * r.paddingFraction).toFixed(1)}%, load ${loadBefore[0].toFixed(2)} -> ${r.loadAfter[0].toFixed(2)}`);
+    log(
+      `variant ${variant}: ${name} ${r.phases.totalS.toFixed(1)} s, cpu ${r.phases.cpuS.toFixed(1)} s (load ${r.phases.loadS.toFixed(2)}, train ${r.phases.trainS.toFixed(1)}, ` +
+        `eval ${r.phases.evalS.toFixed(1)}), ${r.steps} steps, held-out accuracy ${r.evaluation.accuracy.toFixed(4)}, macro F1 ${r.evaluation.f1.toFixed(4)}, ` +
+        `padding ${(100 * r.paddingFraction).toFixed(1)}%, load ${loadBefore[0].toFixed(2)} -> ${r.loadAfter[0].toFixed(2)}`,
+    );
     return r;
   };
   // With --repeats, the runs go forward, then backward (recipe ours ungrouped ungrouped ours recipe ...), so that a load
@@ -428,7 +502,13 @@ async function runVariant(variant, ctx) {
     // Both sides seed everything: repeats should train the same model. Recorded, not assumed.
     r.reproducible = list.every((x) => x.evaluation.accuracy === list[0].evaluation.accuracy && x.trainLoss === list[0].trainLoss);
     r.repeats = list.map((x) => ({
-      phases: x.phases, loadBefore: x.loadBefore, loadAfter: x.loadAfter, accuracy: x.evaluation.accuracy, trainLoss: x.trainLoss, hwmKiB: x.hwmKiB, addon: x.addon,
+      phases: x.phases,
+      loadBefore: x.loadBefore,
+      loadAfter: x.loadAfter,
+      accuracy: x.evaluation.accuracy,
+      trainLoss: x.trainLoss,
+      hwmKiB: x.hwmKiB,
+      addon: x.addon,
     }));
     out.runs[name] = r;
   }
@@ -444,10 +524,14 @@ async function runVariant(variant, ctx) {
         ? Math.max(...r.learningRates.map((lr, i) => Math.abs(lr - recipe.learningRates[i]) / Math.max(recipe.learningRates[i], 1e-30)))
         : Infinity;
       r.scheduleCheck = {
-        steps: r.learningRates.length, recipeSteps: recipe.learningRates.length, recipeWarmupSteps: recipe.warmupSteps, maxRelDiff: maxRel,
+        steps: r.learningRates.length,
+        recipeSteps: recipe.learningRates.length,
+        recipeWarmupSteps: recipe.warmupSteps,
+        maxRelDiff: maxRel,
         passed: sameLength && maxRel <= LR_TOLERANCE,
       };
-      if (!r.scheduleCheck.passed) log(`variant ${variant}: ${name}: SCHEDULE MISMATCH (${r.learningRates.length} vs ${recipe.learningRates.length} steps, max rel diff ${maxRel})`);
+      if (!r.scheduleCheck.passed)
+        log(`variant ${variant}: ${name}: SCHEDULE MISMATCH (${r.learningRates.length} vs ${recipe.learningRates.length} steps, max rel diff ${maxRel})`);
       r.ratio = r.phases.totalS / (recipe.phases.totalS + out.recipeTokenizationS.total);
       r.ratioWithoutRecipeTokenization = r.phases.totalS / recipe.phases.totalS;
       r.cpuRatio = r.phases.cpuS / (recipe.phases.cpuS + out.recipeTokenizationS.cpu);
@@ -462,7 +546,7 @@ async function runVariant(variant, ctx) {
   const fixedRecipe = out.runs['recipe-fixed-order'];
   if (fixedOurs && fixedRecipe && fixedOurs.losses.length === fixedRecipe.losses.length) {
     const rel = fixedOurs.losses.map((x, i) => Math.abs(x - fixedRecipe.losses[i]) / Math.abs(fixedRecipe.losses[i]));
-    const firstAbove = (limit) => rel.findIndex((x) => x > limit) + 1 || null;  // 1-based step, null: never
+    const firstAbove = (limit) => rel.findIndex((x) => x > limit) + 1 || null; // 1-based step, null: never
     out.fixedOrder = {
       steps: rel.length,
       firstStepRelDiffAbove1e6: firstAbove(1e-6),
@@ -490,9 +574,11 @@ const f4 = (x) => x.toFixed(4);
 /** One line on a variant's fixed-order pair (runVariant's out.fixedOrder), for the log and the markdown alike. */
 function fixedOrderSummary(f) {
   const upTo = (step) => (step === null ? `at all ${f.steps} steps` : `up to step ${step - 1} of ${f.steps}`);
-  return `dropout 0 and ours' data order on both sides: per-step losses within 1e-6 (relative) ${upTo(f.firstStepRelDiffAbove1e6)}, ` +
+  return (
+    `dropout 0 and ours' data order on both sides: per-step losses within 1e-6 (relative) ${upTo(f.firstStepRelDiffAbove1e6)}, ` +
     `within 1e-3 ${upTo(f.firstStepRelDiffAbove1e3)} (median difference ${f.medianLossRelDiff.toExponential(1)}); ` +
-    `mean train loss ours ${f.meanLoss.ours.toFixed(4)}, recipe ${f.meanLoss.recipe.toFixed(4)}; held-out accuracy ours ${f4(f.accuracy.ours)}, recipe ${f4(f.accuracy.recipe)}`;
+    `mean train loss ours ${f.meanLoss.ours.toFixed(4)}, recipe ${f.meanLoss.recipe.toFixed(4)}; held-out accuracy ours ${f4(f.accuracy.ours)}, recipe ${f4(f.accuracy.recipe)}`
+  );
 }
 
 function formatMarkdown(result) {
@@ -502,41 +588,63 @@ function formatMarkdown(result) {
   lines.push(`# End to end: bert-trainer vs the PyTorch tutorial recipe (${result.date}, ${m.hostname})`);
   const recipeStack = m.transformers ? `, transformers ${m.transformers} (recipe attention: ${h.recipeAttention || 'n/a'})` : '';
   lines.push('');
-  lines.push(`\`node scripts/bench/e2e.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; ` +
-    `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
-    `${threadEnvLabel(m)}); ` +
-    `LibTorch ${m.torchOurs} / torch ${m.torchPython}${recipeStack}, node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
+  lines.push(
+    `\`node scripts/bench/e2e.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; ` +
+      `${m.threads} intra-op threads on both sides (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
+      `${threadEnvLabel(m)}); ` +
+      `LibTorch ${m.torchOurs} / torch ${m.torchPython}${recipeStack}, node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`,
+  );
   // The addon may be rebuilt while the benchmark runs: name the build each variant's runs of ours loaded.
-  const buildsOf = (v) => [...new Set(Object.values(v.runs || {}).flatMap((r) => r.repeats.filter((x) => x.addon).map((x) => (x.addon.sha256 ? `${x.addon.sha256}… (built ${x.addon.mtime})` : 'unknown'))))];
+  const buildsOf = (v) => [
+    ...new Set(
+      Object.values(v.runs || {}).flatMap((r) =>
+        r.repeats.filter((x) => x.addon).map((x) => (x.addon.sha256 ? `${x.addon.sha256}… (built ${x.addon.mtime})` : 'unknown')),
+      ),
+    ),
+  ];
   const perVariant = result.variants.map((v) => ({ variant: v.variant, builds: buildsOf(v) })).filter((x) => x.builds.length > 0);
   const all = new Set(perVariant.flatMap((x) => x.builds));
   const startBuild = `${m.addon.sha256}… (built ${m.addon.mtime})`;
   if (all.size <= 1 && (all.size === 0 || all.has(startBuild))) lines.push(`Addon ${m.addon.file} sha256 ${startBuild}, the same build in every run of ours.`);
   else {
-    lines.push(`Addon ${m.addon.file}: rebuilt during the run (another engineer's work); the build each variant's runs of ours loaded: ` +
-      `${perVariant.map((x) => `(${x.variant}) ${x.builds.join(' and ')}${x.builds.length > 1 ? ' — MIXED within the variant' : ''}`).join('; ')}.`);
+    lines.push(
+      `Addon ${m.addon.file}: rebuilt during the run (another engineer's work); the build each variant's runs of ours loaded: ` +
+        `${perVariant.map((x) => `(${x.variant}) ${x.builds.join(' and ')}${x.builds.length > 1 ? ' — MIXED within the variant' : ''}`).join('; ')}.`,
+    );
   }
-  lines.push(`Load average at the start: ${result.uptimeStart.replace(/^.*load average:\s*/, '')}; at the end: ${result.uptimeEnd.replace(/^.*load average:\s*/, '')}.`);
+  lines.push(
+    `Load average at the start: ${result.uptimeStart.replace(/^.*load average:\s*/, '')}; at the end: ${result.uptimeEnd.replace(/^.*load average:\s*/, '')}.`,
+  );
   lines.push('');
   const d = result.data;
-  lines.push(`Data: SpamAssassin, ${d.examples.toLocaleString('en-US')} distinct e-mails${d.limit ? ` (a stratified sample of ${d.used.toLocaleString('en-US')})` : ''}; ` +
-    `${d.train.toLocaleString('en-US')} for training, ${d.heldOut.toLocaleString('en-US')} held out (stratified 20%, seed ${h.seed}). ` +
-    `WordPiece vocabulary of ${h.vocabSize.toLocaleString('en-US')} learned from the training split's Subject + body texts, the same for both variants and sides. ` +
-    `Model: BERT ${h.architecture.layers} layers, hidden ${h.architecture.hidden}, ${h.architecture.heads} heads, intermediate ${h.architecture.intermediate}, ` +
-    `max_position_embeddings ${h.architecture.maxPositions}, from scratch (one fromConfig(seed ${h.seed}) saved and loaded by both sides). ` +
-    `Both sides: batch ${h.batchSize}, AdamW lr ${h.learningRate} (weight decay ${h.weightDecay}, not on biases and LayerNorm), linear schedule with ` +
-    `${100 * h.warmupRatio}% warm-up, clipping ${h.maxGradNorm}, dropout 0.1, max length ${h.maxLength}, ${h.epochs} epoch${h.epochs === 1 ? '' : 's'}.`);
+  lines.push(
+    `Data: SpamAssassin, ${d.examples.toLocaleString('en-US')} distinct e-mails${d.limit ? ` (a stratified sample of ${d.used.toLocaleString('en-US')})` : ''}; ` +
+      `${d.train.toLocaleString('en-US')} for training, ${d.heldOut.toLocaleString('en-US')} held out (stratified 20%, seed ${h.seed}). ` +
+      `WordPiece vocabulary of ${h.vocabSize.toLocaleString('en-US')} learned from the training split's Subject + body texts, the same for both variants and sides. ` +
+      `Model: BERT ${h.architecture.layers} layers, hidden ${h.architecture.hidden}, ${h.architecture.heads} heads, intermediate ${h.architecture.intermediate}, ` +
+      `max_position_embeddings ${h.architecture.maxPositions}, from scratch (one fromConfig(seed ${h.seed}) saved and loaded by both sides). ` +
+      `Both sides: batch ${h.batchSize}, AdamW lr ${h.learningRate} (weight decay ${h.weightDecay}, not on biases and LayerNorm), linear schedule with ` +
+      `${100 * h.warmupRatio}% warm-up, clipping ${h.maxGradNorm}, dropout 0.1, max length ${h.maxLength}, ${h.epochs} epoch${h.epochs === 1 ? '' : 's'}.`,
+  );
   lines.push('');
-  lines.push('Wall time = load of the saved model + training + held-out evaluation, each run a fresh process, one after the other' +
-    `${result.settings.repeats > 1 ? ` (${result.settings.repeats} passes, alternately forward and backward; times are means, the wall column lists each pass; ` +
-      'the metrics are those of every pass unless marked "repeats differ")' : ''}. ` +
-    'Ours tokenizes inside that time (its pipeline). The recipe tokenizes before it: its tokenizer call (padding=True on the whole ' +
-    'training set and on the held-out set, same tokenizer, timed here through the same Rust library) is the "tok." column, added for ' +
-    '"ratio"; "ratio w/o tok." leaves it out. Ratio = ours / recipe; target: (a) ≤ 0.2, (b) ≤ 0.8 at equal or better accuracy. ' +
-    '"cpu s": CPU time (all threads) of the process over the same span, and "cpu ratio" the same ratio in CPU time (tokenization ' +
-    'included on both sides): a second estimate, less moved by other work on a shared machine than the wall time.');
+  lines.push(
+    'Wall time = load of the saved model + training + held-out evaluation, each run a fresh process, one after the other' +
+      `${
+        result.settings.repeats > 1
+          ? ` (${result.settings.repeats} passes, alternately forward and backward; times are means, the wall column lists each pass; ` +
+            'the metrics are those of every pass unless marked "repeats differ")'
+          : ''
+      }. ` +
+      'Ours tokenizes inside that time (its pipeline). The recipe tokenizes before it: its tokenizer call (padding=True on the whole ' +
+      'training set and on the held-out set, same tokenizer, timed here through the same Rust library) is the "tok." column, added for ' +
+      '"ratio"; "ratio w/o tok." leaves it out. Ratio = ours / recipe; target: (a) ≤ 0.2, (b) ≤ 0.8 at equal or better accuracy. ' +
+      '"cpu s": CPU time (all threads) of the process over the same span, and "cpu ratio" the same ratio in CPU time (tokenization ' +
+      'included on both sides): a second estimate, less moved by other work on a shared machine than the wall time.',
+  );
   lines.push('');
-  lines.push('| variant | run | wall s | train s | eval s | tok. s | ratio | ratio w/o tok. | target (time; accuracy vs recipe) | cpu s | cpu ratio | accuracy | macro F1 | spam F1 | train loss | padding | steps |');
+  lines.push(
+    '| variant | run | wall s | train s | eval s | tok. s | ratio | ratio w/o tok. | target (time; accuracy vs recipe) | cpu s | cpu ratio | accuracy | macro F1 | spam F1 | train loss | padding | steps |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const v of result.variants) {
     if (!v.check.passed) {
@@ -549,15 +657,21 @@ function formatMarkdown(result) {
       const ratio = r.ratio === undefined ? '' : r.ratio.toFixed(3);
       const ratioRaw = r.ratioWithoutRecipeTokenization === undefined ? '' : r.ratioWithoutRecipeTokenization.toFixed(3);
       // The target has two parts, time and accuracy; say which part a miss is (one held-out e-mail is 0.08 points).
-      const target = r.meetsTarget === undefined ? '' : `${r.ratio <= TARGETS[v.variant] ? 'time met' : 'time missed'}, ` +
-        `accuracy ${r.accuracyDelta >= 0 ? '+' : '−'}${Math.abs(100 * r.accuracyDelta).toFixed(2)} pt${r.meetsTarget ? ': met' : ''}`;
+      const target =
+        r.meetsTarget === undefined
+          ? ''
+          : `${r.ratio <= TARGETS[v.variant] ? 'time met' : 'time missed'}, ` +
+            `accuracy ${r.accuracyDelta >= 0 ? '+' : '−'}${Math.abs(100 * r.accuracyDelta).toFixed(2)} pt${r.meetsTarget ? ': met' : ''}`;
       const runName = RUN_TITLES[name];
-      const wall = r.repeats.length > 1 ? `${r.phases.totalS.toFixed(1)} (${r.repeats.map((x) => x.phases.totalS.toFixed(1)).join(', ')})` : r.phases.totalS.toFixed(1);
-      lines.push(`| ${v.variant} | ${runName}${r.reproducible ? '' : ' (repeats differ)'} | ${wall} | ${r.phases.trainS.toFixed(1)} | ${r.phases.evalS.toFixed(1)} | ` +
-        `${isRecipe ? v.recipeTokenizationS.total.toFixed(2) : name === 'ours-pretokenized' ? 'none' : 'inside'} | ${ratio} | ${ratioRaw} | ${target} | ` +
-        `${r.phases.cpuS === undefined ? 'n/a' : `${r.phases.cpuS.toFixed(1)}${isRecipe ? ` + ${v.recipeTokenizationS.cpu.toFixed(1)}` : ''}`} | ` +
-        `${r.cpuRatio === undefined ? '' : r.cpuRatio.toFixed(3)} | ${f4(r.evaluation.accuracy)} | ${f4(r.evaluation.f1)} | ${spam} | ` +
-        `${r.trainLoss.toFixed(4)} | ${pct(r.paddingFraction)} | ${r.steps} |`);
+      const wall =
+        r.repeats.length > 1 ? `${r.phases.totalS.toFixed(1)} (${r.repeats.map((x) => x.phases.totalS.toFixed(1)).join(', ')})` : r.phases.totalS.toFixed(1);
+      lines.push(
+        `| ${v.variant} | ${runName}${r.reproducible ? '' : ' (repeats differ)'} | ${wall} | ${r.phases.trainS.toFixed(1)} | ${r.phases.evalS.toFixed(1)} | ` +
+          `${isRecipe ? v.recipeTokenizationS.total.toFixed(2) : name === 'ours-pretokenized' ? 'none' : 'inside'} | ${ratio} | ${ratioRaw} | ${target} | ` +
+          `${r.phases.cpuS === undefined ? 'n/a' : `${r.phases.cpuS.toFixed(1)}${isRecipe ? ` + ${v.recipeTokenizationS.cpu.toFixed(1)}` : ''}`} | ` +
+          `${r.cpuRatio === undefined ? '' : r.cpuRatio.toFixed(3)} | ${f4(r.evaluation.accuracy)} | ${f4(r.evaluation.f1)} | ${spam} | ` +
+          `${r.trainLoss.toFixed(4)} | ${pct(r.paddingFraction)} | ${r.steps} |`,
+      );
     }
   }
   lines.push('');
@@ -565,24 +679,35 @@ function formatMarkdown(result) {
     lines.push(`Fixed order, variant ${v.variant} (${fixedOrderSummary(v.fixedOrder)}).`);
     lines.push('');
   }
-  lines.push('Per variant: token lengths of the training texts ([CLS] and [SEP] included, truncated at 128), the correctness gate (dropout 0, the first ' +
-    `${CHECK_STEPS * h.batchSize} training examples in order, ${CHECK_STEPS} steps at a constant lr: the first loss must agree within ${LOSS_TOLERANCE}), ` +
-    'the schedule check (every step\'s learning rate, ours against the recipe\'s), the load average (1 min) around each run and peak RSS.');
+  lines.push(
+    'Per variant: token lengths of the training texts ([CLS] and [SEP] included, truncated at 128), the correctness gate (dropout 0, the first ' +
+      `${CHECK_STEPS * h.batchSize} training examples in order, ${CHECK_STEPS} steps at a constant lr: the first loss must agree within ${LOSS_TOLERANCE}), ` +
+      "the schedule check (every step's learning rate, ours against the recipe's), the load average (1 min) around each run and peak RSS.",
+  );
   lines.push('');
   const shown = RUN_NAMES.filter((n) => result.variants.some((v) => v.runs && v.runs[n])).join('; ');
-  lines.push(`| variant | tokens median / p90 / max | at 128 | recipe padded to | check: loss ours / recipe (rel) | grad norm rel | 2nd loss rel | schedule | load before → after (${shown}) | peak RSS MiB (${shown}) |`);
+  lines.push(
+    `| variant | tokens median / p90 / max | at 128 | recipe padded to | check: loss ours / recipe (rel) | grad norm rel | 2nd loss rel | schedule | load before → after (${shown}) | peak RSS MiB (${shown}) |`,
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const v of result.variants) {
     const t = v.tokens.train;
     const c = v.check;
     const runs = v.runs || {};
     const sched = OURS_RUNS.filter((n) => runs[n] && runs[n].scheduleCheck)
-      .map((n) => (runs[n].scheduleCheck.passed ? `${runs[n].scheduleCheck.steps} steps equal` : 'MISMATCH')).join('; ');
-    const loads = RUN_NAMES.filter((n) => runs[n]).map((n) => runs[n].repeats.map((x) => `${x.loadBefore[0].toFixed(2)} → ${x.loadAfter[0].toFixed(2)}`).join(', ')).join('; ');
-    const rss = RUN_NAMES.filter((n) => runs[n]).map((n) => (Math.max(...runs[n].repeats.map((x) => x.hwmKiB)) / 1024).toFixed(0)).join('; ');
-    lines.push(`| ${v.variant} | ${t.median} / ${t.p90} / ${t.max} | ${pct(t.atMaxLength)} | ${c.recipe.paddedLength} | ` +
-      `${c.ours.losses[0].toFixed(6)} / ${c.recipe.losses[0].toFixed(6)} (${c.lossRelDiff.toExponential(1)}) | ${c.gradNormRelDiff.toExponential(1)} | ` +
-      `${c.secondLossRelDiff.toExponential(1)} | ${sched} | ${loads} | ${rss} |`);
+      .map((n) => (runs[n].scheduleCheck.passed ? `${runs[n].scheduleCheck.steps} steps equal` : 'MISMATCH'))
+      .join('; ');
+    const loads = RUN_NAMES.filter((n) => runs[n])
+      .map((n) => runs[n].repeats.map((x) => `${x.loadBefore[0].toFixed(2)} → ${x.loadAfter[0].toFixed(2)}`).join(', '))
+      .join('; ');
+    const rss = RUN_NAMES.filter((n) => runs[n])
+      .map((n) => (Math.max(...runs[n].repeats.map((x) => x.hwmKiB)) / 1024).toFixed(0))
+      .join('; ');
+    lines.push(
+      `| ${v.variant} | ${t.median} / ${t.p90} / ${t.max} | ${pct(t.atMaxLength)} | ${c.recipe.paddedLength} | ` +
+        `${c.ours.losses[0].toFixed(6)} / ${c.recipe.losses[0].toFixed(6)} (${c.lossRelDiff.toExponential(1)}) | ${c.gradNormRelDiff.toExponential(1)} | ` +
+        `${c.secondLossRelDiff.toExponential(1)} | ${sched} | ${loads} | ${rss} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -618,8 +743,7 @@ function parseArgs(argv) {
     else if (a === '--recipe-attention') {
       o.recipeAttention = value();
       if (!['sdpa', 'eager'].includes(o.recipeAttention)) throw new RangeError('--recipe-attention must be sdpa or eager');
-    }
-    else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
+    } else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
   }
   return o;
 }
@@ -658,7 +782,9 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
   log(`e2e bench: ${result.uptimeStart}`);
   result.machine = machineInfo(ROOT, lib.native, o.threads);
   result.machine.addon = addon;
-  const versions = execFileSync(o.python, ['-c', 'import torch, transformers; print(torch.__version__, transformers.__version__)'], { encoding: 'utf8', env }).trim().split(' ');
+  const versions = execFileSync(o.python, ['-c', 'import torch, transformers; print(torch.__version__, transformers.__version__)'], { encoding: 'utf8', env })
+    .trim()
+    .split(' ');
   result.machine.torchPython = versions[0];
   result.machine.transformers = versions[1];
   result.machine.python = o.python;
@@ -679,7 +805,10 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
     };
     log(`data: ${result.data.train} training e-mails, ${result.data.heldOut} held out (${result.data.heldOutSpam} spam)`);
     const a = DEMO_ARCHITECTURE;
-    const tokenizer = await learnVocabulary(splits.train.map((e) => e.b), { vocabSize: h.vocabSize, maxPositionEmbeddings: a.maxPositions, maxLength: h.maxLength });
+    const tokenizer = await learnVocabulary(
+      splits.train.map((e) => e.b),
+      { vocabSize: h.vocabSize, maxPositionEmbeddings: a.maxPositions, maxLength: h.maxLength },
+    );
     const config = demoModelConfig(tokenizer.vocabSize);
     result.settings.vocabLearned = tokenizer.vocabSize;
     const initDir = path.join(tmp, 'init');
@@ -729,12 +858,26 @@ function summarize(files) {
     const r = JSON.parse(fs.readFileSync(file, 'utf8'));
     for (const v of r.variants) {
       if (!v.check.passed || !v.runs) continue;
-      rows.push({ file: path.basename(file), date: r.date, host: r.machine.hostname, seed: r.settings.seed, epochs: r.settings.epochs, limit: r.data.limit, variant: v.variant, runs: v.runs, tok: v.recipeTokenizationS.total });
+      rows.push({
+        file: path.basename(file),
+        date: r.date,
+        host: r.machine.hostname,
+        seed: r.settings.seed,
+        epochs: r.settings.epochs,
+        limit: r.data.limit,
+        variant: v.variant,
+        runs: v.runs,
+        tok: v.recipeTokenizationS.total,
+      });
     }
   }
   rows.sort((x, y) => x.variant.localeCompare(y.variant) || x.seed - y.seed);
-  const cell = (run, ratio) => (run ? `${run.phases.totalS.toFixed(1)} s${ratio && run.ratio !== undefined ? ` (${run.ratio.toFixed(3)}` +
-    `${run.cpuRatio !== undefined ? `; cpu ${run.cpuRatio.toFixed(3)}` : ''})` : ''}, ${f4(run.evaluation.accuracy)} / ${f4(run.evaluation.f1)}` : '—');
+  const cell = (run, ratio) =>
+    run
+      ? `${run.phases.totalS.toFixed(1)} s${
+          ratio && run.ratio !== undefined ? ` (${run.ratio.toFixed(3)}` + `${run.cpuRatio !== undefined ? `; cpu ${run.cpuRatio.toFixed(3)}` : ''})` : ''
+        }, ${f4(run.evaluation.accuracy)} / ${f4(run.evaluation.f1)}`
+      : '—';
   const lines = [];
   lines.push('Wall s (ratio to the recipe incl. its tokenization; the same ratio in CPU time), held-out accuracy / macro F1; one row per result file.');
   lines.push('');
@@ -743,7 +886,9 @@ function summarize(files) {
   lines.push(`| variant | seed | ${columns.map((n) => RUN_TITLES[n]).join(' | ')} | load avg (${columns.join('; ')}) | file |`);
   lines.push(`|---|---|${columns.map(() => '---|').join('')}---|---|`);
   for (const row of rows) {
-    const loads = columns.map((n) => (row.runs[n] ? row.runs[n].repeats.map((x) => `${x.loadBefore[0].toFixed(1)}→${x.loadAfter[0].toFixed(1)}`).join(', ') : '—')).join('; ');
+    const loads = columns
+      .map((n) => (row.runs[n] ? row.runs[n].repeats.map((x) => `${x.loadBefore[0].toFixed(1)}→${x.loadAfter[0].toFixed(1)}`).join(', ') : '—'))
+      .join('; ');
     lines.push(`| ${row.variant} | ${row.seed} | ${columns.map((n) => cell(row.runs[n], n !== 'recipe')).join(' | ')} | ${loads} | ${row.file} |`);
   }
   lines.push('');
@@ -757,9 +902,11 @@ function summarize(files) {
       if (runs.length === 0) continue;
       const ratios = runs.map((x) => x.ratio).filter((x) => x !== undefined);
       const cpuRatios = runs.map((x) => x.cpuRatio).filter((x) => x !== undefined);
-      lines.push(`| ${variant} | ${group.map((x) => x.seed).join(', ')} | ${name} | ${f4(mean(runs.map((x) => x.evaluation.accuracy)))} | ${f4(mean(runs.map((x) => x.evaluation.f1)))} | ` +
-        `${f4(mean(runs.map((x) => x.evaluation.perClass.spam.f1)))} | ${ratios.length ? median(ratios).toFixed(3) : ''} | ${ratios.map((x) => x.toFixed(3)).join(', ')} | ` +
-        `${cpuRatios.length ? median(cpuRatios).toFixed(3) : ''} |`);
+      lines.push(
+        `| ${variant} | ${group.map((x) => x.seed).join(', ')} | ${name} | ${f4(mean(runs.map((x) => x.evaluation.accuracy)))} | ${f4(mean(runs.map((x) => x.evaluation.f1)))} | ` +
+          `${f4(mean(runs.map((x) => x.evaluation.perClass.spam.f1)))} | ${ratios.length ? median(ratios).toFixed(3) : ''} | ${ratios.map((x) => x.toFixed(3)).join(', ')} | ` +
+          `${cpuRatios.length ? median(cpuRatios).toFixed(3) : ''} |`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

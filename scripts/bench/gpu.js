@@ -65,14 +65,29 @@ const ALL_ROWS = [...OURS_ROWS, ...Object.keys(PY_ROWS)];
 function usage() {
   const text = fs.readFileSync(__filename, 'utf8').split('\n');
   const end = text.findIndex((l) => l.startsWith("'use strict'"));
-  return `${text.slice(1, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`;
+  return `${text
+    .slice(1, end)
+    .map((l) => l.replace(/^\/\/ ?/, ''))
+    .join('\n')}\n`;
 }
 
 function parseArgs(argv, child = false) {
   const o = {
-    device: 'cuda', size: 'base', batch: 32, seq: 128, warmup: 10, steps: 30, windows: 3, rows: ALL_ROWS,
-    matmulSize: 8192, compileBackend: 'inductor', budgetS: 300, python: process.env.BERT_TRAINER_PYTHON || 'python3',
-    out: null, work: null, help: false,
+    device: 'cuda',
+    size: 'base',
+    batch: 32,
+    seq: 128,
+    warmup: 10,
+    steps: 30,
+    windows: 3,
+    rows: ALL_ROWS,
+    matmulSize: 8192,
+    compileBackend: 'inductor',
+    budgetS: 300,
+    python: process.env.BERT_TRAINER_PYTHON || 'python3',
+    out: null,
+    work: null,
+    help: false,
   };
   const int = (v, name, min) => {
     const n = Number(v);
@@ -93,7 +108,11 @@ function parseArgs(argv, child = false) {
     else if (flag === '--warmup') o.warmup = int(value(), flag, 1);
     else if (flag === '--steps') o.steps = int(value(), flag, 1);
     else if (flag === '--windows') o.windows = int(value(), flag, 1);
-    else if (flag === '--rows') o.rows = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (flag === '--rows')
+      o.rows = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (flag === '--matmul-size') o.matmulSize = int(value(), flag, 16);
     else if (flag === '--compile-backend') o.compileBackend = value();
     else if (flag === '--budget-s') o.budgetS = int(value(), flag, 1);
@@ -145,8 +164,11 @@ function gpuIndex(device) {
 /** nvidia-smi's memory.used of the GPU in MiB (the whole GPU: this machine runs one job), or null. */
 function gpuMemoryUsedMiB(index) {
   try {
-    const out = execFileSync('nvidia-smi', [`--id=${index}`, '--query-gpu=memory.used', '--format=csv,noheader,nounits'],
-      { encoding: 'utf8', timeout: 20000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nvidia-smi', [`--id=${index}`, '--query-gpu=memory.used', '--format=csv,noheader,nounits'], {
+      encoding: 'utf8',
+      timeout: 20000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const n = Number(out.trim().split('\n')[0]);
     return Number.isFinite(n) ? n : null;
   } catch {
@@ -179,12 +201,15 @@ function runLines(command, args, { env, timeoutMs, onLine }) {
         // already gone
       }
     };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      log(`${path.basename(args[0] || command)} ${args[1] || ''}: over its ${Math.round(timeoutMs / 1000)} s, killing it`);
-      killGroup('SIGTERM');
-      setTimeout(() => killGroup('SIGKILL'), 5000).unref();
-    }, Math.max(1, timeoutMs));
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        log(`${path.basename(args[0] || command)} ${args[1] || ''}: over its ${Math.round(timeoutMs / 1000)} s, killing it`);
+        killGroup('SIGTERM');
+        setTimeout(() => killGroup('SIGKILL'), 5000).unref();
+      },
+      Math.max(1, timeoutMs),
+    );
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
       const text = line.trim();
       if (!text.startsWith('{')) {
@@ -252,8 +277,14 @@ async function oursChild(o, precision) {
   handle.configureOptimizer({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: WEIGHT_DECAY });
   const batch = makeBatch(o.batch, o.seq, SIZES[o.size].vocab, 1234);
   const options = (readLoss) => ({
-    problemType: 'single_label_classification', learningRate: LR, maxGradNorm: 1.0, accumulationSteps: 1,
-    classWeights: null, skipNonFinite: false, mixedPrecision: precision === 'fp32' ? 'no' : precision, readLoss,
+    problemType: 'single_label_classification',
+    learningRate: LR,
+    maxGradNorm: 1.0,
+    accumulationSteps: 1,
+    classWeights: null,
+    skipNonFinite: false,
+    mixedPrecision: precision === 'fp32' ? 'no' : precision,
+    readLoss,
   });
   const losses = [];
   const run = async (count) => {
@@ -271,15 +302,32 @@ async function oursChild(o, precision) {
     windowStepMs.push(Number(process.hrtime.bigint() - start) / 1e6 / o.steps);
   }
   const used = index === null ? null : gpuMemoryUsedMiB(index);
-  const memory = index === null
-    ? { peakMemoryMiB: vmHwmMiB(), memorySource: 'VmHWM (peak RSS of the whole process)' }
-    : { peakMemoryMiB: used !== null && baseline !== null ? used - baseline : null, memorySource: 'nvidia-smi memory.used minus the reading before CUDA started' };
+  const memory =
+    index === null
+      ? { peakMemoryMiB: vmHwmMiB(), memorySource: 'VmHWM (peak RSS of the whole process)' }
+      : {
+          peakMemoryMiB: used !== null && baseline !== null ? used - baseline : null,
+          memorySource: 'nvidia-smi memory.used minus the reading before CUDA started',
+        };
   const stepMs = median(windowStepMs);
   const row = {
-    ok: true, precision, device: model.device ?? o.device, batch: o.batch, seq: o.seq, warmup: o.warmup, steps: o.steps,
-    windows: o.windows, samplesPerSecond: (o.batch * 1000) / stepMs, stepMs, windowStepMs, ...memory, loadSeconds,
-    lastLoss: losses.length ? losses[losses.length - 1] : null, lossesRead: losses.length,
-    finite: losses.length > 0 && losses.every(Number.isFinite), versions,
+    ok: true,
+    precision,
+    device: model.device ?? o.device,
+    batch: o.batch,
+    seq: o.seq,
+    warmup: o.warmup,
+    steps: o.steps,
+    windows: o.windows,
+    samplesPerSecond: (o.batch * 1000) / stepMs,
+    stepMs,
+    windowStepMs,
+    ...memory,
+    loadSeconds,
+    lastLoss: losses.length ? losses[losses.length - 1] : null,
+    lossesRead: losses.length,
+    finite: losses.length > 0 && losses.every(Number.isFinite),
+    versions,
   };
   model.releaseFromTraining(owner);
   model.dispose();
@@ -297,11 +345,32 @@ async function runBench(o) {
   fs.mkdirSync(work, { recursive: true });
   const env = { ...process.env, PYTHONUNBUFFERED: '1' };
   const result = {
-    schema: 1, complete: false, device: o.device, model: o.size === 'base' ? 'bert-base' : `bert-${o.size}`, size: o.size,
-    config: SIZES[o.size], numLabels: NUM_LABELS, batch: o.batch, seq: o.seq, warmup: o.warmup, steps: o.steps,
-    windows: o.windows, learningRate: LR, weightDecay: WEIGHT_DECAY, dropout: 0.1,
-    flopsPerStep: trainingFlops(o.size, o.batch, o.seq), matmulBf16Tflops: null, matmul: null, rows: {}, mfu: {},
-    ratios: {}, errors: [], phases: [], pythonTorch: null, compileBackend: o.compileBackend, budgetS: o.budgetS,
+    schema: 1,
+    complete: false,
+    device: o.device,
+    model: o.size === 'base' ? 'bert-base' : `bert-${o.size}`,
+    size: o.size,
+    config: SIZES[o.size],
+    numLabels: NUM_LABELS,
+    batch: o.batch,
+    seq: o.seq,
+    warmup: o.warmup,
+    steps: o.steps,
+    windows: o.windows,
+    learningRate: LR,
+    weightDecay: WEIGHT_DECAY,
+    dropout: 0.1,
+    flopsPerStep: trainingFlops(o.size, o.batch, o.seq),
+    matmulBf16Tflops: null,
+    matmul: null,
+    rows: {},
+    mfu: {},
+    ratios: {},
+    errors: [],
+    phases: [],
+    pythonTorch: null,
+    compileBackend: o.compileBackend,
+    budgetS: o.budgetS,
     startedAt: new Date(started).toISOString(),
   };
   const save = () => {
@@ -356,7 +425,9 @@ async function runBench(o) {
       result.rows[name] = line;
     }
     if (!line.ok) result.errors.push(`${line.variant}: ${line.error}`);
-    log(`${line.variant}: ${line.ok ? (line.samplesPerSecond ? `${line.samplesPerSecond.toFixed(1)} samples/s, ${fmtMiB(line.peakMemoryMiB)}` : `${line.tflops.toFixed(2)} TFLOP/s`) : line.error}`);
+    log(
+      `${line.variant}: ${line.ok ? (line.samplesPerSecond ? `${line.samplesPerSecond.toFixed(1)} samples/s, ${fmtMiB(line.peakMemoryMiB)}` : `${line.tflops.toFixed(2)} TFLOP/s`) : line.error}`,
+    );
     save();
   };
   save();
@@ -372,8 +443,11 @@ async function runBench(o) {
   let haveModel = false;
   await phase('model', oursReserve + compileReserve + 20000, 180000, async (budget) => {
     const lines = [];
-    const r = await runLines(o.python, [REFERENCE, 'make-model', '--size', o.size, '--out', modelDir, '--seed', '0', '--num-labels', String(NUM_LABELS)],
-      { env, timeoutMs: budget, onLine: (l) => lines.push(l) });
+    const r = await runLines(o.python, [REFERENCE, 'make-model', '--size', o.size, '--out', modelDir, '--seed', '0', '--num-labels', String(NUM_LABELS)], {
+      env,
+      timeoutMs: budget,
+      onLine: (l) => lines.push(l),
+    });
     const status = pyStatus(r, 'make-model');
     haveModel = status === 'ok' && fs.existsSync(path.join(modelDir, 'config.json'));
     return status;
@@ -381,9 +455,30 @@ async function runBench(o) {
 
   // 2. transformers eager fp32 and SDPA bf16, and the bf16 matmul rate.
   const first = ['matmul', ...['transformers-eager-fp32', 'transformers-sdpa-bf16'].filter((r) => o.rows.includes(r)).map((r) => PY_ROWS[r])];
-  const pyArgs = (variants) => [REFERENCE, 'bench', '--model', modelDir, '--device', o.device, '--batch', String(o.batch), '--seq', String(o.seq),
-    '--warmup', String(o.warmup), '--steps', String(o.steps), '--windows', String(o.windows), '--variants', variants.join(','),
-    '--matmul-size', String(o.matmulSize), '--compile-backend', o.compileBackend];
+  const pyArgs = (variants) => [
+    REFERENCE,
+    'bench',
+    '--model',
+    modelDir,
+    '--device',
+    o.device,
+    '--batch',
+    String(o.batch),
+    '--seq',
+    String(o.seq),
+    '--warmup',
+    String(o.warmup),
+    '--steps',
+    String(o.steps),
+    '--windows',
+    String(o.windows),
+    '--variants',
+    variants.join(','),
+    '--matmul-size',
+    String(o.matmulSize),
+    '--compile-backend',
+    o.compileBackend,
+  ];
   // Without a model (make-model failed), the matmul rate alone.
   await phase('transformers', oursReserve + compileReserve, 240000, async (budget) => {
     const variants = haveModel ? first : ['matmul'];
@@ -397,16 +492,43 @@ async function runBench(o) {
     const reserve = compileReserve + (name === 'ours-bf16' && oursRows.includes('ours-fp32') ? 15000 : 0);
     await phase(name, reserve, 180000, async (budget) => {
       let row = null;
-      const args = [__filename, '--child-ours', precision, '--model', modelDir, '--device', o.device, '--size', o.size,
-        '--batch', String(o.batch), '--seq', String(o.seq), '--warmup', String(o.warmup), '--steps', String(o.steps),
-        '--windows', String(o.windows)];
-      const r = await runLines(process.execPath, args, { env, timeoutMs: budget, onLine: (l) => { row = l; } });
+      const args = [
+        __filename,
+        '--child-ours',
+        precision,
+        '--model',
+        modelDir,
+        '--device',
+        o.device,
+        '--size',
+        o.size,
+        '--batch',
+        String(o.batch),
+        '--seq',
+        String(o.seq),
+        '--warmup',
+        String(o.warmup),
+        '--steps',
+        String(o.steps),
+        '--windows',
+        String(o.windows),
+      ];
+      const r = await runLines(process.execPath, args, {
+        env,
+        timeoutMs: budget,
+        onLine: (l) => {
+          row = l;
+        },
+      });
       if (row) {
         result.rows[name] = row;
         if (row.versions && !result.versions) result.versions = row.versions;
         log(`${name}: ${row.samplesPerSecond.toFixed(1)} samples/s, ${fmtMiB(row.peakMemoryMiB)}, ${row.stepMs.toFixed(2)} ms/step (${row.device})`);
       } else {
-        result.rows[name] = { ok: false, error: r.timedOut ? 'over its time budget (killed)' : `no result (exit ${r.code ?? r.signal}${r.error ? `: ${r.error}` : ''})` };
+        result.rows[name] = {
+          ok: false,
+          error: r.timedOut ? 'over its time budget (killed)' : `no result (exit ${r.code ?? r.signal}${r.error ? `: ${r.error}` : ''})`,
+        };
       }
       return pyStatus(r, name);
     });
@@ -414,8 +536,9 @@ async function runBench(o) {
 
   // 4. torch.compile (last: compilation takes the longest, and a timeout there costs no other row).
   if (wantCompile && haveModel) {
-    await phase('transformers-compile', 2000, 600000, async (budget) => pyStatus(
-      await runLines(o.python, pyArgs(['compile-bf16']), { env, timeoutMs: budget, onLine: pyRow }), 'transformers-compile'));
+    await phase('transformers-compile', 2000, 600000, async (budget) =>
+      pyStatus(await runLines(o.python, pyArgs(['compile-bf16']), { env, timeoutMs: budget, onLine: pyRow }), 'transformers-compile'),
+    );
   }
 
   result.complete = o.rows.every((r) => result.rows[r] && result.rows[r].ok) && result.matmulBf16Tflops !== null;
@@ -467,7 +590,9 @@ async function main(argv = process.argv.slice(2)) {
   for (const name of ALL_ROWS) {
     const r = result.rows[name];
     if (!r) continue;
-    process.stdout.write(`  ${name.padEnd(27)} ${r.ok ? `${show(r.samplesPerSecond).padStart(9)} samples/s ${show(r.peakMemoryMiB, 0).padStart(7)} MiB  MFU ${show(result.mfu[name] != null ? 100 * result.mfu[name] : null)}%` : `ERROR ${r.error}`}\n`);
+    process.stdout.write(
+      `  ${name.padEnd(27)} ${r.ok ? `${show(r.samplesPerSecond).padStart(9)} samples/s ${show(r.peakMemoryMiB, 0).padStart(7)} MiB  MFU ${show(result.mfu[name] != null ? 100 * result.mfu[name] : null)}%` : `ERROR ${r.error}`}\n`,
+    );
   }
   process.stdout.write(`  ratios: ${JSON.stringify(result.ratios)}\n`);
   return result.complete ? 0 : 1;

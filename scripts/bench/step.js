@@ -52,7 +52,22 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
-const { applyBenchThreadEnv, defaultPython, flagsOf, integerArg, listArg, sharedFlag, threadEnvLabel, headerComment, machineInfo, median, procStatusKiB, relDiff, uptimeLine, writeDropoutFreeDir } = require('./common');
+const {
+  applyBenchThreadEnv,
+  defaultPython,
+  flagsOf,
+  integerArg,
+  listArg,
+  sharedFlag,
+  threadEnvLabel,
+  headerComment,
+  machineInfo,
+  median,
+  procStatusKiB,
+  relDiff,
+  uptimeLine,
+  writeDropoutFreeDir,
+} = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
@@ -139,13 +154,16 @@ function makeBatch(batch, seq, seed) {
 }
 
 function writeBatchFile(file, b) {
-  fs.writeFileSync(file, JSON.stringify({
-    batchSize: b.batchSize,
-    sequenceLength: b.sequenceLength,
-    inputIds: Array.from(b.inputIds),
-    attentionMask: Array.from(b.attentionMask),
-    labels: Array.from(b.labels),
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      batchSize: b.batchSize,
+      sequenceLength: b.sequenceLength,
+      inputIds: Array.from(b.inputIds),
+      attentionMask: Array.from(b.attentionMask),
+      labels: Array.from(b.labels),
+    }),
+  );
 }
 
 const stepOptions = (precision) => ({
@@ -320,20 +338,31 @@ function formatMarkdown(result) {
   const lines = [];
   lines.push(`# Training step: bert-trainer vs PyTorch ${m.torchPython} + transformers ${m.transformers || 'n/a'} (${result.date}, ${m.hostname})`);
   lines.push('');
-  lines.push(`\`node scripts/bench/step.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ` +
-    `${m.threads} intra-op threads on every side (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
-    `${threadEnvLabel(m)}), LibTorch ${m.torchOurs} (ours) / torch ${m.torchPython}, transformers ${m.transformers || 'n/a'} (${m.python}), ` +
-    `node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`);
-  const precision = result.settings.precision === 'bf16'
-    ? 'bf16 mixed precision on every side (ours: mixedPrecision \'bf16\'; PyTorch: forward and loss under torch.autocast("cpu", bfloat16)), fp32 weights'
-    : 'fp32 on every side';
-  lines.push(`Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01). ` +
-    `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification stepped as its Trainer steps it ` +
-    `(the model's loss, backward, clip_grad_norm_, ${m.pythonOptimizer || 'Trainer\'s default AdamW'})` +
-    `${anchors.includes('compile') ? '; torch.compile: torch.compile(model), its compiling steps are warm-up' : ''}. ` +
-    `Median of ${typeof result.settings.reps === 'number' ? result.settings.reps : Object.entries(result.settings.reps).map(([k, v]) => `${v} (${k})`).join(', ')} ` +
-    `timed steps per side, taken in turn (ours, then each anchor) after ${result.settings.warmup} warm-up steps each; ratio = ours / anchor medians ` +
-    '(lower is better for ours); paired = median of the per-turn ratios.');
+  lines.push(
+    `\`node scripts/bench/step.js${result.argv.length ? ` ${result.argv.join(' ')}` : ''}\` — ${m.cpuModel}, ${m.cores} cores, ` +
+      `${m.threads} intra-op threads on every side (OPENBLAS_NUM_THREADS=${m.openblasThreads}, ` +
+      `${threadEnvLabel(m)}), LibTorch ${m.torchOurs} (ours) / torch ${m.torchPython}, transformers ${m.transformers || 'n/a'} (${m.python}), ` +
+      `node ${m.node}; commit ${m.commit ? m.commit.slice(0, 12) : 'n/a'}${m.dirty ? ' (dirty tree)' : ''}.`,
+  );
+  const precision =
+    result.settings.precision === 'bf16'
+      ? 'bf16 mixed precision on every side (ours: mixedPrecision \'bf16\'; PyTorch: forward and loss under torch.autocast("cpu", bfloat16)), fp32 weights'
+      : 'fp32 on every side';
+  lines.push(
+    `Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01). ` +
+      `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification stepped as its Trainer steps it ` +
+      `(the model's loss, backward, clip_grad_norm_, ${m.pythonOptimizer || "Trainer's default AdamW"})` +
+      `${anchors.includes('compile') ? '; torch.compile: torch.compile(model), its compiling steps are warm-up' : ''}. ` +
+      `Median of ${
+        typeof result.settings.reps === 'number'
+          ? result.settings.reps
+          : Object.entries(result.settings.reps)
+              .map(([k, v]) => `${v} (${k})`)
+              .join(', ')
+      } ` +
+      `timed steps per side, taken in turn (ours, then each anchor) after ${result.settings.warmup} warm-up steps each; ratio = ours / anchor medians ` +
+      '(lower is better for ours); paired = median of the per-turn ratios.',
+  );
   lines.push(`Load: start \`${result.uptimeStart}\`; end \`${result.uptimeEnd}\`.`);
   lines.push('');
   const head = ['config', 'batch × len', 'ours ms'];
@@ -354,7 +383,11 @@ function formatMarkdown(result) {
     row.push(mib(memOurs), mib(memPy), memOurs && memPy ? (memOurs / memPy).toFixed(3) : 'n/a');
     lines.push(`| ${row.join(' | ')} |`);
   }
-  const failures = result.runs.flatMap((r) => Object.entries(r.anchors || {}).filter(([, x]) => x.error).map(([a, x]) => `${r.config} ${r.batch}×${r.seq}, ${ANCHORS[a]} (${x.phase}): ${x.error}`));
+  const failures = result.runs.flatMap((r) =>
+    Object.entries(r.anchors || {})
+      .filter(([, x]) => x.error)
+      .map(([a, x]) => `${r.config} ${r.batch}×${r.seq}, ${ANCHORS[a]} (${x.phase}): ${x.error}`),
+  );
   if (failures.length) {
     lines.push('');
     lines.push('Anchors that failed (the run went on without them):');
@@ -364,30 +397,43 @@ function formatMarkdown(result) {
   const compiled = result.runs.filter((r) => r.anchors && r.anchors.compile && !r.anchors.compile.error);
   if (compiled.length) {
     lines.push('');
-    lines.push('torch.compile: the warm-up steps (the first compiles; ms) and what dynamo made of the model: ' +
-      compiled.map((r) => {
-        const c = r.anchors.compile;
-        const d = c.dynamo || {};
-        return `${r.config} ${r.batch}×${r.seq}: ${c.warmupMs.map((x) => x.toFixed(0)).join(', ')}; ${d.uniqueGraphs ?? 'n/a'} graphs, ${d.graphBreaks ?? 'n/a'} graph breaks`;
-      }).join('; ') + '.');
+    lines.push(
+      'torch.compile: the warm-up steps (the first compiles; ms) and what dynamo made of the model: ' +
+        compiled
+          .map((r) => {
+            const c = r.anchors.compile;
+            const d = c.dynamo || {};
+            return `${r.config} ${r.batch}×${r.seq}: ${c.warmupMs.map((x) => x.toFixed(0)).join(', ')}; ${d.uniqueGraphs ?? 'n/a'} graphs, ${d.graphBreaks ?? 'n/a'} graph breaks`;
+          })
+          .join('; ') +
+        '.',
+    );
   }
   lines.push('');
-  lines.push(`Correctness (dropout 0, same weights and batch): ours against transformers ${CHECK_IMPL} attention (the gate: first-step loss within ${LOSS_TOLERANCE} ` +
-    `relative, gradient norm within ${GRAD_NORM_TOLERANCE}), and against SDPA (recorded):`);
+  lines.push(
+    `Correctness (dropout 0, same weights and batch): ours against transformers ${CHECK_IMPL} attention (the gate: first-step loss within ${LOSS_TOLERANCE} ` +
+      `relative, gradient norm within ${GRAD_NORM_TOLERANCE}), and against SDPA (recorded):`,
+  );
   lines.push('');
-  lines.push(`| config | batch | loss ours | loss ${CHECK_IMPL} | rel. diff | grad norm rel. diff | 2nd-step loss rel. diff | SDPA: loss rel. diff | grad norm | 2nd loss |`);
+  lines.push(
+    `| config | batch | loss ours | loss ${CHECK_IMPL} | rel. diff | grad norm rel. diff | 2nd-step loss rel. diff | SDPA: loss rel. diff | grad norm | 2nd loss |`,
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of result.runs) {
     const c = r.check;
     const s = c.sdpa;
-    lines.push(`| ${r.config} | ${r.batch} | ${c.ours.losses[0].toFixed(7)} | ${c.pytorch.losses[0].toFixed(7)} | ${c.lossRelDiff.toExponential(2)} | ` +
-      `${c.gradNormRelDiff.toExponential(2)} | ${c.secondLossRelDiff.toExponential(2)} | ` +
-      `${s ? `${s.lossRelDiff.toExponential(2)} | ${s.gradNormRelDiff.toExponential(2)} | ${s.secondLossRelDiff.toExponential(2)}` : 'n/a | n/a | n/a'} |`);
+    lines.push(
+      `| ${r.config} | ${r.batch} | ${c.ours.losses[0].toFixed(7)} | ${c.pytorch.losses[0].toFixed(7)} | ${c.lossRelDiff.toExponential(2)} | ` +
+        `${c.gradNormRelDiff.toExponential(2)} | ${c.secondLossRelDiff.toExponential(2)} | ` +
+        `${s ? `${s.lossRelDiff.toExponential(2)} | ${s.gradNormRelDiff.toExponential(2)} | ${s.secondLossRelDiff.toExponential(2)}` : 'n/a | n/a | n/a'} |`,
+    );
   }
   if (result.runs.some((r) => r.memory)) {
     lines.push('');
-    lines.push(`Peak RSS = VmHWM of a fresh process (ours; the SDPA anchor) per config after loading the saved model and ${MEMORY_STEPS} steps. ` +
-      'Training-phase peak = VmHWM reset (clear_refs) after loading and the optimizer set-up; RSS after load for scale:');
+    lines.push(
+      `Peak RSS = VmHWM of a fresh process (ours; the SDPA anchor) per config after loading the saved model and ${MEMORY_STEPS} steps. ` +
+        'Training-phase peak = VmHWM reset (clear_refs) after loading and the optimizer set-up; RSS after load for scale:',
+    );
     lines.push('');
     lines.push('| config | batch | ours after load | SDPA after load | ours training peak | SDPA training peak | training-peak ratio |');
     lines.push('|---|---|---|---|---|---|---|');
@@ -395,13 +441,17 @@ function formatMarkdown(result) {
       if (!r.memory) continue;
       const o = r.memory.ours;
       const p = r.memory.pytorch;
-      lines.push(`| ${r.config} | ${r.batch} | ${mib(o.rss_after_load_kib)} | ${mib(p.rss_after_load_kib)} | ${mib(o.train_hwm_kib)} | ${mib(p.train_hwm_kib)} | ` +
-        `${o.train_hwm_kib && p.train_hwm_kib ? (o.train_hwm_kib / p.train_hwm_kib).toFixed(3) : 'n/a'} |`);
+      lines.push(
+        `| ${r.config} | ${r.batch} | ${mib(o.rss_after_load_kib)} | ${mib(p.rss_after_load_kib)} | ${mib(o.train_hwm_kib)} | ${mib(p.train_hwm_kib)} | ` +
+          `${o.train_hwm_kib && p.train_hwm_kib ? (o.train_hwm_kib / p.train_hwm_kib).toFixed(3) : 'n/a'} |`,
+      );
     }
   }
   lines.push('');
-  lines.push('Per-step process resources (medians of the timed steps; CPU = user + system time of all threads over wall time; ' +
-    'faults = minor page faults, i.e. memory the allocator handed back to the kernel and touched again):');
+  lines.push(
+    'Per-step process resources (medians of the timed steps; CPU = user + system time of all threads over wall time; ' +
+      'faults = minor page faults, i.e. memory the allocator handed back to the kernel and touched again):',
+  );
   lines.push('');
   const usageHead = ['config', 'batch', 'load avg (1 min)', 'ours CPU/wall', 'ours sys ms', 'ours faults'];
   for (const a of anchors) usageHead.push(`${a} CPU/wall`, `${a} sys ms`, `${a} faults`);
@@ -420,11 +470,15 @@ function formatMarkdown(result) {
   }
   const s = result.sgemm;
   lines.push('');
-  lines.push(`sgemm (torch.mm 2048² fp32, ${s.start.blas}, best of ${s.start.samples_ms.length}): ${s.start.gflops.toFixed(1)} GFLOP/s at the start, ` +
-    `${s.end ? s.end.gflops.toFixed(1) : 'n/a'} at the end (best ${s.gflops.toFixed(1)}); per config, the better of two measurements (5 repeats each) ` +
-    'just before and just after its timing loop, which is the rate the fractions below use (the last column: ours against the best of the run).');
-  lines.push('FLOPs per step = 6·B·S·L·(4H² + 2HI) + 12·L·B·S²·H + 6·B·(H² + 2H) (weight GEMMs ×3 for forward + backward, attention QKᵀ and PV, pooler and classifier): the model\'s FLOPs, on every side. ' +
-    'Ours performs fewer: its last layer runs the output projection and feed-forward block forward and input gradient for the positions the classifier reads only (native/model/first_positions.h), 4·B·S·(H² + 2HI) less, so its fraction is that of the model\'s work, as model-FLOPs utilisation counts it.');
+  lines.push(
+    `sgemm (torch.mm 2048² fp32, ${s.start.blas}, best of ${s.start.samples_ms.length}): ${s.start.gflops.toFixed(1)} GFLOP/s at the start, ` +
+      `${s.end ? s.end.gflops.toFixed(1) : 'n/a'} at the end (best ${s.gflops.toFixed(1)}); per config, the better of two measurements (5 repeats each) ` +
+      'just before and just after its timing loop, which is the rate the fractions below use (the last column: ours against the best of the run).',
+  );
+  lines.push(
+    "FLOPs per step = 6·B·S·L·(4H² + 2HI) + 12·L·B·S²·H + 6·B·(H² + 2H) (weight GEMMs ×3 for forward + backward, attention QKᵀ and PV, pooler and classifier): the model's FLOPs, on every side. " +
+      "Ours performs fewer: its last layer runs the output projection and feed-forward block forward and input gradient for the positions the classifier reads only (native/model/first_positions.h), 4·B·S·(H² + 2HI) less, so its fraction is that of the model's work, as model-FLOPs utilisation counts it.",
+  );
   lines.push('');
   const flopHead = ['config', 'batch', 'GFLOP/step', 'sgemm GFLOP/s then', 'ours GFLOP/s', 'ours % of sgemm'];
   for (const a of anchors) flopHead.push(`${a} GFLOP/s`, `${a} % of sgemm`);
@@ -433,7 +487,14 @@ function formatMarkdown(result) {
   lines.push(`|${flopHead.map(() => '---|').join('')}`);
   for (const r of result.runs) {
     if (!r.correct) continue;
-    const row = [r.config, r.batch, (r.flops / 1e9).toFixed(1), r.sgemm.gflops.toFixed(1), r.oursGflops.toFixed(1), `${(100 * r.oursSgemmFraction).toFixed(1)}%`];
+    const row = [
+      r.config,
+      r.batch,
+      (r.flops / 1e9).toFixed(1),
+      r.sgemm.gflops.toFixed(1),
+      r.oursGflops.toFixed(1),
+      `${(100 * r.oursSgemmFraction).toFixed(1)}%`,
+    ];
     for (const a of anchors) {
       const x = r.anchors[a];
       if (!x || x.error) row.push('n/a', 'n/a');
@@ -465,10 +526,15 @@ function parseArgs(argv) {
   };
   for (const { flag: a, value } of flagsOf(argv)) {
     if (a === '--configs') {
-      o.configs = value().split(',').map((s) => s.trim()).filter(Boolean);
+      o.configs = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const c of o.configs) if (!CONFIGS[c]) throw new RangeError(`unknown config ${c} (${Object.keys(CONFIGS).join(', ')})`);
     } else if (a === '--batches') {
-      o.batches = value().split(',').map((s) => integerArg(s.trim(), '--batches', 1));
+      o.batches = value()
+        .split(',')
+        .map((s) => integerArg(s.trim(), '--batches', 1));
     } else if (a === '--anchors') {
       const anchors = listArg(value(), Object.keys(ANCHORS), '--anchors');
       o.anchors = Object.keys(ANCHORS).filter((x) => anchors.includes(x));
@@ -476,20 +542,21 @@ function parseArgs(argv) {
     else if (a === '--reps') {
       const v = value();
       o.reps = v === 'auto' ? 'auto' : integerArg(v, '--reps', 5);
-    }
-    else if (a === '--warmup') o.warmup = integerArg(value(), '--warmup', 1);
+    } else if (a === '--warmup') o.warmup = integerArg(value(), '--warmup', 1);
     else if (a === '--quick') Object.assign(o, { reps: 5, warmup: 2, memory: false });
     else if (a === '--seq') o.seq = integerArg(value(), '--seq', 2);
     else if (a === '--precision') {
       o.precision = value();
       if (!['fp32', 'bf16'].includes(o.precision)) throw new RangeError('--precision must be fp32 or bf16');
-    }
-    else if (a === '--no-memory') o.memory = false;
+    } else if (a === '--no-memory') o.memory = false;
     else if (!sharedFlag(o, a, value)) throw new TypeError(`unknown argument ${a}`);
   }
   if (o.batches) {
     const none = o.configs.filter((c) => !CONFIGS[c].batches.some((b) => o.batches.includes(b)));
-    if (none.length) throw new RangeError(`--batches ${o.batches.join(',')}: no batch size of ${none.join(', ')} (${none.map((c) => `${c}: ${CONFIGS[c].batches.join(',')}`).join('; ')})`);
+    if (none.length)
+      throw new RangeError(
+        `--batches ${o.batches.join(',')}: no batch size of ${none.join(', ')} (${none.map((c) => `${c}: ${CONFIGS[c].batches.join(',')}`).join('; ')})`,
+      );
   }
   return o;
 }
@@ -521,8 +588,19 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
     date: new Date().toISOString().slice(0, 10),
     argv: o.argv || [],
     settings: {
-      precision: o.precision, threads: o.threads, anchors: o.anchors, checkImpl: CHECK_IMPL, reps: o.reps === 'auto' ? AUTO_REPS : o.reps,
-      warmup: o.warmup, compileMinWarmup: COMPILE_MIN_WARMUP, seq: o.seq, batches: o.batches, lr: LR, weightDecay: WEIGHT_DECAY, maxGradNorm: MAX_GRAD_NORM, dropout: 0.1,
+      precision: o.precision,
+      threads: o.threads,
+      anchors: o.anchors,
+      checkImpl: CHECK_IMPL,
+      reps: o.reps === 'auto' ? AUTO_REPS : o.reps,
+      warmup: o.warmup,
+      compileMinWarmup: COMPILE_MIN_WARMUP,
+      seq: o.seq,
+      batches: o.batches,
+      lr: LR,
+      weightDecay: WEIGHT_DECAY,
+      maxGradNorm: MAX_GRAD_NORM,
+      dropout: 0.1,
       targets: TARGETS,
     },
     uptimeStart: uptimeLine(),
@@ -599,7 +677,11 @@ const usageSummary = (list, ms) => ({
 });
 
 /** The errors of a PyTorch worker as one short line (a failed torch.compile can say a lot). */
-const errorLine = (err) => (err instanceof Error ? err.message : String(err)).replace(/^PyTorch worker: /, '').replace(/\s+/g, ' ').slice(0, 1000);
+const errorLine = (err) =>
+  (err instanceof Error ? err.message : String(err))
+    .replace(/^PyTorch worker: /, '')
+    .replace(/\s+/g, ' ')
+    .slice(0, 1000);
 
 async function runOne(name, batchSize, o, { workers, checker }, tmp, env, log) {
   const seq = o.seq;
@@ -650,10 +732,12 @@ async function runOne(name, batchSize, o, { workers, checker }, tmp, env, log) {
   check.secondLossRelDiff = check.pytorch.secondLossRelDiff;
   run.check = check;
   run.correct = check.lossRelDiff <= LOSS_TOLERANCE && check.gradNormRelDiff <= GRAD_NORM_TOLERANCE;
-  log(`${label}: loss ours ${check.ours.losses[0].toFixed(7)} ${CHECK_IMPL} ${check.pytorch.losses[0].toFixed(7)} (rel ${check.lossRelDiff.toExponential(2)}), ` +
-    `grad norm rel ${check.gradNormRelDiff.toExponential(2)}, 2nd loss rel ${check.secondLossRelDiff.toExponential(2)}; ` +
-    `SDPA: loss rel ${check.sdpa.lossRelDiff.toExponential(2)}, grad norm rel ${check.sdpa.gradNormRelDiff.toExponential(2)}` +
-    `${run.correct ? '' : '  MISMATCH: no time reported'}`);
+  log(
+    `${label}: loss ours ${check.ours.losses[0].toFixed(7)} ${CHECK_IMPL} ${check.pytorch.losses[0].toFixed(7)} (rel ${check.lossRelDiff.toExponential(2)}), ` +
+      `grad norm rel ${check.gradNormRelDiff.toExponential(2)}, 2nd loss rel ${check.secondLossRelDiff.toExponential(2)}; ` +
+      `SDPA: loss rel ${check.sdpa.lossRelDiff.toExponential(2)}, grad norm rel ${check.sdpa.gradNormRelDiff.toExponential(2)}` +
+      `${run.correct ? '' : '  MISMATCH: no time reported'}`,
+  );
 
   // 2. Timing (dropout as configured), in turns (ours, then each anchor) on warm, long-lived processes, with the
   // machine's sgemm rate measured just before and just after (the machine is shared: its rate moves with the load).
@@ -738,19 +822,30 @@ async function runOne(name, batchSize, o, { workers, checker }, tmp, env, log) {
       run.anchors[a] = x;
       parts.push(`${ANCHORS[a]} ${x.median.toFixed(1)} ms, ratio ${x.ratio.toFixed(3)} (paired ${x.pairedRatio.toFixed(3)})`);
     }
-    log(`${label}: ${parts.join('; ')}  (ours ${samples.map((x) => x.toFixed(0)).join(' ')}` +
-      `${o.anchors.filter((a) => !run.anchors[a].error).map((a) => ` | ${a} ${run.anchors[a].ms.map((x) => x.toFixed(0)).join(' ')}`).join('')})` +
-      `${run.anchors.compile && !run.anchors.compile.error ? `; torch.compile warm-up ${run.anchors.compile.warmupMs.map((x) => x.toFixed(0)).join(' ')} ms` : ''}`);
+    log(
+      `${label}: ${parts.join('; ')}  (ours ${samples.map((x) => x.toFixed(0)).join(' ')}` +
+        `${o.anchors
+          .filter((a) => !run.anchors[a].error)
+          .map((a) => ` | ${a} ${run.anchors[a].ms.map((x) => x.toFixed(0)).join(' ')}`)
+          .join('')})` +
+        `${run.anchors.compile && !run.anchors.compile.error ? `; torch.compile warm-up ${run.anchors.compile.warmupMs.map((x) => x.toFixed(0)).join(' ')} ms` : ''}`,
+    );
   }
   ours.dispose();
 
   // 3. Peak RSS: a fresh process for ours and for the SDPA anchor.
   if (o.memory && run.correct) {
-    const oursMem = runJsonProcess(process.execPath, ['--expose-gc', __filename, '--memory-child', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision], env);
+    const oursMem = runJsonProcess(
+      process.execPath,
+      ['--expose-gc', __filename, '--memory-child', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision],
+      env,
+    );
     const pyMem = runJsonProcess(o.python, [REFERENCE, 'memory', dir, batchFile, String(o.threads), String(MEMORY_STEPS), o.precision, 'sdpa'], env);
     run.memory = { ours: oursMem, pytorch: pyMem, ratio: oursMem.hwm_kib / pyMem.hwm_kib };
-    log(`${label}: peak RSS ours ${mib(oursMem.hwm_kib)} SDPA ${mib(pyMem.hwm_kib)} (ratio ${run.memory.ratio.toFixed(3)}); ` +
-      `training-phase peak ours ${mib(oursMem.train_hwm_kib)} SDPA ${mib(pyMem.train_hwm_kib)}`);
+    log(
+      `${label}: peak RSS ours ${mib(oursMem.hwm_kib)} SDPA ${mib(pyMem.hwm_kib)} (ratio ${run.memory.ratio.toFixed(3)}); ` +
+        `training-phase peak ours ${mib(oursMem.train_hwm_kib)} SDPA ${mib(pyMem.train_hwm_kib)}`,
+    );
   }
   run.loadEnd = os.loadavg();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -44,7 +44,6 @@ export function benchCommand(done: (code: number) => void): Command {
   return command;
 }
 
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -66,7 +65,9 @@ export async function runBench(f: BenchFlags): Promise<number> {
     }));
     const threads = native().numThreads();
     if (!f.json) {
-      process.stdout.write(`bench: ${f.size} (${formatCount(parameterCount(model))} parameters), batch ${f.batchSize} x ${f.seqLen} tokens, ${f.warmup} warm-up + ${f.steps} timed steps, ${threads} threads\n`);
+      process.stdout.write(
+        `bench: ${f.size} (${formatCount(parameterCount(model))} parameters), batch ${f.batchSize} x ${f.seqLen} tokens, ${f.warmup} warm-up + ${f.steps} timed steps, ${threads} threads\n`,
+      );
     }
     let last = 0;
     const trainer = new Trainer(model, {

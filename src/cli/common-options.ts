@@ -18,7 +18,9 @@ export function addDataOptions(command: Command, withLabels: boolean, formats: r
     command
       .option('--label-column <name>', 'column of the label (a name, or an integer class id)', 'label')
       .addOption(
-        new Option('--label-type <type>', "how to read labels: 'name', 'id', or 'auto' (integers are ids)").argParser(choice(['auto', 'name', 'id'] as const)).default('auto'),
+        new Option('--label-type <type>', "how to read labels: 'name', 'id', or 'auto' (integers are ids)")
+          .argParser(choice(['auto', 'name', 'id'] as const))
+          .default('auto'),
       );
   }
   return command
@@ -45,7 +47,7 @@ export function dataFlags(o: Record<string, unknown>): DataFlags {
 export function addThreadsOption(command: Command): Command {
   return command
     .addOption(new Option('--threads <n>', 'LibTorch intra-op threads (default: one per core)').argParser(integer()))
-    .option('--device <device>', "where the model computes: cpu, cuda, cuda:N, or auto (a GPU when there is one)", 'cpu');
+    .option('--device <device>', 'where the model computes: cpu, cuda, cuda:N, or auto (a GPU when there is one)', 'cpu');
 }
 
 /** Applies --threads before any native work. */

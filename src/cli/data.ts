@@ -62,7 +62,8 @@ export async function loadDataset(file: string, flag: string, flags: DataFlags, 
   };
   const dataset =
     format === 'csv' ? await Dataset.fromCsv(file, options) : format === 'tsv' ? await Dataset.fromTsv(file, options) : await Dataset.fromJsonl(file, options);
-  if (dataset.length === 0) throw new Error(`${file}: no examples${dataset.skipped.count > 0 ? ` (all ${dataset.skipped.count} rows were bad and skipped)` : ''}`);
+  if (dataset.length === 0)
+    throw new Error(`${file}: no examples${dataset.skipped.count > 0 ? ` (all ${dataset.skipped.count} rows were bad and skipped)` : ''}`);
   return dataset;
 }
 

@@ -27,7 +27,9 @@ export interface EvalFlags {
 export function evalCommand(done: (code: number) => void): Command {
   const command = new Command('eval')
     .summary('evaluate a trained model on a labeled file')
-    .description('Evaluates a trained model on a labeled CSV, TSV or JSONL file: loss, accuracy, F1 (macro and micro), per-label metrics and the confusion matrix.')
+    .description(
+      'Evaluates a trained model on a labeled CSV, TSV or JSONL file: loss, accuracy, F1 (macro and micro), per-label metrics and the confusion matrix.',
+    )
     .requiredOption('--model <model>', "a trained model directory (e.g. a train run's --output or a checkpoint) or a hub id")
     .requiredOption('--eval <file>', 'labeled data (.csv, .tsv or .jsonl)');
   addDataOptions(command, true)

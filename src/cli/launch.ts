@@ -49,8 +49,16 @@ export function launchCommand(done: (code: number) => void): Command {
     .addOption(new Option('--node-rank <n>', "this machine's index in [0, nnodes)").argParser(integer(0)).default(0))
     .addOption(new Option('--master-addr <host>', "rank 0's machine: where the rendezvous store listens").default('127.0.0.1'))
     .addOption(new Option('--master-port <port>', 'TCP port of the rendezvous store').argParser(integer(1, 65535)).default(DEFAULT_MASTER_PORT))
-    .addOption(new Option('--timeout <seconds>', 'how long the rendezvous and each collective may take before failing (default 1800)').argParser(number(0, Infinity, 'min')))
-    .addOption(new Option('--backend <name>', "'gloo' (CPU tensors, the default); 'nccl' is for CUDA tensors, which bert-trainer does not train on yet").argParser(choice(['gloo', 'nccl'] as const)));
+    .addOption(
+      new Option('--timeout <seconds>', 'how long the rendezvous and each collective may take before failing (default 1800)').argParser(
+        number(0, Infinity, 'min'),
+      ),
+    )
+    .addOption(
+      new Option('--backend <name>', "'gloo' (CPU tensors, the default); 'nccl' is for CUDA tensors, which bert-trainer does not train on yet").argParser(
+        choice(['gloo', 'nccl'] as const),
+      ),
+    );
   command.addHelpText(
     'after',
     `

@@ -98,7 +98,10 @@ export interface LoadedModel {
 /** A local directory for a directory or hub id, downloading into the hub cache when needed (with a line per file). */
 export async function modelDirectory(ref: string, log: (line: string) => void): Promise<string> {
   const announced = new Set<string>();
-  const local = await fs.stat(ref).then(() => true, () => false);
+  const local = await fs.stat(ref).then(
+    () => true,
+    () => false,
+  );
   try {
     return await resolveModel(ref, {
       onProgress: (e) => {
@@ -121,7 +124,12 @@ async function fromScratch(size: SizeName, o: TrainingModelOptions): Promise<Loa
   o.log(`learning a WordPiece vocabulary (up to ${vocabSize} tokens) from the training texts`);
   const tokenizer = await learnVocabulary(o.texts(), { vocabSize, maxPositionEmbeddings: maxPositions, maxLength: o.maxLength });
   const labelOptions = o.labels.names !== undefined ? { labels: o.labels.names } : { numLabels: o.labels.numLabels };
-  const model = await BertClassifier.fromConfig(sizeConfig(size, tokenizer.vocabSize, maxPositions), { ...labelOptions, tokenizer, seed: o.seed, device: o.device });
+  const model = await BertClassifier.fromConfig(sizeConfig(size, tokenizer.vocabSize, maxPositions), {
+    ...labelOptions,
+    tokenizer,
+    seed: o.seed,
+    device: o.device,
+  });
   return { model, description: `${size}, trained from scratch (${describeArchitecture(model)})` };
 }
 

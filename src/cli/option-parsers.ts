@@ -18,7 +18,12 @@ function toNumber(value: string, expected: string): number {
 
 /** An integer >= min (default 1). */
 export function integer(min = 1, max = Number.MAX_SAFE_INTEGER): ArgParser<number> {
-  const expected = min === 1 && max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+  const expected =
+    min === 1 && max === Number.MAX_SAFE_INTEGER
+      ? 'a positive integer'
+      : max === Number.MAX_SAFE_INTEGER
+        ? `an integer >= ${min}`
+        : `an integer in [${min}, ${max}]`;
   return (value) => {
     const trimmed = value.trim();
     if (!INTEGER.test(trimmed)) throw new InvalidArgumentError(`Expected ${expected}.`);
@@ -32,8 +37,7 @@ export function integer(min = 1, max = Number.MAX_SAFE_INTEGER): ArgParser<numbe
 export function number(min: number, max: number, open: 'none' | 'min' | 'max' | 'both' = 'none'): ArgParser<number> {
   const lo = open === 'min' || open === 'both' ? '(' : '[';
   const hi = open === 'max' || open === 'both' ? ')' : ']';
-  const expected =
-    min === 0 && max === Infinity && lo === '(' ? 'a positive number' : `a number in ${lo}${min}, ${max === Infinity ? '∞' : max}${hi}`;
+  const expected = min === 0 && max === Infinity && lo === '(' ? 'a positive number' : `a number in ${lo}${min}, ${max === Infinity ? '∞' : max}${hi}`;
   return (value) => {
     const n = toNumber(value, expected);
     const belowMin = lo === '(' ? n <= min : n < min;

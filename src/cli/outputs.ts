@@ -45,7 +45,14 @@ export function reportHistory(history: readonly HistoryEntry[]): { steps: Report
   const evaluations: ReportEvaluation[] = [];
   for (const entry of history) {
     if (entry.type === 'step') {
-      steps.push({ step: entry.step, epoch: entry.epoch, loss: entry.loss, learningRate: entry.learningRate, gradNorm: entry.gradNorm, samplesPerSecond: entry.samplesPerSecond });
+      steps.push({
+        step: entry.step,
+        epoch: entry.epoch,
+        loss: entry.loss,
+        learningRate: entry.learningRate,
+        gradNorm: entry.gradNorm,
+        samplesPerSecond: entry.samplesPerSecond,
+      });
     } else {
       evaluations.push({ step: entry.step, epoch: entry.epoch, metrics: { ...entry.metrics } });
     }
@@ -58,4 +65,3 @@ export function commandLine(argv: readonly string[]): string {
   const quote = (arg: string): string => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
   return ['bert-trainer', ...argv.slice(2)].map(quote).join(' ');
 }
-

@@ -89,7 +89,13 @@ async function readInputs(f: PredictFlags): Promise<Inputs> {
 
 function line(prediction: Prediction, text: string, pair: string | undefined, json: boolean): string {
   if (!json) return `${prediction.label}\t${prediction.score.toFixed(4)}`;
-  return JSON.stringify({ text, ...(pair !== undefined ? { textPair: pair } : {}), label: prediction.label, score: prediction.score, scores: prediction.scores });
+  return JSON.stringify({
+    text,
+    ...(pair !== undefined ? { textPair: pair } : {}),
+    label: prediction.label,
+    score: prediction.score,
+    scores: prediction.scores,
+  });
 }
 
 async function predictAll(model: BertClassifier, inputs: Inputs, f: PredictFlags): Promise<void> {

@@ -84,32 +84,80 @@ export function trainCommand(done: (code: number) => void): Command {
     )
     .optionsGroup('Model:')
     .option('--model <model>', `a model directory, a Hugging Face hub id, or a built-in size to train from scratch: ${SIZE_NAMES.join(', ')}`)
-    .addOption(new Option('--vocab-size <n>', 'WordPiece vocabulary size of a built-in size (default: 8000 for tiny and mini, 30522 for small and base)').argParser(integer(10)))
+    .addOption(
+      new Option('--vocab-size <n>', 'WordPiece vocabulary size of a built-in size (default: 8000 for tiny and mini, 30522 for small and base)').argParser(
+        integer(10),
+      ),
+    )
     .optionsGroup('Data:')
     .requiredOption('--train <file>', 'training data (.csv, .tsv or .jsonl)')
     .option('--eval <file>', 'held-out data, evaluated at each --eval-strategy point and at the end')
-    .addOption(new Option('--validation-split <size>', 'without --eval: hold out this fraction (e.g. 0.2) or number of training rows, stratified by label').argParser(validationSize));
+    .addOption(
+      new Option('--validation-split <size>', 'without --eval: hold out this fraction (e.g. 0.2) or number of training rows, stratified by label').argParser(
+        validationSize,
+      ),
+    );
   addDataOptions(command, true);
   command
     .optionsGroup('Training:')
     .addOption(new Option('--epochs <n>', 'passes over the training data (may be fractional)').argParser(number(0, Infinity, 'min')).default(3))
-    .addOption(new Option('--batch-size <n>', `examples per step (per process under \`bert-trainer launch\`; default: ${PRETRAINED_DEFAULTS.batchSize} for pretrained models, ${SCRATCH_DEFAULTS.mini.batchSize} for built-in sizes)`).argParser(integer()))
-    .addOption(new Option('--lr <rate>', `peak learning rate (default: ${lr(PRETRAINED_DEFAULTS.learningRate)} for pretrained models; for built-in sizes ${scratchLearningRates()})`).argParser(number(0, 1, 'min')))
-    .addOption(new Option('--max-length <n>', "truncate texts to this many tokens (default: 128, or the model's max_position_embeddings if smaller)").argParser(integer(2)))
-    .addOption(new Option('--warmup-ratio <r>', `fraction of the steps spent warming the learning rate up (default: ${PRETRAINED_DEFAULTS.warmupRatio} for pretrained models, ${SCRATCH_DEFAULTS.mini.warmupRatio} for built-in sizes)`).argParser(number(0, 1)))
-    .addOption(new Option('--weight-decay <w>', `AdamW weight decay, never on biases and LayerNorm weights (default: ${PRETRAINED_DEFAULTS.weightDecay} for pretrained models, ${SCRATCH_DEFAULTS.mini.weightDecay} for built-in sizes)`).argParser(number(0, Infinity)))
+    .addOption(
+      new Option(
+        '--batch-size <n>',
+        `examples per step (per process under \`bert-trainer launch\`; default: ${PRETRAINED_DEFAULTS.batchSize} for pretrained models, ${SCRATCH_DEFAULTS.mini.batchSize} for built-in sizes)`,
+      ).argParser(integer()),
+    )
+    .addOption(
+      new Option(
+        '--lr <rate>',
+        `peak learning rate (default: ${lr(PRETRAINED_DEFAULTS.learningRate)} for pretrained models; for built-in sizes ${scratchLearningRates()})`,
+      ).argParser(number(0, 1, 'min')),
+    )
+    .addOption(
+      new Option('--max-length <n>', "truncate texts to this many tokens (default: 128, or the model's max_position_embeddings if smaller)").argParser(
+        integer(2),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--warmup-ratio <r>',
+        `fraction of the steps spent warming the learning rate up (default: ${PRETRAINED_DEFAULTS.warmupRatio} for pretrained models, ${SCRATCH_DEFAULTS.mini.warmupRatio} for built-in sizes)`,
+      ).argParser(number(0, 1)),
+    )
+    .addOption(
+      new Option(
+        '--weight-decay <w>',
+        `AdamW weight decay, never on biases and LayerNorm weights (default: ${PRETRAINED_DEFAULTS.weightDecay} for pretrained models, ${SCRATCH_DEFAULTS.mini.weightDecay} for built-in sizes)`,
+      ).argParser(number(0, Infinity)),
+    )
     .addOption(new Option('--scheduler <name>', `learning-rate schedule: ${SCHEDULERS.join(', ')}`).argParser(choice(SCHEDULERS)).default('linear'))
     .addOption(new Option('--grad-accum <n>', 'batches accumulated per optimizer step').argParser(integer()).default(1))
     .addOption(new Option('--max-grad-norm <n>', 'gradient clipping norm (0: no clipping)').argParser(number(0, Infinity)).default(1))
     .addOption(new Option('--seed <n>', 'seed of the data order, dropout, the split and new weights').argParser(integer(0)).default(42))
-    .addOption(new Option('--mixed-precision <mode>', "'bf16': matrix products in bfloat16 (fp32 weights and loss; fast on GPUs and on CPUs with AMX/AVX512-BF16); 'fp16': float16 with dynamic loss scaling (GPUs); 'no': fp32").argParser(choice(MIXED_PRECISIONS)).default('no'))
-    .option('--group-by-length', "batches of similar token lengths (transformers' group_by_length). Default: grouped when plain batches would be more than 20% padding")
+    .addOption(
+      new Option(
+        '--mixed-precision <mode>',
+        "'bf16': matrix products in bfloat16 (fp32 weights and loss; fast on GPUs and on CPUs with AMX/AVX512-BF16); 'fp16': float16 with dynamic loss scaling (GPUs); 'no': fp32",
+      )
+        .argParser(choice(MIXED_PRECISIONS))
+        .default('no'),
+    )
+    .option(
+      '--group-by-length',
+      "batches of similar token lengths (transformers' group_by_length). Default: grouped when plain batches would be more than 20% padding",
+    )
     .option('--no-group-by-length', 'batches in plain shuffled order')
     .addOption(new Option('--log-every <n>', 'record the loss every n steps (default: about 500 points per run)').argParser(integer()))
     .optionsGroup('Evaluation and checkpoints:')
-    .addOption(new Option('--eval-strategy <when>', "when to evaluate: 'no', 'steps' (every --eval-steps) or 'epoch' (default with held-out data)").argParser(choice(STRATEGIES)))
+    .addOption(
+      new Option('--eval-strategy <when>', "when to evaluate: 'no', 'steps' (every --eval-steps) or 'epoch' (default with held-out data)").argParser(
+        choice(STRATEGIES),
+      ),
+    )
     .addOption(new Option('--eval-steps <n>', 'evaluate every n steps (implies --eval-strategy steps)').argParser(integer()))
-    .addOption(new Option('--save-strategy <when>', "when to write a checkpoint: 'no', 'steps' (every --save-steps) or 'epoch' (default)").argParser(choice(STRATEGIES)))
+    .addOption(
+      new Option('--save-strategy <when>', "when to write a checkpoint: 'no', 'steps' (every --save-steps) or 'epoch' (default)").argParser(choice(STRATEGIES)),
+    )
     .addOption(new Option('--save-steps <n>', 'checkpoint every n steps (implies --save-strategy steps)').argParser(integer()))
     .addOption(new Option('--save-total-limit <n>', 'keep at most n checkpoints (the oldest are deleted)').argParser(integer()))
     .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the newest in --output)')
@@ -341,7 +389,14 @@ function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progre
 }
 
 /** After Ctrl-C: a report of the steps that ran, where the checkpoint is, and how to resume from it. */
-async function reportInterruption(err: AbortError, f: TrainFlags, report: RunReport, seen: HistoryEntry[], warnings: WarningEvent[], main: boolean): Promise<number> {
+async function reportInterruption(
+  err: AbortError,
+  f: TrainFlags,
+  report: RunReport,
+  seen: HistoryEntry[],
+  warnings: WarningEvent[],
+  main: boolean,
+): Promise<number> {
   if (!main) return EXIT_INTERRUPTED;
   const files = await writeReport(f.output, { ...report, status: 'interrupted', finishedAt: new Date(), ...reportHistory(seen), warnings });
   // The step fit() stopped at (the logged steps lag behind it when --log-every > 1).
@@ -362,7 +417,15 @@ async function reportInterruption(err: AbortError, f: TrainFlags, report: RunRep
 }
 
 /** After a completed fit: the final held-out metrics, then the model, metrics.json, the report and the summary. */
-async function writeOutputs(f: TrainFlags, s: RunSettings, trainer: Trainer, result: FitResult, evalSet: Dataset | undefined, report: RunReport, main: boolean): Promise<void> {
+async function writeOutputs(
+  f: TrainFlags,
+  s: RunSettings,
+  trainer: Trainer,
+  result: FitResult,
+  evalSet: Dataset | undefined,
+  report: RunReport,
+  main: boolean,
+): Promise<void> {
   // The last evaluation when it was at the last step, else one more evaluation (every rank takes part in it).
   let final: EvaluationResult | undefined = result.metrics.eval;
   const lastEval = [...result.history].reverse().find((e) => e.type === 'evaluate');
@@ -451,7 +514,9 @@ export async function runTrain(flags: TrainCommandFlags): Promise<number> {
     if (f.eval !== undefined && data.evalSet) checkEvalLabels(data.evalSet, f.eval, model.labels);
     const settings = settingsFor(f, source, model, data.train.length);
     say(`model: ${description}`);
-    say(`data: ${data.train.length} training examples, ${data.evalSet ? `${data.evalSet.length} held-out examples (${data.evalName})` : 'no held-out data'}; labels: ${model.labels.join(', ')}`);
+    say(
+      `data: ${data.train.length} training examples, ${data.evalSet ? `${data.evalSet.length} held-out examples (${data.evalName})` : 'no held-out data'}; labels: ${model.labels.join(', ')}`,
+    );
 
     if (dist) say(`data-parallel: ${dist.worldSize} processes (rank 0 of them reports), batch size ${f.batchSize} per process`);
     const progress = main ? createProgress(process.stdout) : SILENT_PROGRESS;

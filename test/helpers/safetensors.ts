@@ -51,7 +51,8 @@ export function maxTensorDiff(actual: SafetensorsContents, reference: Safetensor
       missing.push(name);
       continue;
     }
-    if (JSON.stringify(mine.shape) !== JSON.stringify(ref.shape)) throw new Error(`${name}: shape ${JSON.stringify(mine.shape)} != ${JSON.stringify(ref.shape)}`);
+    if (JSON.stringify(mine.shape) !== JSON.stringify(ref.shape))
+      throw new Error(`${name}: shape ${JSON.stringify(mine.shape)} != ${JSON.stringify(ref.shape)}`);
     const a = float32Values(mine);
     const b = float32Values(ref);
     for (let i = 0; i < a.length; i++) {

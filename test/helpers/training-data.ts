@@ -32,7 +32,7 @@ export function tokenizedExamples(count: number, o: ExampleOptions): Example[] {
     const tokenTypeIds = (o.typeVocabSize ?? 2) > 1 ? inputIds.map((_, j) => (j < split ? 0 : 1)) : undefined;
     let label: number | number[];
     if (kind === 'single') label = inputIds[0] % o.numLabels;
-    else if (kind === 'multilabel') label = Array.from({ length: o.numLabels }, (_, j) => ((inputIds[0] >> j) & 1));
+    else if (kind === 'multilabel') label = Array.from({ length: o.numLabels }, (_, j) => (inputIds[0] >> j) & 1);
     else label = o.numLabels === 1 ? (inputIds[0] % 7) / 3 - 1 : Array.from({ length: o.numLabels }, (_, j) => ((inputIds[j % length] % 5) - 2) / 2);
     out.push(tokenTypeIds ? { inputIds, tokenTypeIds, label } : { inputIds, label });
   }
