@@ -30,7 +30,7 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const { Dataset } = require(path.join(root, 'dist'));
-const { loadSpamAssassin } = require(path.join(root, 'dist', 'demo-data'));
+const { loadSpamAssassin, majorityOf } = require(path.join(root, 'dist', 'demo-data'));
 
 const OLD_FLAGS = ['--lr', '1e-3', '--batch-size', '8', '--warmup-ratio', '0', '--weight-decay', '0'];
 
@@ -127,12 +127,6 @@ function writeJsonl(file, dataset) {
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
-function majorityShare(dataset) {
-  const counts = new Map();
-  for (let i = 0; i < dataset.length; i++) counts.set(dataset.get(i).label, (counts.get(dataset.get(i).label) || 0) + 1);
-  return Math.max(...counts.values()) / dataset.length;
-}
-
 function main() {
   const o = parseArgs(process.argv.slice(2));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-trainer-defaults-'));
@@ -149,7 +143,7 @@ function main() {
     fs.mkdirSync(dir);
     writeJsonl(path.join(dir, 'train.jsonl'), train);
     writeJsonl(path.join(dir, 'eval.jsonl'), validation);
-    const majority = majorityShare(validation);
+    const majority = majorityOf(validation).rate;
     for (const size of o.sizes) {
       for (const recipe of o.recipes) {
         for (const seed of o.seeds) {

@@ -97,3 +97,11 @@ export function demoSplits(examples: TextExample[], options: { maxExamples?: num
   }
   return data.split({ validation: HELD_OUT_FRACTION, seed: options.seed, stratify: true });
 }
+
+/** The most frequent label of a data set, and its share: the accuracy a model that always answers it scores. */
+export function majorityOf(data: Dataset): { label: string; rate: number } {
+  const counts = new Map<string, number>();
+  for (const e of data) counts.set(String(e.label), (counts.get(String(e.label)) ?? 0) + 1);
+  const [label, n] = [...counts].sort((x, y) => y[1] - x[1])[0];
+  return { label, rate: n / data.length };
+}

@@ -16,7 +16,7 @@ import { createProgress } from './cli/progress';
 import { trainingSummary } from './cli/summary';
 import { learnVocabulary } from './cli/vocab';
 import type { Dataset, TextExample } from './dataset';
-import { DEMO_LABELS, DemoCorpus, HELD_OUT_FRACTION, demoSplits, loadSpamAssassin } from './demo-data';
+import { DEMO_LABELS, DemoCorpus, HELD_OUT_FRACTION, demoSplits, loadSpamAssassin, majorityOf } from './demo-data';
 import { DEMO_ARCHITECTURE, DemoSettings, demoCommandLine, demoModelConfig, parseDemoArgs } from './demo-options';
 import { ReportData, writeReport } from './report';
 import { AbortError, EvaluationResult, FitResult, Trainer } from './trainer';
@@ -87,14 +87,6 @@ function settingsLine(s: DemoSettings, maxLength: number): string {
     `settings: ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, batch ${s.batchSize}, AdamW learning rate ${formatLearningRate(s.learningRate)} ` +
     `(linear, ${s.warmupRatio * 100}% warm-up), weight decay ${s.weightDecay}, max length ${maxLength} tokens, seed ${s.seed}`
   );
-}
-
-/** The label of most held-out e-mails, and its share: the accuracy to beat. */
-function majorityOf(validation: Dataset): { label: string; rate: number } {
-  const counts = new Map<string, number>();
-  for (const e of validation) counts.set(String(e.label), (counts.get(String(e.label)) ?? 0) + 1);
-  const [label, n] = [...counts].sort((x, y) => y[1] - x[1])[0];
-  return { label, rate: n / validation.length };
 }
 
 interface DemoData {

@@ -83,7 +83,8 @@ function ratio(numerator: number, denominator: number): number {
   return denominator > 0 ? numerator / denominator : 0;
 }
 
-function mean(values: number[]): number {
+/** The mean of `values` (0 for none). */
+export function mean(values: number[]): number {
   let sum = 0;
   for (const v of values) sum += v;
   return values.length > 0 ? sum / values.length : 0;

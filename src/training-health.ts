@@ -1,6 +1,7 @@
 // Signs that a run is not learning, said while it runs: a model that answers one class for every held-out example,
 // or a training loss that ends its first epoch where it started. Both usually mean a learning rate too high for the
 // batch size (or no warm-up), and the run would otherwise end with a majority-class model and no word about it.
+import { mean } from './metrics';
 import type { EvaluationResult } from './trainer';
 
 /** The settings that usually bring a collapsed run back, as TrainerOptions names them. */
@@ -118,8 +119,4 @@ export class TrainingHealth {
     this.given.add(w.code);
     return w;
   }
-}
-
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
 }
