@@ -8,7 +8,7 @@
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { BertClassifier } = require('..');
-const { native } = require('../dist/native');
+const { native } = require('../dist/engine/native');
 const { defaultPython } = require('./bench/common');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -30,7 +30,7 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const { Dataset } = require(path.join(root, 'dist'));
-const { loadSpamAssassin, majorityOf } = require(path.join(root, 'dist', 'demo-data'));
+const { loadSpamAssassin, majorityOf } = require(path.join(root, 'dist', 'demo', 'demo-data'));
 
 const OLD_FLAGS = ['--lr', '1e-3', '--batch-size', '8', '--warmup-ratio', '0', '--weight-decay', '0'];
 

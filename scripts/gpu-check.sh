@@ -56,7 +56,7 @@ stage_addon() {
   node -e '
     const fs = require("fs");
     const out = { versions: null, torchVersion: null, cuda: null };
-    const { native } = require("./dist/native");
+    const { native } = require("./dist/engine/native");
     const addon = native();
     out.torchVersion = addon.torchVersion;
     out.cudaAvailable = addon.cudaAvailable;

@@ -1,26 +1,22 @@
 // bert-trainer's public API: what a user of the package calls. Internals (epoch orders, length grouping, shard
 // orders, schedule arithmetic) are imported from their modules by the code and tests that need them.
-export { BertClassifier } from './classifier';
-export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './classifier';
-export { BertTokenizer } from './tokenizer';
-export { versions } from './versions';
-export type { Versions } from './versions';
-export { DeviceError, DEVICE_ERROR_CODES } from './device';
-export type { DeviceOption } from './device';
-export type { BatchEncoding, EncodeOptions, BertTokenizerConfig } from './tokenizer';
-export { BERT_CONFIG_DEFAULTS, resolveConfig } from './config';
-export type { BertConfig, ProblemType } from './config';
-export type { ForwardInputs, MatrixInput, IdMatrix } from './inputs';
-export { readCheckpoint } from './checkpoint';
-export type { TensorInfo } from './checkpoint';
-export { Trainer, AbortError } from './trainer';
+export { BertClassifier } from './model/classifier';
+export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './model/classifier';
+export { BertTokenizer } from './tokenizer/tokenizer';
+export { versions } from './engine/versions';
+export type { Versions } from './engine/versions';
+export { DeviceError, DEVICE_ERROR_CODES } from './engine/device';
+export type { DeviceOption } from './engine/device';
+export type { BatchEncoding, EncodeOptions, BertTokenizerConfig } from './tokenizer/tokenizer';
+export { BERT_CONFIG_DEFAULTS, resolveConfig } from './model/config';
+export type { BertConfig, ProblemType } from './model/config';
+export type { ForwardInputs, MatrixInput, IdMatrix } from './model/inputs';
+export { readCheckpoint } from './checkpoint/read-checkpoint';
+export type { TensorInfo } from './checkpoint/read-checkpoint';
+export { Trainer } from './train/trainer';
+export { AbortError } from './train/abort-error';
+export type { TrainerOptions, TrainerCallbacks, EarlyStoppingOptions, IntervalStrategy, MixedPrecision, FitOptions } from './train/trainer-options';
 export type {
-  TrainerOptions,
-  TrainerCallbacks,
-  EarlyStoppingOptions,
-  IntervalStrategy,
-  MixedPrecision,
-  FitOptions,
   FitResult,
   StepEvent,
   EvaluateEvent,
@@ -29,23 +25,25 @@ export type {
   TrainBeginLogs,
   HistoryEntry,
   EvaluationResult,
-} from './trainer';
-export type { WarningEvent, TrainingWarningCode, TrainingFix } from './training-health';
-export { Dataset, inferProblemType } from './dataset';
-export type { Example, TextExample, TokenizedExample, Label } from './dataset';
-export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './metrics';
-export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './metrics';
-export { learningRateAt } from './schedule';
-export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './schedule';
-export { resolveModel, hubCacheDir, isHubId, HubError } from './hub';
-export type { ResolveModelOptions, DownloadProgress } from './hub';
+  WarningEvent,
+  TrainingWarningCode,
+  TrainingFix,
+} from './train/events';
+export { Dataset, inferProblemType } from './data/dataset';
+export type { Example, TextExample, TokenizedExample, Label } from './data/example';
+export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './train/metrics';
+export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './train/metrics';
+export { learningRateAt } from './train/schedule';
+export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './train/schedule';
+export { resolveModel, hubCacheDir, isHubId, HubError } from './hub/hub';
+export type { ResolveModelOptions, DownloadProgress } from './hub/hub';
 // Data from files, streaming, and the pipeline in front of the training step.
-export { StreamingDataset } from './streaming-dataset';
-export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } from './streaming-dataset';
-export type { FileDatasetOptions, SkippedRows } from './dataset-files';
-export { setNumThreads, numThreads } from './threads';
-export type { TrainingData } from './trainer';
-export { distributedFromEnv } from './distributed';
-export type { DistributedOptions } from './distributed';
-export { renderReport, writeReport } from './report';
-export type { ReportData, ReportStep, ReportEvaluation, ReportMetrics, ReportClassMetrics } from './report';
+export { StreamingDataset } from './data/streaming-dataset';
+export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } from './data/streaming-dataset';
+export type { FileDatasetOptions, SkippedRows } from './data/dataset-files';
+export { setNumThreads, numThreads } from './engine/threads';
+export type { TrainingData } from './train/training-data';
+export { distributedFromEnv } from './engine/distributed';
+export type { DistributedOptions } from './engine/distributed';
+export { renderReport, writeReport } from './report/report';
+export type { ReportData, ReportStep, ReportEvaluation, ReportMetrics, ReportClassMetrics } from './report/report';

@@ -5,8 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { BertClassifier, readCheckpoint } from '../src';
-import { nativeConfig } from '../src/config';
-import { native } from '../src/native';
+import { nativeConfig } from '../src/model/config';
+import { native } from '../src/engine/native';
 import { fixture } from './helpers/fixtures';
 import { PYTHON } from './helpers/paths';
 

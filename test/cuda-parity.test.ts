@@ -13,10 +13,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { BertClassifier } from '../src/classifier';
-import type { Example } from '../src/dataset';
-import { StepEvent, Trainer } from '../src/trainer';
+import { BertClassifier } from '../src/model/classifier';
+import { Trainer } from '../src/train/trainer';
 import { PYTHON } from './helpers/paths';
+import type { Example } from '../src/data/example';
+import { StepEvent } from '../src/train/events';
 
 type Precision = 'no' | 'bf16' | 'fp16';
 

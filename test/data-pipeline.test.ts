@@ -5,14 +5,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { BatchPrefetcher } from '../src/batch-prefetch';
+import { BatchPrefetcher } from '../src/data/batch-prefetch';
 import { BertClassifier, BertTokenizer } from '../src';
-import { Dataset, batchesOf, epochOrder } from '../src/dataset';
-import { groupingPays, lengthGroupedOrder, megaBatchSize, paddingFraction } from '../src/length-grouping';
-import { EvaluateEvent, StepEvent, Trainer, TrainerOptions } from '../src/trainer';
+import { Dataset } from '../src/data/dataset';
+import { groupingPays, lengthGroupedOrder, megaBatchSize, paddingFraction } from '../src/data/length-grouping';
+import { Trainer } from '../src/train/trainer';
 import { fixturePath } from './helpers/fixtures';
 import { readSafetensors } from './helpers/safetensors';
 import { seededRandom } from './helpers/training-data';
+import { batchesOf, epochOrder } from '../src/data/epoch-order';
+import { EvaluateEvent, StepEvent } from '../src/train/events';
+import { TrainerOptions } from '../src/train/trainer-options';
 
 const TINY = fixturePath('tiny-safetensors-f32');
 const WORDS = Array.from({ length: 90 }, (_, i) => `w${i}`);

@@ -4,8 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { Dataset, Example } from '../src/dataset';
-import { countFileRecords, resolveFileOptions } from '../src/dataset-files';
+import { Dataset } from '../src/data/dataset';
+import { countFileRecords, resolveFileOptions } from '../src/data/dataset-files';
+import { Example } from '../src/data/example';
 
 let dir: string;
 beforeAll(() => {

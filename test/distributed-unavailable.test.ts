@@ -2,9 +2,9 @@
 // why and how to get it, instead of failing somewhere in the native code. The addon's report is mocked here; the
 // native side of such a build (native/distributed/process_group.cpp without BERT_TRAINER_DISTRIBUTED) throws the
 // same way if reached.
-import { DistributedContext, resolveDistributedOption } from '../src/distributed';
+import { DistributedContext, resolveDistributedOption } from '../src/engine/distributed';
 
-jest.mock('../src/native', () => ({
+jest.mock('../src/engine/native', () => ({
   native: () => ({ distributed: { available: false, backends: [] }, torchVersion: '1.13.1', cudaAvailable: false }),
 }));
 

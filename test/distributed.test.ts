@@ -10,13 +10,14 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { BertClassifier, BertTokenizer } from '../src';
-import { shardStream } from '../src/batch-prefetch';
-import { distributedFromEnv, shardOrder } from '../src/distributed';
-import { native } from '../src/native';
-import { Trainer, TrainerOptions } from '../src/trainer';
+import { shardStream } from '../src/data/batch-prefetch';
+import { distributedFromEnv, shardOrder } from '../src/engine/distributed';
+import { native } from '../src/engine/native';
+import { Trainer } from '../src/train/trainer';
 import { fixture } from './helpers/fixtures';
 import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
 import { tokenizedExamples } from './helpers/training-data';
+import { TrainerOptions } from '../src/train/trainer-options';
 
 const ROOT = path.resolve(__dirname, '..');
 const CHILD = path.join(__dirname, 'helpers', 'distributed-child.js');

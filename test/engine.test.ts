@@ -4,11 +4,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { BertClassifier, DeviceError, Trainer, versions } from '../src';
-import { resolveDevice } from '../src/device';
-import { native } from '../src/native';
-import type { StepEvent } from '../src/trainer';
+import { resolveDevice } from '../src/engine/device';
+import { native } from '../src/engine/native';
 import { fixture, fixturePath, maxAbsDiff } from './helpers/fixtures';
 import { tokenizedExamples } from './helpers/training-data';
+import type { StepEvent } from '../src/train/events';
 
 const cuda = native().cudaInfo();
 

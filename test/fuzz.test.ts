@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { readCheckpoint } from '../src';
-import { mulberry32 as rng } from '../src/random';
+import { mulberry32 as rng } from '../src/util/random';
 import { fixture } from './helpers/fixtures';
 
 const MUTATIONS = 2000;

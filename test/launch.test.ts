@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { workerEnvironment } from '../src/cli/launch';
-import { native } from '../src/native';
+import { native } from '../src/engine/native';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'cli', 'main.js');

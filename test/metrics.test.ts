@@ -1,4 +1,4 @@
-import { averageRanks, classificationMetrics, multiLabelMetrics, regressionMetrics } from '../src/metrics';
+import { averageRanks, classificationMetrics, multiLabelMetrics, regressionMetrics } from '../src/train/metrics';
 
 describe('classificationMetrics', () => {
   it("matches sklearn's f1_score / precision_score / recall_score documentation example", () => {

@@ -5,7 +5,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { ReportData, renderCurvesSvg, renderReport, smoothLosses, writeReport } from '../src/report';
+import { ReportData, renderCurvesSvg, renderReport, smoothLosses, writeReport } from '../src/report/report';
 
 function run(overrides: Partial<ReportData> = {}): ReportData {
   const steps = Array.from({ length: 40 }, (_, i) => ({

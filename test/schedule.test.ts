@@ -1,4 +1,4 @@
-import { LrSchedulerType, cosCorrectlyRounded, learningRateAt, lrLambda, resolveWarmupSteps } from '../src/schedule';
+import { LrSchedulerType, cosCorrectlyRounded, learningRateAt, lrLambda, resolveWarmupSteps } from '../src/train/schedule';
 
 // What transformers' own schedules (transformers.get_scheduler, 5.18, on torch 2.13's LambdaLR: the ones
 // test/reference/train_reference.py uses) hand optimizer step k, printed by Python with repr(): the lr of steps

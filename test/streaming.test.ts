@@ -1,17 +1,21 @@
 // Streaming datasets: the seeded shuffle buffer (order determinism, skip), the record count, training from a stream
 // (same result as in memory with shuffle off), resuming mid-epoch at the recorded position (bit-identical), bad rows
 // met mid-stream, and evaluation of a stream.
-import { StreamingDataset, bufferShuffle } from '../src/streaming-dataset'; // first: the dataset <-> stream import cycle must load either way
+import { StreamingDataset, bufferShuffle } from '../src/data/streaming-dataset'; // first: the dataset <-> stream import cycle must load either way
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 import { BertClassifier, BertTokenizer } from '../src';
-import { Dataset, Example, epochRandom } from '../src/dataset';
-import { EvaluateEvent, StepEvent, Trainer, TrainerOptions } from '../src/trainer';
+import { Dataset } from '../src/data/dataset';
+import { Trainer } from '../src/train/trainer';
 import { fixturePath } from './helpers/fixtures';
 import { readSafetensors } from './helpers/safetensors';
 import { seededRandom } from './helpers/training-data';
+import { Example } from '../src/data/example';
+import { epochRandom } from '../src/util/random';
+import { EvaluateEvent, StepEvent } from '../src/train/events';
+import { TrainerOptions } from '../src/train/trainer-options';
 
 const TINY = fixturePath('tiny-safetensors-f32'); // vocab 99, 2 labels, dropout 0.1
 const WORDS = Array.from({ length: 90 }, (_, i) => `w${i}`);

@@ -1,6 +1,6 @@
-// The thread-waiting settings the library gives libgomp and OpenBLAS before the addon loads (src/native.ts): applied
+// The thread-waiting settings the library gives libgomp and OpenBLAS before the addon loads (src/engine/native.ts): applied
 // where the user has not chosen, never over a user's choice.
-import { applyThreadWaitDefaults, native, THREAD_WAIT_DEFAULTS } from '../src/native';
+import { applyThreadWaitDefaults, native, THREAD_WAIT_DEFAULTS } from '../src/engine/native';
 import { numThreads, setNumThreads } from '../src';
 
 describe('applyThreadWaitDefaults', () => {

@@ -2,8 +2,8 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { writeFileAtomic } from '../src/atomic-write';
-import { BertTokenizer } from '../src/tokenizer';
+import { writeFileAtomic } from '../src/util/atomic-write';
+import { BertTokenizer } from '../src/tokenizer/tokenizer';
 
 // id = line index. Expected ids below are worked out by hand from BERT's algorithm
 // (BertNormalizer → BertPreTokenizer → greedy longest-match WordPiece → [CLS] A [SEP] B [SEP]).

@@ -7,12 +7,15 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { BertClassifier, readCheckpoint } from '../src';
-import type { Example } from '../src/dataset';
-import { AbortError, EvaluateEvent, StepEvent, Trainer, TrainerOptions } from '../src/trainer';
-import { listCheckpoints, setCheckpointWriteHookForTesting } from '../src/trainer-checkpoint';
+import { Trainer } from '../src/train/trainer';
+import { listCheckpoints, setCheckpointWriteHookForTesting } from '../src/checkpoint/trainer-checkpoint';
 import { fixturePath } from './helpers/fixtures';
 import { readSafetensors } from './helpers/safetensors';
 import { tokenizedExamples } from './helpers/training-data';
+import type { Example } from '../src/data/example';
+import { AbortError } from '../src/train/abort-error';
+import { EvaluateEvent, StepEvent } from '../src/train/events';
+import { TrainerOptions } from '../src/train/trainer-options';
 
 const ROOT = path.resolve(__dirname, '..');
 const TINY = fixturePath('tiny-safetensors-f32'); // dropout 0.1: resume must restore the RNG too
@@ -320,8 +323,8 @@ describe('SIGKILL during a checkpoint save', () => {
     } catch {
       // tsc still emits when another file has a type error; the check below is what matters.
     }
-    const emitted = path.join(ROOT, 'dist', 'trainer-checkpoint.js');
-    if (!fs.existsSync(emitted) || fs.statSync(emitted).mtimeMs < fs.statSync(path.join(ROOT, 'src', 'trainer-checkpoint.ts')).mtimeMs) {
+    const emitted = path.join(ROOT, 'dist', 'checkpoint', 'trainer-checkpoint.js');
+    if (!fs.existsSync(emitted) || fs.statSync(emitted).mtimeMs < fs.statSync(path.join(ROOT, 'src', 'checkpoint', 'trainer-checkpoint.ts')).mtimeMs) {
       throw new Error('dist/ was not built (npx tsc -p tsconfig.json)');
     }
   }, 120000);

@@ -1,11 +1,15 @@
 // Trainer: option validation, transformers' step arithmetic and schedule, reproducibility, events and callbacks,
 // evaluation metrics, safety (claims, bad data, non-finite losses, abort) and a free event loop during fit().
 import { BertClassifier, BertTokenizer } from '../src';
-import { Dataset, Example } from '../src/dataset';
-import { learningRateAt } from '../src/schedule';
-import { AbortError, EvaluateEvent, StepEvent, Trainer, TrainerOptions } from '../src/trainer';
+import { Dataset } from '../src/data/dataset';
+import { learningRateAt } from '../src/train/schedule';
+import { Trainer } from '../src/train/trainer';
 import { fixturePath } from './helpers/fixtures';
 import { tokenizedExamples } from './helpers/training-data';
+import { Example } from '../src/data/example';
+import { AbortError } from '../src/train/abort-error';
+import { EvaluateEvent, StepEvent } from '../src/train/events';
+import { TrainerOptions } from '../src/train/trainer-options';
 
 const TINY = 'tiny-safetensors-f32'; // vocab 99, hidden 32, 2 layers, 2 labels, dropout 0.1
 

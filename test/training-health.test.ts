@@ -2,12 +2,14 @@
 // 'warning' event, an onWarning callback, FitResult.warnings, a CLI line and a line in report.html; a run that
 // learns gives none.
 import { BertClassifier } from '../src';
-import { Example } from '../src/dataset';
-import { EvaluationResult, Trainer } from '../src/trainer';
-import { TrainingHealth, WarningEvent, singleClassPredictions } from '../src/training-health';
+import { Trainer } from '../src/train/trainer';
+import { TrainingHealth, singleClassPredictions } from '../src/train/training-health';
 import { warningLine } from '../src/cli/warnings';
-import { renderReport } from '../src/report';
+import { renderReport } from '../src/report/report';
 import { fixturePath } from './helpers/fixtures';
+import { Example } from '../src/data/example';
+import { EvaluationResult } from '../src/train/events';
+import { WarningEvent } from '../src/train/events';
 
 const TINY = 'tiny-safetensors-f32'; // vocab 99, hidden 32, 2 layers, 2 labels
 

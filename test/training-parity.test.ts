@@ -13,15 +13,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { BertClassifier } from '../src/classifier';
-import type { ProblemType } from '../src/config';
-import type { Example } from '../src/dataset';
-import { native } from '../src/native';
-import { StepEvent, Trainer } from '../src/trainer';
+import { BertClassifier } from '../src/model/classifier';
+import type { ProblemType } from '../src/model/config';
+import { native } from '../src/engine/native';
+import { Trainer } from '../src/train/trainer';
 import { fixture, maxAbsDiff } from './helpers/fixtures';
 import { PYTHON, REFERENCE_DIR } from './helpers/paths';
 import { AttnImplementation, PythonReference, TrainResult } from './helpers/reference';
 import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
+import type { Example } from '../src/data/example';
+import { StepEvent } from '../src/train/events';
 
 interface SpecBatch {
   inputIds: number[][];

@@ -1,13 +1,13 @@
-// The WordPiece vocabulary trainer (src/wordpiece-trainer.ts) against Hugging Face tokenizers' own Rust trainer, and
+// The WordPiece vocabulary trainer (src/tokenizer/wordpiece-trainer.ts) against Hugging Face tokenizers' own Rust trainer, and
 // its reproducibility.
 import { execFileSync } from 'child_process';
 import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { loadSpamAssassin } from '../src/demo-data';
-import { BertTokenizer } from '../src/tokenizer';
-import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary } from '../src/wordpiece-trainer';
+import { loadSpamAssassin } from '../src/demo/demo-data';
+import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary } from '../src/tokenizer/wordpiece-trainer';
 
 interface RustRun {
   vocab: string[];

@@ -9,14 +9,14 @@ const os = require('os');
 const path = require('path');
 
 /**
- * The thread-waiting settings bert-trainer applies to itself when the addon loads (src/native.ts
+ * The thread-waiting settings bert-trainer applies to itself when the addon loads (src/engine/native.ts
  * THREAD_WAIT_DEFAULTS: GOMP_SPINCOUNT=100, OPENBLAS_THREAD_TIMEOUT=22), put into this process's environment so that
  * every process of a benchmark run, the PyTorch side included, runs with the same ones. `mode` 'default' leaves the
  * environment alone (then only ours has them). Settings the user exported win either way.
  */
 function applyBenchThreadEnv(mode) {
   if (mode === 'default') return;
-  const { applyThreadWaitDefaults } = require('../../dist/native');
+  const { applyThreadWaitDefaults } = require('../../dist/engine/native');
   applyThreadWaitDefaults(process.env);
 }
 

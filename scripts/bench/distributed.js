@@ -76,17 +76,17 @@ function freePort() {
 
 async function worker(spec) {
   const { BertClassifier, Trainer } = require(path.join(ROOT, 'dist', 'index.js'));
-  const { native } = require(path.join(ROOT, 'dist', 'native.js'));
+  const { native } = require(path.join(ROOT, 'dist', 'engine', 'native.js'));
   native().setNumThreads(spec.threads);
   const model = await BertClassifier.fromPretrained(spec.modelDir);
-  const { mulberry32 } = require(path.join(ROOT, 'dist', 'random.js'));
+  const { mulberry32 } = require(path.join(ROOT, 'dist', 'util', 'random.js'));
   const random = mulberry32(1);
   const examples = Array.from({ length: spec.examples }, (_, i) => ({
     inputIds: Array.from({ length: spec.seq }, () => 1 + Math.floor(random() * 30000)),
     label: i % 2,
   }));
   const stamps = [];
-  const { distributedFromEnv } = require(path.join(ROOT, 'dist', 'distributed.js'));
+  const { distributedFromEnv } = require(path.join(ROOT, 'dist', 'engine', 'distributed.js'));
   const env = distributedFromEnv();
   const reductions = [];
   if (env) {
@@ -125,7 +125,7 @@ async function worker(spec) {
 
 /** The all-reduce alone: 2 processes sum a Float32-sized buffer of the gradients' bytes `repeats` times. */
 async function allReduceWorker(spec) {
-  const { native } = require(path.join(ROOT, 'dist', 'native.js'));
+  const { native } = require(path.join(ROOT, 'dist', 'engine', 'native.js'));
   const group = new (native().ProcessGroup)();
   await group.init({
     rank: Number(process.env.RANK),
@@ -189,7 +189,7 @@ async function main() {
     return;
   }
   const { BertClassifier } = require(path.join(ROOT, 'dist', 'index.js'));
-  const { native } = require(path.join(ROOT, 'dist', 'native.js'));
+  const { native } = require(path.join(ROOT, 'dist', 'engine', 'native.js'));
   if (!native().distributed.available) throw new Error('this build has no distributed support (see README, "Data-parallel training")');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-trainer-bench-ddp-'));
   try {

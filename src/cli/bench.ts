@@ -1,12 +1,12 @@
 // `bert-trainer bench`: the training speed of a built-in size — N timed optimizer steps (forward, backward, clipping,
 // AdamW) at a fixed batch size and sequence length, after a few untimed warm-up steps — as ms/step, samples/s and
 // tokens/s. The inputs are random token ids of exactly --seq-len tokens, so no data or tokenizer is involved.
-import { mulberry32 as random } from '../random';
+import { mulberry32 as random } from '../util/random';
 import { Command, Option } from 'commander';
 
-import { BertClassifier } from '../classifier';
-import { native } from '../native';
-import { Trainer } from '../trainer';
+import { BertClassifier } from '../model/classifier';
+import { native } from '../engine/native';
+import { Trainer } from '../train/trainer';
 import { addThreadsOption, applyThreads } from './common-options';
 import { EXIT_OK } from './errors';
 import { formatCount, formatRate } from './format';

@@ -1,7 +1,7 @@
 // Flags shared by several commands: the data-file flags (train, eval, predict), --threads and --device.
 import { Command, Option } from 'commander';
 
-import { native } from '../native';
+import { native } from '../engine/native';
 import { DATA_FORMATS, DataFlags } from './data';
 import { choice, integer } from './option-parsers';
 

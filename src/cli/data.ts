@@ -4,7 +4,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-import { Dataset } from '../dataset';
+import { Dataset } from '../data/dataset';
 import { UsageError } from './errors';
 
 export const DATA_FORMATS = ['csv', 'tsv', 'jsonl'] as const;

@@ -2,8 +2,8 @@
 // precision/recall/F1 and the confusion matrix — as tables, or as one JSON object with --json.
 import { Command, Option } from 'commander';
 
-import { Trainer } from '../trainer';
-import type { DeviceOption } from '../device';
+import { Trainer } from '../train/trainer';
+import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote } from './data';
 import { EXIT_OK, UsageError } from './errors';

@@ -2,7 +2,7 @@
 // labels in the sorted order the dataset reports (dataset.labelNames); integer class ids 0..k-1 become k labels
 // named LABEL_0..LABEL_{k-1} (transformers' default). The CLI trains single-label classifiers only, so anything
 // else (fractional numbers, lists) is refused here, naming the file, before a model is built.
-import type { Dataset } from '../dataset';
+import type { Dataset } from '../data/dataset';
 
 export interface TrainingLabels {
   /** Label names in id order, when the data has names; undefined for integer class ids. */

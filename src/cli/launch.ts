@@ -1,7 +1,7 @@
 // `bert-trainer launch`: torchrun for bert-trainer. Starts --nproc-per-node worker processes on this machine, each
 // with torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT),
 // running a bert-trainer command (`launch ... train --model ...`) or a JavaScript file of the user's. The Trainer
-// reads that environment and joins the job (see src/distributed.ts). Across machines, one launch per machine with
+// reads that environment and joins the job (see src/engine/distributed.ts). Across machines, one launch per machine with
 // the same --nnodes, --master-addr and --master-port and its own --node-rank.
 //
 // Like torchrun: when one worker fails, the others are stopped and launch exits with the failure's code; SIGINT and
@@ -13,7 +13,7 @@ import * as path from 'path';
 
 import { Command, Option } from 'commander';
 
-import { DEFAULT_MASTER_PORT } from '../distributed';
+import { DEFAULT_MASTER_PORT } from '../engine/distributed';
 import { EXIT_RUNTIME, UsageError } from './errors';
 import { choice, integer, number } from './option-parsers';
 

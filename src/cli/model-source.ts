@@ -6,11 +6,11 @@
 //    huggingface_hub uses (downloaded into it when missing and the network allows).
 // A size keyword always means the size; write './tiny' for a directory of that name.
 import { promises as fs } from 'fs';
-import type { DeviceOption } from '../device';
+import type { DeviceOption } from '../engine/device';
 
-import { BertClassifier, FromPretrainedOptions } from '../classifier';
-import { readConfig } from '../config';
-import { isHubId, resolveModel } from '../hub';
+import { BertClassifier, FromPretrainedOptions } from '../model/classifier';
+import { readConfig } from '../model/config';
+import { isHubId, resolveModel } from '../hub/hub';
 import { formatCount } from './format';
 import type { TrainingLabels } from './labels';
 import { learnVocabulary } from './vocab';

@@ -2,10 +2,10 @@
 // names — accuracy, f1 (macro), loss — plus the rest and the training totals) and the report's data.
 import * as path from 'path';
 
-import { writeFileAtomic } from '../atomic-write';
-import type { ReportEvaluation, ReportStep } from '../report';
-import type { EvaluationResult, FitResult, HistoryEntry } from '../trainer';
-import type { WarningEvent } from '../training-health';
+import { writeFileAtomic } from '../util/atomic-write';
+import type { ReportEvaluation, ReportStep } from '../report/report';
+import type { EvaluationResult, FitResult, HistoryEntry } from '../train/events';
+import type { WarningEvent } from '../train/events';
 
 export const METRICS_FILE = 'metrics.json';
 

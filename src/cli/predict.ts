@@ -4,8 +4,8 @@ import { promises as fs } from 'fs';
 
 import { Command, Option } from 'commander';
 
-import type { BertClassifier, Prediction } from '../classifier';
-import type { DeviceOption } from '../device';
+import type { BertClassifier, Prediction } from '../model/classifier';
+import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { DATA_FORMATS, loadDataset, requireFile, skippedNote } from './data';
 import { EXIT_OK, UsageError } from './errors';

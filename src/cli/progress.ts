@@ -3,8 +3,8 @@
 // about twenty per run whatever its length, so a log stays short; evaluations and checkpoints always get a line.
 import { MultiBar, Presets, SingleBar } from 'cli-progress';
 
-import type { CheckpointEvent, EvaluateEvent, StepEvent, TrainBeginLogs } from '../trainer';
 import { formatDuration, formatEpoch, formatLearningRate, formatMetric, formatRate } from './format';
+import type { CheckpointEvent, EvaluateEvent, StepEvent, TrainBeginLogs } from '../train/events';
 
 export interface TrainingProgress {
   begin(logs: TrainBeginLogs): void;

@@ -2,8 +2,8 @@
 // table and the confusion matrix. Colors are off so that logs and pipes get plain text.
 import Table from 'cli-table3';
 
-import type { EvaluationResult, FitResult } from '../trainer';
 import { formatDuration, formatEpoch, formatMetric, formatRate } from './format';
+import type { EvaluationResult, FitResult } from '../train/events';
 
 /** No colors, and no rule between body rows (one line per row). */
 const STYLE = {

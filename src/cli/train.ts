@@ -5,15 +5,15 @@ import { Command, Option } from 'commander';
 
 import * as os from 'os';
 
-import { BertClassifier } from '../classifier';
-import { distributedFromEnv } from '../distributed';
-import { native } from '../native';
-import type { Dataset } from '../dataset';
-import { ReportData, writeReport } from '../report';
-import { AbortError, EvaluationResult, FitResult, HistoryEntry, MixedPrecision, Trainer } from '../trainer';
-import { latestCheckpoint } from '../trainer-checkpoint';
-import { MIXED_PRECISIONS } from '../trainer-options';
-import type { DeviceOption } from '../device';
+import { BertClassifier } from '../model/classifier';
+import { distributedFromEnv } from '../engine/distributed';
+import { native } from '../engine/native';
+import type { Dataset } from '../data/dataset';
+import { ReportData, writeReport } from '../report/report';
+import { Trainer } from '../train/trainer';
+import { latestCheckpoint } from '../checkpoint/trainer-checkpoint';
+import { MIXED_PRECISIONS } from '../train/trainer-options';
+import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote, textsOf } from './data';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, UsageError } from './errors';
@@ -27,7 +27,11 @@ import { trainingSummary } from './summary';
 import { formatLearningRate as lr } from './format';
 import { PRETRAINED_DEFAULTS, SCRATCH_DEFAULTS, trainingDefaults } from './train-defaults';
 import { FixValues, warningLine } from './warnings';
-import { WarningEvent, singleClassWarning } from '../training-health';
+import { singleClassWarning } from '../train/training-health';
+import { AbortError } from '../train/abort-error';
+import { EvaluationResult, FitResult, HistoryEntry } from '../train/events';
+import { MixedPrecision } from '../train/trainer-options';
+import { WarningEvent } from '../train/events';
 
 type Strategy = 'no' | 'steps' | 'epoch';
 const STRATEGIES = ['no', 'steps', 'epoch'] as const;

@@ -1,5 +1,5 @@
 // Learns the WordPiece vocabulary of a model trained from scratch, from the training texts.
-import { BertTokenizer, learnWordPieceTokens } from '../tokenizer';
+import { BertTokenizer, learnWordPieceTokens } from '../tokenizer/tokenizer';
 
 export interface VocabularyOptions {
   vocabSize: number;

@@ -1,7 +1,7 @@
 // A training warning as the command line says it: what was seen, then the flags (not the library's option names)
 // that usually fix it, with this run's values.
-import type { WarningEvent, TrainingFix } from '../training-health';
 import { formatLearningRate } from './format';
+import type { WarningEvent, TrainingFix } from '../train/events';
 
 /** This run's values of the settings a warning may name. */
 export interface FixValues {

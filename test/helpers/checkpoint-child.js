@@ -10,7 +10,7 @@ const path = require('path');
 
 const dist = path.resolve(__dirname, '..', '..', 'dist');
 const { BertClassifier, Trainer } = require(path.join(dist, 'index.js'));
-const { setCheckpointWriteHookForTesting } = require(path.join(dist, 'trainer-checkpoint.js'));
+const { setCheckpointWriteHookForTesting } = require(path.join(dist, 'checkpoint', 'trainer-checkpoint.js'));
 
 const [modelDir, outputDir, manifestFile] = process.argv.slice(2);
 

@@ -1,6 +1,6 @@
 // Deterministic pre-tokenized training examples for the Trainer tests (tiny models, varied lengths).
-import type { Example } from '../../src/dataset';
-import { mulberry32 } from '../../src/random';
+import { mulberry32 } from '../../src/util/random';
+import type { Example } from '../../src/data/example';
 
 /** mulberry32 (the library's generator), so every test run sees the same data. */
 export const seededRandom = mulberry32;

@@ -5,9 +5,9 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-import { writeFileAtomic } from './atomic-write';
-import type { ClassMetrics } from './metrics';
-import type { EvaluationResult } from './trainer';
+import { writeFileAtomic } from '../util/atomic-write';
+import type { ClassMetrics } from '../train/metrics';
+import type { EvaluationResult } from '../train/events';
 
 export interface ReportStep {
   step: number;
@@ -19,7 +19,7 @@ export interface ReportStep {
   samplesPerSecond?: number;
 }
 
-/** One label's precision, recall, F1 and support (src/metrics.ts). */
+/** One label's precision, recall, F1 and support (src/train/metrics.ts). */
 export type ReportClassMetrics = ClassMetrics;
 
 /** Evaluation metrics as Trainer.evaluate() returns them; every field optional, since a report may hold a partial run. */

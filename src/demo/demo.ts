@@ -6,20 +6,23 @@
 // the output files are the CLI's, so the demo reads like `bert-trainer train`.
 import { CommanderError } from 'commander';
 
-import { BertClassifier } from './classifier';
-import { describeArchitecture, modelDirectory } from './cli/model-source';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from './cli/errors';
-import { formatDuration, formatMetric, formatLearningRate } from './cli/format';
-import { onInterrupt } from './cli/interrupt';
-import { reportHistory, writeMetrics } from './cli/outputs';
-import { createProgress } from './cli/progress';
-import { trainingSummary } from './cli/summary';
-import { learnVocabulary } from './cli/vocab';
-import type { Dataset, TextExample } from './dataset';
+import { BertClassifier } from '../model/classifier';
+import { describeArchitecture, modelDirectory } from '../cli/model-source';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE } from '../cli/errors';
+import { formatDuration, formatMetric, formatLearningRate } from '../cli/format';
+import { onInterrupt } from '../cli/interrupt';
+import { reportHistory, writeMetrics } from '../cli/outputs';
+import { createProgress } from '../cli/progress';
+import { trainingSummary } from '../cli/summary';
+import { learnVocabulary } from '../cli/vocab';
+import type { Dataset } from '../data/dataset';
 import { DEMO_LABELS, DemoCorpus, HELD_OUT_FRACTION, demoSplits, loadSpamAssassin, majorityOf } from './demo-data';
 import { DEMO_ARCHITECTURE, DemoSettings, demoCommandLine, demoModelConfig, parseDemoArgs } from './demo-options';
-import { ReportData, writeReport } from './report';
-import { AbortError, EvaluationResult, FitResult, Trainer } from './trainer';
+import { ReportData, writeReport } from '../report/report';
+import { Trainer } from '../train/trainer';
+import type { TextExample } from '../data/example';
+import { AbortError } from '../train/abort-error';
+import { EvaluationResult, FitResult } from '../train/events';
 
 export interface DemoResult {
   /** The held-out evaluation of the trained model (accuracy, macro f1, loss, per class, confusion matrix). */
@@ -264,7 +267,7 @@ export async function runDemo(s: DemoSettings, out: NodeJS.WriteStream = process
   }
 }
 
-/** `node dist/demo.js [options]`: parses the flags, runs the demo and resolves with the exit code. */
+/** `node dist/demo/demo.js [options]`: parses the flags, runs the demo and resolves with the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   let settings: DemoSettings;
   try {

@@ -2,9 +2,9 @@
 // argument parsers, so a bad value reads as it does in `bert-trainer train`), and the run settings they resolve to.
 import { Command, InvalidArgumentError, Option, OutputConfiguration } from 'commander';
 
-import { formatLearningRate as lr } from './cli/format';
-import { choice, integer, number } from './cli/option-parsers';
-import { MIXED_PRECISIONS, MixedPrecision } from './trainer-options';
+import { formatLearningRate as lr } from '../cli/format';
+import { choice, integer, number } from '../cli/option-parsers';
+import { MIXED_PRECISIONS, MixedPrecision } from '../train/trainer-options';
 
 /** The BERT the demo trains from scratch: Google's BERT-Tiny shape, with positions for 128 tokens only. */
 export const DEMO_ARCHITECTURE = {

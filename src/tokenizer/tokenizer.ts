@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tk from 'tokenizers';
 
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '../util/atomic-write';
 import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary, MAX_WORDPIECE_VOCAB_SIZE } from './wordpiece-trainer';
 
 /** Options of `fromDirectory` / `fromVocab` that change the tokenizer's default length. */
@@ -503,7 +503,7 @@ export class BertTokenizer {
 
   /**
    * Learns a WordPiece vocabulary from `texts` with the algorithm of Hugging Face tokenizers' WordPieceTrainer
-   * (src/wordpiece-trainer.ts: a port that gives the same texts the same vocabulary every time, which the Rust
+   * (src/tokenizer/wordpiece-trainer.ts: a port that gives the same texts the same vocabulary every time, which the Rust
    * trainer does not). The vocabulary is [PAD] [UNK] [CLS] [SEP] [MASK], the alphabet and the "##" characters (by
    * code point), then the learned pieces in the order they were learned, `vocabSize` tokens at most beyond an
    * alphabet that does not fit.

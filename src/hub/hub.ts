@@ -20,8 +20,8 @@ import * as path from 'path';
 
 import { HubApiError, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 
-import { writeFileAtomic } from './atomic-write';
-import { findWeightsFiles, WEIGHTS_FILES } from './model-files';
+import { writeFileAtomic } from '../util/atomic-write';
+import { findWeightsFiles, WEIGHTS_FILES } from '../checkpoint/model-files';
 
 export interface DownloadProgress {
   /** Path of the file inside the repository, e.g. "model.safetensors". */

@@ -3,7 +3,9 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+/** transformers' config.problem_type values: the one list every check of a problem type uses. */
+export const PROBLEM_TYPES = ['single_label_classification', 'multi_label_classification', 'regression'] as const;
+export type ProblemType = (typeof PROBLEM_TYPES)[number];
 
 /** The fields of transformers' BertConfig, under their names in config.json. */
 export interface BertConfig {
@@ -52,7 +54,6 @@ export const BERT_CONFIG_DEFAULTS = {
 } as const;
 
 export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'silu', 'swish', 'tanh'];
-const PROBLEM_TYPES: ProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
 const INTEGER_FIELDS = [
   'vocab_size',
   'hidden_size',
@@ -134,7 +135,7 @@ export function resolveConfig(raw: Record<string, unknown>, source: string, opti
 
   const labels = resolveLabels(raw, source, options);
   const problemType = options.problemType ?? raw.problem_type ?? null;
-  if (problemType !== null && !PROBLEM_TYPES.includes(problemType as ProblemType)) {
+  if (problemType !== null && !(PROBLEM_TYPES as readonly string[]).includes(problemType as string)) {
     fail(source, `"problem_type" ${describe(problemType)} is not one of ${PROBLEM_TYPES.join(', ')}`);
   }
 

@@ -19,7 +19,7 @@ export interface NativeForwardOutput {
 }
 
 export interface NativeModelHandle {
-  /** `device`: 'cpu' (the default) or 'cuda:N', resolved and checked by src/device.ts. */
+  /** `device`: 'cpu' (the default) or 'cuda:N', resolved and checked by src/engine/device.ts. */
   load(files: string[], ignoreMismatchedSizes: boolean, seed: number, device?: string): Promise<NativeLoadReport>;
   forward(
     inputIds: Int32Array,
@@ -203,7 +203,7 @@ export function native(): NativeAddon {
     const explicit = process.env.BERT_TRAINER_ADDON;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      addon = explicit ? (require(path.resolve(explicit)) as NativeAddon) : load(path.resolve(__dirname, '..'));
+      addon = explicit ? (require(path.resolve(explicit)) as NativeAddon) : load(path.resolve(__dirname, '..', '..'));
     } catch (err) {
       throw new Error(
         `bert-trainer: the native addon is not built (${(err as Error).message}). ` +

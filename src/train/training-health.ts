@@ -2,26 +2,7 @@
 // or a training loss that ends its first epoch where it started. Both usually mean a learning rate too high for the
 // batch size (or no warm-up), and the run would otherwise end with a majority-class model and no word about it.
 import { mean } from './metrics';
-import type { EvaluationResult } from './trainer';
-
-/** The settings that usually bring a collapsed run back, as TrainerOptions names them. */
-export type TrainingFix = 'learningRate' | 'batchSize' | 'warmupRatio';
-
-export type TrainingWarningCode = 'SINGLE_CLASS_PREDICTIONS' | 'LOSS_NOT_DECREASING';
-
-export interface WarningEvent {
-  type: 'warning';
-  code: TrainingWarningCode;
-  /** Optimizer step at which it was noticed. */
-  step: number;
-  epoch: number;
-  /** What was seen, with the numbers. */
-  detail: string;
-  /** detail, and what to change (TrainerOptions' names). */
-  message: string;
-  /** The options that usually fix it, most likely first. */
-  fixes: TrainingFix[];
-}
+import type { EvaluationResult, TrainingFix, TrainingWarningCode, WarningEvent } from './events';
 
 const FIXES: TrainingFix[] = ['learningRate', 'batchSize', 'warmupRatio'];
 

@@ -1,5 +1,5 @@
 // Reading a weights file on its own (names, dtypes, shapes), without building a model: for inspection and tests.
-import { native } from './native';
+import { native } from '../engine/native';
 
 export interface TensorInfo {
   name: string;

@@ -2,11 +2,11 @@
 // in-memory datasets (Dataset.fromCsv, ...) and the streaming ones (Dataset.streamJsonl, ...), so a row means the
 // same thing either way. Every problem with a row is an Error naming the file and the row's 1-based starting line;
 // with onBadRow: 'skip' such rows are counted and skipped instead (a bad header is always an error).
-import { describeValue as show } from './describe-value';
+import { describeValue as show } from '../util/describe-value';
+import { boolean, nonEmptyString, oneOf, optionsObject, positiveInteger } from '../util/is';
 import { createReadStream } from 'fs';
 import { Options as CsvOptions, parse } from 'csv-parse';
-
-import type { Example, Label, TextExample } from './dataset';
+import type { Example, Label, TextExample } from './example';
 
 export type FileFormat = 'csv' | 'tsv' | 'jsonl';
 
@@ -78,59 +78,21 @@ function rowError(file: string, line: number, reason: string): Error {
 // ---------------------------------------------------------------------------------------------------------------
 // options
 
-function optionalString(o: Record<string, unknown>, key: string, fallback: string | undefined): string | undefined {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'string') throw new TypeError(`${key} must be a string, got ${show(v)}`);
-  if (v === '') throw new RangeError(`${key} must not be empty`);
-  return v;
-}
-
-function optionalBoolean(o: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new TypeError(`${key} must be a boolean, got ${show(v)}`);
-  return v;
-}
-
-function optionalChoice<T extends string>(o: Record<string, unknown>, key: string, allowed: readonly T[], fallback: T): T {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  const list = allowed.map((a) => `'${a}'`).join(', ');
-  if (typeof v !== 'string') throw new TypeError(`${key} must be one of ${list}, got ${show(v)}`);
-  if (!allowed.includes(v as T)) throw new RangeError(`${key} must be one of ${list}, got ${show(v)}`);
-  return v as T;
-}
-
 /** Checks the options (TypeError / RangeError naming the option) and fills in the defaults of the format. */
 export function resolveFileOptions(options: unknown, format: FileFormat, extraKeys: readonly string[] = []): ResolvedFileOptions {
-  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-    throw new TypeError(`options must be an object, got ${show(options)}`);
-  }
-  const o = (options ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (o[key] !== undefined && !OPTION_NAMES.includes(key) && !extraKeys.includes(key)) {
-      throw new TypeError(`unknown option ${JSON.stringify(key)} (known: ${[...OPTION_NAMES, ...extraKeys].join(', ')})`);
-    }
-  }
-  const delimiter = optionalString(o, 'delimiter', format === 'tsv' ? '\t' : ',') as string;
+  const o = optionsObject(options, 'options', [...OPTION_NAMES, ...extraKeys]);
+  const delimiter = nonEmptyString(o.delimiter, 'delimiter', format === 'tsv' ? '\t' : ',');
   if (/["\r\n]/.test(delimiter)) throw new RangeError(`delimiter must not contain a quote or a line break, got ${show(delimiter)}`);
-  let limit: number | undefined;
-  if (o.limit !== undefined) {
-    if (typeof o.limit !== 'number') throw new TypeError(`limit must be a positive integer, got ${show(o.limit)}`);
-    if (!Number.isSafeInteger(o.limit) || o.limit < 1) throw new RangeError(`limit must be a positive integer, got ${show(o.limit)}`);
-    limit = o.limit;
-  }
   return {
-    textColumn: optionalString(o, 'textColumn', 'text') as string,
-    textPairColumn: optionalString(o, 'textPairColumn', undefined),
-    labelColumn: optionalString(o, 'labelColumn', 'label') as string,
-    requireLabels: optionalBoolean(o, 'requireLabels', true),
+    textColumn: nonEmptyString(o.textColumn, 'textColumn', 'text'),
+    textPairColumn: nonEmptyString(o.textPairColumn, 'textPairColumn'),
+    labelColumn: nonEmptyString(o.labelColumn, 'labelColumn', 'label'),
+    requireLabels: boolean(o.requireLabels, 'requireLabels', true),
     delimiter,
-    header: optionalBoolean(o, 'header', true),
-    onBadRow: optionalChoice(o, 'onBadRow', ['error', 'skip'] as const, 'error'),
-    labelType: optionalChoice(o, 'labelType', ['auto', 'name', 'id'] as const, 'auto'),
-    limit,
+    header: boolean(o.header, 'header', true),
+    onBadRow: oneOf(o.onBadRow, 'onBadRow', ['error', 'skip'] as const, 'error'),
+    labelType: oneOf(o.labelType, 'labelType', ['auto', 'name', 'id'] as const, 'auto'),
+    limit: positiveInteger(o.limit, 'limit'),
   };
 }
 

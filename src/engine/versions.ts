@@ -17,7 +17,7 @@ export interface Versions {
 }
 
 function packageVersion(): string {
-  const file = path.resolve(__dirname, '..', 'package.json');
+  const file = path.resolve(__dirname, '..', '..', 'package.json');
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
 }
 

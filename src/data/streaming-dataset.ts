@@ -4,9 +4,10 @@
 // interrupted epoch had consumed by reading past them again (no tokenizing), which lands on the same order.
 // dataset.ts imports this module (Dataset.streamJsonl builds a StreamingDataset) and this one imports its seeded
 // random numbers: a safe cycle, as neither module uses the other's exports while it loads.
-import { epochRandom } from './dataset';
-import type { Example } from './dataset';
+import { positiveInteger } from '../util/is';
 import { FileDatasetOptions, FileFormat, ResolvedFileOptions, SkippedRows, countFileRecords, emptySkipLog, readFileExamples } from './dataset-files';
+import { epochRandom } from '../util/random';
+import type { Example } from './example';
 
 export interface StreamingDatasetOptions extends FileDatasetOptions {
   /**
@@ -40,13 +41,6 @@ export interface EpochStreamOptions {
   shuffle: boolean;
   /** Leave out the first `skip` examples of this epoch's order (they are still read, to reach the same order). */
   skip?: number;
-}
-
-function positiveInteger(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${typeof value}`);
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  return value;
 }
 
 /**

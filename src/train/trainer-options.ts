@@ -1,13 +1,14 @@
 // The Trainer's options: their types, transformers' defaults (TrainingArguments), and validation. Every option is
 // checked when the Trainer is built: a TypeError for a wrong type, a RangeError for a value out of range, and the
 // message names the option. Checks that need the datasets (evaluation strategy, metric names) run in fit().
-import type { ProblemType } from './config';
+import { PROBLEM_TYPES, ProblemType } from '../model/config';
+import { boolean, nonNegativeInteger, numberIn, oneOf, plainObject, positiveInteger, rejectUnknownKeys, show } from '../util/is';
 import type { LrSchedulerType } from './schedule';
 import { LR_SCHEDULER_TYPES } from './schedule';
-import type { SaveFormat } from './classifier';
-import { DistributedOptions, ResolvedDistributedOptions, distributedFromEnv, resolveDistributedOption } from './distributed';
-import type { EpochEndEvent, EvaluateEvent, FitResult, CheckpointEvent, StepEvent, TrainBeginLogs } from './trainer';
-import type { WarningEvent } from './training-health';
+import type { SaveFormat } from '../model/classifier';
+import { DistributedOptions, ResolvedDistributedOptions, distributedFromEnv, resolveDistributedOption } from '../engine/distributed';
+import type { EpochEndEvent, EvaluateEvent, FitResult, CheckpointEvent, StepEvent, TrainBeginLogs } from './events';
+import type { WarningEvent } from './events';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 
@@ -182,7 +183,6 @@ export interface ModelLimits {
   maxPositionEmbeddings: number;
 }
 
-export const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classification', 'multi_label_classification', 'regression'];
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 const SAVE_FORMATS: readonly SaveFormat[] = ['safetensors', 'pytorch', 'both'];
 const CALLBACK_NAMES = [
@@ -204,76 +204,10 @@ export const METRIC_NAMES: Record<ProblemType, readonly string[]> = {
   regression: ['loss', 'mse', 'mae', 'rmse', 'pearson', 'spearman'],
 };
 
-function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return typeof value;
-}
-
-// --- typed readers: undefined means "use the default" ------------------------------------------------------
-
-function positiveInteger(value: unknown, name: string, fallback: number): number;
-function positiveInteger(value: unknown, name: string, fallback?: number): number | undefined;
-function positiveInteger(value: unknown, name: string, fallback?: number): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${show(value)}`);
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${show(value)}`);
-  return value;
-}
-
-function nonNegativeInteger(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a non-negative integer, got ${show(value)}`);
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${show(value)}`);
-  return value;
-}
-
-/** A finite number in [min, max] (or [min, max) when maxOpen). */
-function numberIn(value: unknown, name: string, fallback: number, min: number, max: number, maxOpen = false): number {
-  if (value === undefined) return fallback;
-  const range = `in [${min}, ${max === Infinity ? '∞' : max}${maxOpen ? ')' : ']'}`;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number ${range}, got ${show(value)}`);
-  if (!Number.isFinite(value) || value < min || value > max || (maxOpen && value === max)) {
-    throw new RangeError(`${name} must be a finite number ${range}, got ${show(value)}`);
-  }
-  return value;
-}
-
 function groupByLengthOption(value: unknown, shuffle: boolean): boolean | 'auto' {
   if (value === undefined) return shuffle ? 'auto' : false;
   if (value === 'auto' || typeof value === 'boolean') return value;
   throw new TypeError(`groupByLength must be true, false or 'auto', got ${show(value)}`);
-}
-
-function boolean(value: unknown, name: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${show(value)}`);
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T;
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback?: T): T | undefined;
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback?: T): T | undefined {
-  if (value === undefined) return fallback;
-  const list = allowed.map((a) => `'${a}'`).join(', ');
-  if (typeof value !== 'string') throw new TypeError(`${name} must be one of ${list}, got ${show(value)}`);
-  if (!allowed.includes(value as T)) throw new RangeError(`${name} must be one of ${list}, got ${show(value)}`);
-  return value as T;
-}
-
-function plainObject(value: unknown, name: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`${name} must be an object, got ${show(value)}`);
-  return value as Record<string, unknown>;
-}
-
-function rejectUnknownKeys(object: Record<string, unknown>, known: readonly string[], name: string): void {
-  for (const key of Object.keys(object)) {
-    if (object[key] !== undefined && !known.includes(key)) {
-      throw new TypeError(`${name}: unknown option ${JSON.stringify(key)} (known: ${known.join(', ')})`);
-    }
-  }
 }
 
 const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [

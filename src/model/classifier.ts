@@ -4,14 +4,14 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '../util/atomic-write';
 import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
-import { ResolveModelOptions, isHubId, resolveModel } from './hub';
-import { findWeightsFiles, requireDirectory } from './model-files';
-import { NativeLoadReport, NativeModelHandle, native } from './native';
-import { BertTokenizer } from './tokenizer';
-import { DeviceOption, resolveDevice } from './device';
+import { ResolveModelOptions, isHubId, resolveModel } from '../hub/hub';
+import { findWeightsFiles, requireDirectory } from '../checkpoint/model-files';
+import { NativeLoadReport, NativeModelHandle, native } from '../engine/native';
+import { BertTokenizer } from '../tokenizer/tokenizer';
+import { DeviceOption, resolveDevice } from '../engine/device';
 
 export interface FromPretrainedOptions extends LabelOptions {
   /** For hub ids: revision, cacheDir, endpoint, offline, onProgress (see resolveModel). */
