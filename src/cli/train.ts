@@ -12,7 +12,8 @@ import type { Dataset } from '../data/dataset';
 import { ReportData, writeReport } from '../report/report';
 import { Trainer } from '../train/trainer';
 import { latestCheckpoint } from '../checkpoint/trainer-checkpoint';
-import { MIXED_PRECISIONS } from '../train/trainer-options';
+import { INTERVAL_STRATEGIES, MIXED_PRECISIONS } from '../train/trainer-options';
+import { LR_SCHEDULER_TYPES, LrSchedulerType } from '../train/schedule';
 import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote, textsOf } from './data';
@@ -34,8 +35,6 @@ import { MixedPrecision } from '../train/trainer-options';
 import { WarningEvent } from '../train/events';
 
 type Strategy = 'no' | 'steps' | 'epoch';
-const STRATEGIES = ['no', 'steps', 'epoch'] as const;
-const SCHEDULERS = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
 
 const DEFAULT_MAX_LENGTH = 128;
 /** Curves in the report have at most about this many points when --log-every is not given. */
@@ -55,7 +54,7 @@ export interface TrainFlags {
   weightDecay: number;
   seed: number;
   gradAccum: number;
-  scheduler: (typeof SCHEDULERS)[number];
+  scheduler: LrSchedulerType;
   maxGradNorm: number;
   mixedPrecision: MixedPrecision;
   groupByLength?: boolean;
@@ -134,7 +133,9 @@ export function trainCommand(done: (code: number) => void): Command {
         `AdamW weight decay, never on biases and LayerNorm weights (default: ${PRETRAINED_DEFAULTS.weightDecay} for pretrained models, ${SCRATCH_DEFAULTS.mini.weightDecay} for built-in sizes)`,
       ).argParser(number(0, Infinity)),
     )
-    .addOption(new Option('--scheduler <name>', `learning-rate schedule: ${SCHEDULERS.join(', ')}`).argParser(choice(SCHEDULERS)).default('linear'))
+    .addOption(
+      new Option('--scheduler <name>', `learning-rate schedule: ${LR_SCHEDULER_TYPES.join(', ')}`).argParser(choice(LR_SCHEDULER_TYPES)).default('linear'),
+    )
     .addOption(new Option('--grad-accum <n>', 'batches accumulated per optimizer step').argParser(integer()).default(1))
     .addOption(new Option('--max-grad-norm <n>', 'gradient clipping norm (0: no clipping)').argParser(number(0, Infinity)).default(1))
     .addOption(new Option('--seed <n>', 'seed of the data order, dropout, the split and new weights').argParser(integer(0)).default(42))
@@ -155,12 +156,14 @@ export function trainCommand(done: (code: number) => void): Command {
     .optionsGroup('Evaluation and checkpoints:')
     .addOption(
       new Option('--eval-strategy <when>', "when to evaluate: 'no', 'steps' (every --eval-steps) or 'epoch' (default with held-out data)").argParser(
-        choice(STRATEGIES),
+        choice(INTERVAL_STRATEGIES),
       ),
     )
     .addOption(new Option('--eval-steps <n>', 'evaluate every n steps (implies --eval-strategy steps)').argParser(integer()))
     .addOption(
-      new Option('--save-strategy <when>', "when to write a checkpoint: 'no', 'steps' (every --save-steps) or 'epoch' (default)").argParser(choice(STRATEGIES)),
+      new Option('--save-strategy <when>', "when to write a checkpoint: 'no', 'steps' (every --save-steps) or 'epoch' (default)").argParser(
+        choice(INTERVAL_STRATEGIES),
+      ),
     )
     .addOption(new Option('--save-steps <n>', 'checkpoint every n steps (implies --save-strategy steps)').argParser(integer()))
     .addOption(new Option('--save-total-limit <n>', 'keep at most n checkpoints (the oldest are deleted)').argParser(integer()))

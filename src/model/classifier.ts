@@ -1,13 +1,15 @@
 // BertClassifier: the public model object. It reads a Hugging Face model directory (config, weights,
 // tokenizer), runs eval-mode forward passes and predictions in native code off the main thread, and saves
 // a directory that transformers' BertForSequenceClassification.from_pretrained loads.
+import { oneOf } from '../util/is';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
 import { writeFileAtomic } from '../util/atomic-write';
 import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
-import { ResolveModelOptions, isHubId, resolveModel } from '../hub/hub';
+import type { ResolveModelOptions } from '../hub/resolve-options';
+import { isHubId, resolveModel } from '../hub/resolve-model';
 import { findWeightsFiles, requireDirectory } from '../checkpoint/model-files';
 import { NativeLoadReport, NativeModelHandle, native } from '../engine/native';
 import { BertTokenizer } from '../tokenizer/tokenizer';
@@ -70,7 +72,9 @@ export interface PredictOptions {
   batchSize?: number;
 }
 
-export type SaveFormat = 'safetensors' | 'pytorch' | 'both';
+/** How save() writes weights: model.safetensors, pytorch_model.bin, or both. */
+export const SAVE_FORMATS = ['safetensors', 'pytorch', 'both'] as const;
+export type SaveFormat = (typeof SAVE_FORMATS)[number];
 
 const DEFAULT_SEED = 42;
 
@@ -259,9 +263,7 @@ export class BertClassifier {
 
   private async writeDirectory(handle: NativeModelHandle, dir: string, format: SaveFormat = 'safetensors'): Promise<string[]> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a non-empty string');
-    if (!['safetensors', 'pytorch', 'both'].includes(format)) {
-      throw new RangeError(`format must be 'safetensors', 'pytorch' or 'both', got ${JSON.stringify(format)}`);
-    }
+    oneOf(format, 'format', SAVE_FORMATS);
     await fs.mkdir(dir, { recursive: true });
     const written = await handle.saveWeights(path.resolve(dir), format);
     const configFile = path.join(dir, 'config.json');

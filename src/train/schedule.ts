@@ -2,9 +2,8 @@
 // applies them. The lr used BY optimizer step k (0-based) is `baseLr * lambda(k)`, i.e. what LambdaLR hands the
 // optimizer after k `scheduler.step()` calls. Everything is float64 arithmetic in the same order as Python's.
 
-export type LrSchedulerType = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
-
-export const LR_SCHEDULER_TYPES: readonly LrSchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup'];
+export const LR_SCHEDULER_TYPES = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
+export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
 
 export interface LearningRateOptions {
   type: LrSchedulerType;

@@ -5,12 +5,14 @@ import { PROBLEM_TYPES, ProblemType } from '../model/config';
 import { boolean, nonNegativeInteger, numberIn, oneOf, plainObject, positiveInteger, rejectUnknownKeys, show } from '../util/is';
 import type { LrSchedulerType } from './schedule';
 import { LR_SCHEDULER_TYPES } from './schedule';
-import type { SaveFormat } from '../model/classifier';
+import { SAVE_FORMATS, SaveFormat } from '../model/classifier';
 import { DistributedOptions, ResolvedDistributedOptions, distributedFromEnv, resolveDistributedOption } from '../engine/distributed';
 import type { EpochEndEvent, EvaluateEvent, FitResult, CheckpointEvent, StepEvent, TrainBeginLogs } from './events';
 import type { WarningEvent } from './events';
 
-export type IntervalStrategy = 'no' | 'steps' | 'epoch';
+/** When evaluation and checkpoints happen (transformers' IntervalStrategy). */
+export const INTERVAL_STRATEGIES = ['no', 'steps', 'epoch'] as const;
+export type IntervalStrategy = (typeof INTERVAL_STRATEGIES)[number];
 
 /** transformers' EarlyStoppingCallback: stop after `patience` evaluations without an improvement > threshold. */
 export interface EarlyStoppingOptions {
@@ -130,8 +132,8 @@ export interface TrainerOptions {
   distributed?: DistributedOptions | false;
 }
 
-export type MixedPrecision = 'no' | 'bf16' | 'fp16';
-export const MIXED_PRECISIONS: readonly MixedPrecision[] = ['no', 'bf16', 'fp16'];
+export const MIXED_PRECISIONS = ['no', 'bf16', 'fp16'] as const;
+export type MixedPrecision = (typeof MIXED_PRECISIONS)[number];
 
 /** TrainerOptions with every default filled in (strategies that depend on fit's datasets stay undefined). */
 export interface ResolvedTrainerOptions {
@@ -183,8 +185,6 @@ export interface ModelLimits {
   maxPositionEmbeddings: number;
 }
 
-const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
-const SAVE_FORMATS: readonly SaveFormat[] = ['safetensors', 'pytorch', 'both'];
 const CALLBACK_NAMES = [
   'onTrainBegin',
   'onEpochBegin',
@@ -313,7 +313,7 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
   }
 
   const evalSteps = positiveInteger(o.evalSteps, 'evalSteps');
-  const evalStrategy = oneOf(o.evalStrategy, 'evalStrategy', STRATEGIES);
+  const evalStrategy = oneOf(o.evalStrategy, 'evalStrategy', INTERVAL_STRATEGIES);
   if (evalStrategy === 'steps' && evalSteps === undefined) throw new RangeError("evalSteps is required when evalStrategy is 'steps'");
 
   let outputDir: string | undefined;
@@ -324,7 +324,7 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
   }
   const saveSteps = positiveInteger(o.saveSteps, 'saveSteps');
   const defaultSave: IntervalStrategy = outputDir === undefined ? 'no' : saveSteps !== undefined ? 'steps' : 'epoch';
-  const saveStrategy = oneOf(o.saveStrategy, 'saveStrategy', STRATEGIES, defaultSave);
+  const saveStrategy = oneOf(o.saveStrategy, 'saveStrategy', INTERVAL_STRATEGIES, defaultSave);
   if (saveStrategy !== 'no' && outputDir === undefined) throw new RangeError(`saveStrategy '${saveStrategy}' needs outputDir`);
   if (saveStrategy === 'steps' && saveSteps === undefined) throw new RangeError("saveSteps is required when saveStrategy is 'steps'");
 
