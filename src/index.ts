@@ -35,8 +35,10 @@ export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './t
 export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './train/metrics';
 export { learningRateAt } from './train/schedule';
 export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './train/schedule';
-export { resolveModel, hubCacheDir, isHubId, HubError } from './hub/hub';
-export type { ResolveModelOptions, DownloadProgress } from './hub/hub';
+export { resolveModel, isHubId } from './hub/resolve-model';
+export { hubCacheDir } from './hub/cache';
+export { HubError } from './hub/hub-error';
+export type { ResolveModelOptions, DownloadProgress } from './hub/resolve-options';
 // Data from files, streaming, and the pipeline in front of the training step.
 export { StreamingDataset } from './data/streaming-dataset';
 export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } from './data/streaming-dataset';

@@ -1,4 +1,4 @@
-// src/hub/hub.ts against a local fake of the Hugging Face hub (127.0.0.1, port 0) serving its layout from memory:
+// src/hub/ (resolveModel) against a local fake of the Hugging Face hub (127.0.0.1, port 0) serving its layout from memory:
 // GET /api/models/{repo}/revision/{rev} (model info), GET /api/models/{repo}/tree/{commit} (file list, paginated
 // with Link headers) and GET /{repo}/resolve/{commit}/{file} (ETag, Range), private and gated repositories checking
 // `Authorization: Bearer` as the hub does (401/403 with X-Error-Code), and faults.
@@ -9,7 +9,10 @@ import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { HubError, hubCacheDir, hubToken, isHubId, resolveModel } from '../src/hub/hub';
+import { hubCacheDir } from '../src/hub/cache';
+import { HubError } from '../src/hub/hub-error';
+import { isHubId, resolveModel } from '../src/hub/resolve-model';
+import { hubToken } from '../src/hub/token';
 import { findWeightsFiles } from '../src/checkpoint/model-files';
 
 // ---------------------------------------------------------------------------------------------

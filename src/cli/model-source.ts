@@ -10,7 +10,7 @@ import type { DeviceOption } from '../engine/device';
 
 import { BertClassifier, FromPretrainedOptions } from '../model/classifier';
 import { readConfig } from '../model/config';
-import { isHubId, resolveModel } from '../hub/hub';
+import { isHubId, resolveModel } from '../hub/resolve-model';
 import { formatCount } from './format';
 import type { TrainingLabels } from './labels';
 import { learnVocabulary } from './vocab';
