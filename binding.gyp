@@ -1,6 +1,7 @@
 {
   # node-gyp build, used by `npm install` through node-gyp-build. CMakeLists.txt builds the same addon with
-  # cmake-js; both take their sources, includes and LibTorch flags from scripts/build-config.js.
+  # cmake-js; both take their sources, includes and LibTorch flags from scripts/build-config.js. The optimizer
+  # benchmark's addon (bert_trainer_bench) is CMakeLists.txt's only, built on demand, so npm install never compiles it.
   "targets": [
     {
       "target_name": "bert_trainer",

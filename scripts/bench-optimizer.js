@@ -3,9 +3,15 @@
 // foreach=False, foreach=True and fused=True, transformers' Trainer's default), same thread count, in the same run.
 // The Python side runs in $BERT_TRAINER_PYTHON, else the repository's .venv/bin/python (PyTorch 2.13, the LibTorch
 // the addon links, and transformers 5.18).
+//
+// Ours is timed by the benchmark addon, which bert_trainer.node does not contain; build it first (once, and after
+// changing native/training/adamw*), into build-bench/Release/bert_trainer_bench.node (beside, not in, node-gyp's build/):
+//   npx cmake-js compile --target bert_trainer_bench -O build-bench
+// (BERT_TRAINER_BENCH_ADDON: a bert_trainer_bench.node elsewhere.) Then:
 //   node scripts/bench-optimizer.js [repeats=10]
 'use strict';
 const { execFileSync } = require('child_process');
+const fs = require('fs');
 const path = require('path');
 const { BertClassifier } = require('..');
 const { native } = require('../dist/engine/native');
@@ -13,16 +19,23 @@ const { defaultPython } = require('./bench/common');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+function benchAddon() {
+  const file = path.resolve(process.env.BERT_TRAINER_BENCH_ADDON || path.join(__dirname, '..', 'build-bench', 'Release', 'bert_trainer_bench.node'));
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is not built: run \`npx cmake-js compile --target bert_trainer_bench -O build-bench\` (LibTorch found as for \`npm run build\`)`);
+  }
+  return require(file);
+}
+
 async function main() {
   const repeats = Number(process.argv[2] || 10);
+  const bench = benchAddon();
   const threads = native().numThreads();
   const model = await BertClassifier.fromConfig({}, { seed: 0 }); // BertConfig defaults: bert-base-uncased
-  const handle = model.claimForTraining(main);
-  handle.configureOptimizer({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
-  await handle.timeOptimizerStep(1); // first step: warm-up
-  const ours = await handle.timeOptimizerStep(repeats);
-  model.releaseFromTraining(main);
+  const parameters = model.parameters(); // names and shapes, in the model's order
   model.dispose();
+  // Our AdamW with transformers' parameter groups (no decay on biases and LayerNorm weights); the first step warms up.
+  const ours = bench.timeAdamWStep(parameters, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, learningRate: 1e-5, threads, warmup: 1, repeats });
   const python = JSON.parse(
     execFileSync(defaultPython(), [path.join(__dirname, '..', 'bench', 'optimizer_reference.py'), String(threads), String(repeats)], { encoding: 'utf8' }),
   );

@@ -316,3 +316,43 @@ test('dispose while a forward pass runs: the pass completes, later calls reject'
   await expect(running).resolves.toHaveProperty('logits');
   await expect(model.forward({ inputIds: [[2, 5]] })).rejects.toThrow(/disposed/);
 });
+
+describe('errors carry a code that callers branch on (native/common/error_code.h, the addon`s errorCodes)', () => {
+  const codes = native().errorCodes;
+
+  test('errorCodes is frozen and lists each code once', () => {
+    expect(Object.isFrozen(codes)).toBe(true);
+    expect(codes.MODEL_BUSY).toBe('ERR_MODEL_BUSY');
+    expect(codes.NON_FINITE_LOSS).toBe('ERR_NON_FINITE_LOSS');
+    expect(new Set(Object.values(codes)).size).toBe(Object.keys(codes).length);
+  });
+
+  test('a disposed model: ERR_MODEL_DISPOSED, from the JS side and from the addon', async () => {
+    const model = await BertClassifier.fromPretrained(fixture('tiny-safetensors-f32').path);
+    const handle = (model as unknown as { handle: { forward: (...args: unknown[]) => Promise<unknown> } }).handle;
+    model.dispose();
+    await expect(model.forward({ inputIds: [[1, 2]] })).rejects.toMatchObject({ code: codes.MODEL_DISPOSED });
+    await expect(Promise.resolve().then(() => handle.forward(Int32Array.of(1, 2), null, null, 1, 2, false))).rejects.toMatchObject({
+      code: codes.MODEL_DISPOSED,
+    });
+  });
+
+  test('a damaged weights file: ERR_BAD_CHECKPOINT naming the file', async () => {
+    const file = path.join(scratch, 'garbage.safetensors');
+    fs.writeFileSync(file, Buffer.from('not a safetensors file at all'));
+    await expect(readCheckpoint(file)).rejects.toMatchObject({ code: codes.BAD_CHECKPOINT, message: expect.stringContaining('garbage.safetensors') });
+  });
+
+  test('a model claimed by a fit: ERR_MODEL_BUSY', async () => {
+    const model = await BertClassifier.fromPretrained(fixture('tiny-safetensors-f32').path);
+    const owner = {};
+    model.claimForTraining(owner);
+    try {
+      await expect(model.forward({ inputIds: [[1, 2]] })).rejects.toMatchObject({ code: codes.MODEL_BUSY });
+      expect(() => model.claimForTraining({})).toThrow(expect.objectContaining({ code: codes.MODEL_BUSY }));
+    } finally {
+      model.releaseFromTraining(owner);
+      model.dispose();
+    }
+  });
+});

@@ -540,7 +540,7 @@ describe('safety', () => {
     const stepsSeen: number[] = [];
     const trainer = new Trainer(model, { epochs: 1, batchSize: 4, shuffle: false, learningRate: 1e-4 });
     trainer.on('step', (e) => stepsSeen.push(e.step));
-    await expect(trainer.fit(data)).rejects.toThrow(/non-finite loss at step 7/);
+    await expect(trainer.fit(data)).rejects.toMatchObject({ code: 'ERR_NON_FINITE_LOSS', message: expect.stringMatching(/^non-finite loss at step 7/) });
     expect(stepsSeen).toEqual([1, 2, 3, 4, 5, 6]);
 
     const skipping = new Trainer(model, { epochs: 1, batchSize: 4, shuffle: false, learningRate: 1e-4, skipNonFiniteLoss: true });

@@ -1,4 +1,5 @@
-// The addon's entry point: the model class and the checkpoint functions, plus what LibTorch this build uses.
+// The addon's entry point: the model class and the checkpoint functions, plus what LibTorch this build uses and the
+// codes its errors carry.
 #include <napi.h>
 #include <torch/version.h>
 #include <ATen/Context.h>
@@ -6,6 +7,7 @@
 
 #include "checkpoint_functions.h"
 #include "js_args.h"
+#include "js_errors.h"
 #include "native_model.h"
 #include "process_group_wrap.h"
 #include "promise_worker.h"
@@ -19,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", NativeModel::Define(env));
   RegisterCheckpointFunctions(env, exports);
   RegisterDistributed(env, exports);
+  exports.Set("errorCodes", error_codes_object(env));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
   exports.Set("versions", NativeVersions(env));

@@ -1,12 +1,14 @@
 #include "checkpoint_functions.h"
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "../checkpoint/safetensors.h"
 #include "../checkpoint/torch_bin.h"
+#include "js_errors.h"
 
 namespace bert {
 namespace {
@@ -49,7 +51,9 @@ class ReadCheckpointWorker final : public Napi::AsyncWorker {
                               tensor.to(at::kDouble).sum().item<double>()});
       }
     } catch (const std::exception& e) {
-      SetError(e.what());
+      NativeFailure failure = native_failure(e);  // ERR_BAD_CHECKPOINT from the readers
+      error_code_ = failure.code;
+      SetError(failure.message);
     } catch (...) {
       SetError(path_ + ": unknown error while reading the checkpoint");
     }
@@ -73,11 +77,15 @@ class ReadCheckpointWorker final : public Napi::AsyncWorker {
     deferred_.Resolve(result);
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    set_error_code(error, error_code_);
+    deferred_.Reject(error.Value());
+  }
 
  private:
   std::string path_;
   Napi::Promise::Deferred deferred_;
+  std::optional<ErrorCode> error_code_;
   std::vector<TensorSummary> summaries_;
 };
 

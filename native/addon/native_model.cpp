@@ -13,8 +13,9 @@
 #include "../checkpoint/safetensors.h"
 #include "../checkpoint/torch_bin.h"
 #include "../model/init_weights.h"
-#include "host_batch.h"
+#include "../training/host_batch.h"
 #include "js_args.h"
+#include "js_errors.h"
 #include "promise_worker.h"
 #include "../model/linear.h"
 
@@ -195,7 +196,6 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                          InstanceMethod<&NativeModel::GetRngState>("getRngState"),
                          InstanceMethod<&NativeModel::SetRngState>("setRngState"),
                          InstanceMethod<&NativeModel::ManualSeed>("manualSeed"),
-                         InstanceMethod<&NativeModel::TimeOptimizerStep>("timeOptimizerStep"),
                          InstanceMethod<&NativeModel::SetProcessGroup>("setProcessGroup"),
                          InstanceMethod<&NativeModel::BroadcastParameters>("broadcastParameters"),
                          InstanceAccessor<&NativeModel::IsDisposed>("disposed"),
@@ -209,14 +209,14 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
 }
 
 std::shared_ptr<ModelState> NativeModel::loaded_state(Napi::Env env) const {
-  if (disposed_) throw Napi::Error::New(env, "this model has been disposed; load it again");
-  if (!loaded_) throw Napi::Error::New(env, "this model has no weights yet; await load() first");
+  if (disposed_) throw coded_error(env, ErrorCode::ModelDisposed, "this model has been disposed; load it again");
+  if (!loaded_) throw coded_error(env, ErrorCode::ModelNotLoaded, "this model has no weights yet; await load() first");
   return state_;
 }
 
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (disposed_) throw Napi::Error::New(env, "this model has been disposed; load it again");
+  if (disposed_) throw coded_error(env, ErrorCode::ModelDisposed, "this model has been disposed; load it again");
   if (loading_ || loaded_) throw Napi::Error::New(env, "load() may be called once per model");
   auto files = string_array_arg(info, 0, "files");
   bool ignore_mismatched = boolean_arg(info, 1, "ignoreMismatchedSizes");

@@ -13,16 +13,9 @@
 #include "../distributed/process_group.h"
 #include "../training/adamw.h"
 #include "../training/grad_scaler.h"
+#include "../training/train_step.h"
 
 namespace bert {
-
-// A training step whose loss stayed on the device (TrainStep with readLoss false), read with a later step.
-struct PendingLoss {
-  int64_t step;
-  at::Tensor loss;       // 0-d
-  at::Tensor grad_norm;  // 0-d
-  at::Tensor found_inf;  // [1], fp16 loss scaling only: the step was skipped for an overflow
-};
 
 struct ModelState {
   BertConfig config;
@@ -64,15 +57,14 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value GetRngState(const Napi::CallbackInfo& info);         // -> Uint8Array
   Napi::Value SetRngState(const Napi::CallbackInfo& info);         // (Uint8Array)
   Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
-  Napi::Value TimeOptimizerStep(
-      const Napi::CallbackInfo& info);  // (repeats) -> Promise<number[]> milliseconds (benchmarks)
 
   // Data-parallel training (native_model_distributed.cpp).
   Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);      // (ProcessGroup | null, bucketBytes?)
   Napi::Value BroadcastParameters(const Napi::CallbackInfo& info);  // (root) -> Promise<void>
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
 
-  std::shared_ptr<ModelState> loaded_state(Napi::Env env) const;  // throws if not loaded or disposed
+  // Throws ERR_MODEL_DISPOSED / ERR_MODEL_NOT_LOADED.
+  std::shared_ptr<ModelState> loaded_state(Napi::Env env) const;
 
   std::shared_ptr<ModelState> state_;
   // Main-thread bookkeeping (workers never read these).

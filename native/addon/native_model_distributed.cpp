@@ -8,6 +8,7 @@
 #include "process_group_wrap.h"
 #include "promise_worker.h"
 #include "js_args.h"
+#include "js_errors.h"
 
 namespace bert {
 
@@ -56,14 +57,15 @@ Napi::Value NativeModel::SetProcessGroup(const Napi::CallbackInfo& info) {
   if (info.Length() >= 2 && !info[1].IsUndefined())
     bucket_bytes = integer_arg(info, 1, "bucketBytes", 1, int64_t{1} << 40);
   std::unique_lock<std::shared_mutex> lock(state->mutex, std::try_to_lock);
-  if (!lock.owns_lock()) throw Napi::Error::New(env, "the model is busy; set the process group before training starts");
+  if (!lock.owns_lock())
+    throw coded_error(env, ErrorCode::ModelBusy, "the model is busy; set the process group before training starts");
   // The reducer's hooks go on this model's parameters; without a group they are removed with it.
   state->reducer.reset();
   if (group) {
     try {
       state->reducer = std::make_unique<GradientReducer>(group, state->model->parameters(true), bucket_bytes);
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, error_message(e));
+      throw js_error(env, e);
     }
   }
   state->process_group = std::move(group);
@@ -77,7 +79,7 @@ Napi::Value NativeModel::BroadcastParameters(const Napi::CallbackInfo& info) {
   {
     std::shared_lock<std::shared_mutex> lock(state->mutex, std::try_to_lock);
     if (!lock.owns_lock())
-      throw Napi::Error::New(env, "the model is busy; broadcast the weights before training starts");
+      throw coded_error(env, ErrorCode::ModelBusy, "the model is busy; broadcast the weights before training starts");
     group = state->process_group;
   }
   if (!group) throw Napi::Error::New(env, "broadcastParameters() needs a process group: call setProcessGroup() first");

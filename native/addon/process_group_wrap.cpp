@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "js_errors.h"
 #include "promise_worker.h"
 
 namespace bert {
@@ -125,14 +126,16 @@ std::shared_ptr<ProcessGroup> ProcessGroupWrap::GroupOf(const Napi::Value& value
 }
 
 std::shared_ptr<ProcessGroup> ProcessGroupWrap::initialized(Napi::Env env) const {
-  if (destroyed_) throw Napi::Error::New(env, "this ProcessGroup has been destroyed");
-  if (!group_) throw Napi::Error::New(env, "this ProcessGroup is not initialized; await init() first");
+  if (destroyed_) throw coded_error(env, ErrorCode::ProcessGroupDestroyed, "this ProcessGroup has been destroyed");
+  if (!group_)
+    throw coded_error(env, ErrorCode::ProcessGroupNotInitialized,
+                      "this ProcessGroup is not initialized; await init() first");
   return group_;
 }
 
 Napi::Value ProcessGroupWrap::Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (destroyed_) throw Napi::Error::New(env, "this ProcessGroup has been destroyed");
+  if (destroyed_) throw coded_error(env, ErrorCode::ProcessGroupDestroyed, "this ProcessGroup has been destroyed");
   if (initializing_ || group_) throw Napi::Error::New(env, "init() may be called once per ProcessGroup");
   if (info.Length() < 1 || !info[0].IsObject())
     throw Napi::TypeError::New(env, "init(options) needs an options object");

@@ -17,7 +17,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   explicit ProcessGroupWrap(const Napi::CallbackInfo& info);
 
   // The initialized group behind a JS ProcessGroup; a TypeError naming `name` when `value` is not one, an Error
-  // when it is not initialized or already destroyed.
+  // when it is not initialized (ERR_PROCESS_GROUP_NOT_INITIALIZED) or already destroyed (ERR_PROCESS_GROUP_DESTROYED).
   static std::shared_ptr<ProcessGroup> GroupOf(const Napi::Value& value, const char* name);
 
  private:

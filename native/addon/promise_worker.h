@@ -1,5 +1,6 @@
 // An AsyncWorker that settles a Promise: Execute runs on a libuv worker thread and never touches JS;
-// any std::exception it throws (c10::Error is one) becomes a rejected Promise with the message.
+// any std::exception it throws (c10::Error is one) becomes a rejected Promise with the message, and with a `code`
+// where it has one (a CodedError's, ERR_OUT_OF_MEMORY for exhausted memory: js_errors.h).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -8,19 +9,16 @@
 
 #include <atomic>
 #include <exception>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "../common/error_message.h"
 #include "../parallel/blas_threads.h"
 #include "compute_thread.h"
+#include "js_errors.h"
 
 namespace bert {
-
-// The message of an exception for a JS Error: LibTorch's errors without their C++ backtrace.
-inline std::string error_message(const std::exception& e) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) return torch_error->what_without_backtrace();
-  return e.what();
-}
 
 // LibTorch's intra-op thread count. OpenMP keeps it per calling thread, and libuv's worker threads start
 // with its default (which can be 1), so every worker applies it before running.
@@ -60,7 +58,9 @@ class PromiseWorker : public Napi::AsyncWorker {
         body();
       }
     } catch (const std::exception& e) {
-      SetError(error_message(e));
+      NativeFailure failure = native_failure(e);
+      error_code_ = failure.code;
+      SetError(failure.message);
     } catch (...) {
       SetError("unknown native error");
     }
@@ -73,24 +73,16 @@ class PromiseWorker : public Napi::AsyncWorker {
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     } catch (const std::exception& e) {
-      deferred_.Reject(Napi::Error::New(env, error_message(e)).Value());
+      deferred_.Reject(js_error(env, e).Value());
     }
   }
-  void OnError(const Napi::Error& error) final { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) final {
+    set_error_code(error, error_code_);
+    deferred_.Reject(error.Value());
+  }
 
   Napi::Promise::Deferred deferred_;
+  std::optional<ErrorCode> error_code_;  // of what Execute caught; written on the worker thread before OnError
 };
-
-// Runs a native entry point's body, turning std::exception into a JS Error (TypeError/RangeError pass through).
-template <typename F>
-Napi::Value guarded(Napi::Env env, F&& body) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, error_message(e));
-  }
-}
 
 }  // namespace bert

@@ -44,7 +44,7 @@ class TempFile {
   explicit TempFile(const std::string& final_path) : final_path_(final_path) {
     std::string dir, name;
     split_path(final_path, dir, name);
-    if (name.empty()) throw CheckpointError(final_path, "cannot write: the path names a folder, not a file");
+    if (name.empty()) throw CheckpointWriteError(final_path, "cannot write: the path names a folder, not a file");
     for (int attempt = 0; attempt < 16; ++attempt) {
       temp_path_ = temp_name(dir, name);
       fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -53,7 +53,7 @@ class TempFile {
     }
     const int err = errno;
     temp_path_.clear();
-    throw CheckpointError(final_path, "cannot create a temporary file in its folder: " + errno_text(err));
+    throw CheckpointWriteError(final_path, "cannot create a temporary file in its folder: " + errno_text(err));
   }
 
   TempFile(const TempFile&) = delete;
@@ -99,8 +99,8 @@ class TempFile {
 
  private:
   [[noreturn]] void fail(const char* what, int err) {
-    throw CheckpointError(final_path_,
-                          std::string(what) + " (temporary file '" + temp_path_ + "'): " + errno_text(err));
+    throw CheckpointWriteError(final_path_,
+                               std::string(what) + " (temporary file '" + temp_path_ + "'): " + errno_text(err));
   }
 
   std::string final_path_;

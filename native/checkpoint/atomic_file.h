@@ -9,13 +9,13 @@
 
 namespace bert {
 
-// Appends bytes to the file being written; throws CheckpointError (naming the final path and the
+// Appends bytes to the file being written; throws CheckpointWriteError (naming the final path and the
 // errno text) when the write fails.
 using ByteSink = std::function<void(const void* data, size_t size)>;
 
 // Calls `produce` with a sink writing to "<dir>/.<name>.tmp-<pid>-<random>", then fsyncs and renames
 // it to `path`. If `produce` or any step throws, the temporary file is removed and the exception
-// propagates (system failures as CheckpointError naming `path` and the errno text).
+// propagates (system failures as CheckpointWriteError naming `path` and the errno text).
 void write_file_atomically(const std::string& path, const std::function<void(const ByteSink&)>& produce);
 
 // The same for bytes already in memory.

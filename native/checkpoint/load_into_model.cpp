@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "checkpoint_error.h"
+
 namespace bert {
 
 namespace {
@@ -73,15 +75,15 @@ LoadReport load_into_model(torch::nn::Module& model, const std::vector<Checkpoin
       }
       auto previous = source_file.find(key);
       if (previous != source_file.end()) {
-        throw std::runtime_error(file.path + ": key '" + original + "' is also stored in " + previous->second);
+        throw CheckpointError(file.path, "key '" + original + "' is also stored in " + previous->second);
       }
       source_file[key] = file.path;
 
       const at::Tensor& stored = entry.second;
       if (!at::isFloatingType(stored.scalar_type())) {
-        throw std::runtime_error(file.path + ": key '" + original + "' has dtype " +
-                                 std::string(c10::toString(stored.scalar_type())) +
-                                 ", expected a floating-point tensor (F32, F16 or BF16)");
+        throw CheckpointError(file.path, "key '" + original + "' has dtype " +
+                                             std::string(c10::toString(stored.scalar_type())) +
+                                             ", expected a floating-point tensor (F32, F16 or BF16)");
       }
       if (stored.sizes() != param->sizes()) {
         if (options.ignore_mismatched_sizes) {
@@ -89,9 +91,11 @@ LoadReport load_into_model(torch::nn::Module& model, const std::vector<Checkpoin
           report.initialized.push_back(key);
           continue;
         }
-        throw std::runtime_error(file.path + ": key '" + original + "' has shape " + shape_string(stored.sizes()) +
-                                 ", the model expects " + shape_string(param->sizes()) +
-                                 " (set ignoreMismatchedSizes to re-initialise a classifier of another size)");
+        throw CheckpointError(file.path,
+                              "key '" + original + "' has shape " + shape_string(stored.sizes()) +
+                                  ", the model expects " + shape_string(param->sizes()) +
+                                  " (set ignoreMismatchedSizes to re-initialise a classifier of another size)",
+                              ErrorCode::CheckpointMismatch);
       }
       param->copy_(stored.to(param->scalar_type()));
       loaded.insert(key);

@@ -31,7 +31,8 @@ struct LoadOptions {
   bool ignore_mismatched_sizes = false;
 };
 
-// Throws std::runtime_error naming the file, the key and expected-vs-actual for shape or dtype problems.
+// Throws CheckpointError naming the file, the key and expected-vs-actual: ERR_CHECKPOINT_MISMATCH for a shape the
+// model does not have, ERR_BAD_CHECKPOINT for a key stored twice or a tensor that is not floating-point.
 LoadReport load_into_model(torch::nn::Module& model, const std::vector<CheckpointFile>& files,
                            const LoadOptions& options);
 

@@ -536,7 +536,7 @@ class Unpickler {
     try {
       return rebuild_tensor_checked(args);
     } catch (const CheckpointError& e) {
-      throw CheckpointError(file_, e.detail + building_key());
+      throw CheckpointError(file_, e.detail + building_key(), e.code());
     }
   }
 
@@ -874,7 +874,7 @@ class Unpickler {
 
 StateDict read_pickled_state_dict(const uint8_t* data, size_t size, const StorageLoader& load_storage,
                                   const std::string& file_for_errors, const std::string& record_for_errors) {
-  return with_file_context(file_for_errors, "cannot read", [&] {
+  return with_file_context(file_for_errors, "cannot read", ErrorCode::BadCheckpoint, [&] {
     Unpickler unpickler(data, size, load_storage, file_for_errors, record_for_errors);
     return unpickler.run();
   });

@@ -167,21 +167,21 @@ PickledStateDict pickle_state_dict(const StateDict& tensors, const std::string& 
     if (end - start > 1) p.op('(');
     for (size_t i = start; i < end; ++i) {
       const auto& [name, tensor] = tensors[i];
-      if (!tensor.defined()) throw CheckpointError(file, "tensor '" + name + "' is undefined");
+      if (!tensor.defined()) throw CheckpointWriteError(file, "tensor '" + name + "' is undefined");
       if (tensor.layout() != at::kStrided)
-        throw CheckpointError(file, "tensor '" + name + "' is not a dense (strided) tensor");
+        throw CheckpointWriteError(file, "tensor '" + name + "' is not a dense (strided) tensor");
       const char* cls = storage_class(tensor.scalar_type());
       if (!cls)
-        throw CheckpointError(file, "tensor '" + name + "' has dtype " +
-                                        std::string(c10::toString(tensor.scalar_type())) +
-                                        ", which torch.save files of this library cannot hold");
+        throw CheckpointWriteError(file, "tensor '" + name + "' has dtype " +
+                                             std::string(c10::toString(tensor.scalar_type())) +
+                                             ", which torch.save files of this library cannot hold");
       const c10::Storage& storage = tensor.storage();
       const size_t itemsize = tensor.element_size();
       const size_t nbytes = storage.nbytes();
       if (nbytes % itemsize)
-        throw CheckpointError(file, "tensor '" + name + "': its storage of " + std::to_string(nbytes) +
-                                        " bytes is not a whole number of " +
-                                        std::string(c10::toString(tensor.scalar_type())) + " elements");
+        throw CheckpointWriteError(file, "tensor '" + name + "': its storage of " + std::to_string(nbytes) +
+                                             " bytes is not a whole number of " +
+                                             std::string(c10::toString(tensor.scalar_type())) + " elements");
 
       p.unicode(name);
       // save_reduce(_rebuild_tensor_v2, args): the function, then the 6-tuple of arguments.
@@ -205,7 +205,7 @@ PickledStateDict pickle_state_dict(const StateDict& tensors, const std::string& 
       auto found = storages.find(impl);
       if (found != storages.end()) {
         if (found->second.dtype != tensor.scalar_type())
-          throw CheckpointError(
+          throw CheckpointWriteError(
               file, "tensor '" + name +
                         "' shares its storage with a tensor of another dtype, which torch.save cannot represent");
         p.get(found->second.key_memo);

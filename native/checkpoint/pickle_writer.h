@@ -24,7 +24,7 @@ struct PickledStateDict {
 
 // Pickles `tensors` as an OrderedDict in the given order. Each tensor keeps its storage offset, sizes
 // and strides (views of one storage stay views, like torch.save); persistent ids always say 'cpu', so
-// the file loads without map_location whatever device the tensors were on. Throws CheckpointError
+// the file loads without map_location whatever device the tensors were on. Throws CheckpointWriteError
 // naming `file_for_errors` for dtypes torch.*Storage cannot hold, sparse or undefined tensors.
 PickledStateDict pickle_state_dict(const StateDict& tensors, const std::string& file_for_errors);
 

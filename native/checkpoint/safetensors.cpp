@@ -343,7 +343,8 @@ StateDict parse(const uint8_t* data, size_t size, const std::string& file, Safet
 
 StateDict parse_safetensors(const uint8_t* data, size_t size, const std::string& file,
                             SafetensorsMetadata* metadata_out) {
-  return with_file_context(file, "cannot read", [&] { return parse(data, size, file, metadata_out); });
+  return with_file_context(file, "cannot read", ErrorCode::BadCheckpoint,
+                           [&] { return parse(data, size, file, metadata_out); });
 }
 
 StateDict read_safetensors(const std::string& path, SafetensorsMetadata* metadata_out) {
@@ -360,9 +361,9 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
     header += "\"__metadata__\":{";
     for (size_t i = 0; i < metadata.size(); ++i) {
       const auto& [key, value] = metadata[i];
-      if (!keys.insert(key).second) throw CheckpointError(path, "duplicate metadata key " + quote_name(key));
+      if (!keys.insert(key).second) throw CheckpointWriteError(path, "duplicate metadata key " + quote_name(key));
       if (!simdjson::validate_utf8(key.data(), key.size()) || !simdjson::validate_utf8(value.data(), value.size()))
-        throw CheckpointError(path, "metadata key " + quote_name(key) + " or its value is not valid UTF-8");
+        throw CheckpointWriteError(path, "metadata key " + quote_name(key) + " or its value is not valid UTF-8");
       if (i) header += ',';
       append_json_string(header, key);
       header += ':';
@@ -374,16 +375,16 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
   uint64_t offset = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const auto& [name, tensor] = tensors[i];
-    if (name == "__metadata__") throw CheckpointError(path, "a tensor cannot be named \"__metadata__\"");
-    if (!names.insert(name).second) throw CheckpointError(path, "duplicate tensor name " + quote_name(name));
+    if (name == "__metadata__") throw CheckpointWriteError(path, "a tensor cannot be named \"__metadata__\"");
+    if (!names.insert(name).second) throw CheckpointWriteError(path, "duplicate tensor name " + quote_name(name));
     if (!simdjson::validate_utf8(name.data(), name.size()))
-      throw CheckpointError(path, "tensor name " + quote_name(name) + " is not valid UTF-8");
-    if (!tensor.defined()) throw CheckpointError(path, "tensor " + quote_name(name) + " is undefined");
+      throw CheckpointWriteError(path, "tensor name " + quote_name(name) + " is not valid UTF-8");
+    if (!tensor.defined()) throw CheckpointWriteError(path, "tensor " + quote_name(name) + " is undefined");
     const DtypeInfo* dtype = dtype_by_type(tensor.scalar_type());
     if (!dtype)
-      throw CheckpointError(path, "tensor " + quote_name(name) + " has dtype " +
-                                      std::string(c10::toString(tensor.scalar_type())) +
-                                      ", which safetensors files of this library cannot hold");
+      throw CheckpointWriteError(path, "tensor " + quote_name(name) + " has dtype " +
+                                           std::string(c10::toString(tensor.scalar_type())) +
+                                           ", which safetensors files of this library cannot hold");
     const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * dtype->size;
     if (metadata.size() || i) header += ',';
     append_json_string(header, name);
@@ -397,7 +398,7 @@ void write_safetensors(const std::string& path, const StateDict& tensors,
   header += '}';
   header.append((8 - header.size() % 8) % 8, ' ');  // the reference pads to 8-byte alignment with spaces
 
-  with_file_context(path, "cannot write", [&] {
+  with_file_context(path, "cannot write", ErrorCode::CheckpointWriteFailed, [&] {
     write_file_atomically(path, [&](const ByteSink& sink) {
       uint8_t length[8];
       for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));

@@ -139,10 +139,10 @@ StateDict read_torch_bin_from_memory(const uint8_t* data, size_t size, const std
 }
 
 void write_torch_bin(const std::string& path, const StateDict& tensors) {
-  const PickledStateDict pickled = with_file_context(path, "cannot write", [&] {
+  const PickledStateDict pickled = with_file_context(path, "cannot write", ErrorCode::CheckpointWriteFailed, [&] {
     return pickle_state_dict(tensors, path);  // validates before any file exists
   });
-  with_file_context(path, "cannot write", [&] {
+  with_file_context(path, "cannot write", ErrorCode::CheckpointWriteFailed, [&] {
     write_file_atomically(path, [&](const ByteSink& sink) {
       // The writer calls back from inside miniz (C code), so nothing may be thrown through it: a failed
       // write is remembered, the rest of the archive is discarded, and the error is rethrown at the end.
@@ -174,7 +174,7 @@ void write_torch_bin(const std::string& path, const StateDict& tensors) {
         }
         if (!write_error) writer.writeEndOfFile();
       } catch (const c10::Error& e) {
-        throw CheckpointError(path, "cannot write the torch.save archive: " + torch_message(e));
+        throw CheckpointWriteError(path, "cannot write the torch.save archive: " + torch_message(e));
       }
       if (write_error) std::rethrow_exception(write_error);
     });

@@ -16,6 +16,8 @@
 #endif
 #endif
 
+#include "../common/error_code.h"
+
 namespace bert {
 
 namespace {
@@ -91,10 +93,11 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     // One namespace per group, as torch prefixes its default group's keys.
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("bert_trainer/default_pg/", tcp);
   } catch (const std::exception& e) {
-    throw std::runtime_error("distributed rendezvous failed for rank " + std::to_string(options.rank) + " of " +
-                             std::to_string(options.world_size) + " at " + where + " (timeout " +
-                             std::to_string(options.timeout.count()) +
-                             " ms; is the master reachable and did all ranks start?): " + describe(e));
+    throw CodedError(ErrorCode::DistributedRendezvous,
+                     "distributed rendezvous failed for rank " + std::to_string(options.rank) + " of " +
+                         std::to_string(options.world_size) + " at " + where + " (timeout " +
+                         std::to_string(options.timeout.count()) +
+                         " ms; is the master reachable and did all ranks start?): " + describe(e));
   }
   try {
     if (options.backend == "gloo") {
@@ -119,21 +122,23 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     throw;
   } catch (const std::exception& e) {
     // Gloo and NCCL exchange their addresses through the store here, so a rank that never started shows up now.
-    throw std::runtime_error(
+    throw CodedError(
+        ErrorCode::DistributedRendezvous,
         "distributed rendezvous failed for rank " + std::to_string(options.rank) + " of " +
-        std::to_string(options.world_size) + " at " + where + " (timeout " + std::to_string(options.timeout.count()) +
-        " ms; did all " + std::to_string(options.world_size) +
-        " ranks start, with the same master address and port?): " + options.backend + ": " + describe(e));
+            std::to_string(options.world_size) + " at " + where + " (timeout " +
+            std::to_string(options.timeout.count()) + " ms; did all " + std::to_string(options.world_size) +
+            " ranks start, with the same master address and port?): " + options.backend + ": " + describe(e));
   }
 }
 
 ProcessGroup::~ProcessGroup() = default;
 
 void ProcessGroup::fail(const std::string& what, const std::exception& e) const {
-  throw std::runtime_error("distributed " + what + " failed on rank " + std::to_string(options_.rank) + " of " +
-                           std::to_string(options_.world_size) + " (" + options_.backend + ", timeout " +
-                           std::to_string(options_.timeout.count()) +
-                           " ms): another rank has probably exited or stopped responding: " + describe(e));
+  throw CodedError(ErrorCode::DistributedCollective,
+                   "distributed " + what + " failed on rank " + std::to_string(options_.rank) + " of " +
+                       std::to_string(options_.world_size) + " (" + options_.backend + ", timeout " +
+                       std::to_string(options_.timeout.count()) +
+                       " ms): another rank has probably exited or stopped responding: " + describe(e));
 }
 
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::string& what) {
@@ -236,13 +241,14 @@ bool ProcessGroup::available() { return false; }
 std::vector<std::string> ProcessGroup::backends() { return {}; }
 
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) {
-  throw std::runtime_error(
+  throw CodedError(
+      ErrorCode::NoDistributed,
       "this build of bert-trainer has no distributed support: the LibTorch it was built against lacks PyTorch's c10d "
       "with Gloo (on Debian: apt-get install libgloo-dev, then rebuild with `npm rebuild bert-trainer`)");
 }
 ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::fail(const std::string& what, const std::exception& e) const {
-  throw std::runtime_error(what + ": " + describe(e));
+  throw CodedError(ErrorCode::DistributedCollective, what + ": " + describe(e));
 }
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>&, const std::string& what) {
   throw std::logic_error(what + ": no distributed support");

@@ -4,6 +4,9 @@
 //
 // Built without c10d (a LibTorch without Gloo, see scripts/find-libtorch.js), the constructor throws a clear
 // error and available() is false; nothing else in the addon changes.
+//
+// Failures are CodedErrors (native/common/error_code.h): ERR_DISTRIBUTED_RENDEZVOUS from the constructor,
+// ERR_DISTRIBUTED_COLLECTIVE from a collective, ERR_NO_DISTRIBUTED without c10d.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 
 #include "adamw_cpu_kernel.h"
+#include "../checkpoint/checkpoint_error.h"
 
 #include <torch/version.h>
 
@@ -161,10 +162,13 @@ void AdamW::load_state_dict(const StateDict& state, int64_t step, const std::str
   c10::NoGradGuard no_grad;
   auto restore = [&](const std::string& key, at::Tensor& into) {
     auto found = by_name.find(key);
-    if (found == by_name.end()) throw std::runtime_error(source + ": optimizer state has no '" + key + "'");
+    if (found == by_name.end())
+      throw CheckpointError(source, "optimizer state has no '" + key + "'", ErrorCode::CheckpointMismatch);
     if (found->second.sizes() != into.sizes()) {
-      throw std::runtime_error(source + ": optimizer state '" + key + "' has shape " + c10::str(found->second.sizes()) +
-                               ", expected " + c10::str(into.sizes()));
+      throw CheckpointError(source,
+                            "optimizer state '" + key + "' has shape " + c10::str(found->second.sizes()) +
+                                ", expected " + c10::str(into.sizes()),
+                            ErrorCode::CheckpointMismatch);
     }
     into.copy_(found->second);
   };

@@ -48,7 +48,8 @@ class AdamW {
 
   // exp_avg.<name> and exp_avg_sq.<name> for every parameter (zeros before the first step).
   StateDict state_dict() const;
-  // Restores what state_dict() returned, with the step count. Throws naming a missing key or a shape mismatch.
+  // Restores what state_dict() returned, with the step count. Throws CheckpointError (ERR_CHECKPOINT_MISMATCH) naming
+  // `source` and a missing key or a shape mismatch.
   void load_state_dict(const StateDict& state, int64_t step, const std::string& source);
 
  private:

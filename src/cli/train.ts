@@ -407,8 +407,7 @@ async function reportInterruption(
   if (!main) return EXIT_INTERRUPTED;
   const files = await writeReport(f.output, { ...report, status: 'interrupted', finishedAt: new Date(), ...reportHistory(seen), warnings });
   // The step fit() stopped at (the logged steps lag behind it when --log-every > 1).
-  const stoppedAt = /at step (\d+)/.exec(err.message)?.[1];
-  say(`interrupted${stoppedAt !== undefined ? ` at step ${stoppedAt}` : ''}`);
+  say(`interrupted${err.step !== undefined ? ` at step ${err.step}` : ''}`);
   if (err.checkpoint !== undefined) {
     say(`checkpoint saved to ${err.checkpoint}`);
     const launched = process.env.BERT_TRAINER_LAUNCHER_PID !== undefined;

@@ -1,5 +1,6 @@
 // The one module that loads the native addon (through node-gyp-build: a prebuilt binary when present,
 // else build/Release from `npm install` or `npm run build`). Everything else uses the typed surface below.
+import type { ProblemType } from '../model/config';
 import * as path from 'path';
 
 export interface NativeLoadReport {
@@ -51,8 +52,6 @@ export interface NativeModelHandle {
   getRngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
   manualSeed(seed: number): void;
-  /** Benchmarks only: fills the gradients with N(0, 1) and times `repeats` AdamW steps (milliseconds each). */
-  timeOptimizerStep(repeats: number): Promise<number[]>;
   /**
    * Data-parallel training: trainStep averages gradients (all-reduce in buckets of about `bucketBytes`, default
    * 25 MiB, launched during backward) and the loss over this group (null: single process).
@@ -87,7 +86,7 @@ export interface NativeProcessGroup {
   readonly backend: string;
 }
 
-export type NativeProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
+export type NativeProblemType = ProblemType;
 
 export interface NativeBatch {
   inputIds: Int32Array;
@@ -143,7 +142,29 @@ export interface NativeTensorInfo {
   checksum: number;
 }
 
+/**
+ * The codes of the errors the addon throws that a caller may branch on (native/common/error_code.h is their one
+ * definition; the addon exports them as `errorCodes`). Arguments the JS side should have checked have none.
+ */
+export type NativeErrorKey =
+  | 'MODEL_BUSY'
+  | 'MODEL_DISPOSED'
+  | 'MODEL_NOT_LOADED'
+  | 'OPTIMIZER_NOT_CONFIGURED'
+  | 'NON_FINITE_LOSS'
+  | 'OUT_OF_MEMORY'
+  | 'BAD_CHECKPOINT'
+  | 'CHECKPOINT_MISMATCH'
+  | 'CHECKPOINT_WRITE_FAILED'
+  | 'NO_DISTRIBUTED'
+  | 'DISTRIBUTED_RENDEZVOUS'
+  | 'DISTRIBUTED_COLLECTIVE'
+  | 'PROCESS_GROUP_NOT_INITIALIZED'
+  | 'PROCESS_GROUP_DESTROYED';
+
 export interface NativeAddon {
+  /** key -> code ('ERR_MODEL_BUSY', ...): the `code` of the addon's errors. */
+  errorCodes: Readonly<Record<NativeErrorKey, string>>;
   NativeModel: new (config: object) => NativeModelHandle;
   readCheckpoint(path: string): Promise<NativeTensorInfo[]>;
   ProcessGroup: new () => NativeProcessGroup;
@@ -192,6 +213,16 @@ export const THREAD_WAIT_DEFAULTS: Readonly<Record<string, string>> = Object.fre
 export function applyThreadWaitDefaults(env: NodeJS.ProcessEnv = process.env): void {
   if (env.GOMP_SPINCOUNT === undefined && env.OMP_WAIT_POLICY === undefined) env.GOMP_SPINCOUNT = THREAD_WAIT_DEFAULTS.GOMP_SPINCOUNT;
   if (env.OPENBLAS_THREAD_TIMEOUT === undefined) env.OPENBLAS_THREAD_TIMEOUT = THREAD_WAIT_DEFAULTS.OPENBLAS_THREAD_TIMEOUT;
+}
+
+/** An Error with the code of `key`, for what the JS side finds before it calls the addon (a disposed model, a claimed one). */
+export function nativeError(key: NativeErrorKey, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code: native().errorCodes[key] });
+}
+
+/** Whether `err` is an error of the addon with the code of `key`. */
+export function isNativeError(err: unknown, key: NativeErrorKey): err is Error & { code: string } {
+  return err instanceof Error && (err as { code?: unknown }).code === native().errorCodes[key];
 }
 
 export function native(): NativeAddon {

@@ -11,7 +11,7 @@ import { ForwardInputs, flattenInputs } from './inputs';
 import type { ResolveModelOptions } from '../hub/resolve-options';
 import { isHubId, resolveModel } from '../hub/resolve-model';
 import { findWeightsFiles, requireDirectory } from '../checkpoint/model-files';
-import { NativeLoadReport, NativeModelHandle, native } from '../engine/native';
+import { NativeLoadReport, NativeModelHandle, native, nativeError } from '../engine/native';
 import { BertTokenizer } from '../tokenizer/tokenizer';
 import { DeviceOption, resolveDevice } from '../engine/device';
 
@@ -283,9 +283,9 @@ export class BertClassifier {
   }
 
   private checkAlive(): void {
-    if (this.handle.disposed) throw new Error('this BertClassifier has been disposed');
+    if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
     if (this.trainingOwner !== undefined) {
-      throw new Error('this BertClassifier is being trained (Trainer.fit is running); wait for fit() to settle before forward, predict or save');
+      throw nativeError('MODEL_BUSY', 'this BertClassifier is being trained (Trainer.fit is running); wait for fit() to settle before forward, predict or save');
     }
   }
 
@@ -294,8 +294,8 @@ export class BertClassifier {
    * public forward/predict/save calls reject instead of reading weights mid-update.
    */
   claimForTraining(owner: object): NativeModelHandle {
-    if (this.handle.disposed) throw new Error('this BertClassifier has been disposed');
-    if (this.trainingOwner !== undefined) throw new Error('this BertClassifier is already being trained by another fit()');
+    if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
+    if (this.trainingOwner !== undefined) throw nativeError('MODEL_BUSY', 'this BertClassifier is already being trained by another fit()');
     this.trainingOwner = owner;
     return this.handle;
   }
@@ -307,8 +307,8 @@ export class BertClassifier {
 
   /** @internal The native handle for a Trainer that holds the claim (evaluation and checkpoints during fit). */
   handleFor(owner: object): NativeModelHandle {
-    if (this.trainingOwner !== undefined && this.trainingOwner !== owner) throw new Error('this BertClassifier is being trained by another fit()');
-    if (this.handle.disposed) throw new Error('this BertClassifier has been disposed');
+    if (this.trainingOwner !== undefined && this.trainingOwner !== owner) throw nativeError('MODEL_BUSY', 'this BertClassifier is being trained by another fit()');
+    if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
     return this.handle;
   }
 }

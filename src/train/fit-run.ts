@@ -9,7 +9,7 @@ import { batchesOf, epochOrder } from '../data/epoch-order';
 import { lengthGroupedOrder, megaBatchSize } from '../data/length-grouping';
 import { StreamingDataset } from '../data/streaming-dataset';
 import { DistributedContext, shardOrder, shardSize } from '../engine/distributed';
-import type { NativeModelHandle } from '../engine/native';
+import { NativeModelHandle, isNativeError } from '../engine/native';
 import type { BertClassifier } from '../model/classifier';
 import {
   LoadedCheckpoint,
@@ -29,7 +29,7 @@ import { LearningRateOptions, learningRateAt } from './schedule';
 import type { IntervalStrategy, ResolvedTrainerOptions } from './trainer-options';
 import type { TrainerEvents } from './trainer-events';
 import { TrainingHealth } from './training-health';
-import { withPrefix } from './training-data';
+import { withCodeOf, withPrefix } from './training-data';
 import { DataPosition, ResumeState, TrainerStateJson, restoreHistory, transformersLogEntry } from '../checkpoint/trainer-state';
 
 /** What fit() works out before training: the problem type, the step counts and the schedule. */
@@ -186,7 +186,7 @@ export class FitRun {
         this.handle.configureOptimizer(settings);
         return;
       } catch (err) {
-        if (attempt >= 500 || !/busy/.test((err as Error).message)) throw err;
+        if (attempt >= 500 || !isNativeError(err, 'MODEL_BUSY')) throw err;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
@@ -241,7 +241,7 @@ export class FitRun {
       this.handle.setRngState(ownRngState ? await readRankRngState(dir, rank) : checkpoint.rngState);
     } catch (err) {
       const file = path.join(dir, rankRngStateFile(ownRngState ? rank : 0));
-      throw new Error(`resumeFrom: ${file}: ${(err as Error).message}`, { cause: err });
+      throw withCodeOf(err, new Error(`resumeFrom: ${file}: ${(err as Error).message}`, { cause: err }));
     }
     await this.handle.loadWeights(checkpoint.weightsFiles);
     await this.handle.loadOptimizerState(checkpoint.optimizerFile);
@@ -377,28 +377,18 @@ export class FitRun {
     const { options, plan } = this;
     const learningRate = learningRateAt(this.globalStep, plan.schedule);
     const nativeStarted = performance.now();
-    let result;
-    try {
-      result = await this.handle.trainStep(batches, {
-        problemType: plan.ctx.problemType,
-        learningRate,
-        maxGradNorm: options.maxGradNorm,
-        // transformers divides each loss by the size of its accumulation group (the last one of an epoch may be partial).
-        accumulationSteps: batches.length,
-        classWeights: plan.classWeights,
-        skipNonFinite: options.skipNonFiniteLoss,
-        readLoss: this.mustReadLoss(this.globalStep + 1, lastOfEpoch),
-        mixedPrecision: options.mixedPrecision,
-      });
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      // The native message names the step ("non-finite loss at step 7 ..."); anything else (e.g. out of memory,
-      // whose message names the batch size and sequence length) passes through unchanged.
-      if (/non-finite/.test(message) && !/^non-finite loss at step \d+/.test(message)) {
-        throw new Error(`non-finite loss at step ${this.globalStep + 1}: ${message}`, { cause: err });
-      }
-      throw err;
-    }
+    // A non-finite loss rejects with code ERR_NON_FINITE_LOSS and names the step; out of memory with ERR_OUT_OF_MEMORY.
+    const result = await this.handle.trainStep(batches, {
+      problemType: plan.ctx.problemType,
+      learningRate,
+      maxGradNorm: options.maxGradNorm,
+      // transformers divides each loss by the size of its accumulation group (the last one of an epoch may be partial).
+      accumulationSteps: batches.length,
+      classWeights: plan.classWeights,
+      skipNonFinite: options.skipNonFiniteLoss,
+      readLoss: this.mustReadLoss(this.globalStep + 1, lastOfEpoch),
+      mixedPrecision: options.mixedPrecision,
+    });
     this.globalStep += 1;
 
     const iv = this.interval;
@@ -613,6 +603,6 @@ export class FitRun {
     }
     const saved = checkpoint !== undefined ? `; checkpoint saved to ${checkpoint}` : '';
     const where = dist && !signal?.aborted ? ' (by another rank)' : '';
-    throw new AbortError(`fit() was aborted at step ${this.globalStep}${where}${saved}`, { cause: signal?.reason, checkpoint });
+    throw new AbortError(`fit() was aborted at step ${this.globalStep}${where}${saved}`, { cause: signal?.reason, checkpoint, step: this.globalStep });
   }
 }

@@ -25,11 +25,18 @@ export async function sizeOf(data: Dataset | StreamingDataset): Promise<number> 
   return data instanceof Dataset ? data.length : data.count();
 }
 
-/** Re-throws `err` with `prefix` in its message, keeping its class (TypeError/RangeError/Error). */
+/** `wrapper` with the `code` of `err` (if it has one), so that callers can still branch on it. */
+export function withCodeOf(err: unknown, wrapper: Error): Error {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') Object.assign(wrapper, { code });
+  return wrapper;
+}
+
+/** Re-throws `err` with `prefix` in its message, keeping its class (TypeError/RangeError/Error) and its code. */
 export function withPrefix(err: unknown, prefix: string): Error {
   if (!(err instanceof Error)) return new Error(`${prefix}: ${String(err)}`);
   const Kind = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
-  return new Kind(`${prefix}: ${err.message}`, { cause: err });
+  return withCodeOf(err, new Kind(`${prefix}: ${err.message}`, { cause: err }));
 }
 
 /** Checks the whole dataset before training starts, where that is cheap: labels, and pre-tokenized ids against the model. */

@@ -1,16 +1,13 @@
-// A training or evaluation batch copied out of JS typed arrays on the main thread, so that the worker
+// A training or evaluation batch that the addon copied out of JS typed arrays on the main thread, so that the worker
 // thread owns its memory: token ids [B, S] and labels (class ids [B], or floats [B, L]).
 #pragma once
 
 #include <ATen/ATen.h>
-#include <napi.h>
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
-#include "../model/bert_config.h"
-#include "../training/loss.h"
+#include "loss.h"
 
 namespace bert {
 
@@ -30,10 +27,5 @@ struct HostBatch {
 
 // `host` (a CPU tensor) on `device`: itself for the CPU, else an asynchronous copy from page-locked memory.
 at::Tensor to_device(const at::Tensor& host, at::Device device);
-
-// Reads { inputIds, attentionMask?, tokenTypeIds?, labels?, batchSize, sequenceLength } and checks every
-// value against the config; `name` prefixes errors ("batches[3]").
-HostBatch host_batch_from_js(const Napi::Value& value, const std::string& name, const BertConfig& config, LossKind kind,
-                             bool labels_required);
 
 }  // namespace bert

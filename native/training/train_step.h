@@ -1,0 +1,89 @@
+// One optimizer step over accumulated micro-batches, as transformers' Trainer takes it: per micro-batch forward (under
+// autocast with mixed precision), fp32 loss divided by the accumulation steps, backward (scaled by fp16's GradScaler);
+// data-parallel: gradients and loss averaged over the ranks; fp16: gradients unscaled and checked for overflow;
+// gradient norm and clipping coefficient; the AdamW update (skipped for an fp16 overflow, or for a non-finite loss with
+// skip_non_finite); gradients cleared. The loss and gradient norm are read back now, or left on the device and read by
+// a later step (read_loss false: a CUDA step then never waits for the GPU).
+//
+// Errors: CodedError ERR_NON_FINITE_LOSS (a non-finite loss or gradient norm; the message names the step),
+// ERR_OUT_OF_MEMORY (naming the micro-batch's size and sequence length). A failed micro-batch, gradient reduction or
+// non-finite step leaves the gradients cleared.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "../distributed/gradient_reducer.h"
+#include "../distributed/process_group.h"
+#include "../model/bert_for_sequence_classification.h"
+#include "adamw.h"
+#include "grad_scaler.h"
+#include "host_batch.h"
+#include "loss.h"
+#include "mixed_precision.h"
+
+namespace bert {
+
+// A step whose loss stayed on the device (read_loss false), read with a later step.
+struct PendingLoss {
+  int64_t step;
+  at::Tensor loss;       // 0-d
+  at::Tensor grad_norm;  // 0-d
+  at::Tensor found_inf;  // [1], fp16 loss scaling only: the step was skipped for an overflow
+};
+
+struct TrainStepOptions {
+  double learning_rate = 0.0;
+  double max_grad_norm = 0.0;      // <= 0: no clipping
+  int64_t accumulation_steps = 1;  // each micro-batch loss is divided by this before backward
+  LossKind kind = LossKind::CrossEntropy;
+  std::vector<float> class_weights;  // [num_labels] (cross-entropy), or empty
+  bool skip_non_finite = false;      // true: a non-finite step skips the update instead of throwing
+  // false: keep this step's loss and gradient norm on the device and read them with a later step, so that
+  // a CUDA step does not wait for the GPU (transformers reads its running loss only at logging steps).
+  bool read_loss = true;
+  MixedPrecision mixed_precision = MixedPrecision::None;
+};
+
+// What a step works on and updates. The caller holds the model exclusively for the call.
+struct TrainStepContext {
+  BertForSequenceClassification& model;
+  at::Device device;
+  int64_t num_labels;
+  AdamW& optimizer;
+  std::unique_ptr<GradScaler>& scaler;       // fp16: created by the first fp16 step, its scale kept across steps
+  std::vector<PendingLoss>& pending_losses;  // steps not read yet, oldest first
+  GradientReducer* reducer;                  // data-parallel (with process_group), else null
+  ProcessGroup* process_group;
+};
+
+struct LoggedLoss {
+  int64_t step;
+  double loss, grad_norm;
+};
+
+// Data-parallel: the step's gradient buckets, those launched while backward ran, and gradients that had to be copied
+// into their bucket (0: backward accumulated into the buckets).
+struct GradientReduction {
+  int64_t buckets, launched_during_backward, gradients_copied;
+};
+
+struct TrainStepResult {
+  std::optional<double> loss;        // the mean of the unscaled micro-batch losses, when read
+  std::optional<double> grad_norm;   // before clipping, when read
+  std::vector<double> micro_losses;  // the unscaled micro-batch losses, when read
+  std::vector<LoggedLoss> logged;    // every step read by this call, oldest first (pending ones, then this one)
+  bool skipped = false;              // the update was skipped (skip_non_finite, or an fp16 overflow)
+  int64_t optimizer_step = 0;        // the optimizer's step count after this step
+  std::optional<GradientReduction> reduction;
+};
+
+// `batches`: the micro-batches of one optimizer step (at least one), each with labels.
+TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatch>& batches,
+                           const TrainStepOptions& options);
+
+}  // namespace bert
