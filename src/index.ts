@@ -2,6 +2,7 @@
 // orders, schedule arithmetic) are imported from their modules by the code and tests that need them.
 export { BertClassifier } from './model/classifier';
 export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './model/classifier';
+export type { ExportOnnxOptions, OnnxQuantization } from './model/onnx/export-onnx';
 export { BertTokenizer } from './tokenizer/tokenizer';
 export { versions } from './engine/versions';
 export type { Versions } from './engine/versions';

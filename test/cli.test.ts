@@ -6,6 +6,8 @@ import { existsSync, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { BertClassifier } from '../src';
+
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'cli', 'main.js');
 
@@ -77,7 +79,7 @@ describe('help', () => {
   test('the program lists its commands', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const command of ['train', 'eval', 'predict', 'bench']) expect(r.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+    for (const command of ['train', 'eval', 'predict', 'export', 'bench']) expect(r.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
   });
 
   test.each([
@@ -324,6 +326,44 @@ describe('train, then eval and predict on its output', () => {
     expect(Object.keys(rows[0].scores)).toEqual(['negative', 'neutral', 'positive']);
     expect(rows[0].score).toBe(Math.max(...(Object.values(rows[0].scores) as number[])));
     expect(rows[0].text).toContain(',');
+  });
+
+  test('export writes the folder transformers.js loads, the ONNX files exportOnnx writes; a size or a bad --quantize is a usage error', async () => {
+    const onnxOut = path.join(dir, 'run-onnx');
+    const r = await cli(['export', '--model', out, '--output', onnxOut, '--quantize', 'int8']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const listed = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t')[0]);
+    const files = [
+      'config.json',
+      'onnx/model.onnx',
+      'onnx/model_quantized.onnx',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.txt',
+    ];
+    expect(listed.sort()).toEqual(files.map((f) => path.join(onnxOut, f)));
+    for (const file of listed) expect(existsSync(file)).toBe(true);
+
+    const model = await BertClassifier.fromPretrained(out);
+    const apiOut = path.join(dir, 'run-onnx-api');
+    await model.exportOnnx(apiOut, { quantize: 'int8' });
+    model.dispose();
+    for (const file of ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'config.json']) {
+      expect((await fs.readFile(path.join(onnxOut, file))).equals(await fs.readFile(path.join(apiOut, file)))).toBe(true);
+    }
+
+    const size = await cli(['export', '--model', 'tiny', '--output', path.join(dir, 'never')]);
+    expect(size.code).toBe(2);
+    expect(size.stderr).toMatch(/--model tiny is a built-in size/);
+    const quantize = await cli(['export', '--model', out, '--output', path.join(dir, 'never'), '--quantize', 'int4']);
+    expect(quantize.code).toBe(2);
+    expect(quantize.stderr).toMatch(/--quantize.*'int4' is invalid\. Expected one of: int8/);
+    expect(existsSync(path.join(dir, 'never'))).toBe(false);
   });
 
   test('a bad row stops eval naming its line, or is skipped and reported with --skip-bad-rows', async () => {

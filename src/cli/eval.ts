@@ -6,9 +6,9 @@ import { Trainer } from '../train/trainer';
 import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { loadDataset, skippedNote } from './data';
-import { EXIT_OK, UsageError } from './errors';
+import { EXIT_OK } from './errors';
 import { checkEvalLabels } from './labels';
-import { modelForInference, parseModelSource } from './model-source';
+import { modelForInference, requireTrainedModel } from './model-source';
 import { integer } from './option-parsers';
 import { finiteOrNull } from './outputs';
 import { confusionTable, metricsTable, perClassTable } from './summary';
@@ -43,9 +43,7 @@ export function evalCommand(done: (code: number) => void): Command {
 }
 
 export async function runEval(f: EvalFlags): Promise<number> {
-  if (parseModelSource(f.model).kind === 'size') {
-    throw new UsageError(`--model ${f.model} is a built-in size with untrained weights; give a trained model directory (a train run's --output)`);
-  }
+  requireTrainedModel(f.model);
   applyThreads(f.threads);
   // Everything but the result goes to stderr, so that --json output can be piped as it is.
   const log = (line: string): boolean => process.stderr.write(`${line}\n`);

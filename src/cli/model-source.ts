@@ -11,6 +11,7 @@ import type { DeviceOption } from '../engine/device';
 import { BertClassifier, FromPretrainedOptions } from '../model/classifier';
 import { readConfig } from '../model/config';
 import { isHubId, resolveModel } from '../hub/resolve-model';
+import { UsageError } from './errors';
 import { formatCount } from './format';
 import type { TrainingLabels } from './labels';
 import { learnVocabulary } from './vocab';
@@ -42,6 +43,13 @@ export type ModelSource = { kind: 'size'; size: SizeName } | { kind: 'pretrained
 
 export function parseModelSource(value: string): ModelSource {
   return (SIZE_NAMES as string[]).includes(value) ? { kind: 'size', size: value as SizeName } : { kind: 'pretrained', ref: value };
+}
+
+/** For commands that need trained weights (eval, predict, export): a built-in size is a usage error. */
+export function requireTrainedModel(value: string): void {
+  if (parseModelSource(value).kind === 'size') {
+    throw new UsageError(`--model ${value} is a built-in size with untrained weights; give a trained model directory (a train run's --output)`);
+  }
 }
 
 /** The help text's table of sizes. */

@@ -9,7 +9,7 @@ import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
 import { DATA_FORMATS, loadDataset, requireFile, skippedNote } from './data';
 import { EXIT_OK, UsageError } from './errors';
-import { modelForInference, parseModelSource } from './model-source';
+import { modelForInference, requireTrainedModel } from './model-source';
 import { collect, integer } from './option-parsers';
 
 const PREDICT_FORMATS = [...DATA_FORMATS, 'txt'] as const;
@@ -110,9 +110,7 @@ async function predictAll(model: BertClassifier, inputs: Inputs, f: PredictFlags
 
 export async function runPredict(f: PredictFlags): Promise<number> {
   if ((f.input === undefined) === (f.text === undefined)) throw new UsageError('give either --input FILE or --text "..." (one of them)');
-  if (parseModelSource(f.model).kind === 'size') {
-    throw new UsageError(`--model ${f.model} is a built-in size with untrained weights; give a trained model directory (a train run's --output)`);
-  }
+  requireTrainedModel(f.model);
   applyThreads(f.threads);
   const inputs = await readInputs(f);
   const model = await modelForInference(f.model, { maxLength: f.maxLength, device: f.device, log: (l) => process.stderr.write(`${l}\n`) });

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench';
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, UsageError } from './errors';
 import { evalCommand } from './eval';
+import { exportCommand } from './export';
 import { launchCommand } from './launch';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
@@ -37,7 +38,7 @@ export function buildProgram(done: (code: number) => void): Command {
       // launch passes everything after its command on to the workers untouched.
       .enablePositionalOptions(),
   );
-  for (const command of [trainCommand(done), evalCommand(done), predictCommand(done), benchCommand(done), launchCommand(done)]) {
+  for (const command of [trainCommand(done), evalCommand(done), predictCommand(done), exportCommand(done), benchCommand(done), launchCommand(done)]) {
     program.addCommand(configure(command));
   }
   program.addHelpText('after', `\nRun 'bert-trainer <command> --help' for a command's options.`);

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic-write';
 import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
+import { ExportOnnxOptions, exportOnnx } from './onnx/export-onnx';
 import type { ResolveModelOptions } from '../hub/resolve-options';
 import { isHubId, resolveModel } from '../hub/resolve-model';
 import { findWeightsFiles, requireDirectory } from '../checkpoint/model-files';
@@ -256,6 +257,17 @@ export class BertClassifier {
     return this.writeDirectory(this.handle, dir, options.format);
   }
 
+  /**
+   * Writes the folder transformers.js and onnxruntime load: config.json and the tokenizer files (as save() writes
+   * them), onnx/model.onnx (float32, opset 17: inputs input_ids, attention_mask, token_type_ids as int64
+   * [batch_size, sequence_length], output logits [batch_size, num_labels]) and, with quantize: 'int8', also
+   * onnx/model_quantized.onnx (8-bit weight matrices, activations quantized at run time). Resolves with the files.
+   */
+  async exportOnnx(dir: string, options: ExportOnnxOptions = {}): Promise<string[]> {
+    this.checkAlive();
+    return exportOnnx(this, dir, options);
+  }
+
   /** @internal For the Trainer's checkpoints while it holds the training claim. */
   async saveForTrainer(owner: object, dir: string, format: SaveFormat = 'safetensors'): Promise<string[]> {
     return this.writeDirectory(this.handleFor(owner), dir, format);
@@ -285,7 +297,10 @@ export class BertClassifier {
   private checkAlive(): void {
     if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
     if (this.trainingOwner !== undefined) {
-      throw nativeError('MODEL_BUSY', 'this BertClassifier is being trained (Trainer.fit is running); wait for fit() to settle before forward, predict or save');
+      throw nativeError(
+        'MODEL_BUSY',
+        'this BertClassifier is being trained (Trainer.fit is running); wait for fit() to settle before forward, predict or save',
+      );
     }
   }
 
@@ -307,7 +322,8 @@ export class BertClassifier {
 
   /** @internal The native handle for a Trainer that holds the claim (evaluation and checkpoints during fit). */
   handleFor(owner: object): NativeModelHandle {
-    if (this.trainingOwner !== undefined && this.trainingOwner !== owner) throw nativeError('MODEL_BUSY', 'this BertClassifier is being trained by another fit()');
+    if (this.trainingOwner !== undefined && this.trainingOwner !== owner)
+      throw nativeError('MODEL_BUSY', 'this BertClassifier is being trained by another fit()');
     if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
     return this.handle;
   }
