@@ -3,6 +3,7 @@
 // NCCL (CUDA) collectives. This module holds the JS side: the options (a Trainer option or torchrun's environment
 // variables), DistributedSampler's sharding, and the process group's lifetime.
 import { native, NativeProcessGroup } from './native';
+import { integerIn, plainObject, rejectUnknownKeys, show } from '../util/is';
 
 /** Trainer option `distributed`: one process of a data-parallel job. */
 export interface DistributedOptions {
@@ -45,26 +46,10 @@ export const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 export const DEFAULT_BUCKET_CAP_MB = 25;
 const KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend', 'bucketCapMb'];
 
-function show(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return Array.isArray(value) ? 'an array' : typeof value;
-}
-
-function integerIn(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer in [${min}, ${max}], got ${show(value)}`);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${show(value)}`);
-  return value;
-}
-
 /** Checks the Trainer option `distributed` (TypeError/RangeError naming the field). */
 export function resolveDistributedOption(value: unknown): ResolvedDistributedOptions {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`distributed must be an object, got ${show(value)}`);
-  const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (o[key] !== undefined && !KEYS.includes(key)) throw new TypeError(`distributed: unknown option ${JSON.stringify(key)} (known: ${KEYS.join(', ')})`);
-  }
+  const o = plainObject(value, 'distributed');
+  rejectUnknownKeys(o, KEYS, 'distributed');
   if (o.worldSize === undefined) throw new TypeError('distributed.worldSize is required (the number of processes)');
   if (o.rank === undefined) throw new TypeError('distributed.rank is required (this process, in [0, worldSize))');
   const worldSize = integerIn(o.worldSize, 'distributed.worldSize', 1, 1 << 20);

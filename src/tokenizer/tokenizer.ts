@@ -14,6 +14,8 @@ import * as tk from 'tokenizers';
 
 import { writeFileAtomic } from '../util/atomic-write';
 import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary, MAX_WORDPIECE_VOCAB_SIZE } from './wordpiece-trainer';
+import { describeValue } from '../util/describe-value';
+import { optionalObject, positiveInteger, requiredPositiveInteger, stringArray } from '../util/is';
 
 /** Options of `fromDirectory` / `fromVocab` that change the tokenizer's default length. */
 export interface TokenizerOptions {
@@ -114,41 +116,6 @@ interface BuildInit {
 // ---------------------------------------------------------------------------------------------
 // small validation helpers
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
-  if (typeof value === 'number') return `number ${value}`;
-  return typeof value;
-}
-
-function checkPositiveInteger(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function optionalPositiveInteger(value: unknown, name: string): number | undefined {
-  return value === undefined ? undefined : checkPositiveInteger(value, name);
-}
-
-function checkOptionsObject(value: unknown, name: string): Json {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
-  }
-  return value as Json;
-}
-
-function checkStringArray(value: unknown, name: string): asserts value is string[] {
-  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${describe(value)}`);
-  for (let i = 0; i < value.length; i++) {
-    if (typeof value[i] !== 'string') {
-      throw new TypeError(`${name}[${i}] must be a string, got ${describe(value[i])}`);
-    }
-  }
-}
-
 function isNotFound(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
@@ -197,7 +164,7 @@ function tokenValue(json: Json, key: string, file: string): string | undefined {
 function boolValue(json: Json, key: string, file: string): boolean | undefined {
   const value = json[key];
   if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw new Error(`Invalid ${file}: "${key}" must be a boolean, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new Error(`Invalid ${file}: "${key}" must be a boolean, got ${describeValue(value)}`);
   return value;
 }
 
@@ -210,7 +177,7 @@ function parseTokenizerConfig(json: Json | undefined, file: string): Partial<Ber
   if ('strip_accents' in json) {
     const strip = json.strip_accents;
     if (strip !== null && typeof strip !== 'boolean') {
-      throw new Error(`Invalid ${file}: "strip_accents" must be a boolean or null, got ${describe(strip)}`);
+      throw new Error(`Invalid ${file}: "strip_accents" must be a boolean or null, got ${describeValue(strip)}`);
     }
     out.stripAccents = strip;
   }
@@ -219,7 +186,7 @@ function parseTokenizerConfig(json: Json | undefined, file: string): Partial<Ber
   const mml = json.model_max_length;
   if (mml !== undefined && mml !== null) {
     if (typeof mml !== 'number' || !(mml > 0)) {
-      throw new Error(`Invalid ${file}: "model_max_length" must be a positive number, got ${describe(mml)}`);
+      throw new Error(`Invalid ${file}: "model_max_length" must be a positive number, got ${describeValue(mml)}`);
     }
     // transformers stores int(1e30) when the length is unknown.
     out.modelMaxLength = mml > Number.MAX_SAFE_INTEGER ? null : Math.floor(mml);
@@ -246,22 +213,22 @@ function parseSpecialTokens(json: Json | undefined, file: string): Partial<BertT
 }
 
 function validateConfig(config: Partial<BertTokenizerConfig>, name: string): Partial<BertTokenizerConfig> {
-  const c = checkOptionsObject(config, name) as Partial<BertTokenizerConfig>;
+  const c = optionalObject(config, name) as Partial<BertTokenizerConfig>;
   for (const key of ['doLowerCase', 'tokenizeChineseChars'] as const) {
     if (c[key] !== undefined && typeof c[key] !== 'boolean') {
-      throw new TypeError(`${name}.${key} must be a boolean, got ${describe(c[key])}`);
+      throw new TypeError(`${name}.${key} must be a boolean, got ${describeValue(c[key])}`);
     }
   }
   if (c.stripAccents !== undefined && c.stripAccents !== null && typeof c.stripAccents !== 'boolean') {
-    throw new TypeError(`${name}.stripAccents must be a boolean or null, got ${describe(c.stripAccents)}`);
+    throw new TypeError(`${name}.stripAccents must be a boolean or null, got ${describeValue(c.stripAccents)}`);
   }
   if (c.modelMaxLength !== undefined && c.modelMaxLength !== null) {
-    checkPositiveInteger(c.modelMaxLength, `${name}.modelMaxLength`);
+    positiveInteger(c.modelMaxLength, `${name}.modelMaxLength`);
   }
   for (const key of ['clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken'] as const) {
     const v = c[key];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
-      throw new TypeError(`${name}.${key} must be a non-empty string, got ${describe(v)}`);
+      throw new TypeError(`${name}.${key} must be a non-empty string, got ${describeValue(v)}`);
     }
   }
   return c;
@@ -373,11 +340,11 @@ export class BertTokenizer {
    */
   static async fromDirectory(dir: string, options?: FromDirectoryOptions): Promise<BertTokenizer> {
     if (typeof dir !== 'string' || dir.length === 0) {
-      throw new TypeError(`dir must be a non-empty string, got ${describe(dir)}`);
+      throw new TypeError(`dir must be a non-empty string, got ${describeValue(dir)}`);
     }
-    const opts = checkOptionsObject(options, 'options') as FromDirectoryOptions;
-    const maxLength = optionalPositiveInteger(opts.maxLength, 'maxLength');
-    let maxPositionEmbeddings = optionalPositiveInteger(opts.maxPositionEmbeddings, 'maxPositionEmbeddings');
+    const opts = optionalObject(options, 'options') as FromDirectoryOptions;
+    const maxLength = positiveInteger(opts.maxLength, 'maxLength');
+    let maxPositionEmbeddings = positiveInteger(opts.maxPositionEmbeddings, 'maxPositionEmbeddings');
 
     const tokenizerFile = path.join(dir, TOKENIZER_FILE);
     const vocabFile = path.join(dir, VOCAB_FILE);
@@ -401,7 +368,7 @@ export class BertTokenizer {
       const mpe = modelConfig?.max_position_embeddings;
       if (mpe !== undefined) {
         if (typeof mpe !== 'number' || !Number.isInteger(mpe) || mpe <= 0) {
-          throw new Error(`Invalid ${modelConfigFile}: "max_position_embeddings" must be a positive integer, got ${describe(mpe)}`);
+          throw new Error(`Invalid ${modelConfigFile}: "max_position_embeddings" must be a positive integer, got ${describeValue(mpe)}`);
         }
         maxPositionEmbeddings = mpe;
       }
@@ -471,7 +438,7 @@ export class BertTokenizer {
   static fromVocab(vocab: string[] | Map<string, number>, config?: Partial<BertTokenizerConfig>, options?: FromDirectoryOptions): BertTokenizer {
     const map = new Map<string, number>();
     if (Array.isArray(vocab)) {
-      checkStringArray(vocab, 'vocab');
+      stringArray(vocab, 'vocab');
       vocab.forEach((token, i) => {
         if (map.has(token)) throw new RangeError(`vocab[${i}] duplicates vocab[${map.get(token)}] (${JSON.stringify(token)})`);
         map.set(token, i);
@@ -479,9 +446,9 @@ export class BertTokenizer {
     } else if (vocab instanceof Map) {
       const seen = new Map<number, string>();
       for (const [token, id] of vocab) {
-        if (typeof token !== 'string') throw new TypeError(`vocab keys must be strings, got ${describe(token)}`);
+        if (typeof token !== 'string') throw new TypeError(`vocab keys must be strings, got ${describeValue(token)}`);
         if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
-          throw new RangeError(`vocab id of ${JSON.stringify(token)} must be a non-negative integer, got ${describe(id)}`);
+          throw new RangeError(`vocab id of ${JSON.stringify(token)} must be a non-negative integer, got ${describeValue(id)}`);
         }
         const other = seen.get(id);
         if (other !== undefined) throw new RangeError(`vocab ids must be unique: ${JSON.stringify(token)} and ${JSON.stringify(other)} both have id ${id}`);
@@ -489,12 +456,12 @@ export class BertTokenizer {
         map.set(token, id);
       }
     } else {
-      throw new TypeError(`vocab must be an array of strings or a Map<string, number>, got ${describe(vocab)}`);
+      throw new TypeError(`vocab must be an array of strings or a Map<string, number>, got ${describeValue(vocab)}`);
     }
     const full: BertTokenizerConfig = { ...DEFAULT_CONFIG, ...stripUndefined(validateConfig(config ?? {}, 'config')) };
-    const opts = checkOptionsObject(options, 'options') as FromDirectoryOptions;
-    const maxLength = optionalPositiveInteger(opts.maxLength, 'maxLength');
-    const maxPositionEmbeddings = optionalPositiveInteger(opts.maxPositionEmbeddings, 'maxPositionEmbeddings');
+    const opts = optionalObject(options, 'options') as FromDirectoryOptions;
+    const maxLength = positiveInteger(opts.maxLength, 'maxLength');
+    const maxPositionEmbeddings = positiveInteger(opts.maxPositionEmbeddings, 'maxPositionEmbeddings');
     if (!map.has(full.unkToken)) {
       throw new RangeError(`vocab has no unk token ${JSON.stringify(full.unkToken)}`);
     }
@@ -535,12 +502,12 @@ export class BertTokenizer {
    * Special tokens (the five and any special added token) are dropped when `skipSpecialTokens`.
    */
   decode(ids: number[], skipSpecialTokens = true): string {
-    if (!Array.isArray(ids)) throw new TypeError(`ids must be an array of token ids, got ${describe(ids)}`);
+    if (!Array.isArray(ids)) throw new TypeError(`ids must be an array of token ids, got ${describeValue(ids)}`);
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-        throw new TypeError(`ids[${i}] must be a non-negative integer, got ${describe(id)}`);
+        throw new TypeError(`ids[${i}] must be a non-negative integer, got ${describeValue(id)}`);
       }
       const token = id <= 0xffffffff ? this.tokenizer.idToToken(id) : null;
       if (token === null || token === undefined) throw new RangeError(`ids[${i}] = ${id} is not in the vocabulary`);
@@ -567,7 +534,7 @@ export class BertTokenizer {
    * `BertTokenizerFast.save_pretrained`, each atomically (temporary file + rename).
    */
   async save(dir: string): Promise<void> {
-    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir must be a non-empty string, got ${describe(dir)}`);
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir must be a non-empty string, got ${describeValue(dir)}`);
     await fsp.mkdir(dir, { recursive: true });
 
     const tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bert-tokenizer-'));
@@ -638,25 +605,25 @@ export class BertTokenizer {
   }
 
   private resolveEncode(texts: unknown, pairs: unknown, options: unknown): ResolvedEncodeOptions {
-    checkStringArray(texts, 'texts');
+    const textList = stringArray(texts, 'texts');
     if (pairs !== undefined && pairs !== null) {
-      checkStringArray(pairs, 'pairs');
-      if (pairs.length !== texts.length) {
-        throw new RangeError(`pairs must have the same length as texts (${texts.length}), got ${pairs.length}`);
+      const pairList = stringArray(pairs, 'pairs');
+      if (pairList.length !== textList.length) {
+        throw new RangeError(`pairs must have the same length as texts (${textList.length}), got ${pairList.length}`);
       }
     }
-    const opts = checkOptionsObject(options, 'options') as EncodeOptions;
+    const opts = optionalObject(options, 'options') as EncodeOptions;
     let padding: PaddingMode;
     const p = opts.padding;
     if (p === undefined || p === true || p === 'longest') padding = 'longest';
     else if (p === false) padding = 'none';
     else if (p === 'max_length') padding = 'max_length';
-    else throw new TypeError(`padding must be true, false, 'longest' or 'max_length', got ${describe(p)}`);
+    else throw new TypeError(`padding must be true, false, 'longest' or 'max_length', got ${describeValue(p)}`);
     const truncation = opts.truncation ?? true;
-    if (typeof truncation !== 'boolean') throw new TypeError(`truncation must be a boolean, got ${describe(truncation)}`);
+    if (typeof truncation !== 'boolean') throw new TypeError(`truncation must be a boolean, got ${describeValue(truncation)}`);
     let maxLength = this.maxLength;
     if (opts.maxLength !== undefined) {
-      maxLength = checkPositiveInteger(opts.maxLength, 'maxLength');
+      maxLength = positiveInteger(opts.maxLength, 'maxLength', this.maxLength);
       this.checkAgainstPositions(maxLength);
     }
     const added = pairs != null ? this.addedPair : this.addedSingle;
@@ -742,21 +709,21 @@ export async function learnWordPieceTokens(
     typeof texts === 'object' &&
     (typeof (texts as Iterable<string>)[Symbol.iterator] === 'function' || typeof (texts as AsyncIterable<string>)[Symbol.asyncIterator] === 'function');
   if (!isIterable || typeof texts === 'string') {
-    throw new TypeError(`texts must be an array or (async) iterable of strings, got ${describe(texts)}`);
+    throw new TypeError(`texts must be an array or (async) iterable of strings, got ${describeValue(texts)}`);
   }
-  const opts = checkOptionsObject(options, 'options') as Partial<TrainWordPieceOptions>;
-  const vocabSize = checkPositiveInteger(opts.vocabSize, 'vocabSize');
+  const opts = optionalObject(options, 'options') as Partial<TrainWordPieceOptions>;
+  const vocabSize = requiredPositiveInteger(opts.vocabSize, 'vocabSize');
   if (vocabSize > MAX_WORDPIECE_VOCAB_SIZE) throw new RangeError(`vocabSize must be at most ${MAX_WORDPIECE_VOCAB_SIZE}, got ${vocabSize}`);
   let minFrequency = 2;
   if (opts.minFrequency !== undefined) {
-    if (typeof opts.minFrequency !== 'number') throw new TypeError(`minFrequency must be a non-negative integer, got ${describe(opts.minFrequency)}`);
+    if (typeof opts.minFrequency !== 'number') throw new TypeError(`minFrequency must be a non-negative integer, got ${describeValue(opts.minFrequency)}`);
     if (!Number.isInteger(opts.minFrequency) || opts.minFrequency < 0) {
       throw new RangeError(`minFrequency must be a non-negative integer, got ${opts.minFrequency}`);
     }
     minFrequency = opts.minFrequency;
   }
   if (opts.lowercase !== undefined && typeof opts.lowercase !== 'boolean') {
-    throw new TypeError(`lowercase must be a boolean, got ${describe(opts.lowercase)}`);
+    throw new TypeError(`lowercase must be a boolean, got ${describeValue(opts.lowercase)}`);
   }
   const lowercase = opts.lowercase ?? true;
   const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, doLowerCase: lowercase };
@@ -768,7 +735,7 @@ export async function learnWordPieceTokens(
   const wordCounts = new Map<string, number>();
   let index = 0;
   for await (const text of texts as AsyncIterable<unknown>) {
-    if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describe(text)}`);
+    if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describeValue(text)}`);
     index++;
     for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
       wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);

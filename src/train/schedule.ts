@@ -1,6 +1,7 @@
 // Learning-rate schedules: transformers' get_*_schedule_with_warmup lambdas, applied the way torch's LambdaLR
 // applies them. The lr used BY optimizer step k (0-based) is `baseLr * lambda(k)`, i.e. what LambdaLR hands the
 // optimizer after k `scheduler.step()` calls. Everything is float64 arithmetic in the same order as Python's.
+import { requiredNonNegativeInteger, show } from '../util/is';
 
 export const LR_SCHEDULER_TYPES = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
 export type LrSchedulerType = (typeof LR_SCHEDULER_TYPES)[number];
@@ -22,16 +23,6 @@ export interface WarmupOptions {
   warmupRatio?: number;
   /** Total optimizer steps. */
   totalSteps: number;
-}
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-function checkNonNegativeInteger(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a non-negative integer, got ${show(value)}`);
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${show(value)}`);
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,14 +144,14 @@ export function lrLambda(type: LrSchedulerType, step: number, warmupSteps: numbe
  */
 export function learningRateAt(step: number, opts: LearningRateOptions): number {
   if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object { type, baseLr, warmupSteps, totalSteps }');
-  checkNonNegativeInteger(step, 'step');
+  requiredNonNegativeInteger(step, 'step');
   if (!LR_SCHEDULER_TYPES.includes(opts.type)) {
     throw new RangeError(`type must be one of ${LR_SCHEDULER_TYPES.map((t) => `'${t}'`).join(', ')}, got ${show(opts.type)}`);
   }
   if (typeof opts.baseLr !== 'number') throw new TypeError(`baseLr must be a finite non-negative number, got ${show(opts.baseLr)}`);
   if (!Number.isFinite(opts.baseLr) || opts.baseLr < 0) throw new RangeError(`baseLr must be a finite non-negative number, got ${show(opts.baseLr)}`);
-  const warmup = checkNonNegativeInteger(opts.warmupSteps, 'warmupSteps');
-  const total = checkNonNegativeInteger(opts.totalSteps, 'totalSteps');
+  const warmup = requiredNonNegativeInteger(opts.warmupSteps, 'warmupSteps');
+  const total = requiredNonNegativeInteger(opts.totalSteps, 'totalSteps');
   return opts.baseLr * lrLambda(opts.type, step, warmup, total);
 }
 
@@ -170,8 +161,8 @@ export function learningRateAt(step: number, opts: LearningRateOptions): number 
  */
 export function resolveWarmupSteps(opts: WarmupOptions): number {
   if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object { warmupSteps?, warmupRatio?, totalSteps }');
-  const total = checkNonNegativeInteger(opts.totalSteps, 'totalSteps');
-  const steps = opts.warmupSteps === undefined ? 0 : checkNonNegativeInteger(opts.warmupSteps, 'warmupSteps');
+  const total = requiredNonNegativeInteger(opts.totalSteps, 'totalSteps');
+  const steps = opts.warmupSteps === undefined ? 0 : requiredNonNegativeInteger(opts.warmupSteps, 'warmupSteps');
   let ratio = 0;
   if (opts.warmupRatio !== undefined) {
     if (typeof opts.warmupRatio !== 'number') throw new TypeError(`warmupRatio must be a number in [0, 1], got ${show(opts.warmupRatio)}`);

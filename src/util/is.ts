@@ -29,12 +29,35 @@ export function nonNegativeInteger(value: unknown, name: string, fallback?: numb
   return value;
 }
 
+/** A positive integer argument that has no default (undefined is rejected too). */
+export function requiredPositiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new (typeof value === 'number' ? RangeError : TypeError)(`${name} must be a positive integer, got ${show(value)}`);
+  }
+  return value;
+}
+
 /** A non-negative integer argument that has no default (undefined is rejected too). */
 export function requiredNonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new (typeof value === 'number' ? RangeError : TypeError)(`${name} must be a non-negative integer, got ${show(value)}`);
   }
   return value;
+}
+
+/** A required integer in [min, max]. */
+export function integerIn(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer in [${min}, ${max}], got ${show(value)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${show(value)}`);
+  return value;
+}
+
+export function stringArray(value: unknown, name: string): string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${show(value)}`);
+  value.forEach((v: unknown, i) => {
+    if (typeof v !== 'string') throw new TypeError(`${name}[${i}] must be a string, got ${show(v)}`);
+  });
+  return value as string[];
 }
 
 /** A finite number in [min, max] (or [min, max) when maxOpen). */
@@ -77,6 +100,11 @@ export function nonEmptyString(value: unknown, name: string, fallback?: string):
 export function plainObject(value: unknown, name: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`${name} must be an object, got ${show(value)}`);
   return value as Record<string, unknown>;
+}
+
+/** An options object, {} when undefined. */
+export function optionalObject(value: unknown, name: string): Record<string, unknown> {
+  return value === undefined ? {} : plainObject(value, name);
 }
 
 /** An options object (undefined: no options): its keys must be among `known`. */
