@@ -3,11 +3,16 @@
 // tiny BERT on part of it through Dataset.streamJsonl (shuffle buffer, counting pass), and samples the process's
 // resident set size all along. Prints the file size, the peak RSS, and the time of each phase. Memory should stay
 // flat at a few hundred MiB whatever the file size: only the shuffle buffer and the prefetched batches are held.
-// The temporary folder is deleted at the end. Not part of CI (it writes gigabytes).
+// With --format parquet the JSONL is rewritten as a Parquet file (snappy, row groups of --row-group rows, by pyarrow
+// from the project's .venv, as 🤗 datasets writes them) and streamed through Dataset.streamParquet instead: then a
+// row group is held too. --full-pass then reads one whole shuffled epoch of the stream (no training) and reports its
+// peak RSS: the whole file goes through memory. The temporary folder is deleted at the end. Not part of CI (it writes
+// gigabytes).
 //
 // Usage: npx tsc -p tsconfig.json && node scripts/bench-streaming.js [--size 2GiB] [--steps 300] [--batch-size 16]
-//        [--shuffle-buffer 10000] [--dir /tmp]
+//        [--shuffle-buffer 10000] [--dir /tmp] [--format jsonl|parquet] [--row-group 10000] [--full-pass yes]
 'use strict';
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -22,7 +27,7 @@ function parseSize(text) {
 }
 
 function parseArgs(argv) {
-  const args = { size: 2 * 1024 ** 3, steps: 300, batchSize: 16, shuffleBuffer: 10000, dir: os.tmpdir() };
+  const args = { size: 2 * 1024 ** 3, steps: 300, batchSize: 16, shuffleBuffer: 10000, dir: os.tmpdir(), format: 'jsonl', rowGroup: 10000, fullPass: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -31,8 +36,12 @@ function parseArgs(argv) {
     else if (flag === '--batch-size') args.batchSize = Number(value);
     else if (flag === '--shuffle-buffer') args.shuffleBuffer = Number(value);
     else if (flag === '--dir') args.dir = value;
-    else throw new Error(`unknown flag ${flag} (known: --size, --steps, --batch-size, --shuffle-buffer, --dir)`);
+    else if (flag === '--format') args.format = value;
+    else if (flag === '--row-group') args.rowGroup = Number(value);
+    else if (flag === '--full-pass') args.fullPass = value === 'yes';
+    else throw new Error(`unknown flag ${flag} (known: --size, --steps, --batch-size, --shuffle-buffer, --dir, --format, --row-group, --full-pass)`);
   }
+  if (!['jsonl', 'parquet'].includes(args.format)) throw new Error(`--format: jsonl or parquet, got ${args.format}`);
   return args;
 }
 
@@ -72,6 +81,26 @@ function writeJsonl(file, size) {
   return lines;
 }
 
+const VENV_PYTHON = path.resolve(__dirname, '..', '.venv', 'bin', 'python');
+
+/** Rewrites a JSONL file as Parquet with pyarrow (snappy, `rowGroup` rows per row group), reading it line by line. */
+function jsonlToParquet(jsonl, parquet, rowGroup) {
+  const python = process.env.BERT_TRAINER_PYTHON ?? (fs.existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
+  const program = `
+import itertools, json, sys
+import pyarrow as pa, pyarrow.parquet as pq
+source, target, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+schema = pa.schema([("text", pa.string()), ("label", pa.int64())])
+with open(source, encoding="utf-8") as f, pq.ParquetWriter(target, schema, compression="snappy") as writer:
+    while True:
+        rows = [json.loads(line) for line in itertools.islice(f, size)]
+        if not rows:
+            break
+        writer.write_table(pa.table({"text": [r["text"] for r in rows], "label": [r["label"] for r in rows]}, schema=schema))
+`;
+  execFileSync(python, ['-c', program, jsonl, parquet, String(rowGroup)], { stdio: 'inherit' });
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const dir = fs.mkdtempSync(path.join(args.dir, 'bert-trainer-stream-bench-'));
@@ -80,9 +109,15 @@ async function main() {
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 20);
   try {
-    const file = path.join(dir, 'train.jsonl');
+    const jsonl = path.join(dir, 'train.jsonl');
     let t = Date.now();
-    const lines = writeJsonl(file, args.size);
+    const lines = writeJsonl(jsonl, args.size);
+    let file = jsonl;
+    if (args.format === 'parquet') {
+      file = path.join(dir, 'train.parquet');
+      jsonlToParquet(jsonl, file, args.rowGroup);
+      fs.rmSync(jsonl);
+    }
     const size = fs.statSync(file).size;
     console.log(`wrote ${file}: ${(size / 1024 ** 3).toFixed(2)} GiB, ${lines.toLocaleString('en-US')} examples (${((Date.now() - t) / 1000).toFixed(1)} s)`);
 
@@ -91,7 +126,10 @@ async function main() {
       { vocab_size: WORDS.length + 5, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 },
       { labels: ['even', 'odd'], seed: 1, tokenizer },
     );
-    const stream = Dataset.streamJsonl(file, { shuffleBuffer: args.shuffleBuffer });
+    const stream =
+      args.format === 'parquet'
+        ? Dataset.streamParquet(file, { shuffleBuffer: args.shuffleBuffer })
+        : Dataset.streamJsonl(file, { shuffleBuffer: args.shuffleBuffer });
     peak = process.memoryUsage.rss();
     const before = peak;
 
@@ -111,16 +149,32 @@ async function main() {
     const result = await trainer.fit(stream);
     const trainSeconds = (Date.now() - t) / 1000;
     model.dispose();
-    clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage.rss());
+    const fitPeak = peak;
+
+    let pass;
+    if (args.fullPass) {
+      peak = process.memoryUsage.rss();
+      const passBefore = peak;
+      t = Date.now();
+      let examples = 0;
+      for await (const e of stream.epoch({ seed: 7, epoch: 1, shuffle: true })) examples += e.example.text.length > 0 ? 1 : 0;
+      pass = { examples, seconds: (Date.now() - t) / 1000, before: passBefore, peak: Math.max(peak, process.memoryUsage.rss()) };
+    }
+    clearInterval(sampler);
 
     console.log('');
-    console.log(`file size:          ${(size / 1024 ** 3).toFixed(2)} GiB (${size.toLocaleString('en-US')} bytes)`);
+    console.log(`file size:          ${(size / 1024 ** 3).toFixed(2)} GiB (${size.toLocaleString('en-US')} bytes, ${args.format})`);
     console.log(
       `trained:            ${result.metrics.steps} steps x ${args.batchSize} examples in ${trainSeconds.toFixed(1)} s (shuffle buffer ${args.shuffleBuffer.toLocaleString('en-US')})`,
     );
     console.log(`RSS before fit:     ${(before / MiB).toFixed(0)} MiB`);
-    console.log(`peak RSS (sampled): ${(peak / MiB).toFixed(0)} MiB`);
+    console.log(`peak RSS (sampled): ${(fitPeak / MiB).toFixed(0)} MiB`);
+    if (pass) {
+      console.log(
+        `full pass:          ${pass.examples.toLocaleString('en-US')} examples in ${pass.seconds.toFixed(1)} s (${(size / MiB / pass.seconds).toFixed(0)} MiB/s), RSS ${(pass.before / MiB).toFixed(0)} MiB before, peak ${(pass.peak / MiB).toFixed(0)} MiB`,
+      );
+    }
     console.log(`peak RSS (kernel):  ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (whole process, file generation included)`);
     console.log(`data wait:          ${(100 * result.metrics.dataWaitFraction).toFixed(1)}% of step time`);
   } finally {

@@ -3,7 +3,8 @@
 # sudo), from a clone of the repository:
 #   Debian         cmake g++ make (the native builds), libgloo-dev (Gloo's headers: the data-parallel engine, c10d)
 #   .venv/         PyTorch 2.13.0 (CPU) and transformers 5.18.0, from pip: its LibTorch is the one the addon builds
-#                  against (scripts/find-libtorch.js looks here first), and transformers is the parity tests' judge
+#                  against (scripts/find-libtorch.js looks here first), and transformers is the parity tests' judge;
+#                  pyarrow, which writes the Parquet files the data tests read
 #   .venv-cuda/    with --cuda: PyTorch 2.14.1 for CUDA 13 and the nvidia-* libraries it loads, for the CUDA build
 #                  (scripts/build-cuda.sh)
 # What is already there is left alone, so a second run is quick. BERT_TRAINER_TORCH / BERT_TRAINER_CUDA_TORCH pick
@@ -15,7 +16,7 @@ cuda=0
 for arg in "$@"; do
   case "$arg" in
     --cuda) cuda=1 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option $arg (use --cuda or --help)" >&2; exit 2 ;;
   esac
 done
@@ -23,6 +24,7 @@ done
 TORCH_VERSION="${BERT_TRAINER_TORCH:-2.13.0}"
 CUDA_TORCH_VERSION="${BERT_TRAINER_CUDA_TORCH:-2.14.1}"
 TRANSFORMERS_VERSION="5.18.0"
+PYARROW_VERSION="25.0.1"
 export PIP_RETRIES="${PIP_RETRIES:-0}" PIP_DEFAULT_TIMEOUT="${PIP_TIMEOUT:-3}" PIP_DISABLE_PIP_VERSION_CHECK=1
 
 packages=(cmake g++ make libgloo-dev)
@@ -54,6 +56,13 @@ else
   .venv/bin/pip install -q "torch==$TORCH_VERSION" "transformers==$TRANSFORMERS_VERSION" \
     || .venv/bin/pip install -q "torch==$TORCH_VERSION+cpu" "transformers==$TRANSFORMERS_VERSION"
   echo ".venv: $(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"
+fi
+
+if has .venv pyarrow "$PYARROW_VERSION"; then
+  echo ".venv: pyarrow $PYARROW_VERSION present"
+else
+  .venv/bin/pip install -q "pyarrow==$PYARROW_VERSION"
+  echo ".venv: pyarrow $(.venv/bin/python -c 'import pyarrow; print(pyarrow.__version__)')"
 fi
 
 if [ "$cuda" -eq 1 ]; then

@@ -31,6 +31,7 @@ export type {
   TrainingFix,
 } from './train/events';
 export { Dataset, inferProblemType } from './data/dataset';
+export type { ParquetDatasetOptions, HubDatasetOptions } from './data/dataset';
 export type { Example, TextExample, TokenizedExample, Label } from './data/example';
 export { classificationMetrics, multiLabelMetrics, regressionMetrics } from './train/metrics';
 export type { ClassificationMetrics, MultiLabelMetrics, RegressionMetrics, ClassMetrics } from './train/metrics';
@@ -39,11 +40,15 @@ export type { LrSchedulerType, LearningRateOptions, WarmupOptions } from './trai
 export { resolveModel, isHubId } from './hub/resolve-model';
 export { hubCacheDir } from './hub/cache';
 export { HubError } from './hub/hub-error';
-export type { ResolveModelOptions, DownloadProgress } from './hub/resolve-options';
+export type { ResolveModelOptions, HubAccessOptions, DownloadProgress } from './hub/resolve-options';
+export { resolveDatasetSplit } from './hub/resolve-dataset';
+export type { ResolveDatasetOptions, DatasetSplit } from './hub/resolve-dataset';
+export type { HubErrorCode } from './hub/hub-error';
 // Data from files, streaming, and the pipeline in front of the training step.
 export { StreamingDataset } from './data/streaming-dataset';
-export type { StreamingDatasetOptions, StreamedExample, EpochStreamOptions } from './data/streaming-dataset';
-export type { FileDatasetOptions, SkippedRows } from './data/dataset-files';
+export type { StreamingDatasetOptions, StreamingParquetOptions, StreamedExample, EpochStreamOptions } from './data/streaming-dataset';
+export type { FileDatasetOptions, SkippedRows, SkippedRow } from './data/dataset-files';
+export type { RowPosition } from './data/row-position';
 export { setNumThreads, numThreads } from './engine/threads';
 export type { TrainingData } from './train/training-data';
 export { distributedFromEnv } from './engine/distributed';

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { Trainer } from '../train/trainer';
 import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
-import { loadDataset, skippedNote } from './data';
+import { HUB_SOURCE_SYNTAX, loadDataset, skippedNote } from './data';
 import { EXIT_OK } from './errors';
 import { checkEvalLabels } from './labels';
 import { modelForInference, requireTrainedModel } from './model-source';
@@ -28,16 +28,19 @@ export function evalCommand(done: (code: number) => void): Command {
   const command = new Command('eval')
     .summary('evaluate a trained model on a labeled file')
     .description(
-      'Evaluates a trained model on a labeled CSV, TSV or JSONL file: loss, accuracy, F1 (macro and micro), per-label metrics and the confusion matrix.',
+      'Evaluates a trained model on a labeled CSV, TSV, JSONL or Parquet file, or a Hugging Face dataset split: loss, accuracy, F1 (macro and micro), per-label metrics and the confusion matrix.',
     )
     .requiredOption('--model <model>', "a trained model directory (e.g. a train run's --output or a checkpoint) or a hub id")
-    .requiredOption('--eval <file>', 'labeled data (.csv, .tsv or .jsonl)');
+    .requiredOption('--eval <file>', `labeled data: a .csv, .tsv, .jsonl or .parquet file, or ${HUB_SOURCE_SYNTAX}`);
   addDataOptions(command, true)
     .addOption(new Option('--batch-size <n>', 'examples per forward pass').argParser(integer()).default(32))
     .addOption(new Option('--max-length <n>', "truncate texts to this many tokens (default: the model's tokenizer length)").argParser(integer(2)))
     .option('--json', 'print the metrics as one JSON object');
   addThreadsOption(command);
-  command.addHelpText('after', '\nExample:\n  bert-trainer eval --model runs/tiny --eval test.csv --json');
+  command.addHelpText(
+    'after',
+    '\nExamples:\n  bert-trainer eval --model runs/tiny --eval test.csv --json\n  bert-trainer eval --model runs/imdb --eval hub:stanfordnlp/imdb:test',
+  );
   command.action(async (flags: EvalFlags) => done(await runEval(flags)));
   return command;
 }
@@ -47,7 +50,7 @@ export async function runEval(f: EvalFlags): Promise<number> {
   applyThreads(f.threads);
   // Everything but the result goes to stderr, so that --json output can be piped as it is.
   const log = (line: string): boolean => process.stderr.write(`${line}\n`);
-  const dataset = await loadDataset(f.eval, '--eval', dataFlags(f));
+  const dataset = await loadDataset(f.eval, '--eval', dataFlags(f), true, log);
   const skipped = skippedNote(dataset, f.eval);
   if (skipped) log(skipped);
   const model = await modelForInference(f.model, { maxLength: f.maxLength, device: f.device, log });

@@ -16,7 +16,7 @@ import { INTERVAL_STRATEGIES, MIXED_PRECISIONS } from '../train/trainer-options'
 import { LR_SCHEDULER_TYPES, LrSchedulerType } from '../train/schedule';
 import type { DeviceOption } from '../engine/device';
 import { addDataOptions, addThreadsOption, applyThreads, dataFlags } from './common-options';
-import { loadDataset, skippedNote, textsOf } from './data';
+import { HUB_SOURCE_SYNTAX, loadDataset, skippedNote, textsOf } from './data';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, UsageError } from './errors';
 import { onInterrupt } from './interrupt';
 import { checkEvalLabels, trainingLabels } from './labels';
@@ -80,7 +80,7 @@ function validationSize(value: string): number {
 
 export function trainCommand(done: (code: number) => void): Command {
   const command = new Command('train')
-    .summary('fine-tune a BERT classifier on a CSV, TSV or JSONL file (or train one from scratch)')
+    .summary('fine-tune a BERT classifier on a CSV, TSV, JSONL or Parquet file or a hub dataset (or train one from scratch)')
     .description(
       'Fine-tunes a BERT classifier, or trains a small one from scratch, and writes into --output: the model ' +
         '(a Hugging Face model directory), metrics.json, report.html and report.svg, and checkpoint-<step> folders.',
@@ -93,8 +93,8 @@ export function trainCommand(done: (code: number) => void): Command {
       ),
     )
     .optionsGroup('Data:')
-    .requiredOption('--train <file>', 'training data (.csv, .tsv or .jsonl)')
-    .option('--eval <file>', 'held-out data, evaluated at each --eval-strategy point and at the end')
+    .requiredOption('--train <file>', `training data: a .csv, .tsv, .jsonl or .parquet file, or a Hugging Face dataset split, ${HUB_SOURCE_SYNTAX}`)
+    .option('--eval <file>', `held-out data (a file or ${HUB_SOURCE_SYNTAX}), evaluated at each --eval-strategy point and at the end`)
     .addOption(
       new Option('--validation-split <size>', 'without --eval: hold out this fraction (e.g. 0.2) or number of training rows, stratified by label').argParser(
         validationSize,
@@ -179,13 +179,15 @@ Built-in sizes (trained from scratch: a WordPiece vocabulary is learned from the
 from the training data, max_position_embeddings is 512 or --max-length if larger):
 ${describeSizes()}
 
-Labels: names (any text) become the model's labels, sorted; integer ids 0..k-1 give k labels LABEL_0..LABEL_{k-1}.
+Labels: names (any text) become the model's labels, sorted; integer ids 0..k-1 give k labels LABEL_0..LABEL_{k-1};
+a Hugging Face ClassLabel column (Parquet files, hub datasets) gives its names, in id order.
 A pretrained model keeps its head when its labels are exactly the data's; otherwise it gets a new head.
 
 Examples:
   bert-trainer train --model tiny --train data.csv --validation-split 0.2 --output runs/tiny
   bert-trainer train --model bert-base-uncased --train train.jsonl --eval dev.jsonl --epochs 3 --lr 2e-5 --output runs/base
   bert-trainer train --model tiny --train data.csv --output runs/tiny --resume      # after Ctrl-C
+  bert-trainer train --model tiny --train hub:stanfordnlp/imdb:train --eval hub:stanfordnlp/imdb:test --output runs/imdb
 
 Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted (a checkpoint was saved).`,
   );
@@ -261,11 +263,11 @@ interface RunData {
 async function readData(f: TrainFlags): Promise<RunData> {
   const flags = dataFlags(f);
   const notes: string[] = [];
-  const trainFile = await loadDataset(f.train, '--train', flags);
+  const trainFile = await loadDataset(f.train, '--train', flags, true, say);
   const skippedTrain = skippedNote(trainFile, f.train);
   if (skippedTrain) notes.push(skippedTrain);
   if (f.eval !== undefined) {
-    const evalSet = await loadDataset(f.eval, '--eval', flags);
+    const evalSet = await loadDataset(f.eval, '--eval', flags, true, say);
     const skippedEval = skippedNote(evalSet, f.eval);
     if (skippedEval) notes.push(skippedEval);
     return { train: trainFile, evalSet, evalName: f.eval, trainFile, notes };

@@ -5,6 +5,7 @@
 import { Dataset } from './dataset';
 import { sortByLengthDescending } from './length-grouping';
 import type { StreamedExample, StreamingDataset } from './streaming-dataset';
+import { describePosition } from './row-position';
 import { EncodeContext, EncodedBatch, encodeBatch, encodeExamples, pretokenize, TokenRowCache } from './encode';
 import { Example } from './example';
 
@@ -182,7 +183,7 @@ export async function* streamBatches(stream: StreamingDataset, o: StreamBatchOpt
   const consumed = o.skipBatches * o.batchSize;
   const skipExamples = Math.floor(consumed / chunk) * chunk;
   let dropBatches = (consumed - skipExamples) / o.batchSize;
-  const name = (e: StreamedExample): string => `examples[${e.index}] (${stream.path}: line ${e.line})`;
+  const name = (e: StreamedExample): string => `examples[${e.index}] (${stream.path}: ${describePosition(e)})`;
 
   // Data-parallel: the whole epoch is read (the padding needs its first examples) and this rank's share kept.
   const examples = o.shard

@@ -1,14 +1,19 @@
-// Training examples from files: CSV / TSV (csv-parse, RFC 4180 quoting) and JSON Lines. One reader serves both the
-// in-memory datasets (Dataset.fromCsv, ...) and the streaming ones (Dataset.streamJsonl, ...), so a row means the
-// same thing either way. Every problem with a row is an Error naming the file and the row's 1-based starting line;
-// with onBadRow: 'skip' such rows are counted and skipped instead (a bad header is always an error).
+// Training examples from files: CSV / TSV (csv-parse, RFC 4180 quoting) and JSON Lines, and the row rules every
+// file reader shares (Parquet's reader, src/data/parquet-examples.ts, too): options, columns to an example, labels.
+// One reader serves both the in-memory datasets (Dataset.fromCsv, ...) and the streaming ones (Dataset.streamJsonl,
+// ...), so a row means the same thing either way. Every problem with a row is an Error naming the file and the row's
+// 1-based starting line; with onBadRow: 'skip' such rows are counted and skipped instead (a bad header is always an
+// error).
 import { describeValue as show } from '../util/describe-value';
 import { boolean, nonEmptyString, oneOf, optionsObject, positiveInteger } from '../util/is';
 import { createReadStream } from 'fs';
 import { Options as CsvOptions, parse } from 'csv-parse';
 import type { Example, Label, TextExample } from './example';
+import { RowPosition, describePosition } from './row-position';
 
-export type FileFormat = 'csv' | 'tsv' | 'jsonl';
+/** The formats read as text, row by row. */
+export type TextFileFormat = 'csv' | 'tsv' | 'jsonl';
+export type FileFormat = TextFileFormat | 'parquet';
 
 export interface FileDatasetOptions {
   /** Column (CSV/TSV) or field (JSONL) of the text; default 'text'. */
@@ -43,36 +48,58 @@ export interface ResolvedFileOptions {
   limit: number | undefined;
 }
 
+/** A row left out with onBadRow: 'skip': where it is (its line, or its Parquet row and row group) and why. */
+export interface SkippedRow extends RowPosition {
+  reason: string;
+}
+
 /** Rows left out with onBadRow: 'skip': how many, and the first MAX_LISTED_SKIPS of them. */
 export interface SkippedRows {
   count: number;
-  examples: { line: number; reason: string }[];
+  examples: SkippedRow[];
 }
 
-/** An example read from a file with the 1-based line its row starts on. */
-export interface FileExample {
+/** An example read from a file with where its row is: the 1-based line it starts on, or its Parquet row. */
+export interface FileExample extends RowPosition {
   example: TextExample;
-  line: number;
+}
+
+/** A file's examples as a stream reads them, pass after pass (CSV/TSV/JSONL here; Parquet: parquet-examples.ts). */
+export interface ExampleSource {
+  /** One pass over the examples in file order; bad rows throw, or are counted into `skipped` (onBadRow 'skip'). */
+  read(skipped: SkippedRows): AsyncGenerator<FileExample>;
+  /** The rows a pass reads (bad ones included, at most `limit`): an upper bound of its examples, found cheaply. */
+  count(): Promise<number>;
+  /** The label names the file itself declares (a Parquet file's ClassLabel), else undefined. */
+  labelNames(): Promise<string[] | undefined>;
 }
 
 export const MAX_LISTED_SKIPS = 20;
 const OPTION_NAMES = ['textColumn', 'textPairColumn', 'labelColumn', 'requireLabels', 'delimiter', 'header', 'onBadRow', 'labelType', 'limit'];
+/** Options of the text formats only: a Parquet file has typed, named columns. */
+const TEXT_ONLY_OPTION_NAMES = ['delimiter', 'header'];
 const READ_CHUNK = 1 << 20;
 
 export function emptySkipLog(): SkippedRows {
   return { count: 0, examples: [] };
 }
 
-function logSkip(skipped: SkippedRows, line: number, reason: string): void {
+function logSkip(skipped: SkippedRows, position: RowPosition, reason: string): void {
   skipped.count += 1;
-  if (skipped.examples.length < MAX_LISTED_SKIPS) skipped.examples.push({ line, reason });
+  if (skipped.examples.length < MAX_LISTED_SKIPS) skipped.examples.push({ ...position, reason });
 }
 
-/** A problem with one row: becomes `file: line N: reason`, or a skip. */
-class RowError extends Error {}
+/** A problem with one row: becomes `file: line N: reason` (or `file: row group G, row R: reason`), or a skip. */
+export class RowError extends Error {}
 
-function rowError(file: string, line: number, reason: string): Error {
-  return new Error(`${file}: line ${line}: ${reason}`);
+export function rowError(file: string, position: RowPosition, reason: string): Error {
+  return new Error(`${file}: ${describePosition(position)}: ${reason}`);
+}
+
+/** A bad row: an Error naming the file and the row (onBadRow 'error'), or counted into `skipped` ('skip'). */
+export function badRow(file: string, o: ResolvedFileOptions, skipped: SkippedRows, position: RowPosition, reason: string): void {
+  if (o.onBadRow === 'error') throw rowError(file, position, reason);
+  logSkip(skipped, position, reason);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -80,7 +107,8 @@ function rowError(file: string, line: number, reason: string): Error {
 
 /** Checks the options (TypeError / RangeError naming the option) and fills in the defaults of the format. */
 export function resolveFileOptions(options: unknown, format: FileFormat, extraKeys: readonly string[] = []): ResolvedFileOptions {
-  const o = optionsObject(options, 'options', [...OPTION_NAMES, ...extraKeys]);
+  const names = format === 'parquet' ? OPTION_NAMES.filter((n) => !TEXT_ONLY_OPTION_NAMES.includes(n)) : OPTION_NAMES;
+  const o = optionsObject(options, 'options', [...names, ...extraKeys]);
   const delimiter = nonEmptyString(o.delimiter, 'delimiter', format === 'tsv' ? '\t' : ',');
   if (/["\r\n]/.test(delimiter)) throw new RangeError(`delimiter must not contain a quote or a line break, got ${show(delimiter)}`);
   return {
@@ -141,17 +169,26 @@ function labelFromJson(raw: unknown, labelType: ResolvedFileOptions['labelType']
   throw new RowError(`label must be a class id, a label name or an array, got ${show(raw)}`);
 }
 
+/**
+ * How a reader's rows hold their values: CSV/TSV cells are text; JSON fields and Parquet columns are typed (a label
+ * may be a number or a list), and a Parquet reason names the label column, as a Parquet error names its column.
+ */
+export type RowKind = 'csv' | 'json' | 'parquet';
+
 function textField(value: unknown, column: string, kind: 'column' | 'field'): string {
   if (value === undefined) throw new RowError(`no ${kind} ${JSON.stringify(column)}`);
+  if (value === null) throw new RowError(`no text in ${kind} ${JSON.stringify(column)} (null)`);
   if (typeof value !== 'string') throw new RowError(`${JSON.stringify(column)} must be a string, got ${show(value)}`);
   if (value.trim() === '') throw new RowError(`empty text in ${kind} ${JSON.stringify(column)}`);
   return value;
 }
 
 /** A row's cells by column name, `undefined` where the row has no such column (JSONL) or the cell is blank/null. */
-type CellReader = (column: string) => unknown;
+export type CellReader = (column: string) => unknown;
 
-function rowToExample(cell: CellReader, o: ResolvedFileOptions, kind: 'column' | 'field', hasLabelColumn: boolean): TextExample {
+/** A row as an example under the options' columns and label rules; a RowError says what is wrong with it. */
+export function rowToExample(cell: CellReader, o: ResolvedFileOptions, rowKind: RowKind, hasLabelColumn: boolean): TextExample {
+  const kind = rowKind === 'json' ? 'field' : 'column';
   const example: TextExample = { text: textField(cell(o.textColumn), o.textColumn, kind) };
   if (o.textPairColumn !== undefined) example.textPair = textField(cell(o.textPairColumn), o.textPairColumn, kind);
   const raw = hasLabelColumn ? cell(o.labelColumn) : undefined;
@@ -161,7 +198,12 @@ function rowToExample(cell: CellReader, o: ResolvedFileOptions, kind: 'column' |
       throw new RowError(hasLabelColumn ? `no label in ${kind} ${JSON.stringify(o.labelColumn)}` : `no ${kind} ${JSON.stringify(o.labelColumn)}`);
     return example;
   }
-  example.label = typeof raw === 'string' && kind === 'column' ? labelFromText(raw, o.labelType) : labelFromJson(raw, o.labelType);
+  try {
+    example.label = typeof raw === 'string' && rowKind === 'csv' ? labelFromText(raw, o.labelType) : labelFromJson(raw, o.labelType);
+  } catch (err) {
+    if (err instanceof RowError && rowKind === 'parquet') throw new RowError(`column ${JSON.stringify(o.labelColumn)}: ${err.message}`);
+    throw err;
+  }
   return example;
 }
 
@@ -249,10 +291,7 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
   let hasLabelColumn = false;
   let rows = 0; // data rows met, bad ones included (limit)
   const full = (): boolean => o.limit !== undefined && rows >= o.limit;
-  const onBad = (line: number, reason: string): void => {
-    if (o.onBadRow === 'error') throw rowError(file, line, reason);
-    logSkip(skipped, line, reason);
-  };
+  const onBad = (line: number, reason: string): void => badRow(file, o, skipped, { line }, reason);
   // Rows csv-parse rejected, held until the records before them are consumed, so that problems are met in file
   // order: the error is the first bad row's, the skip list lists the first ones. csv-parse reads ahead by at most a
   // chunk of records, but a long run of rejected rows (which produce no records) is held whole.
@@ -267,13 +306,13 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
   const setColumns = (names: string[], line: number): void => {
     columns = new Map();
     names.forEach((name, i) => {
-      if (columns?.has(name)) throw rowError(file, line, `column ${JSON.stringify(name)} appears twice in the header`);
+      if (columns?.has(name)) throw rowError(file, { line }, `column ${JSON.stringify(name)} appears twice in the header`);
       columns?.set(name, i);
     });
     const listed = `(columns: ${names.join(', ')})`;
     const required = [o.textColumn, ...(o.textPairColumn !== undefined ? [o.textPairColumn] : [])];
     if (o.requireLabels) required.push(o.labelColumn);
-    for (const name of required) if (!columns.has(name)) throw rowError(file, line, `no column ${JSON.stringify(name)} ${listed}`);
+    for (const name of required) if (!columns.has(name)) throw rowError(file, { line }, `no column ${JSON.stringify(name)} ${listed}`);
     hasLabelColumn = columns.has(o.labelColumn);
   };
 
@@ -301,7 +340,7 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
     };
     let example: TextExample;
     try {
-      example = rowToExample(cell, o, 'column', hasLabelColumn);
+      example = rowToExample(cell, o, 'csv', hasLabelColumn);
     } catch (err) {
       if (!(err instanceof RowError)) throw err;
       onBad(record.line, err.message);
@@ -372,11 +411,10 @@ async function* jsonlExamples(file: string, o: ResolvedFileOptions, skipped: Ski
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new RowError(`expected a JSON object, got ${show(value)}`);
       const object = value as Record<string, unknown>;
       const cell: CellReader = (field) => (Object.prototype.hasOwnProperty.call(object, field) ? object[field] : undefined);
-      example = rowToExample(cell, o, 'field', true);
+      example = rowToExample(cell, o, 'json', true);
     } catch (err) {
       if (!(err instanceof RowError)) throw err;
-      if (o.onBadRow === 'error') throw rowError(file, line, err.message);
-      logSkip(skipped, line, err.message);
+      badRow(file, o, skipped, { line }, err.message);
       continue;
     }
     yield { example, line };
@@ -389,8 +427,17 @@ async function* jsonlExamples(file: string, o: ResolvedFileOptions, skipped: Ski
  * The examples of a file in order, read with bounded memory. Bad rows throw (onBadRow 'error') or are logged
  * into `skipped`; a missing file or a bad header always throws.
  */
-export function readFileExamples(file: string, format: FileFormat, o: ResolvedFileOptions, skipped: SkippedRows): AsyncGenerator<FileExample> {
+export function readFileExamples(file: string, format: TextFileFormat, o: ResolvedFileOptions, skipped: SkippedRows): AsyncGenerator<FileExample> {
   return format === 'jsonl' ? jsonlExamples(file, o, skipped) : csvExamples(file, o, skipped);
+}
+
+/** A CSV, TSV or JSONL file as a stream's source. */
+export function textFileSource(file: string, format: TextFileFormat, o: ResolvedFileOptions): ExampleSource {
+  return {
+    read: (skipped) => readFileExamples(file, format, o, skipped),
+    count: () => countFileRecords(file, format, o),
+    labelNames: () => Promise.resolve(undefined),
+  };
 }
 
 /** The distinct label names (string labels, also inside multi-label arrays) of some examples, sorted. */
@@ -420,7 +467,7 @@ function hasContent(buf: Buffer, start: number, end: number, spacesAreContent: b
  * its non-blank lines; CSV/TSV counts the non-empty lines that end outside a quoted field (quoted newlines do not
  * end a record), minus the header. Bad rows are counted too: with skipped rows it is an upper bound of the examples.
  */
-export async function countFileRecords(file: string, format: FileFormat, o: ResolvedFileOptions): Promise<number> {
+export async function countFileRecords(file: string, format: TextFileFormat, o: ResolvedFileOptions): Promise<number> {
   const csv = format !== 'jsonl';
   let records = 0;
   let lineHasContent = false; // of the line (JSONL) or record (CSV) not yet ended by a line break

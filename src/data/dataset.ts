@@ -1,16 +1,34 @@
 // The training-data API: a validated, immutable list of examples (texts or token ids, with labels). Errors name the
 // example by its dataset index. The epoch order is in src/data/epoch-order.ts, batch encoding in src/data/encode.ts.
-// Datasets also come from files (CSV, TSV, JSONL: src/data/dataset-files.ts), read whole or streamed
-// (src/data/streaming-dataset.ts).
+// Datasets also come from files (CSV, TSV, JSONL: src/data/dataset-files.ts; Parquet: src/data/parquet-examples.ts)
+// and from Hugging Face hub datasets (src/hub/resolve-dataset.ts), read whole or streamed (src/data/streaming-dataset.ts).
 import { describeValue as show } from '../util/describe-value';
 import { requiredNonNegativeInteger } from '../util/is';
 import type { ProblemType } from '../model/config';
-import { FileDatasetOptions, FileFormat, SkippedRows, emptySkipLog, labelNamesOf, readFileExamples, resolveFileOptions } from './dataset-files';
-import { STREAMING_OPTION_NAMES, StreamingDataset, StreamingDatasetOptions } from './streaming-dataset';
+import { DATASET_HUB_OPTION_NAMES, ResolveDatasetOptions, resolveDatasetSplit } from '../hub/resolve-dataset';
+import {
+  FileDatasetOptions,
+  ResolvedFileOptions,
+  SkippedRows,
+  TextFileFormat,
+  emptySkipLog,
+  labelNamesOf,
+  readFileExamples,
+  resolveFileOptions,
+  textFileSource,
+} from './dataset-files';
+import { ParquetExamples, parquetSource } from './parquet-examples';
+import { STREAMING_OPTION_NAMES, StreamingDataset, StreamingDatasetOptions, StreamingParquetOptions } from './streaming-dataset';
 import { Example, INT32_MAX, Label, TextExample, TokenizedExample } from './example';
 import { epochOrder } from './epoch-order';
 
 export type { FileDatasetOptions, SkippedRows } from './dataset-files';
+
+/** fromParquet's options: a Parquet file's columns are named and typed (no delimiter, no header option). */
+export type ParquetDatasetOptions = Omit<FileDatasetOptions, 'delimiter' | 'header'>;
+
+/** fromHub's options: the split (and config), the hub options resolveModel also takes, and the columns to read. */
+export type HubDatasetOptions = ResolveDatasetOptions & ParquetDatasetOptions;
 export type { Example, Label, TextExample, TokenizedExample } from './example';
 export type { ProblemType } from '../model/config';
 
@@ -171,8 +189,10 @@ export class Dataset implements Iterable<Example> {
   /** How many examples carry a label (0: unlabeled data, `length`: fully labeled). */
   readonly labeledCount: number;
   /**
-   * The distinct label names (string labels) seen, sorted; undefined when every label is an id or a number. For a new
-   * model they become its labels (config.json's id2label/label2id). Subsets (split, slice, ...) keep their parent's.
+   * The distinct label names (string labels) seen, sorted; undefined when every label is an id or a number. For a
+   * Parquet file whose label column is a 🤗 datasets ClassLabel: its names, in id order (all of them, seen or not).
+   * For a new model they become its labels (config.json's id2label/label2id). Subsets (split, slice, ...) keep their
+   * parent's.
    */
   readonly labelNames: string[] | undefined;
   /** Rows a file reader skipped (onBadRow: 'skip'): how many, and the first 20 with their lines. Empty otherwise. */
@@ -249,8 +269,67 @@ export class Dataset implements Iterable<Example> {
     return Dataset.stream(path, 'tsv', options);
   }
 
-  private static async fromFile(path: string, format: FileFormat, options: FileDatasetOptions | undefined): Promise<Dataset> {
-    if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a file path, got ${show(path)}`);
+  /**
+   * Reads a Parquet file (snappy, zstd, gzip, brotli or lz4 pages; dictionary-encoded or plain columns) into memory,
+   * row group by row group. Columns are picked by name as for fromCsv; a text column must be a string column. An
+   * integer label column holds class ids; a string one, label names (or ids, under labelType); a list column,
+   * multi-label labels. A 🤗 datasets ClassLabel column (its names in the file's "huggingface" metadata) gives its
+   * names as the labels, ids mapped to them (`labelNames` in id order; labelType 'id' keeps the ids; -1 is no
+   * label). Errors name the file, and the row group, row (0-based) and column, e.g.
+   * `train.parquet: row group 1, row 17: no label in column "label"`.
+   */
+  static async fromParquet(path: string, options?: ParquetDatasetOptions): Promise<Dataset> {
+    checkPath(path);
+    return Dataset.fromParquetFiles([path], resolveFileOptions(options, 'parquet'));
+  }
+
+  /**
+   * streamJsonl for a Parquet file: read anew each epoch, one row group at a time (memory: the shuffle buffer and a
+   * row group); count() reads the row count from the footer, labelNames() its ClassLabel names.
+   */
+  static streamParquet(path: string, options?: StreamingParquetOptions): StreamingDataset {
+    checkPath(path);
+    const resolved = resolveFileOptions(options, 'parquet', STREAMING_OPTION_NAMES);
+    return new StreamingDataset(path, 'parquet', parquetSource(path, resolved), options ?? {});
+  }
+
+  /**
+   * One split of a Hugging Face hub dataset, e.g. `Dataset.fromHub('stanfordnlp/imdb', { split: 'train' })`: its
+   * Parquet files (the repository's own, else the hub's conversion on refs/convert/parquet) are downloaded into the
+   * hub cache Python shares (datasets--org--name; nothing when cached; HF_HUB_OFFLINE, HF_TOKEN and HF_ENDPOINT as
+   * for models) and read as fromParquet reads them, in order. `config` picks a config (subset); the column options
+   * default to "text" and "label", as for files.
+   */
+  static async fromHub(id: string, options: HubDatasetOptions): Promise<Dataset> {
+    const resolved = resolveFileOptions(options, 'parquet', DATASET_HUB_OPTION_NAMES);
+    const { split, config, revision, cacheDir, endpoint, offline, token, fetch, onProgress } = options ?? ({} as Partial<HubDatasetOptions>);
+    const found = await resolveDatasetSplit(id, { split, config, revision, cacheDir, endpoint, offline, token, fetch, onProgress } as ResolveDatasetOptions);
+    return Dataset.fromParquetFiles(found.files, resolved);
+  }
+
+  /** Parquet files read in order as one dataset: `limit` counts over all of them; their ClassLabel names must agree. */
+  private static async fromParquetFiles(paths: string[], resolved: ResolvedFileOptions): Promise<Dataset> {
+    const skipped = emptySkipLog();
+    const examples: Example[] = [];
+    let declared: { names: string[] | undefined; file: string } | undefined;
+    let rowsLeft = resolved.limit;
+    for (const path of paths) {
+      if (rowsLeft === 0) break;
+      const file = await ParquetExamples.open(path, { ...resolved, limit: rowsLeft });
+      if (declared !== undefined && JSON.stringify(declared.names) !== JSON.stringify(file.labelNames)) {
+        await file.close();
+        throw new Error(`${path}: its ClassLabel names (${String(file.labelNames)}) differ from those of ${declared.file} (${String(declared.names)})`);
+      }
+      declared ??= { names: file.labelNames, file: path };
+      if (rowsLeft !== undefined) rowsLeft -= file.rowCount;
+      for await (const { example } of file.read(skipped)) examples.push(deepFreeze(example));
+    }
+    const names = declared?.names;
+    return new Dataset(INTERNAL, examples, names !== undefined ? { skipped, labelNames: names } : { skipped });
+  }
+
+  private static async fromFile(path: string, format: TextFileFormat, options: FileDatasetOptions | undefined): Promise<Dataset> {
+    checkPath(path);
     const resolved = resolveFileOptions(options, format);
     const skipped = emptySkipLog();
     const examples: Example[] = [];
@@ -258,10 +337,10 @@ export class Dataset implements Iterable<Example> {
     return new Dataset(INTERNAL, examples, { skipped });
   }
 
-  private static stream(path: string, format: FileFormat, options: StreamingDatasetOptions | undefined): StreamingDataset {
-    if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a file path, got ${show(path)}`);
+  private static stream(path: string, format: TextFileFormat, options: StreamingDatasetOptions | undefined): StreamingDataset {
+    checkPath(path);
     const resolved = resolveFileOptions(options, format, STREAMING_OPTION_NAMES);
-    return new StreamingDataset(path, format, resolved, options ?? {});
+    return new StreamingDataset(path, format, textFileSource(path, format, resolved), options ?? {});
   }
 
   /** The example at index i (frozen). */
@@ -366,6 +445,10 @@ export class Dataset implements Iterable<Example> {
   private subset(examples: Example[]): Dataset {
     return new Dataset(INTERNAL, examples, { labelNames: this.labelNames });
   }
+}
+
+function checkPath(path: unknown): void {
+  if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a file path, got ${show(path)}`);
 }
 
 export function checkIndices(indices: unknown, length: number, nonEmpty: boolean): number[] {

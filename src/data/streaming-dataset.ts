@@ -1,13 +1,14 @@
 // A dataset read from its file anew for each pass, for files too large to hold in memory: only a bounded shuffle
-// buffer of examples lives at a time. Trainer.fit accepts it like a Dataset: each epoch streams the file through a
+// buffer of examples lives at a time (and, for Parquet, the row group being read). Trainer.fit accepts it like a Dataset: each epoch streams the file through a
 // shuffle buffer seeded by (seed, epoch), so an epoch's order is reproducible, and resuming skips the examples an
 // interrupted epoch had consumed by reading past them again (no tokenizing), which lands on the same order.
 // dataset.ts imports this module (Dataset.streamJsonl builds a StreamingDataset) and this one imports its seeded
 // random numbers: a safe cycle, as neither module uses the other's exports while it loads.
 import { positiveInteger } from '../util/is';
-import { FileDatasetOptions, FileFormat, ResolvedFileOptions, SkippedRows, countFileRecords, emptySkipLog, readFileExamples } from './dataset-files';
+import { ExampleSource, FileDatasetOptions, FileFormat, SkippedRows, emptySkipLog } from './dataset-files';
 import { epochRandom } from '../util/random';
 import type { Example } from './example';
+import type { RowPosition } from './row-position';
 
 export interface StreamingDatasetOptions extends FileDatasetOptions {
   /**
@@ -17,20 +18,26 @@ export interface StreamingDatasetOptions extends FileDatasetOptions {
    */
   shuffleBuffer?: number;
   /**
-   * Examples per epoch, when known: saves the counting pass the Trainer otherwise makes (a byte scan of the file)
-   * to know its steps per epoch and schedule. At most this many examples are read per epoch.
+   * Examples per epoch, when known: saves the counting pass the Trainer otherwise makes (a byte scan of the file;
+   * a Parquet file's footer says it) to know its steps per epoch and schedule. At most this many examples are read
+   * per epoch.
    */
   length?: number;
 }
 
+/** streamParquet's options: a Parquet file's columns are named and typed (no delimiter, no header option). */
+export type StreamingParquetOptions = Omit<StreamingDatasetOptions, 'delimiter' | 'header'>;
+
 export const STREAMING_OPTION_NAMES: readonly string[] = ['shuffleBuffer', 'length'];
 export const DEFAULT_SHUFFLE_BUFFER = 10_000;
 
-/** An example as the stream delivers it: its position among the file's examples (0-based) and its starting line. */
-export interface StreamedExample {
+/**
+ * An example as the stream delivers it: its position among the file's examples (0-based) and where its row is (the
+ * line it starts on; for Parquet its row and row group).
+ */
+export interface StreamedExample extends RowPosition {
   example: Example;
   index: number;
-  line: number;
 }
 
 export interface EpochStreamOptions {
@@ -44,27 +51,26 @@ export interface EpochStreamOptions {
 }
 
 /**
- * Examples streamed from a CSV, TSV or JSONL file (create it with Dataset.streamJsonl / streamCsv / streamTsv).
- * Iterating it (`for await`) gives the examples in file order; the Trainer uses `epoch()`.
+ * Examples streamed from a CSV, TSV, JSONL or Parquet file (create it with Dataset.streamJsonl / streamCsv /
+ * streamTsv / streamParquet). Iterating it (`for await`) gives the examples in file order; the Trainer uses `epoch()`.
  */
 export class StreamingDataset implements AsyncIterable<Example> {
   readonly path: string;
   readonly format: FileFormat;
   readonly shuffleBuffer: number;
   private lastSkipped: SkippedRows = emptySkipLog();
-  private readonly fileOptions: ResolvedFileOptions;
+  private readonly source: ExampleSource;
   private readonly givenLength: number | undefined;
   private counted: Promise<number> | undefined;
   private countedValue: number | undefined;
 
-  /** @internal Use Dataset.streamJsonl / streamCsv / streamTsv. */
-  constructor(path: string, format: FileFormat, fileOptions: ResolvedFileOptions, options: StreamingDatasetOptions) {
+  /** @internal Use Dataset.streamJsonl / streamCsv / streamTsv / streamParquet. */
+  constructor(path: string, format: FileFormat, source: ExampleSource, options: StreamingDatasetOptions) {
     this.path = path;
     this.format = format;
-    this.fileOptions = fileOptions;
+    this.source = source;
     this.shuffleBuffer = positiveInteger(options.shuffleBuffer, 'shuffleBuffer') ?? DEFAULT_SHUFFLE_BUFFER;
     this.givenLength = positiveInteger(options.length, 'length');
-    Object.freeze(this.fileOptions);
   }
 
   /** Rows skipped (onBadRow: 'skip') by the latest pass that read the file to its end: count and first 20. */
@@ -79,16 +85,24 @@ export class StreamingDataset implements AsyncIterable<Example> {
 
   /**
    * Examples per epoch: the `length` option, or a count of the file's records by a byte scan (bounded memory,
-   * no parsing; done once). Rows that turn out bad are counted too, so with onBadRow 'skip' an epoch may end a few
-   * examples short of it.
+   * no parsing; done once), or a Parquet file's row count from its footer. Rows that turn out bad are counted too,
+   * so with onBadRow 'skip' an epoch may end a few examples short of it.
    */
   count(): Promise<number> {
     if (this.givenLength !== undefined) return Promise.resolve(this.givenLength);
-    this.counted ??= countFileRecords(this.path, this.format, this.fileOptions).then((n) => {
+    this.counted ??= this.source.count().then((n) => {
       this.countedValue = n;
       return n;
     });
     return this.counted;
+  }
+
+  /**
+   * The label names the file declares, in id order (a Parquet ClassLabel's: the model's labels, ids mapping to
+   * them), read from its footer; undefined for CSV, TSV and JSONL, whose names are known only by reading every row.
+   */
+  labelNames(): Promise<string[] | undefined> {
+    return this.source.labelNames();
   }
 
   /** The first example of the file, or undefined when it has none (e.g. to see which kind of labels it holds). */
@@ -124,9 +138,9 @@ export class StreamingDataset implements AsyncIterable<Example> {
   /** The file's examples in order (at most `length` of them), numbered. */
   private async *read(skipped: SkippedRows): AsyncGenerator<StreamedExample> {
     let index = 0;
-    for await (const { example, line } of readFileExamples(this.path, this.format, this.fileOptions, skipped)) {
+    for await (const { example, ...position } of this.source.read(skipped)) {
       if (this.givenLength !== undefined && index >= this.givenLength) return;
-      yield { example: Object.freeze(example), index, line };
+      yield { example: Object.freeze(example), index, ...position };
       index += 1;
     }
   }

@@ -1,14 +1,15 @@
-// The hub cache on disk, shared with Python's huggingface_hub: where it is, a repository's folder in it, and
-// the look-up of a complete snapshot.
+// The hub cache on disk, shared with Python's huggingface_hub: where it is, a repository's folder in it (models and
+// datasets alike), the commit a revision was last resolved to, and the look-up of a complete model snapshot.
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 
 import { findWeightsFiles } from '../checkpoint/model-files';
 import { envValue, expandPath, hfHomeDir } from './environment';
+import type { RepoType } from './repo-type';
 import { inside } from './safe-path';
 
-// Cache layout (huggingface_hub's):
-//   {cache}/models--{org}--{name}/refs/{revision}          file holding a 40-hex commit hash
+// Cache layout (huggingface_hub's; datasets--{org}--{name} alike):
+//   {cache}/models--{org}--{name}/refs/{revision}          file holding a 40-hex commit hash (refs/convert/parquet: nested)
 //   {cache}/models--{org}--{name}/snapshots/{commit}/{file} relative symlink into blobs/ (or a plain copy)
 //   {cache}/models--{org}--{name}/blobs/{sha256-or-etag}     the content
 //   {cache}/.locks/models--{org}--{name}/...                  lock files (ours end in .node.lock)
@@ -27,9 +28,9 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(hfHomeDir(env), 'hub');
 }
 
-/** "org/name" -> "models--org--name" (huggingface_hub's repo_folder_name). */
-export function repoFolderName(id: string): string {
-  return ['models', ...id.split('/')].join('--');
+/** "org/name" -> "models--org--name" or "datasets--org--name" (huggingface_hub's repo_folder_name). */
+export function repoFolderName(id: string, type: RepoType = 'model'): string {
+  return [`${type}s`, ...id.split('/')].join('--');
 }
 
 /** The size of a regular file, undefined when it is missing or not a file. */
@@ -42,16 +43,20 @@ export async function fileSize(file: string): Promise<number | undefined> {
   }
 }
 
-/** The snapshot directory for `revision` when it holds config.json, a weights file (or index + shards) and `files`. */
-export async function cachedSnapshot(repoDir: string, revision: string, files: readonly string[]): Promise<string | undefined> {
-  let commit: string | undefined;
+/** The commit `revision` was resolved to when last downloaded (refs/{revision}; a commit is its own), else undefined. */
+export async function cachedCommit(repoDir: string, revision: string): Promise<string | undefined> {
   try {
     const ref = (await fsp.readFile(inside(path.join(repoDir, 'refs'), revision), 'utf8')).trim();
-    if (COMMIT_RE.test(ref)) commit = ref;
+    if (COMMIT_RE.test(ref)) return ref;
   } catch {
     /* no ref for this revision */
   }
-  if (commit === undefined && COMMIT_RE.test(revision)) commit = revision;
+  return COMMIT_RE.test(revision) ? revision : undefined;
+}
+
+/** The snapshot directory for `revision` when it holds config.json, a weights file (or index + shards) and `files`. */
+export async function cachedSnapshot(repoDir: string, revision: string, files: readonly string[]): Promise<string | undefined> {
+  const commit = await cachedCommit(repoDir, revision);
   if (commit === undefined) return undefined;
   const snapshot = path.join(repoDir, 'snapshots', commit);
   if ((await fileSize(path.join(snapshot, 'config.json'))) === undefined) return undefined;

@@ -1,5 +1,6 @@
-// What one resolveModel call that goes to the hub carries through the API calls and downloads: the repository,
-// endpoint, token, fetch, timeout, cache folders and the last failed response.
+// What one look-up that goes to the hub (resolveModel, Dataset.fromHub) carries through the API calls and downloads:
+// the repository and its type, endpoint, token, fetch, timeout, cache folders and the last failed response.
+import type { RepoType } from './repo-type';
 import type { DownloadProgress } from './resolve-options';
 import type { HubToken } from './token';
 
@@ -12,6 +13,7 @@ export interface Failure {
 
 export interface Context {
   id: string;
+  repoType: RepoType;
   revision: string;
   endpoint: string;
   fetch: typeof fetch;

@@ -1,15 +1,17 @@
 // The wording of hub failures: 401/403/404 as coded HubErrors, failed API calls and an unreachable hub, with the
-// help they end with. They name the repository, revision and file, never the token.
+// help they end with. They name the repository (model or dataset), revision and file, never the token.
 import { HubApiError } from '@huggingface/hub';
 
 import type { Context, Failure } from './context';
 import { HubError } from './hub-error';
 import { errorText, NetworkError } from './http';
+import { pageUrl, type RepoType } from './repo-type';
 
-/** How to get a model that is not in the cache without network access. */
-export function offlineHelp(id: string, revision: string): string {
+/** How to get a repository that is not in the cache without network access. */
+export function offlineHelp(id: string, revision: string, type: RepoType = 'model'): string {
   const rev = revision === 'main' ? '' : ` --revision ${revision}`;
-  return `To get it, run once with network access (not offline, HF_HUB_OFFLINE unset), or download it with Python: huggingface-cli download ${id}${rev}`;
+  const repoType = type === 'model' ? '' : ` --repo-type ${type}`;
+  return `To get it, run once with network access (not offline, HF_HUB_OFFLINE unset), or download it with Python: huggingface-cli download ${id}${repoType}${rev}`;
 }
 
 function tokenHelp(): string {
@@ -25,14 +27,14 @@ function tokenHelp(): string {
  */
 export function accessError(ctx: Context, failure: Failure, file?: string): HubError | undefined {
   const { status, errorCode } = failure;
-  const what = `model "${ctx.id}" (revision "${ctx.revision}")`;
+  const what = `${ctx.repoType} "${ctx.id}" (revision "${ctx.revision}")`;
   const during = file !== undefined ? ` while downloading "${file}"` : '';
   const hubSays = failure.errorMessage ? ` The hub says: ${failure.errorMessage}` : '';
   const sent = ctx.token !== undefined ? `a token was sent (from ${ctx.token.source})` : 'no token was sent';
   if (errorCode === 'GatedRepo' || (status === 403 && /\bgated\b|\brestricted\b/i.test(failure.errorMessage ?? ''))) {
     return new HubError(
-      `Hugging Face hub: ${what} is gated (HTTP ${status}${during}): ${sent}. Accept the model's terms at ` +
-        `${ctx.endpoint}/${ctx.id} while logged in, then use a token of that account: ${tokenHelp()}.${hubSays}`,
+      `Hugging Face hub: ${what} is gated (HTTP ${status}${during}): ${sent}. Accept the ${ctx.repoType}'s terms at ` +
+        `${pageUrl(ctx.endpoint, ctx.repoType, ctx.id)} while logged in, then use a token of that account: ${tokenHelp()}.${hubSays}`,
       'HUB_GATED',
       status,
     );
@@ -61,7 +63,7 @@ export function accessError(ctx: Context, failure: Failure, file?: string): HubE
         ? `the revision "${ctx.revision}" does not exist in "${ctx.id}"`
         : `the id or revision may be wrong, or the repository is private or gated (${sent})`;
     return new HubError(
-      `Hugging Face hub: ${what} was not found at ${ctx.endpoint} (HTTP 404): ${which}. "${ctx.id}" is not a local directory either.${hubSays}`,
+      `Hugging Face hub: ${what} was not found at ${ctx.endpoint} (HTTP 404): ${which}.${ctx.repoType === 'model' ? ` "${ctx.id}" is not a local directory either.` : ''}${hubSays}`,
       'HUB_NOT_FOUND',
       404,
     );
@@ -78,7 +80,7 @@ export function apiError(ctx: Context, err: unknown, what: string): Error {
   if (err instanceof NetworkError || (err instanceof Error && err.name === 'AbortError')) {
     return new Error(
       `Hugging Face hub: could not reach ${ctx.endpoint} to download "${ctx.id}" (${err.message}), and it is not in the cache at ${ctx.repoDir}. ` +
-        offlineHelp(ctx.id, ctx.revision),
+        offlineHelp(ctx.id, ctx.revision, ctx.repoType),
     );
   }
   if (err instanceof SyntaxError) return new Error(`Hugging Face hub: ${what} for "${ctx.id}": malformed JSON (${err.message})`);

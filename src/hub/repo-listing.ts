@@ -1,10 +1,11 @@
-// A repository at a revision, through @huggingface/hub's API (modelInfo, listFiles, with the token): its commit
-// and its files with sizes and LFS sha256, each path checked before anything is written.
-import { listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
+// A repository (model or dataset) at a revision, through @huggingface/hub's API (modelInfo / datasetInfo, listFiles,
+// with the token): its commit and its files with sizes and LFS sha256, each path checked before anything is written.
+import { datasetInfo, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 
 import { COMMIT_RE } from './cache';
 import type { Context } from './context';
 import { apiError } from './error-messages';
+import { apiUrl } from './repo-type';
 import { unsafePathReason } from './safe-path';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -55,26 +56,28 @@ function parseTree(raw: readonly ListFileEntry[], source: string): Sibling[] {
   return out;
 }
 
-/** Resolves the revision to a commit (modelInfo) and lists its files (listFiles), both through @huggingface/hub. */
+/** Resolves the revision to a commit (modelInfo / datasetInfo) and lists its files (listFiles), both through @huggingface/hub. */
 export async function fetchRepoInfo(ctx: Context): Promise<{ commit: string; siblings: Sibling[] }> {
   const auth = ctx.token !== undefined ? { accessToken: ctx.token.token } : {};
+  const api = apiUrl(ctx.endpoint, ctx.repoType, ctx.id);
   let sha: unknown;
   try {
-    const info = await modelInfo({ name: ctx.id, revision: ctx.revision, additionalFields: ['sha'], hubUrl: ctx.endpoint, fetch: ctx.apiFetch, ...auth });
+    const ask = { name: ctx.id, revision: ctx.revision, additionalFields: ['sha'] as ['sha'], hubUrl: ctx.endpoint, fetch: ctx.apiFetch, ...auth };
+    const info = ctx.repoType === 'dataset' ? await datasetInfo(ask) : await modelInfo(ask);
     sha = (info as { sha?: unknown }).sha;
   } catch (err) {
-    throw apiError(ctx, err, `the model info (GET ${ctx.endpoint}/api/models/${ctx.id}/revision/${encodeURIComponent(ctx.revision)})`);
+    throw apiError(ctx, err, `the ${ctx.repoType} info (GET ${api}/revision/${encodeURIComponent(ctx.revision)})`);
   }
   if (typeof sha !== 'string' || !COMMIT_RE.test(sha)) {
     throw new Error(
-      `Hugging Face hub: the model info of "${ctx.id}" (revision "${ctx.revision}"): "sha" must be a 40-hex commit hash, got ${JSON.stringify(sha)}`,
+      `Hugging Face hub: the ${ctx.repoType} info of "${ctx.id}" (revision "${ctx.revision}"): "sha" must be a 40-hex commit hash, got ${JSON.stringify(sha)}`,
     );
   }
   const commit = sha;
   const entries: ListFileEntry[] = [];
   try {
     for await (const entry of listFiles({
-      repo: { type: 'model', name: ctx.id },
+      repo: { type: ctx.repoType, name: ctx.id },
       revision: commit,
       recursive: true,
       hubUrl: ctx.endpoint,
@@ -84,7 +87,7 @@ export async function fetchRepoInfo(ctx: Context): Promise<{ commit: string; sib
       entries.push(entry);
     }
   } catch (err) {
-    throw apiError(ctx, err, `the file list (GET ${ctx.endpoint}/api/models/${ctx.id}/tree/${commit})`);
+    throw apiError(ctx, err, `the file list (GET ${api}/tree/${commit})`);
   }
   return { commit, siblings: parseTree(entries, `the file list of "${ctx.id}" at ${commit}`) };
 }

@@ -1,20 +1,13 @@
 // Models by name: resolves a Hugging Face hub id ("bert-base-uncased", "org/name") to a model directory in the
 // cache Python's huggingface_hub uses (so Python and Node share one copy), downloading what is missing into it.
 import { promises as fsp } from 'fs';
-import * as path from 'path';
 
-import { cachedSnapshot, hubCacheDir, repoFolderName } from './cache';
-import type { Context } from './context';
-import { envIsTrue, envValue } from './environment';
-import { offlineHelp } from './error-messages';
-import { apiFetchFor } from './http';
-import { HubError } from './hub-error';
+import { cachedSnapshot } from './cache';
+import { hubContext, hubTarget, offlineError } from './hub-context';
 import type { ResolveModelOptions } from './resolve-options';
 import { unsafePathReason } from './safe-path';
 import { downloadSnapshot } from './snapshot-download';
-import { hubToken, redact, type HubToken } from './token';
-
-const DEFAULT_ENDPOINT = 'https://huggingface.co';
+import { redact } from './token';
 
 const NAME_SEGMENT_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
 
@@ -51,7 +44,8 @@ async function isDirectory(p: string): Promise<boolean> {
  *   shards, else pytorch_model.bin, else its index and shards), the tokenizer files the repository has
  *   and `files` are downloaded into the cache (huggingface_hub's layout, resumable, verified) and the
  *   snapshot directory is returned. Private and gated models need a token (`token`, HF_TOKEN or the token file);
- *   a refusal is a {@link HubError} with code HUB_UNAUTHORIZED, HUB_GATED or HUB_NOT_FOUND.
+ *   a refusal is a {@link HubError} with code HUB_UNAUTHORIZED, HUB_GATED or HUB_NOT_FOUND; offline and not cached,
+ *   HUB_OFFLINE.
  */
 export async function resolveModel(nameOrPath: string, options: ResolveModelOptions = {}): Promise<string> {
   if (typeof nameOrPath !== 'string' || nameOrPath === '') {
@@ -66,69 +60,21 @@ export async function resolveModel(nameOrPath: string, options: ResolveModelOpti
     );
   }
   const id = nameOrPath;
-  const revision = options.revision ?? 'main';
-  if (typeof revision !== 'string') throw new TypeError(`resolveModel("${id}"): revision must be a string`);
-  const revisionProblem = unsafePathReason(revision);
-  if (revisionProblem !== undefined) throw new RangeError(`resolveModel("${id}"): invalid revision ${JSON.stringify(revision)}: it ${revisionProblem}`);
+  const caller = `resolveModel("${id}")`;
+  const target = hubTarget(caller, id, 'model', options);
   const files = options.files ?? [];
-  if (!Array.isArray(files)) throw new TypeError(`resolveModel("${id}"): files must be an array of file names`);
+  if (!Array.isArray(files)) throw new TypeError(`${caller}: files must be an array of file names`);
   for (const f of files) {
     const problem = unsafePathReason(f);
-    if (problem !== undefined) throw new RangeError(`resolveModel("${id}"): invalid file name ${JSON.stringify(f)}: it ${problem}`);
-  }
-  if (options.cacheDir !== undefined && (typeof options.cacheDir !== 'string' || options.cacheDir === '')) {
-    throw new TypeError(`resolveModel("${id}"): cacheDir must be a non-empty string`);
-  }
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError(`resolveModel("${id}"): fetch must be a function`);
-  if (options.token !== undefined && options.token !== false && (typeof options.token !== 'string' || options.token.trim() === '')) {
-    throw new TypeError(`resolveModel("${id}"): token must be a non-empty string, or false to send none`);
+    if (problem !== undefined) throw new RangeError(`${caller}: invalid file name ${JSON.stringify(f)}: it ${problem}`);
   }
 
-  const env = process.env;
-  const cacheRoot = options.cacheDir !== undefined ? path.resolve(options.cacheDir) : hubCacheDir(env);
-  const folder = repoFolderName(id);
-  const repoDir = path.join(cacheRoot, folder);
-
-  const cached = await cachedSnapshot(repoDir, revision, files);
+  const cached = await cachedSnapshot(target.repoDir, target.revision, files);
   if (cached !== undefined) return cached;
+  if (target.offline) throw offlineError(target, `Model "${id}"`);
 
-  const offline = options.offline ?? (envIsTrue(env.HF_HUB_OFFLINE) || envIsTrue(env.TRANSFORMERS_OFFLINE));
-  if (offline) {
-    throw new Error(
-      `Model "${id}" (revision "${revision}") is not in the Hugging Face cache at ${cacheRoot} (looked in ${repoDir}) ` +
-        `and offline mode is on. ${offlineHelp(id, revision)}`,
-    );
-  }
-
-  const endpointRaw = options.endpoint ?? envValue(env, 'HF_ENDPOINT') ?? DEFAULT_ENDPOINT;
-  if (typeof endpointRaw !== 'string' || !/^https?:\/\/[^/]/i.test(endpointRaw)) {
-    throw new TypeError(`resolveModel("${id}"): endpoint must be an http(s) URL, got ${JSON.stringify(endpointRaw)}`);
-  }
-  const token: HubToken | undefined =
-    options.token === false ? undefined : typeof options.token === 'string' ? { token: options.token.trim(), source: 'the token option' } : hubToken(env);
-  if (token !== undefined && !token.token.startsWith('hf_')) {
-    throw new HubError(
-      `Hugging Face hub: the access token from ${token.source} does not start with "hf_" as Hugging Face access tokens do; ` +
-        'check it (https://huggingface.co/settings/tokens), or unset it for public models',
-      'HUB_BAD_TOKEN',
-    );
-  }
-  const timeoutSeconds = Number(envValue(env, 'HF_HUB_DOWNLOAD_TIMEOUT') ?? 10);
-  const ctx: Context = {
-    id,
-    revision,
-    endpoint: endpointRaw.replace(/\/+$/, ''),
-    fetch: options.fetch ?? fetch,
-    timeoutMs: Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : 10_000,
-    cacheRoot,
-    repoDir,
-    blobsDir: path.join(repoDir, 'blobs'),
-    locksDir: path.join(cacheRoot, '.locks', folder),
-    onProgress: options.onProgress,
-    token,
-    apiFetch: fetch, // set just below: it needs ctx
-  };
-  ctx.apiFetch = apiFetchFor(ctx);
+  const ctx = hubContext(caller, target, options);
+  const token = ctx.token;
   try {
     return await downloadSnapshot(ctx, files);
   } catch (err) {

@@ -1,47 +1,16 @@
 // Downloading a model's snapshot: config.json, the tokenizer files, one weights format (with its shards) and the
 // files asked for, each linked into snapshots/{commit}/, then refs/{revision} written.
-import { randomBytes } from 'crypto';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 
 import { WEIGHTS_FILES } from '../checkpoint/model-files';
-import { writeFileAtomic } from '../util/atomic-write';
-import { downloadKnownBlob, downloadUnknownBlob, type Target } from './blob-download';
-import { cachedSnapshot, fileSize } from './cache';
+import { cachedSnapshot } from './cache';
 import type { Context } from './context';
-import { withLock } from './lock';
 import { fetchRepoInfo, type Sibling } from './repo-listing';
-import { inside, unsafePathReason } from './safe-path';
+import { unsafePathReason } from './safe-path';
+import { fetchFile, recordRevision } from './snapshot-files';
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'];
-
-/** Points snapshots/{commit}/{file} at `blob`: a relative symlink like huggingface_hub, or a copy when symlinks fail. */
-async function linkIntoSnapshot(blob: string, pointer: string): Promise<void> {
-  await fsp.mkdir(path.dirname(pointer), { recursive: true });
-  const temp = `${pointer}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    try {
-      await fsp.symlink(path.relative(path.dirname(pointer), blob), temp);
-    } catch {
-      await fsp.copyFile(blob, temp);
-    }
-    await fsp.rename(temp, pointer);
-  } catch (err) {
-    await fsp.rm(temp, { force: true });
-    throw err;
-  }
-}
-
-async function fetchFile(ctx: Context, commit: string, snapshotDir: string, sib: Sibling): Promise<void> {
-  const pointer = inside(snapshotDir, sib.rfilename);
-  const present = await fileSize(pointer);
-  if (present !== undefined && (sib.size === undefined || present === sib.size)) return;
-  const fileUrl = sib.rfilename.split('/').map(encodeURIComponent).join('/');
-  const t: Target = { ctx, sib, url: `${ctx.endpoint}/${ctx.id}/resolve/${commit}/${fileUrl}` };
-  const id = sib.sha256 ?? sib.blobId;
-  const blob = id !== undefined ? await withLock(path.join(ctx.locksDir, `${id}.node.lock`), () => downloadKnownBlob(t, id)) : await downloadUnknownBlob(t);
-  await linkIntoSnapshot(blob, pointer);
-}
 
 /** Shard file names named by a downloaded index, each once. */
 async function shardsOf(indexFile: string, indexName: string): Promise<string[]> {
@@ -102,11 +71,7 @@ export async function downloadSnapshot(ctx: Context, files: readonly string[]): 
     }
   }
 
-  if (revision !== commit) {
-    const refFile = inside(path.join(repoDir, 'refs'), revision);
-    await fsp.mkdir(path.dirname(refFile), { recursive: true });
-    await writeFileAtomic(refFile, commit);
-  }
+  await recordRevision(ctx, revision, commit);
   const done = await cachedSnapshot(repoDir, commit, files);
   if (done === undefined) throw new Error(`Hugging Face hub: "${id}": the downloaded snapshot ${snapshotDir} is incomplete`);
   return snapshotDir;
