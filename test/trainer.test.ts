@@ -600,5 +600,7 @@ test('the event loop stays free during fit (native steps run on worker threads)'
   );
   expect(elapsed).toBeGreaterThan(200); // long enough to measure something
   expect(ticks).toBeGreaterThanOrEqual(Math.floor((elapsed / 5) * 0.3));
-  expect(worstLag).toBeLessThan(250);
+  // No stall of the loop as long as several steps: relative to this run's own step time, so a loaded machine (where
+  // every step and every timer runs late) does not fail it, while steps run on the loop's thread would.
+  expect(worstLag).toBeLessThan(4 * (elapsed / result.metrics.steps));
 });
