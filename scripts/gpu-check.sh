@@ -5,7 +5,10 @@
 #   build   the addon against the machine's PyTorch (npx cmake-js compile, every core); tsc beside it
 #   addon   bert-trainer's versions ({ bertTrainer, libtorch, cuda, cudnn, nccl }) and the CUDA it sees
 #   parity  test/cuda-parity.test.ts on the GPU: fp32 logits (TF32 off) within 1e-4 of transformers, a 50-step bf16
-#           loss curve within 2% of transformers' own bf16 run, fp16 with loss scaling finite and within 2%
+#           loss curve within 2% of transformers' own bf16 run, fp16 with loss scaling finite and within 2%; then
+#           resume exactness on the GPU (fp32 and fp16, dropout on: the device generator's state in rng_state.bin,
+#           the loss scaler's in scaler.json): a resumed run against the uninterrupted one, held to the run-to-run
+#           distance of two uninterrupted runs
 #   bench   scripts/bench/gpu.js: bert-base, 128 tokens, batch 32 — samples/s and peak memory of ours (fp32, bf16)
 #           against transformers eager fp32, bf16 SDPA and torch.compile bf16; the bf16 matmul rate; MFU
 # Each stage has its own time budget inside one deadline (GPU_CHECK_DEADLINE_S, default 450 s), and OUTDIR gets

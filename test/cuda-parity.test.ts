@@ -6,6 +6,11 @@
 //     groups, linear schedule with warm-up, clipping 1.0) in fp32 (ours within 1e-3 relative), in bf16 autocast
 //     (within 2% relative at every step of transformers' own bf16 run) and in fp16 autocast with torch.amp's
 //     GradScaler (every loss finite, within 2%).
+//   - resume exactness: a run resumed from its checkpoint goes on as the uninterrupted run, with dropout on (on a GPU
+//     its masks come from the device's generator, whose state rng_state.bin keeps) in fp32 and in fp16 (the loss
+//     scaler's state, scaler.json, and the schedule held back after skipped steps). A GPU's kernels need not repeat
+//     bit for bit (atomics in some backward kernels), so the resumed run's distance from the uninterrupted one is held
+//     to a second uninterrupted run's (on the CPU both are 0: bit for bit).
 // Sizes: 'tiny' on the CPU, 'small' (4 layers, hidden 256, head_dim 64) on a GPU; BERT_TRAINER_PARITY_SIZE overrides.
 // With BERT_TRAINER_PARITY_OUT set, the numbers are also written there (JSON, after every test).
 import { execFile } from 'child_process';
@@ -16,8 +21,11 @@ import * as path from 'path';
 import { BertClassifier } from '../src/model/classifier';
 import { Trainer } from '../src/train/trainer';
 import { PYTHON } from './helpers/paths';
+import { OptimizerHyperparameters, optimizerOptions } from './helpers/reference';
 import type { Example } from '../src/data/example';
 import { StepEvent } from '../src/train/events';
+import type { TrainerOptions } from '../src/train/trainer-options';
+import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
 
 type Precision = 'no' | 'bf16' | 'fp16';
 
@@ -47,16 +55,7 @@ interface Spec {
   batchSize: number;
   maxSequence: number;
   attnImplementation: string;
-  hyperparameters: {
-    learningRate: number;
-    weightDecay: number;
-    adamBeta1: number;
-    adamBeta2: number;
-    adamEpsilon: number;
-    maxGradNorm: number;
-    warmupSteps: number;
-    numLabels: number;
-  };
+  hyperparameters: OptimizerHyperparameters & { numLabels: number };
   batches: { inputIds: number[][]; labels: number[] }[];
   logitsInputs: { inputIds: number[][]; attentionMask: number[][] };
   reference: { logits: number[][]; curves: Partial<Record<Precision, Curve>> };
@@ -71,6 +70,7 @@ const results: Record<string, unknown> = {
   steps: STEPS,
   logits: null,
   curves: {},
+  resume: {},
   errors: {},
 };
 
@@ -180,14 +180,8 @@ describe.each(['no', 'bf16', 'fp16'] as Precision[])('mixedPrecision %s', (preci
         batchSize: spec.batchSize,
         shuffle: false,
         problemType: 'single_label_classification',
-        learningRate: hp.learningRate,
-        weightDecay: hp.weightDecay,
-        adamBeta1: hp.adamBeta1,
-        adamBeta2: hp.adamBeta2,
-        adamEpsilon: hp.adamEpsilon,
-        maxGradNorm: hp.maxGradNorm,
+        ...optimizerOptions(hp),
         lrScheduler: 'linear',
-        warmupSteps: hp.warmupSteps,
         mixedPrecision: precision,
         logEvery: 1,
       });
@@ -210,6 +204,7 @@ describe.each(['no', 'bf16', 'fp16'] as Precision[])('mixedPrecision %s', (preci
         lastLoss: { ours: ours[ours.length - 1] ?? null, reference: reference.losses[reference.losses.length - 1] },
         learningRateMaxAbsDiff: lrDiff,
         referenceSkippedSteps: (reference.skipped ?? []).filter(Boolean).length,
+        oursSkippedSteps: steps.filter((s) => s.skipped).length,
         oursSeconds: seconds,
         ours,
         reference: reference.losses,
@@ -219,14 +214,94 @@ describe.each(['no', 'bf16', 'fp16'] as Precision[])('mixedPrecision %s', (preci
       writeResults();
       expect(ours).toHaveLength(spec.steps);
       expect(finite).toBe(true);
-      // The same schedule (transformers holds it back after a step the GradScaler skipped for an overflow).
-      if (!(reference.skipped ?? []).some(Boolean)) expect(lrDiff).toBeLessThanOrEqual(1e-9);
+      // The same schedule, held back after each step the GradScaler skipped for an overflow (as accelerate's
+      // AcceleratedScheduler does), wherever both runs skipped the same steps.
+      const sameSkips = steps.every((s, i) => s.skipped === Boolean((reference.skipped ?? [])[i]));
+      if (sameSkips) expect(lrDiff).toBeLessThanOrEqual(1e-9);
       // The loss moved (the data is learnable): a curve, not a constant (the dry run's 10 steps are mostly warm-up).
       if (spec.steps >= 30) expect(Math.min(...reference.losses.slice(-10))).toBeLessThan(reference.losses[0]);
       expect(rel).toBeLessThanOrEqual(CURVE_TOLERANCE[precision]);
     } catch (err) {
       curves[precision] ??= { maxRelDiff: null, tolerance: CURVE_TOLERANCE[precision], finite: false, pass: false };
       recordError(`curve-${precision}`, err);
+      throw err;
+    }
+  }, 300_000);
+});
+
+// Resume exactness on the device (see the file comment). At most 20 steps, checkpointed halfway; dropout 0.1.
+const RESUME_STEPS = Math.min(STEPS, 20);
+const RESUME_TOLERANCE_FACTOR = 4; // × the run-to-run distance of two uninterrupted runs (0 on a deterministic device)
+
+describe.each(['no', 'fp16'] as Precision[])('resume, mixedPrecision %s', (precision) => {
+  const label = precision === 'no' ? 'fp32' : precision;
+  test(`${label}: a run resumed from its checkpoint on ${DEVICE} goes on as the uninterrupted run, dropout on`, async () => {
+    const record = results.resume as Record<string, unknown>;
+    try {
+      const modelDir = path.join(tmp, 'resume-model');
+      if (!fs.existsSync(modelDir)) {
+        fs.cpSync(spec.modelDir, modelDir, { recursive: true });
+        const configFile = path.join(modelDir, 'config.json');
+        const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+        fs.writeFileSync(configFile, JSON.stringify({ ...config, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, classifier_dropout: 0.1 }));
+      }
+      const rows = spec.batchSize;
+      const train = examples().slice(0, RESUME_STEPS * rows);
+      const checkpointStep = Math.floor(RESUME_STEPS / 2);
+      const options: TrainerOptions = {
+        epochs: 1,
+        batchSize: rows,
+        shuffle: false,
+        problemType: 'single_label_classification',
+        ...optimizerOptions(spec.hyperparameters),
+        lrScheduler: 'linear',
+        mixedPrecision: precision,
+        logEvery: 1,
+        seed: 17,
+      };
+      const run = async (name: string, extra: TrainerOptions, resumeFrom?: string): Promise<{ steps: StepEvent[]; weights: string }> => {
+        const model = await BertClassifier.fromPretrained(modelDir, { device: DEVICE as 'cpu' });
+        const fit = await new Trainer(model, { ...options, ...extra }).fit(train, resumeFrom === undefined ? {} : { resumeFrom });
+        const dir = path.join(tmp, `resume-${label}-${name}`);
+        await model.save(dir);
+        model.dispose();
+        return { steps: fit.history.filter((e): e is StepEvent => e.type === 'step'), weights: path.join(dir, 'model.safetensors') };
+      };
+      const outputDir = path.join(tmp, `resume-${label}-out`);
+      const first = await run('first', { outputDir, saveSteps: checkpointStep });
+      const repeat = await run('repeat', {});
+      const resumed = await run('resumed', {}, path.join(outputDir, `checkpoint-${checkpointStep}`));
+      const after = (r: { steps: StepEvent[] }): StepEvent[] => r.steps.filter((e) => e.step > checkpointStep);
+      const lossDiff = (a: StepEvent[], b: StepEvent[]): number =>
+        a.length === b.length ? Math.max(0, ...a.map((e, i) => Math.abs(e.loss - b[i].loss))) : Infinity;
+      const weightsDiff = (a: string, b: string): number => maxTensorDiff(readSafetensors(a), readSafetensors(b)).worst;
+      const rngState = fs.readFileSync(path.join(outputDir, `checkpoint-${checkpointStep}`, 'rng_state.bin'));
+      const r = {
+        checkpointStep,
+        steps: RESUME_STEPS,
+        rngStateFormat: rngState.subarray(0, 8).toString('latin1'),
+        skippedSteps: first.steps.filter((e) => e.skipped).map((e) => e.step),
+        lossMaxAbsDiff: lossDiff(after(resumed), after(first)),
+        repeatLossMaxAbsDiff: lossDiff(after(repeat), after(first)),
+        learningRatesEqual: after(resumed).every((e, i) => e.learningRate === after(first)[i]?.learningRate),
+        weightsMaxAbsDiff: weightsDiff(resumed.weights, first.weights),
+        repeatWeightsMaxAbsDiff: weightsDiff(repeat.weights, first.weights),
+        pass: false,
+      };
+      r.pass =
+        r.learningRatesEqual &&
+        r.lossMaxAbsDiff <= RESUME_TOLERANCE_FACTOR * r.repeatLossMaxAbsDiff &&
+        r.weightsMaxAbsDiff <= RESUME_TOLERANCE_FACTOR * r.repeatWeightsMaxAbsDiff;
+      record[precision] = r;
+      writeResults();
+      expect(after(resumed).map((e) => e.step)).toEqual(after(first).map((e) => e.step));
+      expect(r.rngStateFormat).toBe(DEVICE === 'cpu' ? 'BTPHILOX' : 'BTRNGCU2');
+      expect(r.learningRatesEqual).toBe(true);
+      expect(r.lossMaxAbsDiff).toBeLessThanOrEqual(RESUME_TOLERANCE_FACTOR * r.repeatLossMaxAbsDiff);
+      expect(r.weightsMaxAbsDiff).toBeLessThanOrEqual(RESUME_TOLERANCE_FACTOR * r.repeatWeightsMaxAbsDiff);
+    } catch (err) {
+      record[precision] ??= { pass: false };
+      recordError(`resume-${precision}`, err);
       throw err;
     }
   }, 300_000);

@@ -112,6 +112,13 @@ test('dry run: every stage on the CPU with tiny sizes; gpu-check.json has every 
     expect(c.pass).toBe(true);
     expect(c.ours).toHaveLength(s.parity.steps);
   }
+  // Resume exactness (dropout on; fp16 with the loss scaler's state): on the CPU, bit for bit.
+  for (const precision of ['no', 'fp16']) {
+    const r = s.parity.resume[precision];
+    for (const key of ['checkpointStep', 'lossMaxAbsDiff', 'repeatLossMaxAbsDiff', 'weightsMaxAbsDiff', 'repeatWeightsMaxAbsDiff'])
+      expectFinite(r[key], `parity.resume.${precision}.${key}`);
+    expect(r).toEqual(expect.objectContaining({ pass: true, learningRatesEqual: true, rngStateFormat: 'BTPHILOX', lossMaxAbsDiff: 0, weightsMaxAbsDiff: 0 }));
+  }
 
   // The benchmark: every row's samples/s and peak memory, the matmul rate, MFU and the ratios.
   const b = s.benchmark;

@@ -7,10 +7,11 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { BertClassifier, readCheckpoint } from '../src';
+import { native } from '../src/engine/native';
 import { Trainer } from '../src/train/trainer';
 import { listCheckpoints, setCheckpointWriteHookForTesting } from '../src/checkpoint/trainer-checkpoint';
 import { fixturePath } from './helpers/fixtures';
-import { readSafetensors } from './helpers/safetensors';
+import { expectIdenticalWeights } from './helpers/safetensors';
 import { tokenizedExamples } from './helpers/training-data';
 import type { Example } from '../src/data/example';
 import { AbortError } from '../src/train/abort-error';
@@ -50,18 +51,6 @@ function hashFolder(folder: string): Record<string, string> {
 
 function temporaries(outputDir: string): string[] {
   return fs.readdirSync(outputDir).filter((n) => n.startsWith('.'));
-}
-
-/** Every tensor's raw bytes equal (bit-identical weights), and the same names in the same order. */
-function expectIdenticalWeights(fileA: string, fileB: string): void {
-  const a = readSafetensors(fileA).tensors;
-  const b = readSafetensors(fileB).tensors;
-  expect([...b.keys()]).toEqual([...a.keys()]);
-  for (const [name, tensor] of a) {
-    const other = b.get(name)!;
-    expect(other.dtype).toBe(tensor.dtype);
-    if (!tensor.bytes.equals(other.bytes)) throw new Error(`${name}: weights differ between ${fileA} and ${fileB}`);
-  }
 }
 
 async function fitFresh(options: TrainerOptions, train: Example[], fitOptions: Parameters<Trainer['fit']>[1] = {}) {
@@ -210,6 +199,28 @@ describe('resume (like transformers test_can_resume_training)', () => {
     );
     expect((await model.forward({ inputIds: [[1, 2, 3]] })).logits).toEqual(before);
     model.dispose();
+  });
+
+  // rng_state.bin (native/model/rng_state.h): a model on the CPU draws every dropout mask from its own Philox stream,
+  // so its state is that stream's 24 bytes (format 1), whatever the machine. A model on a GPU draws from LibTorch's
+  // generator of that device, whose state format 2 adds; those masks cannot be continued on the CPU.
+  test("a CPU model's generator state is the Philox stream's 24 bytes; a GPU model's (format 2) is refused on the CPU, naming the file", async () => {
+    const from = path.join(uninterrupted.checkpoints, 'checkpoint-3');
+    const own = fs.readFileSync(path.join(from, 'rng_state.bin'));
+    expect(own.length).toBe(24);
+    expect(own.subarray(0, 8).toString('latin1')).toBe('BTPHILOX');
+    const gpu = dir('gpu-rng');
+    fs.cpSync(from, gpu, { recursive: true });
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(16n);
+    const file = path.join(gpu, 'rng_state.bin');
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('BTRNGCU2', 'latin1'), own, length, Buffer.alloc(16)])); // a CUDA generator's seed and offset
+    const model = await BertClassifier.fromPretrained(TINY);
+    const failure = (await new Trainer(model, options(dir('x'))).fit(train, { resumeFrom: gpu }).catch((err: unknown) => err)) as Error & { code?: string };
+    model.dispose();
+    expect(failure.code).toBe(native().errorCodes.CHECKPOINT_MISMATCH);
+    expect(failure.message).toContain(`${file}: rngState does not fit this model: the state is a CUDA model's (format 2`);
+    expect(failure.message).toContain('this model is on the CPU; resume on a CUDA device');
   });
 });
 

@@ -16,11 +16,13 @@ import * as path from 'path';
 import { BertClassifier } from '../src/model/classifier';
 import type { ProblemType } from '../src/model/config';
 import { native } from '../src/engine/native';
+import { learningRateAt } from '../src/train/schedule';
 import { Trainer } from '../src/train/trainer';
 import { fixture, maxAbsDiff } from './helpers/fixtures';
 import { PYTHON, REFERENCE_DIR } from './helpers/paths';
-import { AttnImplementation, PythonReference, TrainResult } from './helpers/reference';
+import { AttnImplementation, OptimizerHyperparameters, PythonReference, TrainResult, optimizerOptions } from './helpers/reference';
 import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
+import { overflowingFp16Config } from './helpers/training-data';
 import type { Example } from '../src/data/example';
 import { StepEvent } from '../src/train/events';
 
@@ -31,26 +33,19 @@ interface SpecBatch {
   labels: unknown[];
 }
 
-interface Spec {
+interface Spec extends OptimizerHyperparameters {
   modelDir: string;
   outputFile: string;
   problemType: ProblemType;
   classWeights: number[] | null;
-  learningRate: number;
-  weightDecay: number;
-  adamBeta1: number;
-  adamBeta2: number;
-  adamEpsilon: number;
-  maxGradNorm: number;
   gradientAccumulationSteps: number;
   lrScheduler: 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
-  warmupSteps: number;
   totalSteps: number;
   batches: SpecBatch[];
   partialGroupDivisor?: string;
   dropout: boolean;
   seed?: number;
-  mixedPrecision?: 'no' | 'bf16';
+  mixedPrecision?: 'no' | 'bf16' | 'fp16';
   attnImplementation: AttnImplementation;
   numThreads: number;
 }
@@ -90,6 +85,15 @@ function noDropoutCopy(name: string, overrides: Record<string, unknown> = {}, ta
   return dir;
 }
 
+/** A model freshly initialised from config.json fields (seed 5), saved as tmp/<name>; returns its folder. */
+async function savedFreshModel(name: string, config: Record<string, unknown>): Promise<string> {
+  const dir = path.join(tmp, name);
+  const fresh = await BertClassifier.fromConfig(config, { seed: 5 });
+  await fresh.save(dir);
+  fresh.dispose();
+  return dir;
+}
+
 /**
  * make_training_spec.py's deterministic batches for a fixture, pointed at the no-dropout copy — or, with
  * `dropoutSeed`, at the fixture itself with dropout on and the reference drawing our masks from that seed (eager
@@ -115,6 +119,19 @@ function makeSpec(
   Object.assign(spec, { attnImplementation, numThreads: 1 });
   fs.writeFileSync(file, JSON.stringify(spec));
   return { spec, file };
+}
+
+/**
+ * `spec` under bf16 or fp16 autocast, the reference computing with our thread count (torch's CPU kernels reduce per
+ * thread: see the bf16 test) and writing its weights to a file of its own.
+ */
+function mixedPrecisionSpec(spec: Spec, mixedPrecision: 'bf16' | 'fp16'): Spec {
+  return {
+    ...spec,
+    mixedPrecision,
+    numThreads: native().numThreads(),
+    outputFile: spec.outputFile.replace(/\.safetensors$/, `-${mixedPrecision}.safetensors`),
+  };
 }
 
 async function runReference(spec: Spec): Promise<ReferenceResult> {
@@ -145,15 +162,9 @@ async function trainLikeSpec(spec: Spec, name: string): Promise<{ steps: StepEve
     batchSize: rows,
     shuffle: false,
     problemType: spec.problemType,
-    learningRate: spec.learningRate,
-    weightDecay: spec.weightDecay,
-    adamBeta1: spec.adamBeta1,
-    adamBeta2: spec.adamBeta2,
-    adamEpsilon: spec.adamEpsilon,
-    maxGradNorm: spec.maxGradNorm,
+    ...optimizerOptions(spec),
     gradientAccumulationSteps: spec.gradientAccumulationSteps,
     lrScheduler: spec.lrScheduler,
-    warmupSteps: spec.warmupSteps,
     ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
     ...(spec.mixedPrecision !== undefined ? { mixedPrecision: spec.mixedPrecision } : {}),
     ...(spec.classWeights ? { classWeights: spec.classWeights } : {}),
@@ -318,12 +329,7 @@ describe('training parity with transformers (train_reference.py)', () => {
   test('bf16 mixed precision, eager attention: transformers under autocast, the same losses and gradient norms at every step', async () => {
     const { spec } = makeSpec('odd-bin-f32', 'single', ['--steps', '6', '--total-steps', '6'], undefined, undefined, 'eager');
     const fp32 = await runReference(spec);
-    const bf16Spec: Spec = {
-      ...spec,
-      mixedPrecision: 'bf16',
-      numThreads: native().numThreads(),
-      outputFile: spec.outputFile.replace(/\.safetensors$/, '-bf16.safetensors'),
-    };
+    const bf16Spec = mixedPrecisionSpec(spec, 'bf16');
     const ref = await runReference(bf16Spec);
     const ours = await trainLikeSpec(bf16Spec, 'odd-bin-f32-bf16');
     expect(JSON.parse(fs.readFileSync(path.join(spec.modelDir, 'config.json'), 'utf8')).hidden_act).toBe('gelu_new');
@@ -334,13 +340,43 @@ describe('training parity with transformers (train_reference.py)', () => {
     expectSameWeights(ours.weightsFile, bf16Spec.outputFile, ref.learningRates);
   });
 
+  // Under fp16 autocast with loss scaling both sides are PyTorch's too: transformers' model with accelerate's
+  // torch.amp.GradScaler('cpu') (its defaults: 2^16, growth 2 every 2000 clean steps, backoff 0.5). initializer_range
+  // 0.7 makes fp16 gradients overflow at the first steps and again after clean ones (steps 1, 2, 4, 5 and 11): both
+  // skip those updates and hold the schedule back after each (accelerate's AcceleratedScheduler does not step after a
+  // skipped optimizer step), so every step's learning rate is the schedule at (step - the steps skipped before it).
+  // Losses and gradient norms are bit for bit transformers', as in bf16. Thread count as in the bf16 test.
+  test('fp16 mixed precision with loss scaling, eager attention: the same skipped steps, the schedule held back after each, the same losses', async () => {
+    const dir = await savedFreshModel('fp16-overflow', overflowingFp16Config(0.7, 3));
+    const { spec } = makeSpec(
+      dir,
+      'single',
+      ['--steps', '12', '--total-steps', '12', '--accum', '1', '--micro-batches', '12', '--batch-size', '8'],
+      undefined,
+      undefined,
+      'eager',
+    );
+    const fp16Spec = mixedPrecisionSpec(spec, 'fp16');
+    const ref = await runReference(fp16Spec);
+    const ours = await trainLikeSpec(fp16Spec, 'fp16-overflow');
+    const skipped = ref.skipped.flatMap((s, i) => (s ? [i + 1] : []));
+    expect(skipped[0]).toBe(1);
+    expect(skipped.some((step, i) => i > 0 && step > skipped[i - 1] + 1)).toBe(true); // a skip after clean steps
+    expect(ours.steps.map((e) => e.skipped)).toEqual(ref.skipped);
+    expect(ours.steps.map((e) => e.learningRate)).toEqual(ref.learningRates);
+    const schedule = { type: spec.lrScheduler, baseLr: spec.learningRate, warmupSteps: spec.warmupSteps, totalSteps: spec.totalSteps };
+    ref.learningRates.forEach((lr, k) => expect(lr).toBe(learningRateAt(k - skipped.filter((s) => s <= k).length, schedule)));
+    expect(ours.steps.map((e) => e.loss)).toEqual(ref.losses);
+    expect(ours.steps.map((e) => (Number.isFinite(e.gradNorm) ? e.gradNorm : null))).toEqual(ref.gradNorms);
+    expectSameWeights(ours.weightsFile, fp16Spec.outputFile, ref.learningRates);
+  });
+
   // A sequence classifier reads position 0 of the last layer, so that layer computes its rows after attention for
   // the first position(s) only once the batch is big enough (B·S·H·H > 1e6, native/model/first_positions.h), with
   // the full computation's weight-gradient sums. Against transformers as every test here, and against our own run with
   // the whole last layer: the same steps and weights, bit for bit, dropout masks included.
   test("the last layer computed only for the position the classifier reads: bit for bit the whole layer's run", async () => {
-    const dir = path.join(tmp, 'hidden256');
-    const config = {
+    const dir = await savedFreshModel('hidden256', {
       vocab_size: 64,
       hidden_size: 256,
       num_hidden_layers: 2,
@@ -348,10 +384,7 @@ describe('training parity with transformers (train_reference.py)', () => {
       intermediate_size: 512,
       max_position_embeddings: 64,
       num_labels: 3,
-    };
-    const fresh = await BertClassifier.fromConfig(config, { seed: 5 });
-    await fresh.save(dir);
-    fresh.dispose();
+    });
     const { ref, spec, ours } = await checkParity(dir, 'single', ['--batch-size', '64', '--max-len', '64'], 1234);
     expect(ref.steps).toBe(10);
     // Every micro-batch takes the first-position path: 64 rows of 32 to 64 positions, B·H·H = 4.2M (one position).

@@ -54,6 +54,26 @@ int64_t integer_arg(const Napi::CallbackInfo& info, size_t index, const char* na
   return static_cast<int64_t>(number);
 }
 
+double number_option(const Napi::Object& options, const char* field) {
+  Napi::Value v = options.Get(field);
+  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("internal: ") + field + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) {
+    throw Napi::RangeError::New(options.Env(),
+                                std::string("internal: ") + field + " must be finite, got " + std::to_string(d));
+  }
+  return d;
+}
+
+int64_t integer_option(const Napi::Object& options, const char* field, int64_t min) {
+  const double d = number_option(options, field);
+  if (std::floor(d) != d || d < static_cast<double>(min) || d > 9007199254740991.0) {
+    throw Napi::RangeError::New(options.Env(), std::string("internal: ") + field + " must be an integer >= " +
+                                                   std::to_string(min) + ", got " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
+}
+
 bool boolean_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   Napi::Value value = arg(info, index);
   if (!value.IsBoolean()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a boolean");

@@ -18,6 +18,12 @@ int64_t integer_arg(const Napi::CallbackInfo& info, size_t index, const char* na
 bool boolean_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 
+// Options that arrive validated by the JS side (src/train/trainer-options.ts owns their ranges, the checkpoint readers
+// the files'), only asserted here: a TypeError or RangeError "internal: <field> ...".
+double number_option(const Napi::Object& options, const char* field);  // a finite number
+// An integer >= min that int64_t holds exactly.
+int64_t integer_option(const Napi::Object& options, const char* field, int64_t min);
+
 // An Int32Array of exactly `length` elements, copied so that JS may reuse its buffer while native code runs.
 std::vector<int32_t> int32_array_arg(const Napi::CallbackInfo& info, size_t index, const char* name, size_t length);
 

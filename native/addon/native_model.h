@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 
 #include "../model/bert_config.h"
@@ -19,12 +20,13 @@ namespace bert {
 
 struct ModelState {
   BertConfig config;
-  BertForSequenceClassification model{nullptr};  // null until load() resolves
-  at::Device device{at::kCPU};                   // where the weights live and every step computes
-  std::shared_mutex mutex;                       // shared: forward/save; exclusive: load and training steps
-  std::unique_ptr<AdamW> optimizer;              // created by configureOptimizer()
-  std::unique_ptr<GradScaler> scaler;            // created by the first fp16 step; reset with the optimizer
-  std::vector<PendingLoss> pending_losses;       // guarded by mutex
+  BertForSequenceClassification model{nullptr};     // null until load() resolves
+  at::Device device{at::kCPU};                      // where the weights live and every step computes
+  std::shared_mutex mutex;                          // shared: forward/save; exclusive: load and training steps
+  std::unique_ptr<AdamW> optimizer;                 // created by configureOptimizer()
+  std::unique_ptr<GradScaler> scaler;               // created by the first fp16 step; reset with the optimizer
+  std::vector<PendingLoss> pending_losses;          // guarded by mutex
+  std::optional<PendingOverflow> pending_overflow;  // fp16: the last step's verdict, not read yet; guarded by mutex
   // Set by setProcessGroup(): trainStep then averages gradients (the reducer, overlapped with the backward pass)
   // and the logged loss over the group's ranks.
   std::shared_ptr<ProcessGroup> process_group;  // guarded by mutex
@@ -56,6 +58,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info);  // (path) -> Promise<void>
   Napi::Value GetRngState(const Napi::CallbackInfo& info);         // -> Uint8Array
   Napi::Value SetRngState(const Napi::CallbackInfo& info);         // (Uint8Array)
+  Napi::Value GetGradScalerState(const Napi::CallbackInfo& info);  // -> { scale, ... } | null
+  Napi::Value SetGradScalerState(const Napi::CallbackInfo& info);  // ({ scale, ... } | null)
+  Napi::Value SettleOverflow(const Napi::CallbackInfo& info);      // -> boolean | null
   Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
 
   // Data-parallel training (native_model_distributed.cpp).

@@ -12,6 +12,8 @@
 #include "../checkpoint/checkpoint_file.h"
 #include "../checkpoint/load_into_model.h"
 #include "../checkpoint/safetensors.h"
+#include "../common/error_message.h"
+#include "../model/rng_state.h"
 #include "../training/loss.h"
 #include "../training/mixed_precision.h"
 #include "../training/parameter_groups.h"
@@ -48,29 +50,6 @@ std::vector<float> class_weights_arg(const Napi::Value& value, int64_t num_label
   return std::vector<float>(array.Data(), array.Data() + array.ElementLength());
 }
 
-// The optimizer and step options arrive validated by the trainer (src/train/trainer-options.ts owns their ranges);
-// here they are only asserted to be finite numbers.
-double number_option(const Napi::Object& options, const char* field) {
-  Napi::Value v = options.Get(field);
-  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("internal: ") + field + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) {
-    throw Napi::RangeError::New(options.Env(),
-                                std::string("internal: ") + field + " must be finite, got " + std::to_string(d));
-  }
-  return d;
-}
-
-// A count: a positive integer that int64_t holds exactly.
-int64_t count_option(const Napi::Object& options, const char* field) {
-  const double d = number_option(options, field);
-  if (std::floor(d) != d || d < 1 || d > 9007199254740991.0) {
-    throw Napi::RangeError::New(
-        options.Env(), std::string("internal: ") + field + " must be a positive integer, got " + std::to_string(d));
-  }
-  return static_cast<int64_t>(d);
-}
-
 // undefined -> no mixed precision; otherwise 'no' | 'bf16'.
 MixedPrecision mixed_precision_arg(Napi::Env env, const Napi::Value& value) {
   if (value.IsUndefined() || value.IsNull()) return MixedPrecision::None;
@@ -90,6 +69,10 @@ Napi::Object step_result_to_js(Napi::Env env, const TrainStepResult& result) {
   for (size_t i = 0; i < result.micro_losses.size(); ++i) micro.Set(static_cast<uint32_t>(i), result.micro_losses[i]);
   out.Set("microLosses", micro);
   out.Set("skipped", result.skipped);
+  out.Set("learningRate", result.learning_rate);
+  out.Set("overflow", result.overflow ? Napi::Value(Napi::Boolean::New(env, *result.overflow)) : env.Null());
+  out.Set("previousOverflow",
+          result.previous_overflow ? Napi::Value(Napi::Boolean::New(env, *result.previous_overflow)) : env.Null());
   out.Set("optimizerStep", static_cast<double>(result.optimizer_step));
   Napi::Array logged = Napi::Array::New(env, result.logged.size());
   for (size_t i = 0; i < result.logged.size(); ++i) {
@@ -123,9 +106,15 @@ class TrainStepWorker : public PromiseWorker {
   bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
-    TrainStepContext context{
-        state_->model,  state_->device,         state_->config.num_labels, *state_->optimizer,
-        state_->scaler, state_->pending_losses, state_->reducer.get(),     state_->process_group.get()};
+    TrainStepContext context{state_->model,
+                             state_->device,
+                             state_->config.num_labels,
+                             *state_->optimizer,
+                             state_->scaler,
+                             state_->pending_losses,
+                             state_->pending_overflow,
+                             state_->reducer.get(),
+                             state_->process_group.get()};
     result_ = train_step(context, batches_, options_);
   }
 
@@ -235,7 +224,8 @@ Napi::Value NativeModel::ConfigureOptimizer(const Napi::CallbackInfo& info) {
   for (const auto& p : state->model->named_parameters(true)) named_parameters.emplace_back(p.key(), p.value());
   state->optimizer = std::make_unique<AdamW>(weight_decay_groups(named_parameters, adamw.weight_decay), adamw);
   state->pending_losses.clear();  // unread losses of an earlier, failed fit do not belong to this one
-  state->scaler.reset();          // fp16: a new fit starts from the initial loss scale, as a new GradScaler does
+  state->pending_overflow.reset();
+  state->scaler.reset();  // fp16: a new fit starts from the initial loss scale, as a new GradScaler does
   return env.Undefined();
 }
 
@@ -252,8 +242,11 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
   TrainStepOptions opts;
   opts.kind = loss_kind_arg(info, options.Get("problemType"));
   opts.learning_rate = number_option(options, "learningRate");
+  if (!options.Get("learningRateAfterSkip").IsUndefined()) {
+    opts.learning_rate_after_skip = number_option(options, "learningRateAfterSkip");
+  }
   opts.max_grad_norm = number_option(options, "maxGradNorm");
-  opts.accumulation_steps = count_option(options, "accumulationSteps");
+  opts.accumulation_steps = integer_option(options, "accumulationSteps", 1);
   opts.class_weights = class_weights_arg(options.Get("classWeights"), state->config.num_labels);
   opts.skip_non_finite = options.Get("skipNonFinite").ToBoolean().Value();
   Napi::Value read_loss = options.Get("readLoss");
@@ -313,7 +306,12 @@ Napi::Value NativeModel::SaveOptimizerState(const Napi::CallbackInfo& info) {
     StateDict tensors;
     for (auto& entry : s.optimizer->state_dict())
       tensors.emplace_back(entry.first, entry.second.to(at::kCPU).contiguous());
-    write_safetensors(path, tensors, {{"format", "pt"}, {"step", std::to_string(s.optimizer->step_count())}});
+    // step: optimizer steps taken (fit()'s global step); applied_steps: those that updated the weights (fewer where
+    // fp16's loss scaling skipped some), what AdamW's bias correction counts.
+    write_safetensors(path, tensors,
+                      {{"format", "pt"},
+                       {"step", std::to_string(s.optimizer->step_count())},
+                       {"applied_steps", std::to_string(s.optimizer->applied_steps())}});
   });
   return worker->Queue();
 }
@@ -329,17 +327,33 @@ Napi::Value NativeModel::LoadOptimizerState(const Napi::CallbackInfo& info) {
   auto* worker = new StateWorker<true>(env, state, [path](ModelState& s) {
     SafetensorsMetadata metadata;
     StateDict tensors = read_safetensors(path, &metadata);
-    int64_t step = -1;
-    for (const auto& kv : metadata) {
-      if (kv.first != "step") continue;
-      try {
-        step = std::stoll(kv.second);
-      } catch (const std::exception&) {
-        throw CheckpointError(path, "the optimizer state's 'step' metadata '" + kv.second + "' is not an integer");
+    // A count in the metadata: -1 when absent.
+    auto count = [&](const char* key) -> int64_t {
+      for (const auto& kv : metadata) {
+        if (kv.first != key) continue;
+        size_t used = 0;
+        int64_t value = -1;
+        try {
+          value = std::stoll(kv.second, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != kv.second.size() || value < 0) {
+          throw CheckpointError(path, std::string("the optimizer state's '") + key + "' metadata '" + kv.second +
+                                          "' is not an integer >= 0");
+        }
+        return value;
       }
-    }
+      return -1;
+    };
+    const int64_t step = count("step");
     if (step < 0) throw CheckpointError(path, "no 'step' in the optimizer state's metadata");
-    s.optimizer->load_state_dict(tensors, step, path);
+    int64_t applied = count("applied_steps");
+    if (applied < 0) applied = step;  // written before fp16 steps could be skipped: every step applied
+    if (applied > step) {
+      throw CheckpointError(path, "the optimizer state's 'applied_steps' metadata " + std::to_string(applied) +
+                                      " is more than its 'step' " + std::to_string(step));
+    }
+    s.optimizer->load_state_dict(tensors, step, applied, path);
   });
   return worker->Queue();
 }
@@ -347,7 +361,7 @@ Napi::Value NativeModel::LoadOptimizerState(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::GetRngState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto state = loaded_state(env);
-  const auto bytes = state->model->dropout_generator().state();
+  const auto bytes = save_rng_state(state->model->dropout_generator(), state->device);
   auto out = Napi::Uint8Array::New(env, bytes.size());
   std::memcpy(out.Data(), bytes.data(), bytes.size());
   return out;
@@ -362,9 +376,11 @@ Napi::Value NativeModel::SetRngState(const Napi::CallbackInfo& info) {
   }
   auto array = info[0].As<Napi::Uint8Array>();
   try {
-    state->model->dropout_generator().set_state(array.Data(), array.ElementLength());
+    load_rng_state(state->model->dropout_generator(), state->device, array.Data(), array.ElementLength());
+  } catch (const CodedError& e) {
+    throw coded_error(env, e.code(), std::string("rngState does not fit this model: ") + e.what());
   } catch (const std::exception& e) {
-    throw Napi::RangeError::New(env, std::string("rngState is not a dropout generator state: ") + e.what());
+    throw Napi::RangeError::New(env, std::string("rngState is not a dropout generator state: ") + error_message(e));
   }
   return env.Undefined();
 }

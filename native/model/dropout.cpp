@@ -171,6 +171,13 @@ scalar_t keep_scale(double p) {
   return scalar_t(1) / static_cast<scalar_t>(1.0 - p);
 }
 
+// fp16 (autocast's on the CPU): PyTorch's div_ divides a half by the double 1-p in float, then rounds the quotient
+// once; dividing two halves would round 1-p first (p = 0.3: 1.427734375 against PyTorch's 1.4287109375).
+template <>
+at::Half keep_scale<at::Half>(double p) {
+  return static_cast<at::Half>(1.0f / static_cast<float>(1.0 - p));
+}
+
 struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFunction> {
   // row_stride 0: the whole input. Otherwise the input's last dimension holds rows that sit every row_stride
   // elements in a larger tensor (see philox_dropout_rows).
@@ -185,7 +192,7 @@ struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFun
     const int64_t stream_elements = row_stride == 0 ? n : rows * row_stride;
     const auto reservation = generator->reserve(static_cast<uint64_t>((stream_elements + 3) / 4));
     const uint64_t drop_below = static_cast<uint64_t>(std::llround(p * 4294967296.0));  // p · 2^32
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "philox_dropout", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "philox_dropout", [&] {
       const DropoutDraw<scalar_t> draw{reservation.key, reservation.first_block, drop_below, keep_scale<scalar_t>(p),
                                        cpu_has_avx2()};
       if (row_stride == 0) {
@@ -207,7 +214,7 @@ struct PhiloxDropoutFunction : public torch::autograd::Function<PhiloxDropoutFun
     const double p = ctx->saved_data["p"].toDouble();
     at::Tensor grad = grad_outputs[0].contiguous();
     at::Tensor grad_in = at::empty_like(grad, at::MemoryFormat::Contiguous);
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, grad.scalar_type(), "philox_dropout_backward", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, grad.scalar_type(), "philox_dropout_backward", [&] {
       dropout_backward_kernel<scalar_t>(grad.data_ptr<scalar_t>(), keep.data_ptr<bool>(), grad_in.data_ptr<scalar_t>(),
                                         grad.numel(), keep_scale<scalar_t>(p));
     });
@@ -235,8 +242,11 @@ at::Tensor DropoutImpl::forward(const at::Tensor& x) { return forward_rows(x, 0)
 at::Tensor DropoutImpl::forward_rows(const at::Tensor& x, int64_t row_stride) {
   if (!is_training() || p == 0.0) return x;
   const auto dtype = x.scalar_type();
-  if (!x.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble && dtype != at::kBFloat16)) {
-    return at::dropout(x, p, /*train=*/true);  // other devices and dtypes: LibTorch's own kernel and generator
+  // Every floating dtype on the CPU, so that a CPU model's steps draw from no generator but this model's own
+  // (rng_state.h). On a GPU: LibTorch's kernel and that device's generator, whose state rng_state.h saves too.
+  if (!x.device().is_cpu() ||
+      (dtype != at::kFloat && dtype != at::kDouble && dtype != at::kBFloat16 && dtype != at::kHalf)) {
+    return at::dropout(x, p, /*train=*/true);
   }
   if (!generator) throw std::logic_error("Dropout used before bind_dropout_generator");
   return row_stride == 0 ? philox_dropout(x, p, *generator) : philox_dropout_rows(x, p, *generator, row_stride);

@@ -3,21 +3,13 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "../common/little_endian.h"
+
 namespace bert {
 
 namespace {
 
 constexpr char kMagic[8] = {'B', 'T', 'P', 'H', 'I', 'L', 'O', 'X'};
-
-void put_u64(uint8_t* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-uint64_t get_u64(const uint8_t* in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(in[i]) << (8 * i);
-  return v;
-}
 
 }  // namespace
 
@@ -38,8 +30,8 @@ std::array<uint8_t, DropoutGenerator::kStateBytes> DropoutGenerator::state() con
   std::lock_guard<std::mutex> lock(mutex_);
   std::array<uint8_t, kStateBytes> out{};
   std::memcpy(out.data(), kMagic, sizeof kMagic);
-  put_u64(out.data() + 8, seed_);
-  put_u64(out.data() + 16, offset_);
+  put_u64_le(out.data() + 8, seed_);
+  put_u64_le(out.data() + 16, offset_);
   return out;
 }
 
@@ -52,8 +44,8 @@ void DropoutGenerator::set_state(const uint8_t* bytes, size_t length) {
     throw std::invalid_argument("dropout generator state does not start with \"BTPHILOX\"");
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  seed_ = get_u64(bytes + 8);
-  offset_ = get_u64(bytes + 16);
+  seed_ = get_u64_le(bytes + 8);
+  offset_ = get_u64_le(bytes + 16);
 }
 
 }  // namespace bert

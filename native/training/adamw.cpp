@@ -157,7 +157,7 @@ StateDict AdamW::state_dict() const {
   return out;
 }
 
-void AdamW::load_state_dict(const StateDict& state, int64_t step, const std::string& source) {
+void AdamW::load_state_dict(const StateDict& state, int64_t step, int64_t applied_steps, const std::string& source) {
   std::map<std::string, at::Tensor> by_name(state.begin(), state.end());
   c10::NoGradGuard no_grad;
   auto restore = [&](const std::string& key, at::Tensor& into) {
@@ -179,9 +179,9 @@ void AdamW::load_state_dict(const StateDict& state, int64_t step, const std::str
     }
   }
   step_ = step;
-  skipped_on_host_ = 0;
+  skipped_on_host_ = step - applied_steps;
   for (auto& steps : device_steps_)
-    for (auto& t : steps) t.fill_(static_cast<double>(step));
+    for (auto& t : steps) t.fill_(static_cast<double>(applied_steps));
 }
 
 }  // namespace bert

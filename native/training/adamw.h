@@ -39,8 +39,8 @@ class AdamW {
   // parameters, inside the fused kernel on a GPU (no synchronisation; the device step counts do not advance).
   void step(double lr, const at::Tensor& grad_scale = at::Tensor(), const at::Tensor& found_inf = at::Tensor());
 
-  // Calls to step(). applied_steps() is the number that updated the weights (it differs after fp16 steps skipped on
-  // a GPU; reading it synchronises): the step a checkpoint records.
+  // Calls to step(). applied_steps() is the number that updated the weights: fewer after fp16 steps the GradScaler
+  // skipped (on a GPU reading it synchronises). A checkpoint records both.
   int64_t step_count() const { return step_; }
   int64_t applied_steps() const;
   const AdamWOptions& options() const { return options_; }
@@ -48,9 +48,10 @@ class AdamW {
 
   // exp_avg.<name> and exp_avg_sq.<name> for every parameter (zeros before the first step).
   StateDict state_dict() const;
-  // Restores what state_dict() returned, with the step count. Throws CheckpointError (ERR_CHECKPOINT_MISMATCH) naming
-  // `source` and a missing key or a shape mismatch.
-  void load_state_dict(const StateDict& state, int64_t step, const std::string& source);
+  // Restores what state_dict() returned, with step_count() and applied_steps() (fewer where fp16 steps were skipped:
+  // AdamW's bias correction counts the applied ones, as torch's state['step'] does). Throws CheckpointError
+  // (ERR_CHECKPOINT_MISMATCH) naming `source` and a missing key or a shape mismatch.
+  void load_state_dict(const StateDict& state, int64_t step, int64_t applied_steps, const std::string& source);
 
  private:
   // Group g's parameters that have a gradient, with their gradients and state (and device step counts when fused).

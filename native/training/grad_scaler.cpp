@@ -4,9 +4,12 @@
 
 namespace bert {
 
-GradScaler::GradScaler(at::Device device, GradScalerOptions options) : options_(options) {
-  scale_ = at::full({1}, options.init_scale, at::TensorOptions().dtype(at::kFloat).device(device));
-  growth_tracker_ = at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device));
+GradScaler::GradScaler(at::Device device, const GradScalerState& state)
+    : growth_factor_(state.growth_factor),
+      backoff_factor_(state.backoff_factor),
+      growth_interval_(state.growth_interval) {
+  scale_ = at::full({1}, state.scale, at::TensorOptions().dtype(at::kFloat).device(device));
+  growth_tracker_ = at::full({1}, state.growth_tracker, at::TensorOptions().dtype(at::kInt).device(device));
 }
 
 at::Tensor GradScaler::scale_loss(const at::Tensor& loss) const {
@@ -27,8 +30,17 @@ at::Tensor GradScaler::unscale(const std::vector<at::Tensor>& grads) const {
 
 void GradScaler::update(const at::Tensor& found_inf) {
   c10::NoGradGuard no_grad;
-  at::_amp_update_scale_(scale_, growth_tracker_, found_inf, options_.growth_factor, options_.backoff_factor,
-                         options_.growth_interval);
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf, growth_factor_, backoff_factor_, growth_interval_);
+}
+
+GradScalerState GradScaler::state() const {
+  GradScalerState state;
+  state.scale = scale_.item<float>();  // fp32 on the device: exact in a double
+  state.growth_factor = growth_factor_;
+  state.backoff_factor = backoff_factor_;
+  state.growth_interval = growth_interval_;
+  state.growth_tracker = growth_tracker_.item<int32_t>();
+  return state;
 }
 
 }  // namespace bert

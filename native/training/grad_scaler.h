@@ -6,20 +6,24 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <vector>
 
 namespace bert {
 
-struct GradScalerOptions {
-  double init_scale = 65536.0;  // 2^16, torch's default
+// torch.amp.GradScaler.state_dict(): what a checkpoint keeps so that a resumed fp16 run goes on with the scale it
+// had. The defaults are a new GradScaler's (init_scale 2^16).
+struct GradScalerState {
+  double scale = 65536.0;
   double growth_factor = 2.0;
   double backoff_factor = 0.5;
   int64_t growth_interval = 2000;
+  int64_t growth_tracker = 0;  // clean steps in a row (torch's _growth_tracker)
 };
 
 class GradScaler {
  public:
-  GradScaler(at::Device device, GradScalerOptions options = {});
+  explicit GradScaler(at::Device device, const GradScalerState& state = {});
 
   at::Tensor scale_loss(const at::Tensor& loss) const;  // loss · scale, in the loss's dtype
 
@@ -31,10 +35,14 @@ class GradScaler {
   void update(const at::Tensor& found_inf);
 
   const at::Tensor& scale() const { return scale_; }  // 1-element fp32
-  const GradScalerOptions& options() const { return options_; }
+
+  // The scale and growth tracker as they are now (read back from the device: a synchronisation on a GPU, for
+  // checkpoints only), with the growth settings.
+  GradScalerState state() const;
 
  private:
-  GradScalerOptions options_;
+  double growth_factor_, backoff_factor_;
+  int64_t growth_interval_;
   at::Tensor scale_;           // [1] fp32 on the device
   at::Tensor growth_tracker_;  // [1] int32: clean steps in a row
 };

@@ -141,8 +141,19 @@ TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatc
   const GradNorm clipping = grad_norm(params, options.max_grad_norm);  // the optimizer applies the clipping
   const at::Tensor& norm_tensor = clipping.total;                      // 0-d
   const int64_t this_step = optimizer.step_count() + 1;
+  // fp16: the previous step's verdict decides this update's learning rate; the GPU has finished that step by now.
+  result.learning_rate = options.learning_rate;
+  if (context.pending_overflow) {
+    if (!options.learning_rate_after_skip) {
+      throw std::logic_error("internal: step " + std::to_string(this_step) +
+                             " follows a step whose overflow verdict is pending, but has no learning_rate_after_skip");
+    }
+    result.previous_overflow = settle_overflow(*context.pending_overflow);
+    context.pending_overflow.reset();
+    if (*result.previous_overflow) result.learning_rate = *options.learning_rate_after_skip;
+  }
   auto update = [&] {
-    optimizer.step(options.learning_rate, clipping.coefficient, found_inf);  // skips itself where found_inf is set
+    optimizer.step(result.learning_rate, clipping.coefficient, found_inf);  // skips itself where found_inf is set
     if (scaler) scaler->update(found_inf);
   };
 
@@ -162,9 +173,11 @@ TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatc
                                                        std::to_string(norm) + "); the weights were not updated");
       }
       result.skipped = true;
+      result.overflow = false;  // no update, so no verdict of the GradScaler's
     } else {
       update();
       result.skipped = overflow;
+      result.overflow = overflow;
     }
     clear_grads();
     read_pending(context.pending_losses, result.logged);
@@ -176,6 +189,11 @@ TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatc
     update();
     clear_grads();
     context.pending_losses.push_back({this_step, step_loss, norm_tensor, found_inf});
+    if (found_inf.defined()) {
+      context.pending_overflow = defer_overflow(found_inf, this_step);
+    } else {
+      result.overflow = false;
+    }
   }
   result.optimizer_step = optimizer.step_count();
   return result;

@@ -3,7 +3,8 @@
 // data-parallel: gradients and loss averaged over the ranks; fp16: gradients unscaled and checked for overflow;
 // gradient norm and clipping coefficient; the AdamW update (skipped for an fp16 overflow, or for a non-finite loss with
 // skip_non_finite); gradients cleared. The loss and gradient norm are read back now, or left on the device and read by
-// a later step (read_loss false: a CUDA step then never waits for the GPU).
+// a later step (read_loss false: a CUDA step then never waits for the GPU); so is fp16's verdict on whether the
+// GradScaler skipped the update, which decides the next update's learning rate (pending_overflow.h).
 //
 // Errors: CodedError ERR_NON_FINITE_LOSS (a non-finite loss or gradient norm; the message names the step),
 // ERR_OUT_OF_MEMORY (naming the micro-batch's size and sequence length). A failed micro-batch, gradient reduction or
@@ -25,6 +26,7 @@
 #include "host_batch.h"
 #include "loss.h"
 #include "mixed_precision.h"
+#include "pending_overflow.h"
 
 namespace bert {
 
@@ -38,6 +40,11 @@ struct PendingLoss {
 
 struct TrainStepOptions {
   double learning_rate = 0.0;
+  // fp16, while the previous step's overflow verdict is pending (TrainStepContext::pending_overflow): the learning
+  // rate of this update if that step turns out skipped. The schedule does not advance after a skipped update, so the
+  // caller gives both: `learning_rate` for the schedule one step on (the previous update applied), this one for the
+  // schedule where it was.
+  std::optional<double> learning_rate_after_skip;
   double max_grad_norm = 0.0;      // <= 0: no clipping
   int64_t accumulation_steps = 1;  // each micro-batch loss is divided by this before backward
   LossKind kind = LossKind::CrossEntropy;
@@ -57,7 +64,8 @@ struct TrainStepContext {
   AdamW& optimizer;
   std::unique_ptr<GradScaler>& scaler;       // fp16: created by the first fp16 step, its scale kept across steps
   std::vector<PendingLoss>& pending_losses;  // steps not read yet, oldest first
-  GradientReducer* reducer;                  // data-parallel (with process_group), else null
+  std::optional<PendingOverflow>& pending_overflow;  // fp16: the previous step's verdict, when not read yet
+  GradientReducer* reducer;                          // data-parallel (with process_group), else null
   ProcessGroup* process_group;
 };
 
@@ -77,8 +85,14 @@ struct TrainStepResult {
   std::optional<double> grad_norm;   // before clipping, when read
   std::vector<double> micro_losses;  // the unscaled micro-batch losses, when read
   std::vector<LoggedLoss> logged;    // every step read by this call, oldest first (pending ones, then this one)
-  bool skipped = false;              // the update was skipped (skip_non_finite, or an fp16 overflow)
-  int64_t optimizer_step = 0;        // the optimizer's step count after this step
+  bool skipped = false;              // the update was skipped (skip_non_finite, or an fp16 overflow), when read
+  double learning_rate = 0.0;        // the learning rate the update used (or would have used, when skipped)
+  // fp16: whether the GradScaler skipped this step's update for an overflow — read now with the loss, else pending
+  // (nullopt) until the next step settles it; false without loss scaling.
+  std::optional<bool> overflow;
+  // fp16: the previous step's verdict, when it was pending and this step settled it.
+  std::optional<bool> previous_overflow;
+  int64_t optimizer_step = 0;  // the optimizer's step count after this step
   std::optional<GradientReduction> reduction;
 };
 

@@ -1,5 +1,6 @@
 // Checkpoint folders of the Trainer: outputDir/checkpoint-<step>/ holds an HF model directory (config, weights,
-// tokenizer) plus optimizer.safetensors, scheduler.json, rng_state.bin and trainer_state.json.
+// tokenizer) plus optimizer.safetensors, scheduler.json, rng_state.bin and trainer_state.json, and for an fp16 run
+// scaler.json (the loss scaler's state, as transformers keeps it in scaler.pt).
 //
 // Crash safety: a checkpoint is written into a temporary folder beside its final place
 // (outputDir/.checkpoint-<step>.tmp-<pid>-<random>), every file and the folder are fsynced, and only then is the
@@ -9,6 +10,7 @@ import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
+import type { GradScalerState } from '../engine/native';
 import { findWeightsFiles } from './model-files';
 import type { SchedulerState, TrainerStateJson } from './trainer-state';
 
@@ -21,6 +23,8 @@ export function rankRngStateFile(rank: number): string {
   return rank === 0 ? RNG_STATE_FILE : `rng_state_${rank}.bin`;
 }
 export const TRAINER_STATE_FILE = 'trainer_state.json';
+/** fp16 runs: torch.amp.GradScaler.state_dict() as JSON (transformers saves it as scaler.pt), torch's keys. */
+export const SCALER_FILE = 'scaler.json';
 
 const FINAL_NAME = /^checkpoint-(\d+)$/;
 // .checkpoint-<step>.tmp-<pid>-<hex> (being written) and .checkpoint-<step>.old-<pid>-<hex> (being replaced).
@@ -35,6 +39,8 @@ export interface CheckpointContents {
   /** Data-parallel runs: the generator states of ranks 1, 2, ... (rank 0's is rngState). */
   rankRngStates?: Uint8Array[];
   scheduler: SchedulerState;
+  /** fp16 runs: the loss scaler's state (null: none, no scaler.json). */
+  gradScaler: GradScalerState | null;
   trainerState: TrainerStateJson;
 }
 
@@ -131,6 +137,7 @@ export async function writeCheckpoint(outputDir: string, step: number, contents:
     await contents.saveOptimizer(path.join(tmpDir, OPTIMIZER_FILE));
     await writeHook?.('optimizer', tmpDir);
     await writeFileSynced(path.join(tmpDir, SCHEDULER_FILE), toJson(contents.scheduler));
+    if (contents.gradScaler !== null) await writeFileSynced(path.join(tmpDir, SCALER_FILE), toJson(contents.gradScaler));
     await writeFileSynced(path.join(tmpDir, RNG_STATE_FILE), contents.rngState);
     for (const [i, state] of (contents.rankRngStates ?? []).entries()) await writeFileSynced(path.join(tmpDir, rankRngStateFile(i + 1)), state);
     // Last, so that a folder with trainer_state.json has everything else.
@@ -252,6 +259,8 @@ export interface LoadedCheckpoint {
   /** Data-parallel runs: the generator states of ranks 1, 2, ... (rank 0's is rngState). */
   rankRngStates?: Uint8Array[];
   scheduler: SchedulerState;
+  /** scaler.json of an fp16 run, checked; null when the checkpoint has none. */
+  gradScaler: GradScalerState | null;
   trainerState: TrainerStateJson;
 }
 
@@ -275,6 +284,33 @@ function requireInteger(object: Record<string, unknown>, key: string, file: stri
   const v = object[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new Error(`${file}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/**
+ * scaler.json, when the folder has one, with the values torch.amp.GradScaler accepts: scale > 0, growth_factor > 1,
+ * 0 < backoff_factor < 1, an integer growth_interval >= 1 and _growth_tracker in [0, growth_interval).
+ */
+async function readGradScalerState(dir: string): Promise<GradScalerState | null> {
+  const file = path.join(dir, SCALER_FILE);
+  if ((await statOrNull(file)) === null) return null;
+  const json = await readJson(file);
+  const number = (key: keyof GradScalerState, expected: string, ok: (v: number) => boolean): number => {
+    const v = json[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${file}: "${key}" must be ${expected}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const growthInterval = number('growth_interval', 'an integer >= 1', (v) => Number.isSafeInteger(v) && v >= 1);
+  return {
+    scale: number('scale', 'a number > 0', (v) => v > 0),
+    growth_factor: number('growth_factor', 'a number > 1', (v) => v > 1),
+    backoff_factor: number('backoff_factor', 'a number in (0, 1)', (v) => v > 0 && v < 1),
+    growth_interval: growthInterval,
+    _growth_tracker: number(
+      '_growth_tracker',
+      `an integer in [0, ${growthInterval - 1}] (below growth_interval)`,
+      (v) => Number.isSafeInteger(v) && v >= 0 && v < growthInterval,
+    ),
+  };
 }
 
 /** Reads a checkpoint folder for resuming; errors name the folder or file that is missing or malformed. */
@@ -315,8 +351,9 @@ export async function readCheckpointFolder(dir: string): Promise<LoadedCheckpoin
   } catch (err) {
     throw new Error(`${rngFile}: cannot read (${(err as Error).message})`);
   }
+  const gradScaler = await readGradScalerState(dir);
   const weightsFiles = await findWeightsFiles(dir);
-  return { dir, weightsFiles, optimizerFile, rngState, scheduler, trainerState };
+  return { dir, weightsFiles, optimizerFile, rngState, scheduler, gradScaler, trainerState };
 }
 
 /** Rank `rank`'s generator state from a data-parallel checkpoint (rank 0: rng_state.bin). */

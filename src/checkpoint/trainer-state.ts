@@ -9,7 +9,11 @@ export interface SchedulerState {
   baseLr: number;
   warmupSteps: number;
   totalSteps: number;
-  /** Optimizer steps done: the next step uses learningRateAt(step). */
+  /**
+   * Scheduler steps taken: the next step uses learningRateAt(step). The optimizer steps done (trainer_state.json's
+   * global_step) less those of an fp16 run that the GradScaler skipped for an overflow, after which transformers does
+   * not step its scheduler either.
+   */
   step: number;
 }
 

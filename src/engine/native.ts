@@ -49,8 +49,19 @@ export interface NativeModelHandle {
   loadWeights(files: string[]): Promise<void>;
   saveOptimizerState(path: string): Promise<void>;
   loadOptimizerState(path: string): Promise<void>;
+  /**
+   * rng_state.bin's bytes: the model's dropout stream, and on a GPU that device's generator
+   * (native/model/rng_state.h). setRngState: a RangeError for bytes that are no such state, an Error with code
+   * CHECKPOINT_MISMATCH for a state of the other kind of device (a GPU model's on the CPU, or the reverse).
+   */
   getRngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
+  /** fp16: the loss scaler's state (null before the first fp16 step of a fit); read between steps. */
+  getGradScalerState(): GradScalerState | null;
+  /** fp16: the scaler the next step scales with (null: a new GradScaler's, as a fresh fit); set between steps. */
+  setGradScalerState(state: GradScalerState | null): void;
+  /** fp16: whether the GradScaler skipped the last step, when that step left its verdict pending (else null). */
+  settleOverflow(): boolean | null;
   manualSeed(seed: number): void;
   /**
    * Data-parallel training: trainStep averages gradients (all-reduce in buckets of about `bucketBytes`, default
@@ -101,6 +112,12 @@ export interface NativeBatch {
 export interface NativeTrainStepOptions {
   problemType: NativeProblemType;
   learningRate: number;
+  /**
+   * fp16, when the previous step's `overflow` was null (pending): the learning rate to use instead of `learningRate`
+   * if that step turns out skipped. The schedule does not advance after a skipped update, so `learningRate` is then
+   * the schedule's one step on and this one the schedule where it was (native/training/pending_overflow.h).
+   */
+  learningRateAfterSkip?: number;
   maxGradNorm: number;
   accumulationSteps: number;
   classWeights: Float32Array | null;
@@ -127,12 +144,34 @@ export interface NativeTrainStepResult {
   gradNorm: number | null;
   /** Every step read by this call, oldest first: earlier deferred steps, then this one when it read. */
   logged: { step: number; loss: number; gradNorm: number }[];
-  /** True when a non-finite loss or gradient made the step skip the update (skipNonFinite). */
+  /** True when a non-finite loss or gradient made the step skip the update (skipNonFinite, or fp16's overflow), when read. */
   skipped: boolean;
+  /** The learning rate the update used: learningRate, or learningRateAfterSkip after a skipped previous step. */
+  learningRate: number;
+  /**
+   * fp16: whether the GradScaler skipped this step's update for an overflow; null while pending (the step did not
+   * read: the next step settles it, or settleOverflow()). false without loss scaling.
+   */
+  overflow: boolean | null;
+  /** fp16: the previous step's verdict when it was pending and this step settled it, else null. */
+  previousOverflow: boolean | null;
   optimizerStep: number;
   /** Data-parallel steps: gradient buckets, and how many of them started their all-reduce while backward still ran. */
   /** Data-parallel: the step's buckets, those launched while backward ran, and gradients that had to be copied into their bucket (0: backward accumulated into the buckets). */
   reduction?: { buckets: number; launchedDuringBackward: number; gradientsCopied: number };
+}
+
+/**
+ * torch.amp.GradScaler.state_dict(), under torch's keys: the dynamic loss scale of an fp16 run and how it moves
+ * (scaler.json in a checkpoint).
+ */
+export interface GradScalerState {
+  scale: number;
+  growth_factor: number;
+  backoff_factor: number;
+  growth_interval: number;
+  /** Clean steps in a row since the scale last changed. */
+  _growth_tracker: number;
 }
 
 export interface NativeTensorInfo {

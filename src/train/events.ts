@@ -29,7 +29,10 @@ export interface StepEvent {
   samplesPerSecond: number;
   /** Real (non-padding) tokens per second. */
   tokensPerSecond: number;
-  /** True when a non-finite loss made this step skip the update (skipNonFiniteLoss). */
+  /**
+   * True when a step since the previous log point skipped its update: for a non-finite loss (skipNonFiniteLoss), or
+   * because fp16's loss scaling found an overflow (the learning-rate schedule then does not advance either).
+   */
   skipped: boolean;
   /**
    * Share of the steps' time (since the previous log point) spent waiting for encoded batches: time awaiting the

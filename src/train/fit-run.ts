@@ -67,6 +67,21 @@ export function batchesPerRank(examples: number, worldSize: number, batchSize: n
 /** One fit() call: the training loop and its mutable state. */
 export class FitRun {
   private globalStep = 0;
+  /**
+   * The learning-rate schedule's position: globalStep less the fp16 steps whose update the GradScaler skipped for an
+   * overflow. transformers with accelerate does not step the scheduler after such a step (AcceleratedScheduler.step
+   * returns when the optimizer step was skipped), so the next steps take the learning rate the skipped one had.
+   */
+  private schedulerStep = 0;
+  /**
+   * fp16: the last step did not read back whether it was skipped (a step reads only at log, evaluation and save
+   * points, so that a GPU step never waits for itself). The next step then gets two learning rates, the schedule's
+   * next one and, should the last step turn out skipped, its current one; the native step settles the verdict just
+   * before its update and uses the right one, with no wait for its own work (native/training/pending_overflow.h).
+   * Exact like transformers (whose GradScaler.step reads found_inf with .item() every step) without its per-step
+   * synchronisation.
+   */
+  private overflowPending = false;
   private startStep = 0;
   private position: { epoch: number; batch: number } = { epoch: 0, batch: 0 };
   private history: HistoryEntry[] = [];
@@ -229,8 +244,12 @@ export class FitRun {
     if (batch > savedBatches || (batch % options.gradientAccumulationSteps !== 0 && batch !== savedBatches)) {
       throw new Error(`resumeFrom: ${dir}: data position batch ${batch} is not a step boundary of ${savedBatches} batches`);
     }
-    if (checkpoint.scheduler.step !== state.global_step) {
-      throw new Error(`resumeFrom: ${dir}: scheduler.json step ${checkpoint.scheduler.step} differs from trainer_state.json global_step ${state.global_step}`);
+    // An fp16 run's (it has scaler.json) scheduler trails global_step by the steps the GradScaler skipped.
+    const schedulerStep = checkpoint.scheduler.step;
+    if (checkpoint.gradScaler === null ? schedulerStep !== state.global_step : schedulerStep > state.global_step) {
+      throw new Error(
+        `resumeFrom: ${dir}: scheduler.json step ${schedulerStep} ${checkpoint.gradScaler === null ? 'differs from' : 'is more than'} trainer_state.json global_step ${state.global_step}`,
+      );
     }
 
     // Each rank continues its own generator (dropout) when the world size is the same; otherwise every rank takes
@@ -245,8 +264,12 @@ export class FitRun {
     }
     await this.handle.loadWeights(checkpoint.weightsFiles);
     await this.handle.loadOptimizerState(checkpoint.optimizerFile);
+    // fp16 goes on with the checkpoint's loss scale; without scaler.json (a checkpoint of an fp32 or bf16 run, or of
+    // an older version) with a new GradScaler's, as configureOptimizer() left it. Other runs scale nothing.
+    if (options.mixedPrecision === 'fp16' && checkpoint.gradScaler !== null) this.handle.setGradScalerState(checkpoint.gradScaler);
 
     this.globalStep = state.global_step;
+    this.schedulerStep = schedulerStep;
     if (batch >= savedBatches) {
       this.position = { epoch: epoch + 1, batch: 0 };
     } else if (savedWorld === world) {
@@ -355,7 +378,7 @@ export class FitRun {
   }
 
   /**
-   * Whether optimizer step `step` (1-based) must read its loss back: at log points, and wherever the run may stop
+   * Whether optimizer step `step` (1-based) must read its loss back (and fp16's overflow verdict): at log points, and wherever the run may stop
    * or persist the weights (evaluation, checkpoint, epoch end, last step, abort), so that a non-finite loss is
    * caught before it reaches a checkpoint and no loss is left unread at the end. Elsewhere the native step keeps the
    * loss on the device (no CUDA synchronisation) and a later reading step returns it.
@@ -375,12 +398,16 @@ export class FitRun {
   /** One optimizer step over `batches`; `waitMs`: how long the loop waited for them to be encoded. */
   private async trainStep(batches: EncodedBatch[], lastOfEpoch: boolean, waitMs: number): Promise<void> {
     const { options, plan } = this;
-    const learningRate = learningRateAt(this.globalStep, plan.schedule);
+    // With the last step's verdict pending: the schedule's next learning rate, and its current one should that step
+    // turn out skipped (see overflowPending).
+    const pending = this.overflowPending;
+    const learningRate = learningRateAt(this.schedulerStep + (pending ? 1 : 0), plan.schedule);
     const nativeStarted = performance.now();
     // A non-finite loss rejects with code ERR_NON_FINITE_LOSS and names the step; out of memory with ERR_OUT_OF_MEMORY.
     const result = await this.handle.trainStep(batches, {
       problemType: plan.ctx.problemType,
       learningRate,
+      ...(pending ? { learningRateAfterSkip: learningRateAt(this.schedulerStep, plan.schedule) } : {}),
       maxGradNorm: options.maxGradNorm,
       // transformers divides each loss by the size of its accumulation group (the last one of an epoch may be partial).
       accumulationSteps: batches.length,
@@ -390,6 +417,12 @@ export class FitRun {
       mixedPrecision: options.mixedPrecision,
     });
     this.globalStep += 1;
+    if (pending) {
+      if (result.previousOverflow === null) throw new Error(`internal: step ${this.globalStep} did not settle the previous step's overflow verdict`);
+      this.settled(result.previousOverflow);
+    }
+    this.overflowPending = result.overflow === null;
+    if (result.overflow !== null) this.settled(result.overflow);
 
     const iv = this.interval;
     const busyMs = waitMs + (performance.now() - nativeStarted);
@@ -408,7 +441,7 @@ export class FitRun {
       this.totals.positions += positions;
       this.totals.padding += positions - b.realTokens;
     }
-    iv.skipped = iv.skipped || result.skipped;
+    iv.skipped = iv.skipped || result.skipped || result.previousOverflow === true;
     if (result.logged.length === 0) {
       this.unreadSteps += 1;
       return;
@@ -434,7 +467,7 @@ export class FitRun {
       step: this.globalStep,
       epoch: this.globalStep / plan.stepsPerEpoch,
       loss: iv.lossCount > 0 ? iv.losses / iv.lossCount : NaN,
-      learningRate,
+      learningRate: result.learningRate,
       gradNorm: read[read.length - 1].gradNorm,
       samplesPerSecond: iv.samples / seconds,
       tokensPerSecond: iv.tokens / seconds,
@@ -444,6 +477,11 @@ export class FitRun {
     this.interval = { losses: 0, lossCount: 0, samples: 0, tokens: 0, skipped: false, started: now, waitMs: 0, busyMs: 0 };
     this.history.push(event);
     await this.events.step(event);
+  }
+
+  /** A step's overflow verdict is known: the schedule advances unless the GradScaler skipped the step. */
+  private settled(overflow: boolean): void {
+    if (!overflow) this.schedulerStep += 1;
   }
 
   /** transformers' _maybe_log_save_evaluate for the 'steps' strategies. */
@@ -504,6 +542,13 @@ export class FitRun {
     const step = this.globalStep;
     const bestName = this.bestStep === step ? checkpointName(step) : this.bestCheckpointName;
     const dist = plan.dist;
+    // A step stopped by an abort may not have read its verdict (it was not a save point when it started).
+    if (this.overflowPending) {
+      const overflow = this.handle.settleOverflow();
+      if (overflow === null) throw new Error(`internal: step ${step}'s overflow verdict is not pending`);
+      this.overflowPending = false;
+      this.settled(overflow);
+    }
     const rngState = this.handle.getRngState();
     // Data-parallel: rank 0 alone writes (weights and optimizer state are identical on every rank), with every
     // rank's generator state gathered to it; the others wait at the barrier until the folder is complete.
@@ -515,7 +560,8 @@ export class FitRun {
         saveOptimizer: (file) => this.handle.saveOptimizerState(file),
         rngState,
         rankRngStates,
-        scheduler: { ...plan.schedule, step },
+        gradScaler: this.handle.getGradScalerState(),
+        scheduler: { ...plan.schedule, step: this.schedulerStep },
         trainerState: this.trainerState(bestName),
       });
       if (options.saveTotalLimit !== undefined) await rotateCheckpoints(outputDir, options.saveTotalLimit, bestName);

@@ -4,9 +4,26 @@ import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as path from 'path';
 import * as readline from 'readline';
 
+import type { ResolvedTrainerOptions } from '../../src/train/trainer-options';
 import { PYTHON, REFERENCE_DIR } from './paths';
 
 export type AttnImplementation = 'eager' | 'sdpa';
+
+/**
+ * The optimizer and schedule settings a reference trains with (test/reference/train_reference.py's spec,
+ * bench/gpu_reference.py's hyperparameters), under the Trainer's option names: the part of both parity specs
+ * that the Trainer takes as it is.
+ */
+export type OptimizerHyperparameters = Pick<
+  ResolvedTrainerOptions,
+  'learningRate' | 'weightDecay' | 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'maxGradNorm' | 'warmupSteps'
+>;
+
+/** The Trainer options of `h`: the same names and values, and nothing else of an object that has more. */
+export function optimizerOptions(h: OptimizerHyperparameters): OptimizerHyperparameters {
+  const { learningRate, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, warmupSteps } = h;
+  return { learningRate, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, warmupSteps };
+}
 
 export interface PredictResult {
   logits: number[][];
@@ -19,7 +36,12 @@ export interface TrainResult {
   losses: number[];
   microLosses: number[];
   learningRates: number[];
+  /** A non-finite one (of an fp16 step the GradScaler skipped) arrives as null, as JSON has no Infinity or NaN. */
   gradNorms: number[];
+  /** fp16: whether the GradScaler skipped the step's update (then the scheduler does not step); false otherwise. */
+  skipped: boolean[];
+  /** fp16: the GradScaler's scale after each step; null otherwise. */
+  scales: (number | null)[];
   steps: number;
   versions: { torch: string; transformers: string };
 }

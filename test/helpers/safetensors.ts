@@ -65,3 +65,15 @@ export function maxTensorDiff(actual: SafetensorsContents, reference: Safetensor
   }
   return { worst, name: worstName, missing };
 }
+
+/** Every tensor's raw bytes equal (bit-identical weights), and the same names in the same order. */
+export function expectIdenticalWeights(fileA: string, fileB: string): void {
+  const a = readSafetensors(fileA).tensors;
+  const b = readSafetensors(fileB).tensors;
+  expect([...b.keys()]).toEqual([...a.keys()]);
+  for (const [name, tensor] of a) {
+    const other = b.get(name)!;
+    expect(other.dtype).toBe(tensor.dtype);
+    if (!tensor.bytes.equals(other.bytes)) throw new Error(`${name}: weights differ between ${fileA} and ${fileB}`);
+  }
+}

@@ -38,3 +38,21 @@ export function tokenizedExamples(count: number, o: ExampleOptions): Example[] {
   }
   return out;
 }
+
+/**
+ * config.json fields of a tiny BERT (hidden 64, 2 layers, dropout 0.1) whose fp16 gradients overflow at
+ * torch.amp.GradScaler's initial scale (2^16) in the first steps and again after clean ones: an initializer_range of
+ * 0.5 or more makes its activations and gradients large.
+ */
+export function overflowingFp16Config(initializerRange: number, numLabels: number): Record<string, number> {
+  return {
+    vocab_size: 99,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    intermediate_size: 37,
+    max_position_embeddings: 64,
+    initializer_range: initializerRange,
+    num_labels: numLabels,
+  };
+}

@@ -12,10 +12,11 @@ Usage:
      "classWeights": null|[w0, ...], "learningRate": 5e-5, "weightDecay": 0.0, "adamBeta1": 0.9,
      "adamBeta2": 0.999, "adamEpsilon": 1e-8, "maxGradNorm": 1.0, "gradientAccumulationSteps": 1,
      "lrScheduler": "linear"|"cosine"|"constant"|"constant_with_warmup", "warmupSteps": 0,
-     "totalSteps": n, "dropout": false, "seed": 0, "mixedPrecision": "no"|"bf16",
+     "totalSteps": n, "dropout": false, "seed": 0, "mixedPrecision": "no"|"bf16"|"fp16",
      "attnImplementation": "sdpa"|"eager", "numThreads": 1, "partialGroupDivisor": "accumulation_steps"}
 
-Prints {"losses", "microLosses", "learningRates", "gradNorms", "steps", "versions"} as JSON on stdout and writes
+Prints {"losses", "microLosses", "learningRates", "gradNorms", "skipped", "scales", "steps", "versions"} as JSON on
+stdout ("skipped": per step, whether fp16's GradScaler skipped the update; "scales": its scale after each step) and writes
 every named parameter (HF names, F32) to outputFile. Exits 1 with a message on stderr on a bad spec, 2 on bad usage.
 
 Everything that computes is transformers' or torch's own:
@@ -30,13 +31,19 @@ Everything that computes is transformers' or torch's own:
                clip_grad_norm_(..., inf), which only measures)
     bf16       the forward pass (loss included) under torch.autocast("cpu", dtype=torch.bfloat16), as accelerate wraps
                the model's forward for the Trainer's bf16=True
+    fp16       the same under torch.autocast("cpu", dtype=torch.float16), with accelerate's torch.amp.GradScaler
+               ("cpu", default settings: init_scale 2^16, growth 2, backoff 0.5, interval 2000) for fp16=True:
+               scaler.scale(loss).backward(), scaler.unscale_(optimizer) before clipping, scaler.step(optimizer),
+               scaler.update(); a step the scaler skipped (found_inf: its scale went down) does not step the
+               scheduler, as accelerate's AcceleratedScheduler.step returns when the optimizer step was skipped
 and the loop is Trainer._run_epoch's with logging_steps=1 over one epoch of the micro-batches, in order:
 
     model.train(); model.zero_grad()
     per micro-batch:  loss = model loss; (loss / divisor).backward(); tr_loss += (loss / divisor).detach()
     after every gradientAccumulationSteps micro-batches, and after the last one:
         grad_norm = clip_grad_norm_(...); optimizer.step(); lr = scheduler.get_last_lr()[0]
-        scheduler.step(); model.zero_grad(); logged loss = tr_loss (float32); tr_loss = 0
+        scheduler.step() (fp16: unless the step was skipped); model.zero_grad(); logged loss = tr_loss (float32);
+        tr_loss = 0
 
 One deliberate difference from transformers 5.18's Trainer: it divides the loss by the accumulation steps only when
 the model's forward takes no **kwargs; BertForSequenceClassification.forward takes **kwargs, so that Trainer passes
@@ -83,7 +90,8 @@ class SpecError(Exception):
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 PARTIAL_GROUP_DIVISORS = ("accumulation_steps", "group_size")
-MIXED_PRECISIONS = ("no", "bf16")
+MIXED_PRECISIONS = ("no", "bf16", "fp16")
+AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 SPEC_DEFAULTS: Dict[str, Any] = {
     "problemType": None,
@@ -101,7 +109,7 @@ SPEC_DEFAULTS: Dict[str, Any] = {
     "dropout": False,
     "seed": 0,  # torch.manual_seed; with "dropout": true also the key of the Philox dropout stream (as Trainer seed)
     "partialGroupDivisor": "accumulation_steps",
-    "mixedPrecision": "no",  # "bf16": forward + loss under torch.autocast("cpu", bfloat16) (the Trainer's bf16=True)
+    "mixedPrecision": "no",  # "bf16" / "fp16": forward + loss under torch.autocast("cpu", ...) (the Trainer's bf16 / fp16)
     "attnImplementation": "sdpa",  # from_pretrained's default; "eager": transformers' eager_attention_forward
     "numThreads": 1,  # torch.set_num_threads while training
 }
@@ -321,7 +329,8 @@ def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
     torch.manual_seed(spec["seed"])  # the Trainer's set_seed(args.seed)
     optimizer = make_optimizer(model, spec)
     scheduler = make_scheduler(optimizer, spec)
-    bf16 = spec["mixedPrecision"] == "bf16"
+    autocast_dtype = AUTOCAST_DTYPES[spec["mixedPrecision"]]
+    scaler = torch.amp.GradScaler("cpu") if spec["mixedPrecision"] == "fp16" else None
 
     model.train()
     model.zero_grad()
@@ -330,12 +339,14 @@ def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
     micro_losses: List[float] = []
     learning_rates: List[float] = []
     grad_norms: List[float] = []
+    skipped: List[bool] = []
+    scales: List[Optional[float]] = []
     for start in range(0, len(batches), ga):
         group = batches[start: start + ga]
         divisor = ga if spec["partialGroupDivisor"] == "accumulation_steps" else len(group)
         for b in group:
             inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
                 if class_weights is None:
                     loss = model(**inputs, labels=b["labels"]).loss
                 else:
@@ -343,13 +354,26 @@ def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
                     loss = F.cross_entropy(logits.view(-1, num_labels), b["labels"].view(-1), weight=class_weights)
             micro_losses.append(loss.item())
             scaled = loss / divisor
-            scaled.backward()
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
             tr_loss = tr_loss + scaled.detach()
+        if scaler is not None:
+            scaler.unscale_(optimizer)
         max_norm = spec["maxGradNorm"] if spec["maxGradNorm"] is not None else float("inf")
         grad_norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm).item())
-        optimizer.step()
+        if scaler is not None:
+            scale = scaler.get_scale()
+            scaler.step(optimizer)
+            scaler.update()
+            was_skipped = scaler.get_scale() < scale  # accelerate's step_was_skipped: found_inf, and the scale backed off
+            scales.append(scaler.get_scale())
+        else:
+            optimizer.step()
+            was_skipped = False
+            scales.append(None)
+        skipped.append(was_skipped)
         learning_rates.append(scheduler.get_last_lr()[0])  # the Trainer's _get_learning_rate(), before scheduler.step()
-        scheduler.step()
+        if not was_skipped:
+            scheduler.step()
         model.zero_grad()
         losses.append(tr_loss.item())
         tr_loss = torch.tensor(0.0)
@@ -358,6 +382,8 @@ def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
         "microLosses": micro_losses,
         "learningRates": learning_rates,
         "gradNorms": grad_norms,
+        "skipped": skipped,
+        "scales": scales,
         "steps": len(losses),
         "versions": hf_reference.versions(),
     }
