@@ -3,6 +3,7 @@
 export { BertClassifier } from './model/classifier';
 export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './model/classifier';
 export type { ExportOnnxOptions, OnnxQuantization } from './model/onnx/export-onnx';
+export type { RequestBatchingOptions, ResolvedRequestBatching } from './model/request-batcher';
 export { BertTokenizer } from './tokenizer/tokenizer';
 export { versions } from './engine/versions';
 export type { Versions } from './engine/versions';

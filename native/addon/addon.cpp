@@ -38,6 +38,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 set_fused_attention_on_cpu(boolean_arg(info, 0, "enabled"));
                 return info.Env().Undefined();
               }));
+  exports.Set("setInferencePath", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                set_inference_path(boolean_arg(info, 0, "enabled"));
+                return info.Env().Undefined();
+              }));
   exports.Set("setLastLayerFirstPositions", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                 set_first_positions_enabled(boolean_arg(info, 0, "enabled"));
                 return info.Env().Undefined();

@@ -17,6 +17,7 @@
 #include "js_args.h"
 #include "js_errors.h"
 #include "promise_worker.h"
+#include "../model/inference_pool.h"
 #include "../model/linear.h"
 
 namespace bert {
@@ -89,17 +90,41 @@ class LoadWorker : public PromiseWorker {
 
 // ---------------------------------------------------------------------------------------------------------------
 // forward: eval-mode logits (and optionally the base model's outputs) for one batch.
+
+// A Float32Array over a contiguous fp32 CPU tensor's memory, which it keeps alive (no copy); a copy where the runtime
+// allows no external buffers.
+Napi::Float32Array float32_array_over(Napi::Env env, const at::Tensor& tensor) {
+  const size_t length = static_cast<size_t>(tensor.numel());
+  if (length > 0) {
+    auto* owner = new at::Tensor(tensor);
+    napi_value buffer = nullptr;
+    const napi_status status = napi_create_external_arraybuffer(
+        env, owner->data_ptr<float>(), length * sizeof(float),
+        [](napi_env, void*, void* hint) { delete static_cast<at::Tensor*>(hint); }, owner, &buffer);
+    if (status == napi_ok) return Napi::Float32Array::New(env, length, Napi::ArrayBuffer(env, buffer), 0);
+    delete owner;
+    if (Napi::Env(env).IsExceptionPending()) Napi::Env(env).GetAndClearPendingException();
+  }
+  Napi::Float32Array array = Napi::Float32Array::New(env, length);
+  if (length > 0) std::memcpy(array.Data(), tensor.data_ptr<float>(), length * sizeof(float));
+  return array;
+}
+
+// Up to this many activations (batch x sequence x hidden), LibTorch's own operations of a forward run on one thread:
+// below OpenMP's grain size most of them do anyway, and attention, LayerNorm and GELU over so few rows take less time
+// than waking a worker (the products still run on every thread: packed_gemm.h).
+constexpr int64_t kSerialForwardElements = int64_t{1} << 16;
 class ForwardWorker : public PromiseWorker {
  public:
-  ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<int32_t> ids, std::vector<int32_t> mask,
-                std::vector<int32_t> types, int64_t batch, int64_t seq_len, bool with_hidden)
+  // ids, mask, types: [B, S] int64 CPU tensors made from the JS arrays on the calling thread; mask and types may be
+  // undefined (all ones, all zeros).
+  ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, at::Tensor ids, at::Tensor mask, at::Tensor types,
+                bool with_hidden)
       : PromiseWorker(env),
         state_(std::move(state)),
         ids_(std::move(ids)),
         mask_(std::move(mask)),
         types_(std::move(types)),
-        batch_(batch),
-        seq_len_(seq_len),
         with_hidden_(with_hidden) {}
 
  protected:
@@ -107,28 +132,44 @@ class ForwardWorker : public PromiseWorker {
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
     c10::InferenceMode inference;
-    auto as_ids = [&](std::vector<int32_t>& values) {  // [B, S] int64 on the model's device, as nn.Embedding wants
-      return to_device(at::from_blob(values.data(), {batch_, seq_len_}, at::kInt).to(at::kLong), state_->device);
-    };
-    at::Tensor ids = as_ids(ids_);
-    at::Tensor mask = mask_.empty() ? at::Tensor() : as_ids(mask_);
-    at::Tensor types = types_.empty() ? at::Tensor() : as_ids(types_);
+    auto on_device = [&](const at::Tensor& t) { return t.defined() ? to_device(t, state_->device) : t; };
+    at::Tensor ids = on_device(ids_), mask = on_device(mask_), types = on_device(types_);
     auto& model = state_->model;
+    const int threads = at::get_num_threads();
+    const std::shared_ptr<const PackedLinearWeights> packed = packed_weights();
+    // The products run on the inference threads (packed_gemm.h); a small forward's other operations on this one.
+    UsePackedLinearWeights use_packed(packed.get(), threads);
+    SerialAtenOps serial(packed && ids.numel() * state_->config.hidden_size <= kSerialForwardElements);
+    if (!with_hidden_) {
+      // What the classifier reads, and only that: the last layer for the first position (pooled_output).
+      logits_ = model->forward(ids, mask, types).cpu().contiguous();  // [B, num_labels]
+      return;
+    }
     auto base = model->bert->forward(ids, mask, types);
     logits_ = linear(model->classifier, model->dropout(base.pooler_output)).cpu().contiguous();  // [B, num_labels]
-    if (with_hidden_) {
-      pooled_ = base.pooler_output.cpu().contiguous();      // [B, H]
-      hidden_ = base.last_hidden_state.cpu().contiguous();  // [B, S, H]
+    pooled_ = base.pooler_output.cpu().contiguous();                                             // [B, H]
+    hidden_ = base.last_hidden_state.cpu().contiguous();                                         // [B, S, H]
+  }
+
+  // The model's reordered Linear weights when the inference path computes this forward (fp32 on the CPU), built
+  // here the first time and after the weights may have changed; null otherwise.
+  std::shared_ptr<const PackedLinearWeights> packed_weights() {
+    const at::Tensor& probe = state_->model->classifier->weight;
+    if (!inference_path_enabled() || !state_->device.is_cpu() || probe.scalar_type() != at::kFloat ||
+        !packed_linear_available()) {
+      return nullptr;
     }
+    std::lock_guard<std::mutex> guard(state_->packed_mutex);
+    if (state_->packed_stale.exchange(false) || !state_->packed_weights) {
+      state_->packed_weights.reset();  // the old copies go before the new ones are made
+      state_->packed_weights = std::make_shared<const PackedLinearWeights>(*state_->model);
+    }
+    return state_->packed_weights;
   }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
-    auto to_js = [&](const at::Tensor& t) {
-      Napi::Float32Array array = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
-      std::memcpy(array.Data(), t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
-      return array;
-    };
+    auto to_js = [&](const at::Tensor& t) { return float32_array_over(env, t); };
     out.Set("logits", to_js(logits_));
     out.Set("shape", to_js_shape(env, logits_.sizes()));
     if (with_hidden_) {
@@ -141,11 +182,47 @@ class ForwardWorker : public PromiseWorker {
 
  private:
   std::shared_ptr<ModelState> state_;
-  std::vector<int32_t> ids_, mask_, types_;
-  int64_t batch_, seq_len_;
+  at::Tensor ids_, mask_, types_;
   bool with_hidden_;
   at::Tensor logits_, pooled_, hidden_;
 };
+
+namespace {
+
+// An Int32Array argument of batch x seq_len values in [0, limit), read once into the [B, S] int64 tensor the
+// embeddings take (no intermediate copy); a RangeError naming the first value outside. `all_equal_to`: set to whether
+// every value equals it (an attention mask of ones is then left out).
+at::Tensor id_matrix_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t batch, int64_t seq_len,
+                         int32_t limit, int32_t all_equal_to = -1, bool* all_equal = nullptr) {
+  Napi::Value value = info[index];
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be an Int32Array");
+  }
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  const size_t n = static_cast<size_t>(batch * seq_len);
+  if (array.ElementLength() != n) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " has " + std::to_string(array.ElementLength()) +
+                                                " elements, expected " + std::to_string(n));
+  }
+  at::Tensor out = at::empty({batch, seq_len}, at::kLong);
+  int64_t* dst = out.data_ptr<int64_t>();
+  const int32_t* src = array.Data();
+  bool equal = true;
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t v = src[i];
+    if (v < 0 || v >= limit) {
+      throw Napi::RangeError::New(info.Env(), std::string(name) + "[" + std::to_string(i / seq_len) + "][" +
+                                                  std::to_string(i % seq_len) + "] = " + std::to_string(v) +
+                                                  " is outside [0, " + std::to_string(limit) + ")");
+    }
+    equal = equal && v == all_equal_to;
+    dst[i] = v;
+  }
+  if (all_equal) *all_equal = equal;
+  return out;
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
 // saveWeights: model.safetensors and/or pytorch_model.bin, each written atomically by the checkpoint writers.
@@ -187,6 +264,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                          InstanceMethod<&NativeModel::SaveWeights>("saveWeights"),
                          InstanceMethod<&NativeModel::Parameters>("parameters"),
                          InstanceMethod<&NativeModel::Dispose>("dispose"),
+                         InstanceMethod<&NativeModel::DropInferenceWeights>("dropInferenceWeights"),
                          InstanceMethod<&NativeModel::ConfigureOptimizer>("configureOptimizer"),
                          InstanceMethod<&NativeModel::TrainStep>("trainStep"),
                          InstanceMethod<&NativeModel::EvalBatch>("evalBatch"),
@@ -246,29 +324,18 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   int64_t seq_len = integer_arg(info, 4, "sequenceLength", 1, config.max_position_embeddings);
   bool with_hidden = info.Length() > 5 && boolean_arg(info, 5, "withHidden");
   if (batch * seq_len > (int64_t{1} << 31)) throw Napi::RangeError::New(env, "batchSize x sequenceLength is too large");
-  const size_t n = static_cast<size_t>(batch * seq_len);
-  auto ids = int32_array_arg(info, 0, "inputIds", n);
-  auto optional = [&](size_t index, const char* name) {
-    return info[index].IsNull() || info[index].IsUndefined() ? std::vector<int32_t>()
-                                                             : int32_array_arg(info, index, name, n);
-  };
-  auto mask = optional(1, "attentionMask");
-  auto types = optional(2, "tokenTypeIds");
   // Range checks here, on the calling thread, so bad ids are a RangeError rather than a LibTorch error.
-  auto check_range = [&](const std::vector<int32_t>& values, const char* name, int32_t limit) {
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (values[i] < 0 || values[i] >= limit) {
-        throw Napi::RangeError::New(env, std::string(name) + "[" + std::to_string(i / seq_len) + "][" +
-                                             std::to_string(i % seq_len) + "] = " + std::to_string(values[i]) +
-                                             " is outside [0, " + std::to_string(limit) + ")");
-      }
-    }
-  };
-  check_range(ids, "inputIds", static_cast<int32_t>(config.vocab_size));
-  check_range(mask, "attentionMask", 2);
-  check_range(types, "tokenTypeIds", static_cast<int32_t>(config.type_vocab_size));
-  auto* worker =
-      new ForwardWorker(env, state, std::move(ids), std::move(mask), std::move(types), batch, seq_len, with_hidden);
+  at::Tensor ids = id_matrix_arg(info, 0, "inputIds", batch, seq_len, static_cast<int32_t>(config.vocab_size));
+  auto present = [&](size_t index) { return !info[index].IsNull() && !info[index].IsUndefined(); };
+  at::Tensor mask, types;
+  if (present(1)) {
+    bool all_ones = false;
+    mask = id_matrix_arg(info, 1, "attentionMask", batch, seq_len, 2, 1, &all_ones);
+    if (all_ones) mask = at::Tensor();  // the default: nothing to mask
+  }
+  if (present(2))
+    types = id_matrix_arg(info, 2, "tokenTypeIds", batch, seq_len, static_cast<int32_t>(config.type_vocab_size));
+  auto* worker = new ForwardWorker(env, state, std::move(ids), std::move(mask), std::move(types), with_hidden);
   return worker->Queue();
 }
 
@@ -298,6 +365,15 @@ Napi::Value NativeModel::Parameters(const Napi::CallbackInfo& info) {
     out.Set(i++, entry);
   }
   return out;
+}
+
+Napi::Value NativeModel::DropInferenceWeights(const Napi::CallbackInfo& info) {
+  if (!state_) return info.Env().Undefined();
+  state_->packed_stale.store(true);
+  // Freed now unless a forward() is building them (it then keeps them for itself; the next one rebuilds).
+  std::unique_lock<std::mutex> guard(state_->packed_mutex, std::try_to_lock);
+  if (guard.owns_lock()) state_->packed_weights.reset();
+  return info.Env().Undefined();
 }
 
 Napi::Value NativeModel::Dispose(const Napi::CallbackInfo& info) {

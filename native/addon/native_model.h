@@ -4,12 +4,15 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 
 #include "../model/bert_config.h"
 #include "../model/bert_for_sequence_classification.h"
+#include "../model/packed_linear.h"
 #include "../distributed/gradient_reducer.h"
 #include "../distributed/process_group.h"
 #include "../training/adamw.h"
@@ -31,6 +34,12 @@ struct ModelState {
   // and the logged loss over the group's ranks.
   std::shared_ptr<ProcessGroup> process_group;  // guarded by mutex
   std::unique_ptr<GradientReducer> reducer;     // guarded by mutex
+  // forward()'s reordered Linear weights (model/packed_linear.h), built by the first forward() that uses them. When the
+  // weights may change (a Trainer claims the model: dropInferenceWeights()), they are marked stale, freed when no
+  // forward() is building them, and rebuilt by the next forward().
+  std::mutex packed_mutex;
+  std::shared_ptr<const PackedLinearWeights> packed_weights;  // guarded by packed_mutex
+  std::atomic<bool> packed_stale{false};
 };
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
@@ -46,6 +55,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value SaveWeights(const Napi::CallbackInfo& info);  // (dir, format) -> Promise<string[]>
   Napi::Value Parameters(const Napi::CallbackInfo& info);   // -> [{ name, shape }]
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value DropInferenceWeights(const Napi::CallbackInfo& info);  // before anything changes the weights
 
   // Training (native_model_training.cpp).
   Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info);  // ({ beta1, beta2, eps, weightDecay })

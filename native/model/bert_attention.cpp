@@ -2,6 +2,9 @@
 #include "head_matmul.h"
 #include "linear.h"
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+
 #include <atomic>
 #include <cmath>
 
@@ -9,10 +12,19 @@ namespace bert {
 
 namespace {
 std::atomic<bool> fused_attention_on_cpu{false};
+std::atomic<bool> inference_path{true};
 }  // namespace
 
 bool uses_fused_attention(const at::Device& device) { return !device.is_cpu() || fused_attention_on_cpu.load(); }
 void set_fused_attention_on_cpu(bool enabled) { fused_attention_on_cpu.store(enabled); }
+
+bool uses_inference_path(const at::Tensor& x) {
+  return inference_path.load() && c10::InferenceMode::is_enabled() && x.device().is_cpu() &&
+         x.scalar_type() == at::kFloat && !at::autocast::is_autocast_enabled(at::kCPU) &&
+         !fused_attention_on_cpu.load();
+}
+void set_inference_path(bool enabled) { inference_path.store(enabled); }
+bool inference_path_enabled() { return inference_path.load(); }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
     : num_heads(config.num_attention_heads), head_dim(config.head_dim()) {
@@ -24,6 +36,7 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
 
 at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
   if (uses_fused_attention(hidden.device())) return forward_fused(hidden, hidden, additive_mask);
+  if (uses_inference_path(hidden)) return forward_inference(hidden, hidden, additive_mask);
   const int64_t batch = hidden.size(0), seq_len = hidden.size(1);
   auto split_heads = [&](const at::Tensor& x) {  // [B, S, H] -> [B, nh, S, hd]
     return x.view({batch, seq_len, num_heads, head_dim}).transpose(1, 2);
@@ -54,6 +67,27 @@ at::Tensor BertSelfAttentionImpl::forward_fused(const at::Tensor& queries_from, 
       additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;         // [B, 1, 1, S]
   auto context = at::scaled_dot_product_attention(q, k, v, attend, is_training() ? dropout->p : 0.0);  // [B, nh, Q, hd]
   return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});                      // [B, Q, H]
+}
+
+at::Tensor BertSelfAttentionImpl::forward_inference(const at::Tensor& queries_from, const at::Tensor& hidden,
+                                                    const at::Tensor& additive_mask) {
+  const int64_t batch = hidden.size(0), seq_len = hidden.size(1), queries = queries_from.size(1);
+  auto split_heads = [&](const at::Tensor& x, int64_t len) {  // [B, len, H] -> [B, nh, len, hd]
+    return x.view({batch, len, num_heads, head_dim}).transpose(1, 2);
+  };
+  at::Tensor q, k, v;
+  if (auto packed = packed_qkv(query->weight, queries_from, hidden)) {  // one product for the three
+    q = split_heads(packed->query, queries);
+    k = split_heads(packed->key, seq_len);
+    v = split_heads(packed->value, seq_len);
+  } else {
+    q = split_heads(linear(query, queries_from), queries);
+    k = split_heads(linear(key, hidden), seq_len);
+    v = split_heads(linear(value, hidden), seq_len);
+  }
+  auto mask = additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask) : c10::nullopt;  // [B, 1, 1, S]
+  auto context = at::scaled_dot_product_attention(q, k, v, mask, 0.0);                            // [B, nh, Q, hd]
+  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});                 // [B, Q, H]
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& config) {

@@ -9,6 +9,9 @@ BertIntermediateImpl::BertIntermediateImpl(const BertConfig& config) : activatio
 }
 
 at::Tensor BertIntermediateImpl::forward(const at::Tensor& hidden) {
+  if (activation == Activation::Gelu) {
+    if (auto fused = packed_linear(dense, hidden, PackedPostOp::Gelu)) return *fused;  // GELU in place
+  }
   return apply_activation(activation, linear(dense, hidden));
 }
 
@@ -53,6 +56,12 @@ at::Tensor BertLayerImpl::forward_first_position_fused(const at::Tensor& hidden,
   auto first = hidden.narrow(1, 0, 1);                                                                     // [B, 1, H]
   auto attended = attention->output(attention->self->forward_fused(first, hidden, additive_mask), first);  // [B, 1, H]
   return output(intermediate(attended), attended);                                                         // [B, 1, H]
+}
+
+at::Tensor BertLayerImpl::forward_first_position_inference(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  auto first = hidden.narrow(1, 0, 1);  // [B, 1, H]
+  auto attended = attention->output(attention->self->forward_inference(first, hidden, additive_mask), first);
+  return output(intermediate(attended), attended);  // [B, 1, H]
 }
 
 }  // namespace bert

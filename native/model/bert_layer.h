@@ -41,6 +41,8 @@ struct BertLayerImpl : torch::nn::Module {
   // GPUs: the same for the first position, with LibTorch's own kernels (queries and everything after attention for
   // one position; keys and values for all)  ->  [B, 1, H]
   at::Tensor forward_first_position_fused(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  // Inference on the CPU (uses_inference_path): the same with BertSelfAttentionImpl::forward_inference  ->  [B, 1, H]
+  at::Tensor forward_first_position_inference(const at::Tensor& hidden, const at::Tensor& additive_mask);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};

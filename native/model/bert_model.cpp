@@ -25,7 +25,8 @@ at::Tensor BertEncoderImpl::forward_first_positions(at::Tensor hidden, const at:
   for (size_t i = 0; i + 1 < layers; ++i) hidden = layer[i]->as<BertLayerImpl>()->forward(hidden, additive_mask);
   auto* last = layer[layers - 1]->as<BertLayerImpl>();
   if (uses_fused_attention(hidden.device()))
-    return last->forward_first_position_fused(hidden, additive_mask);  // [B, 1, H]
+    return last->forward_first_position_fused(hidden, additive_mask);                                     // [B, 1, H]
+  if (uses_inference_path(hidden)) return last->forward_first_position_inference(hidden, additive_mask);  // [B, 1, H]
   const int64_t positions = first_positions_to_compute(hidden.size(0), hidden.size(1), hidden.size(2),
                                                        last->intermediate->dense->weight.size(0));
   if (positions >= hidden.size(1)) return last->forward(hidden, additive_mask);
@@ -51,15 +52,17 @@ namespace {
 
 struct EncoderInputs {
   at::Tensor hidden;         // [B, S, H]: the embeddings
-  at::Tensor additive_mask;  // [B, 1, 1, S]
+  at::Tensor additive_mask;  // [B, 1, 1, S]; undefined on the inference path when nothing is masked
 };
 
 // The encoder's inputs, with transformers' defaults for a missing attention mask (all ones) and token types (zeros).
 EncoderInputs encoder_inputs(BertEmbeddings& embeddings, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                              const at::Tensor& token_type_ids) {
   auto types = token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
-  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
   auto hidden = embeddings(input_ids, types);
+  // The inference path's attention adds no mask where there is none (adding zeros changes nothing).
+  if (!attention_mask.defined() && uses_inference_path(hidden)) return {hidden, at::Tensor()};
+  auto mask = attention_mask.defined() ? attention_mask : at::ones_like(input_ids);
   return {hidden, additive_attention_mask(mask, hidden.scalar_type())};
 }
 

@@ -33,6 +33,11 @@ export interface NativeModelHandle {
   saveWeights(dir: string, format: 'safetensors' | 'pytorch' | 'both'): Promise<string[]>;
   parameters(): { name: string; shape: number[] }[];
   dispose(): void;
+  /**
+   * Frees forward()'s reordered copies of the Linear weights (native/model/packed_linear.h; the next forward()
+   * rebuilds them): called before anything changes the weights, so that no forward() reads stale copies.
+   */
+  dropInferenceWeights(): void;
 
   // Training. AdamW with transformers' parameter groups (no decay on biases and LayerNorm weights).
   configureOptimizer(options: { beta1: number; beta2: number; eps: number; weightDecay: number }): void;
@@ -229,6 +234,13 @@ export interface NativeAddon {
    * (default false), so that tests check it on machines without a GPU. Process-wide.
    */
   setFusedAttentionOnCpu(enabled: boolean): void;
+  /**
+   * Whether eval-mode work on the CPU in fp32 (forward, predict, evaluation: never a training step) takes the
+   * inference path (default true): LibTorch's fused CPU attention (scaled_dot_product_attention with the additive
+   * padding mask) and a last layer computed for the first position only. Off, it runs the training path's exact
+   * kernels (the same numbers within 1e-5); for the tests and benchmarks that compare them. Process-wide.
+   */
+  setInferencePath(enabled: boolean): void;
 }
 
 let addon: NativeAddon | undefined;

@@ -8,12 +8,13 @@ import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic-write';
 import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
+import { PaddedBatch, RequestBatcher, RequestBatchingOptions, ResolvedRequestBatching, TokenRows, checkRows, resolveRequestBatching } from './request-batcher';
 import { ExportOnnxOptions, exportOnnx } from './onnx/export-onnx';
 import type { ResolveModelOptions } from '../hub/resolve-options';
 import { isHubId, resolveModel } from '../hub/resolve-model';
 import { findWeightsFiles, requireDirectory } from '../checkpoint/model-files';
-import { NativeLoadReport, NativeModelHandle, native, nativeError } from '../engine/native';
-import { BertTokenizer } from '../tokenizer/tokenizer';
+import { NativeForwardOutput, NativeLoadReport, NativeModelHandle, native, nativeError } from '../engine/native';
+import { BatchEncoding, BertTokenizer } from '../tokenizer/tokenizer';
 import { DeviceOption, resolveDevice } from '../engine/device';
 
 export interface FromPretrainedOptions extends LabelOptions {
@@ -30,6 +31,11 @@ export interface FromPretrainedOptions extends LabelOptions {
    * first GPU when there is one, else the CPU). Weights are loaded on the CPU, then moved.
    */
   device?: DeviceOption;
+  /**
+   * Coalesce concurrent predict() calls into one native forward (off by default): `{ maxBatchSize, maxWaitMs }`
+   * (defaults 32 and 2), or true for the defaults. See setRequestBatching().
+   */
+  batching?: RequestBatchingOptions | boolean;
 }
 
 export interface LoadReport {
@@ -91,6 +97,7 @@ function checkOptions(options: FromPretrainedOptions): void {
     throw new RangeError(`maxLength must be a positive integer, got ${String(options.maxLength)}`);
   }
   if (options.device !== undefined) resolveDevice(options.device); // before any file is read
+  resolveRequestBatching(options.batching);
 }
 
 async function hasTokenizerFiles(dir: string): Promise<boolean> {
@@ -115,6 +122,7 @@ export class BertClassifier {
   readonly device: 'cpu' | `cuda:${number}`;
   private readonly handle: NativeModelHandle;
   private trainingOwner: object | undefined;
+  private batcher: RequestBatcher | null = null;
 
   private constructor(
     config: BertConfig,
@@ -169,7 +177,9 @@ export class BertClassifier {
     const device = resolveDevice(options.device);
     const handle = new (native().NativeModel)(nativeConfig(config));
     const report = await handle.load(files, options.ignoreMismatchedSizes ?? false, options.seed ?? DEFAULT_SEED, device);
-    return new BertClassifier(config, handle, report, tokenizer, device);
+    const model = new BertClassifier(config, handle, report, tokenizer, device);
+    model.setRequestBatching(options.batching ?? null);
+    return model;
   }
 
   get numLabels(): number {
@@ -206,7 +216,11 @@ export class BertClassifier {
     return result;
   }
 
-  /** Tokenizes texts (or text pairs), runs the model, and returns label names with probabilities. */
+  /**
+   * Tokenizes texts (or text pairs), runs the model, and returns label names with probabilities. Texts are run
+   * `batchSize` at a time, the next chunk tokenized while the native forward of the current one runs. With request
+   * batching on (setRequestBatching), concurrent calls share native forwards.
+   */
   async predict(texts: string[] | string, options: PredictOptions & { pairs?: string[] } = {}): Promise<Prediction[]> {
     this.checkAlive();
     const list = typeof texts === 'string' ? [texts] : texts;
@@ -215,15 +229,59 @@ export class BertClassifier {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
     const tokenizer = this.tokenizer;
     if (!tokenizer) throw new Error('this model has no tokenizer (no tokenizer.json or vocab.txt in its directory); use forward() with token ids');
+    const batcher = this.batcher;
+    const step = batcher ? Math.min(batchSize, batcher.options.maxBatchSize) : batchSize;
+    // Coalesced requests are padded together, so they are tokenized unpadded.
+    const encodeOptions = batcher ? { padding: false as const } : undefined;
+    const encodeChunk = (start: number): Promise<BatchEncoding> => {
+      const encoding = tokenizer.encode(list.slice(start, start + step), options.pairs?.slice(start, start + step), encodeOptions);
+      encoding.catch(() => undefined); // awaited below; a forward that fails first must not leave it unhandled
+      return encoding;
+    };
     const predictions: Prediction[] = [];
-    for (let start = 0; start < list.length; start += batchSize) {
-      const chunk = list.slice(start, start + batchSize);
-      const pairs = options.pairs?.slice(start, start + batchSize);
-      const encoded = await tokenizer.encode(chunk, pairs);
-      const { logits, shape } = await this.forward(encoded);
+    let next = list.length > 0 ? encodeChunk(0) : null;
+    for (let start = 0; start < list.length; start += step) {
+      const encoded = await (next as Promise<BatchEncoding>);
+      next = start + step < list.length ? encodeChunk(start + step) : null;
+      const { logits, shape } = batcher ? await this.submitRows(batcher, encoded, start) : await this.forward(encoded);
       for (let row = 0; row < shape[0]; row += 1) predictions.push(this.toPrediction(logits.subarray(row * shape[1], (row + 1) * shape[1])));
     }
     return predictions;
+  }
+
+  /**
+   * Request batching (off by default): predict() calls made within `maxWaitMs` of each other (default 0: the same
+   * turn of the event loop), or while the previous batch runs, are run as one native forward of up to `maxBatchSize` texts (default 32), their rows padded to the batch's longest, and
+   * each call gets its own rows back (the same scores as alone, within float rounding). A call's texts are checked
+   * before they join a batch, so a bad one rejects only its own call; an error of the forward rejects every call of
+   * that batch. `true`: the defaults; null or false: off (a batch that is waiting runs at once). forward() is never
+   * batched.
+   */
+  setRequestBatching(options: RequestBatchingOptions | boolean | null): void {
+    const resolved = resolveRequestBatching(options, 'batching');
+    if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
+    this.batcher?.flushNow();
+    this.batcher = resolved ? new RequestBatcher(resolved, (batch) => this.runCoalesced(batch), this.tokenizer?.padTokenId ?? 0) : null;
+  }
+
+  /** The request-batching settings in force, or null when predict() calls are not coalesced. */
+  get requestBatching(): ResolvedRequestBatching | null {
+    return this.batcher ? { ...this.batcher.options } : null;
+  }
+
+  private async submitRows(batcher: RequestBatcher, rows: TokenRows, offset: number): Promise<{ logits: Float32Array; shape: [number, number] }> {
+    checkRows(
+      rows,
+      { vocabSize: this.config.vocab_size, typeVocabSize: this.config.type_vocab_size, maxPositionEmbeddings: this.config.max_position_embeddings },
+      'texts',
+      offset,
+    );
+    return batcher.submit(rows);
+  }
+
+  private runCoalesced(batch: PaddedBatch): Promise<NativeForwardOutput> {
+    this.checkAlive(); // a batch that waited while fit() claimed the model (or it was disposed) rejects
+    return this.handle.forward(batch.inputIds, batch.attentionMask, batch.tokenTypeIds, batch.batchSize, batch.sequenceLength, false);
   }
 
   private toPrediction(logits: Float32Array): Prediction {
@@ -287,6 +345,9 @@ export class BertClassifier {
 
   /** Frees the native weights. Later calls reject; a call already running finishes first. */
   dispose(): void {
+    // Coalesced requests that have not started their forward reject; one already running finishes.
+    this.batcher?.close(nativeError('MODEL_DISPOSED', 'this BertClassifier was disposed while the request waited for its batch'));
+    this.batcher = null;
     this.handle.dispose();
   }
 
@@ -312,6 +373,8 @@ export class BertClassifier {
     if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
     if (this.trainingOwner !== undefined) throw nativeError('MODEL_BUSY', 'this BertClassifier is already being trained by another fit()');
     this.trainingOwner = owner;
+    // The weights change from here on: forward()'s reordered copies of them go (rebuilt by the next forward()).
+    this.handle.dropInferenceWeights();
     return this.handle;
   }
 

@@ -69,6 +69,8 @@ function flatten(value: IdMatrix, name: string): { data: Int32Array; batch: numb
   if (data.length !== batch * seq) {
     throw new RangeError(`${name}.data has ${data.length} elements, shape [${batch}, ${seq}] needs ${batch * seq}`);
   }
+  // An Int32Array holds integers already: used as it is (the native side reads it once, when forward() is called).
+  if (data instanceof Int32Array) return { data, batch, seq };
   const out = new Int32Array(batch * seq);
   for (let k = 0; k < out.length; k += 1) {
     const v = data[k];

@@ -1,0 +1,37 @@
+// The inference path's matrix products: y = x · Wᵀ + b with W packed once, when forward() first runs, into panels of
+// 16 output columns ([N/16][K][16]: each panel's K x 16 block contiguous in the order the kernel reads it), the way
+// ONNX Runtime prepacks its GEMM weights. A plain sgemm call re-packs W on every call: with few rows (one short text)
+// that copy costs as much as the products, and MKL splits such small products poorly over threads.
+//
+// The kernel is the usual register-blocked one (6 rows x 16 columns of accumulators, AVX2 FMA, rows of x packed per
+// block of 256 k), blocked for the caches (256 k x 96 rows of x in L2, a panel's 256 x 16 block of W in L1), the
+// panels split over the threads (inference_pool.h). Each output is the sum of its K products in k order, from the bias
+// (a plain sgemm sums in other orders: the results agree within float rounding, about 1e-7 relative).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+namespace bert {
+
+constexpr int64_t kPanelWidth = 16;
+
+// Whether this CPU runs the kernel (x86-64 with AVX2 and FMA).
+bool packed_gemm_available();
+
+struct PackedMatrix {
+  int64_t n = 0, k = 0;  // output and input features; n is a multiple of kPanelWidth
+  at::Tensor panels;     // float [n / 16, k, 16]
+  at::Tensor bias;       // float [n], or undefined
+};
+
+// weight [n, k] (n a multiple of 16) and bias [n] (or undefined), fp32 on the CPU.
+PackedMatrix pack_matrix(const at::Tensor& weight, const at::Tensor& bias);
+
+// c[i, j] = bias[16 p0 + j] + Σ_k a[i, k] · W[16 p0 + j, k] for rows i < m and the columns of panels [p0, p1):
+// a has row stride lda, c row stride ldc (column 0 of c is output column 16 p0). Runs on `threads` threads.
+void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, int64_t p0, int64_t p1, float* c,
+                 int64_t ldc, int threads);
+
+}  // namespace bert

@@ -1,0 +1,262 @@
+// Request coalescing for a model that serves many small predict() calls (a Node server): requests that arrive close
+// together join one batch, the batch runs as one native forward (its rows padded to the batch's longest), and each
+// caller gets its own rows back. Off unless asked for (BertClassifier's `batching` option, setRequestBatching()).
+//
+// A batch opens with the first request that finds none open. While no batch of this batcher is running, it runs
+// maxWaitMs after it opened; while one is running, it gathers the requests that come meanwhile and runs as soon as
+// that one has finished (the model's compute thread would make it wait anyway). It also runs the moment it holds
+// maxBatchSize rows, and a request that does not fit in the room left makes it run and opens the next. Every request
+// is checked before it joins (checkRows), so one caller's bad input never reaches a batch; what fails in a batch's
+// forward rejects every caller of that batch.
+import { numberIn, optionsObject, positiveInteger, show } from '../util/is';
+
+export interface RequestBatchingOptions {
+  /** Rows (texts) one native forward takes at most (default 32). */
+  maxBatchSize?: number;
+  /**
+   * How long a batch's first request waits for others while no batch is running, in milliseconds (default 0: only the
+   * requests made in the same turn of the event loop join it, so a lone request is not delayed). While a batch runs,
+   * the next one gathers until it has finished, whatever this is.
+   */
+  maxWaitMs?: number;
+}
+
+export interface ResolvedRequestBatching {
+  maxBatchSize: number;
+  maxWaitMs: number;
+}
+
+export const REQUEST_BATCHING_OPTIONS = ['maxBatchSize', 'maxWaitMs'] as const;
+export const DEFAULT_MAX_BATCH_SIZE = 32;
+export const DEFAULT_MAX_WAIT_MS = 0;
+/** The longest window accepted: a minute (a longer one is a mistake, not a setting). */
+const MAX_WAIT_LIMIT_MS = 60_000;
+
+/** The `batching` option checked, with its defaults filled in; undefined, null and false: off (null). */
+export function resolveRequestBatching(value: unknown, name = 'batching'): ResolvedRequestBatching | null {
+  if (value === undefined || value === null || value === false) return null;
+  if (value === true) return { maxBatchSize: DEFAULT_MAX_BATCH_SIZE, maxWaitMs: DEFAULT_MAX_WAIT_MS };
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object { maxBatchSize?, maxWaitMs? }, true or false, got ${show(value)}`);
+  }
+  const o = optionsObject(value, name, REQUEST_BATCHING_OPTIONS);
+  return {
+    maxBatchSize: positiveInteger(o.maxBatchSize, `${name}.maxBatchSize`, DEFAULT_MAX_BATCH_SIZE),
+    maxWaitMs: numberIn(o.maxWaitMs, `${name}.maxWaitMs`, DEFAULT_MAX_WAIT_MS, 0, MAX_WAIT_LIMIT_MS),
+  };
+}
+
+/** One request's token rows, unpadded (each row as long as its text's tokens). */
+export interface TokenRows {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+}
+
+/** A batch as the native forward takes it: row-major [batchSize, sequenceLength] matrices. */
+export interface PaddedBatch {
+  inputIds: Int32Array;
+  attentionMask: Int32Array;
+  tokenTypeIds: Int32Array;
+  batchSize: number;
+  sequenceLength: number;
+}
+
+/** Row-major [rows, labels] logits. */
+export interface BatchLogits {
+  logits: Float32Array;
+  shape: [number, number];
+}
+
+export type RunBatch = (batch: PaddedBatch) => Promise<{ logits: Float32Array; shape: readonly number[] }>;
+
+export interface RowLimits {
+  vocabSize: number;
+  typeVocabSize: number;
+  maxPositionEmbeddings: number;
+}
+
+/**
+ * Checks one request's rows against the model before they join a batch: RangeErrors naming `name[offset + row]` for
+ * an empty or too long row, rows of unequal parts, and token or type ids outside the model's vocabularies.
+ */
+export function checkRows(rows: TokenRows, limits: RowLimits, name = 'texts', offset = 0): void {
+  const { inputIds, attentionMask, tokenTypeIds } = rows;
+  if (inputIds.length === 0) throw new RangeError(`${name} is empty (at least one text is needed)`);
+  if (attentionMask.length !== inputIds.length || tokenTypeIds.length !== inputIds.length) {
+    throw new RangeError(`${name}: the attention mask and token types must have a row per text`);
+  }
+  for (let r = 0; r < inputIds.length; r += 1) {
+    const i = r + offset; // the row's index in the caller's list
+    const ids = inputIds[r];
+    const mask = attentionMask[r];
+    const types = tokenTypeIds[r];
+    if (ids.length === 0) throw new RangeError(`${name}[${i}] has no tokens`);
+    if (ids.length > limits.maxPositionEmbeddings) {
+      throw new RangeError(`${name}[${i}] has ${ids.length} tokens, more than max_position_embeddings (${limits.maxPositionEmbeddings})`);
+    }
+    if (mask.length !== ids.length || types.length !== ids.length) {
+      throw new RangeError(`${name}[${i}]: its attention mask and token types must be as long as its ${ids.length} tokens`);
+    }
+    for (let j = 0; j < ids.length; j += 1) {
+      const id = ids[j];
+      if (!Number.isInteger(id) || id < 0 || id >= limits.vocabSize) {
+        throw new RangeError(`${name}[${i}] token ${j} has id ${String(id)}, outside the vocabulary [0, ${limits.vocabSize})`);
+      }
+      const type = types[j];
+      if (!Number.isInteger(type) || type < 0 || type >= limits.typeVocabSize) {
+        throw new RangeError(`${name}[${i}] token ${j} has type ${String(type)}, outside [0, ${limits.typeVocabSize})`);
+      }
+      if (mask[j] !== 0 && mask[j] !== 1) throw new RangeError(`${name}[${i}] token ${j} has attention mask ${String(mask[j])}, not 0 or 1`);
+    }
+  }
+}
+
+interface Request {
+  rows: TokenRows;
+  resolve: (value: BatchLogits) => void;
+  reject: (reason: unknown) => void;
+}
+
+interface OpenBatch {
+  requests: Request[];
+  rows: number;
+  /**
+   * What runs the batch when its window ends (a timeout, or an immediate for a window of 0); null while it gathers
+   * behind a running batch.
+   */
+  timer: { timeout: ReturnType<typeof setTimeout> } | { immediate: ReturnType<typeof setImmediate> } | null;
+}
+
+/** Rows of several requests padded into one batch (pad token `padId`, attention 0, type 0). */
+export function padRows(requests: readonly TokenRows[], padId: number): PaddedBatch {
+  let batchSize = 0;
+  let sequenceLength = 0;
+  for (const r of requests) {
+    batchSize += r.inputIds.length;
+    for (const row of r.inputIds) if (row.length > sequenceLength) sequenceLength = row.length;
+  }
+  const inputIds = new Int32Array(batchSize * sequenceLength).fill(padId);
+  const attentionMask = new Int32Array(batchSize * sequenceLength);
+  const tokenTypeIds = new Int32Array(batchSize * sequenceLength);
+  let offset = 0;
+  for (const r of requests) {
+    for (let i = 0; i < r.inputIds.length; i += 1) {
+      inputIds.set(r.inputIds[i], offset);
+      attentionMask.set(r.attentionMask[i], offset);
+      tokenTypeIds.set(r.tokenTypeIds[i], offset);
+      offset += sequenceLength;
+    }
+  }
+  return { inputIds, attentionMask, tokenTypeIds, batchSize, sequenceLength };
+}
+
+export class RequestBatcher {
+  readonly options: ResolvedRequestBatching;
+  private readonly run: RunBatch;
+  private readonly padId: number;
+  private open: OpenBatch | null = null;
+  private running = 0;
+  private closedWith: Error | null = null;
+
+  /** `run` computes a padded batch's logits (one native forward); `padId` fills the padded positions. */
+  constructor(options: ResolvedRequestBatching, run: RunBatch, padId = 0) {
+    this.options = options;
+    this.run = run;
+    this.padId = padId;
+  }
+
+  /**
+   * Queues one request (at most maxBatchSize rows, already checked with checkRows) and resolves with its rows' logits
+   * when its batch has run; rejects with what the batch's forward threw.
+   */
+  submit(rows: TokenRows): Promise<BatchLogits> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const count = rows.inputIds.length;
+    if (count > this.options.maxBatchSize) {
+      return Promise.reject(new RangeError(`a request of ${count} rows is larger than maxBatchSize (${this.options.maxBatchSize})`));
+    }
+    return new Promise<BatchLogits>((resolve, reject) => {
+      if (this.open && this.open.rows + count > this.options.maxBatchSize) this.flush();
+      if (!this.open) this.open = { requests: [], rows: 0, timer: this.running === 0 ? this.windowTimer() : null };
+      this.open.requests.push({ rows, resolve, reject });
+      this.open.rows += count;
+      if (this.open.rows >= this.options.maxBatchSize) this.flush();
+    });
+  }
+
+  /** Rejects the requests that have not run yet with `reason`, and every later submit; a batch already running finishes. */
+  close(reason: Error): void {
+    this.closedWith = reason;
+    const open = this.open;
+    if (!open) return;
+    this.open = null;
+    clearBatchTimer(open.timer);
+    for (const r of open.requests) r.reject(reason);
+  }
+
+  /** Runs the open batch now, without waiting for the rest of its window. */
+  flushNow(): void {
+    this.flush();
+  }
+
+  /** Rows waiting in the open batch. */
+  get waitingRows(): number {
+    return this.open ? this.open.rows : 0;
+  }
+
+  /** What runs the open batch when its window ends. */
+  private windowTimer(): NonNullable<OpenBatch['timer']> {
+    const flush = (): void => this.flush();
+    return this.options.maxWaitMs > 0 ? { timeout: setTimeout(flush, this.options.maxWaitMs) } : { immediate: setImmediate(flush) };
+  }
+
+  /** A batch has settled: the batch that gathered behind it runs now. */
+  private settled(): void {
+    this.running -= 1;
+    if (this.running === 0 && this.open && this.open.timer === null) this.flush();
+  }
+
+  /** Closes the open batch and starts its forward. */
+  private flush(): void {
+    const batch = this.open;
+    if (!batch) return;
+    this.open = null;
+    clearBatchTimer(batch.timer);
+    const requests = batch.requests;
+    let pending: Promise<{ logits: Float32Array; shape: readonly number[] }>;
+    try {
+      pending = this.run(
+        padRows(
+          requests.map((r) => r.rows),
+          this.padId,
+        ),
+      );
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    this.running += 1;
+    pending.then(
+      ({ logits, shape }) => {
+        this.settled();
+        const labels = shape[1];
+        let row = 0;
+        for (const r of requests) {
+          const rows = r.rows.inputIds.length;
+          r.resolve({ logits: logits.slice(row * labels, (row + rows) * labels), shape: [rows, labels] });
+          row += rows;
+        }
+      },
+      (err: unknown) => {
+        this.settled();
+        for (const r of requests) r.reject(err);
+      },
+    );
+  }
+}
+
+function clearBatchTimer(timer: OpenBatch['timer']): void {
+  if (timer === null) return;
+  if ('timeout' in timer) clearTimeout(timer.timeout);
+  else clearImmediate(timer.immediate);
+}
