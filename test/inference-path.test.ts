@@ -86,6 +86,16 @@ describe.each([
     expect(maxAbsDiff(inference.logits, Array.from(exact.logits))).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  test('a batch of many rows (the products split by rows over the threads, a partial strip at the end)', async () => {
+    // 23 rows of 41 positions: 943 rows of activations, more than the threads' row blocks, and not a multiple of 6.
+    const texts = Array.from({ length: 23 }, (_, i) => Array.from({ length: 5 + ((i * 7) % 34) }, (_, j) => WORDS[(i + j) % WORDS.length]).join(' '));
+    const batch = await m.tokenizer!.encode(texts);
+    expect(batch.inputIds.length * batch.inputIds[0].length).toBeGreaterThan(600);
+    const { inference, exact } = await bothPaths(() => m.forward({ ...batch, outputHiddenStates: true }));
+    expect(maxAbsDiff(inference.logits, Array.from(exact.logits))).toBeLessThanOrEqual(TOLERANCE);
+    expect(maxAbsDiff(inference.lastHiddenState!, Array.from(exact.lastHiddenState!))).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   test('predict() on texts of several lengths, in chunks', async () => {
     const { inference, exact } = await bothPaths(() => m.predict([...TEXTS, ...TEXTS.slice(0, 2)], { batchSize: 3 }));
     expect(inference.map((p) => p.label)).toEqual(exact.map((p) => p.label));

@@ -183,6 +183,17 @@ void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
 #ifdef BERT_PACKED_GEMM
   const int64_t panels = p1 - p0;
   if (m <= 0 || panels <= 0) return;
+  if (m >= kMc * threads) {
+    // Many rows: each thread takes its own rows (whole strips) and every panel, so that no two threads pack the same
+    // rows of x; W's panels are shared through the last-level cache.
+    const int64_t strips = (m + kMr - 1) / kMr;
+    run_on_inference_threads(threads, [&](int t, int count) {
+      const int64_t r0 = std::min(m, strips * t / count * kMr), r1 = std::min(m, strips * (t + 1) / count * kMr);
+      if (r1 > r0) gemm_panels(a + r0 * lda, r1 - r0, lda, b, p0, p0, p1, c + r0 * ldc, ldc);
+    });
+    return;
+  }
+  // Few rows: the threads split the panels (each reads its part of W once) and pack the rows alike.
   const int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, panels)));
   run_on_inference_threads(used, [&](int t, int count) {
     const int64_t begin = p0 + panels * t / count, end = p0 + panels * (t + 1) / count;
