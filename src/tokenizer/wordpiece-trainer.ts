@@ -34,6 +34,8 @@ export interface WordPieceLearningOptions {
    * words have and the list lacks follow, by code point; listed symbols the words lack are skipped.
    */
   continuingTokenOrder?: readonly string[];
+  /** Called after each learned token with the vocabulary's size so far. */
+  onMerge?: (tokens: number) => void;
 }
 
 /** A pair of symbol ids in the merge queue, with the words it was seen in when it was queued. */
@@ -144,25 +146,36 @@ export function learnWordPieceVocabulary(wordCounts: ReadonlyMap<string, number>
     if (tokens.length > PAIR_BASE) throw new RangeError(`vocabSize must be at most ${PAIR_BASE}`);
     for (const w of top.words) mergeInWord(words[w], first, second, merged, (key, delta) => note(key, delta, w));
     enqueueNoted();
+    options.onMerge?.(tokens.length);
   }
   return tokens;
 }
 
 /**
  * Replaces every (first, second) in `symbols`, left to right, by `merged`, and reports each neighbouring pair that
- * disappears (-1) or appears (+1). The merged pair's own count is left alone, as in the Rust trainer.
+ * disappears (-1) or appears (+1). The merged pair's own count is left alone, as in the Rust trainer. One pass that
+ * writes the word back in place: the Rust trainer's Vec::remove per merge makes a long run of one character
+ * quadratic.
  */
 function mergeInWord(symbols: number[], first: number, second: number, merged: number, change: (key: number, delta: number) => void): void {
-  for (let i = 0; i < symbols.length; i++) {
-    if (symbols[i] !== first || i + 1 >= symbols.length || symbols[i + 1] !== second) continue;
-    if (i > 0) {
-      change(symbols[i - 1] * PAIR_BASE + first, -1);
-      change(symbols[i - 1] * PAIR_BASE + merged, 1);
+  const length = symbols.length;
+  let out = 0;
+  for (let i = 0; i < length; i++) {
+    if (symbols[i] !== first || i + 1 >= length || symbols[i + 1] !== second) {
+      symbols[out++] = symbols[i];
+      continue;
     }
-    symbols.splice(i, 2, merged);
-    if (i < symbols.length - 1) {
+    // The symbol before is the one already written back (merged itself when the previous pair merged).
+    if (out > 0) {
+      change(symbols[out - 1] * PAIR_BASE + first, -1);
+      change(symbols[out - 1] * PAIR_BASE + merged, 1);
+    }
+    symbols[out++] = merged;
+    i++;
+    if (i + 1 < length) {
       change(second * PAIR_BASE + symbols[i + 1], -1);
       change(merged * PAIR_BASE + symbols[i + 1], 1);
     }
   }
+  symbols.length = out;
 }
