@@ -155,9 +155,13 @@ describe('JSONL', () => {
   it('reads objects line by line: names, ids, multi-label arrays, regression numbers; blank lines ignored', async () => {
     const file = write(
       'data.jsonl',
-      ['{"text": "good", "label": "pos"}', '', '{"text": "tags", "label": ["a", "b"], "extra": 1}', '{"text": "hot", "label": [1, 0, 1]}', '{"text": "two", "label": "2"}'].join(
-        '\r\n',
-      ),
+      [
+        '{"text": "good", "label": "pos"}',
+        '',
+        '{"text": "tags", "label": ["a", "b"], "extra": 1}',
+        '{"text": "hot", "label": [1, 0, 1]}',
+        '{"text": "two", "label": "2"}',
+      ].join('\r\n'),
     );
     const ds = await Dataset.fromJsonl(file);
     // "2" sits in a column of names: a name too.
@@ -170,7 +174,9 @@ describe('JSONL', () => {
     expect(ds.labelNames).toEqual(['2', 'a', 'b', 'pos']);
     const numbers = write('numbers.jsonl', '{"text": "score", "label": 0.25}\n{"text": "id", "label": 2}\n{"text": "id as text", "label": "3"}\n');
     expect((await Dataset.fromJsonl(numbers, { limit: 2 })).toArray().map((e) => e.label)).toEqual([0.25, 2]);
-    expect((await Dataset.fromJsonl(write('ids.jsonl', '{"text": "a", "label": "1"}\n{"text": "b", "label": " 0"}\n'))).toArray().map((e) => e.label)).toEqual([1, 0]);
+    expect((await Dataset.fromJsonl(write('ids.jsonl', '{"text": "a", "label": "1"}\n{"text": "b", "label": " 0"}\n'))).toArray().map((e) => e.label)).toEqual([
+      1, 0,
+    ]);
   });
 
   it('a label field that mixes JSON numbers and JSON strings is an Error naming the first row of each kind', async () => {

@@ -177,7 +177,9 @@ describe('single-class training data', () => {
   test('a warning naming the one class (ids named by the model labels), none for two classes or other label kinds', () => {
     const w = singleClassDataWarning(['spam', undefined, 'spam'], [], 0);
     expect(w).toMatchObject({ type: 'warning', code: 'SINGLE_CLASS_TRAINING_DATA', step: 0, fixes: [] });
-    expect(w?.message).toBe('every one of the 2 training examples has the label "spam": the model can only learn to answer it; give it examples of other classes');
+    expect(w?.message).toBe(
+      'every one of the 2 training examples has the label "spam": the model can only learn to answer it; give it examples of other classes',
+    );
     expect(singleClassDataWarning([1, 1], ['neg', 'pos'], 0)?.detail).toMatch(/has the label "pos"/);
     expect(singleClassDataWarning(['spam', 'ham'], [], 0)).toBeNull();
     expect(singleClassDataWarning([0, 'pos'], ['neg', 'pos'], 0)).toBeNull();

@@ -59,7 +59,7 @@ describe('learnWordPieceVocabulary', () => {
     expect(ours).toEqual(rust.vocab);
   });
 
-  test("long runs of one character merge as the Rust trainer merges them (one pass per merge, not a splice per pair)", async () => {
+  test("long runs of one character merge as the Rust trainer merges them (a merge visits its pair's nodes only)", async () => {
     const texts = ['a'.repeat(2000), `${'='.repeat(777)} ab ${'ab'.repeat(300)}`, 'aaa aab'];
     const rust = await rustRun(texts);
     const ours = learnWordPieceVocabulary(new Map(rust.wordCounts), {

@@ -96,7 +96,11 @@ function writeDelimited(file, size, delimiter) {
   for (const text of hostileTexts(huge, rand)) push(text, 'run');
   push(`${'"quoted" line\n'.repeat(Math.floor(huge / 14))}end`, 'quotes');
   // Raw invalid UTF-8 and NUL bytes inside a field.
-  const bad = Buffer.concat([Buffer.from('"bytes '), Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x00, 0xed, 0xa0, 0x80]), Buffer.from(` end"${delimiter}bytes\n`)]);
+  const bad = Buffer.concat([
+    Buffer.from('"bytes '),
+    Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x00, 0xed, 0xa0, 0x80]),
+    Buffer.from(` end"${delimiter}bytes\n`),
+  ]);
   let i = 0;
   while (bytes < size) {
     if (i % 10 === 0) {
@@ -401,7 +405,26 @@ async function measureStage(stage, sizes, ctx, repeats = 2) {
   const exponent = Math.log(last.seconds / first.seconds) / Math.log(last.bytes / first.bytes);
   // The heap kept per input byte at the largest size (its fixed costs included, which only make it larger).
   const keptPerByte = last.keptBytes / last.bytes;
-  return { stage: stage.name, bound: stage.bound, rows, exponent, keptPerByte, withinBound: exponent <= MAX_GROWTH_EXPONENT && keptPerByte <= stage.bytesPerByte };
+  return {
+    stage: stage.name,
+    bound: stage.bound,
+    rows,
+    exponent,
+    keptPerByte,
+    withinBound: exponent <= MAX_GROWTH_EXPONENT && keptPerByte <= stage.bytesPerByte,
+  };
 }
 
-module.exports = { STAGES, harnessContext, MAX_GROWTH_EXPONENT, measureStage, hostileTexts, random, writeDelimited, writeJsonl, writeParquet, writeSafetensors, ordinaryText };
+module.exports = {
+  STAGES,
+  harnessContext,
+  MAX_GROWTH_EXPONENT,
+  measureStage,
+  hostileTexts,
+  random,
+  writeDelimited,
+  writeJsonl,
+  writeParquet,
+  writeSafetensors,
+  ordinaryText,
+};

@@ -31,7 +31,8 @@ export function vocabularyProgressLines(log: (line: string) => void): { progress
   let lastShown = false;
   const elapsed = (): string => `${formatDuration((performance.now() - started) / 1000)} elapsed`;
   const counted = (p: WordPieceProgress): string => `vocabulary: ${p.texts} texts read, ${p.words} distinct words  ${elapsed()}`;
-  const merged = (p: WordPieceProgress): string => `vocabulary: ${p.tokens}/${p.vocabSize} tokens (${Math.floor((100 * p.tokens) / p.vocabSize)}%)  ${elapsed()}`;
+  const merged = (p: WordPieceProgress): string =>
+    `vocabulary: ${p.tokens}/${p.vocabSize} tokens (${Math.floor((100 * p.tokens) / p.vocabSize)}%)  ${elapsed()}`;
   return {
     progress: (p) => {
       const now = performance.now();

@@ -352,7 +352,8 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
       onBad(record.line, err.message);
       continue;
     }
-    if (kinds && example.label !== undefined) kinds.note(labelKindOf(cell(o.labelColumn), example.label), { line: record.line }, String(cell(o.labelColumn)).trim());
+    if (kinds && example.label !== undefined)
+      kinds.note(labelKindOf(cell(o.labelColumn), example.label), { line: record.line }, String(cell(o.labelColumn)).trim());
     yield { example, line: record.line };
   }
   flushRejected(Infinity);

@@ -756,8 +756,7 @@ export async function learnWordPieceTokens(
   const preTokenizer = tk.bertPreTokenizer();
   const wordCounts = new Map<string, number>();
   let index = 0;
-  const report = (phase: WordPieceProgress['phase'], tokens: number): void =>
-    onProgress?.({ phase, texts: index, words: wordCounts.size, tokens, vocabSize });
+  const report = (phase: WordPieceProgress['phase'], tokens: number): void => onProgress?.({ phase, texts: index, words: wordCounts.size, tokens, vocabSize });
   for await (const text of texts as AsyncIterable<unknown>) {
     if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describeValue(text)}`);
     index++;
