@@ -13,6 +13,7 @@ import { Dataset } from '../src/data/dataset';
 import { readCheckpoint } from '../src/checkpoint/read-checkpoint';
 import { readConfig } from '../src/model/config';
 import { trainingLabels } from '../src/cli/labels';
+import { confusionTable } from '../src/cli/summary';
 import { learnWordPieceTokens } from '../src/tokenizer/tokenizer';
 import { MAX_GROWTH_EXPONENT, STAGES, describeCurve, measureStage } from './helpers/hostile-input';
 
@@ -121,6 +122,10 @@ describe('hostile rows give a result or an Error naming the file, the row and th
     expect(() => trainingLabels(one, 'one.csv')).toThrow('one.csv: every row has the label "spam"; a classifier needs at least two labels');
     const many = Dataset.fromArray(Array.from({ length: 10_000 }, (_, i) => ({ text: `t${i}`, label: `class ${i % 5000}` })));
     expect(trainingLabels(many, 'many.csv').numLabels).toBe(5000);
+    // The confusion matrix of 5,000 labels has 25 million cells: the CLI prints a line instead.
+    const labels = Array.from({ length: 5000 }, (_, i) => `class ${i}`);
+    const matrix = labels.map((_, i) => labels.map((__, j) => (i === j ? 1 : 0)));
+    expect(confusionTable(matrix, labels)).toBe('5000 labels: too many to print (more than 50); --json gives the matrix');
   });
 
   test('config.json: infinite and unsafe integer sizes and broken nesting are Errors naming the file and the key', async () => {
