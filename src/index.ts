@@ -9,7 +9,7 @@ export { versions } from './engine/versions';
 export type { Versions } from './engine/versions';
 export { DeviceError, DEVICE_ERROR_CODES } from './engine/device';
 export type { DeviceOption } from './engine/device';
-export type { BatchEncoding, EncodeOptions, BertTokenizerConfig } from './tokenizer/tokenizer';
+export type { BatchEncoding, EncodeOptions, BertTokenizerConfig, TrainWordPieceOptions, WordPieceProgress } from './tokenizer/tokenizer';
 export { BERT_CONFIG_DEFAULTS, resolveConfig } from './model/config';
 export type { BertConfig, ProblemType } from './model/config';
 export type { ForwardInputs, MatrixInput, IdMatrix } from './model/inputs';

@@ -9,6 +9,7 @@ describe('benchmark drivers --help', () => {
     ['step.js', /Training-step benchmark[\s\S]*--configs[\s\S]*--omp-env/],
     ['e2e.js', /--variants[\s\S]*ours-ungrouped[\s\S]*--summarize/],
     ['distributed.js', /Data-parallel benchmark[\s\S]*--buckets[\s\S]*--help/],
+    ['hostile-input.js', /Hostile-input benchmark[\s\S]*--stages[\s\S]*--scale[\s\S]*--out/],
   ])('%s', (script, usage) => {
     const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', script), '--help'], { encoding: 'utf8', timeout: 60_000 });
     expect(out).toMatch(usage);
@@ -24,6 +25,8 @@ describe('benchmark drivers reject a bad command line, naming the flag, before r
     ['e2e.js', ['--runs', 'ours,bogus'], 2, /--runs: unknown bogus/],
     ['e2e.js', ['--seed'], 2, /--seed needs a value/],
     ['e2e.js', ['--frobnicate'], 2, /unknown argument --frobnicate/],
+    ['hostile-input.js', ['--stages', 'bogus'], 1, /--stages: unknown stage bogus/],
+    ['hostile-input.js', ['--scale', '0'], 1, /--scale must be positive integers, got 0/],
   ])('%s %j', (script, args, status, message) => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', script), ...(args as string[])], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(status);

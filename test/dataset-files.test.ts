@@ -33,6 +33,13 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection');
 }
 
+/** Every example of a stream, read once. */
+async function drain(stream: AsyncIterable<Example>): Promise<Example[]> {
+  const all: Example[] = [];
+  for await (const e of stream) all.push(e);
+  return all;
+}
+
 describe('CSV and TSV', () => {
   it('reads quoted fields with delimiters, quotes and newlines; strips a BOM; label names and ids', async () => {
     const file = write('quoted.csv', '\ufefftext,label\n"hello, world",pos\n"a ""quoted""\nline",neg\nplain,3\n');
@@ -40,9 +47,9 @@ describe('CSV and TSV', () => {
     expect(ds.toArray()).toEqual([
       { text: 'hello, world', label: 'pos' },
       { text: 'a "quoted"\nline', label: 'neg' },
-      { text: 'plain', label: 3 },
+      { text: 'plain', label: '3' },
     ]);
-    expect(ds.labelNames).toEqual(['neg', 'pos']);
+    expect(ds.labelNames).toEqual(['3', 'neg', 'pos']);
     expect(ds.skipped).toEqual({ count: 0, examples: [] });
   });
 
@@ -86,9 +93,20 @@ describe('CSV and TSV', () => {
     expect(all.skipped.examples[19].line).toBe(21);
   });
 
-  it('labelType: auto keeps integer-looking labels as ids, name keeps strings, id insists on ids', async () => {
+  it('labelType: auto reads a column of integers as ids and any other column as names, name keeps strings, id insists on ids', async () => {
     const file = write('types.csv', 'text,label\na,1\nb,pos\nc, 2 \n');
-    expect((await Dataset.fromCsv(file)).toArray().map((e) => e.label)).toEqual([1, 'pos', 2]);
+    // Not every label is an integer: all of them are names, "1" and "2" included (one rule per column, not per row).
+    const auto = await Dataset.fromCsv(file);
+    expect(auto.toArray().map((e) => e.label)).toEqual(['1', 'pos', '2']);
+    expect(auto.labelNames).toEqual(['1', '2', 'pos']);
+    const ids = write('ids.csv', 'text,label\na,1\nb,0\nc, 2 \n');
+    expect((await Dataset.fromCsv(ids)).toArray().map((e) => e.label)).toEqual([1, 0, 2]);
+    // A stream cannot read again: the mix is an Error naming the first row of each kind, with its code.
+    const streamed = await failure(drain(Dataset.streamCsv(file)));
+    expect(streamed.message).toBe(
+      `${file}: the label column "label" mixes integers (first at line 2: "1") and other texts (first at line 3: "pos"): not all labels are class ids, so every label is a name; read it with labelType 'name' (--label-type name)`,
+    );
+    expect((streamed as Error & { code?: string }).code).toBe('ERR_LABEL_IDS_AND_NAMES');
     const byName = await Dataset.fromCsv(file, { labelType: 'name' });
     expect(byName.toArray().map((e) => e.label)).toEqual(['1', 'pos', '2']);
     expect(byName.labelNames).toEqual(['1', '2', 'pos']);
@@ -142,19 +160,36 @@ describe('JSONL', () => {
         '',
         '{"text": "tags", "label": ["a", "b"], "extra": 1}',
         '{"text": "hot", "label": [1, 0, 1]}',
-        '{"text": "score", "label": 0.25}',
-        '{"text": "id", "label": "2"}',
+        '{"text": "two", "label": "2"}',
       ].join('\r\n'),
     );
     const ds = await Dataset.fromJsonl(file);
+    // "2" sits in a column of names: a name too.
     expect(ds.toArray()).toEqual([
       { text: 'good', label: 'pos' },
       { text: 'tags', label: ['a', 'b'] },
       { text: 'hot', label: [1, 0, 1] },
-      { text: 'score', label: 0.25 },
-      { text: 'id', label: 2 },
+      { text: 'two', label: '2' },
     ]);
-    expect(ds.labelNames).toEqual(['a', 'b', 'pos']);
+    expect(ds.labelNames).toEqual(['2', 'a', 'b', 'pos']);
+    const numbers = write('numbers.jsonl', '{"text": "score", "label": 0.25}\n{"text": "id", "label": 2}\n{"text": "id as text", "label": "3"}\n');
+    expect((await Dataset.fromJsonl(numbers, { limit: 2 })).toArray().map((e) => e.label)).toEqual([0.25, 2]);
+    expect((await Dataset.fromJsonl(write('ids.jsonl', '{"text": "a", "label": "1"}\n{"text": "b", "label": " 0"}\n'))).toArray().map((e) => e.label)).toEqual([
+      1, 0,
+    ]);
+  });
+
+  it('a label field that mixes JSON numbers and JSON strings is an Error naming the first row of each kind', async () => {
+    const file = write('mixed.jsonl', '{"text": "a", "label": 1}\n{"text": "b", "label": 1}\n\n{"text": "c", "label": "2"}\n');
+    for (const read of [Dataset.fromJsonl(file), drain(Dataset.streamJsonl(file))]) {
+      const err = await failure(read);
+      expect(err.message).toBe(
+        `${file}: the label field "label" mixes numbers (first at line 1: 1) and strings (first at line 4: "2"); write every label the same way: numbers for class ids, strings for label names`,
+      );
+      expect((err as Error & { code?: string }).code).toBe('ERR_MIXED_LABEL_TYPES');
+    }
+    // labelType 'id' asks for ids whatever their form.
+    expect((await Dataset.fromJsonl(file, { labelType: 'id' })).toArray().map((e) => e.label)).toEqual([1, 1, 2]);
   });
 
   it('broken JSON, wrong types and missing fields name the line; skip mode counts them', async () => {

@@ -3,7 +3,7 @@
 // learns gives none.
 import { BertClassifier } from '../src';
 import { Trainer } from '../src/train/trainer';
-import { TrainingHealth, singleClassPredictions } from '../src/train/training-health';
+import { TrainingHealth, singleClassDataWarning, singleClassPredictions } from '../src/train/training-health';
 import { warningLine } from '../src/cli/warnings';
 import { renderReport } from '../src/report/report';
 import { fixturePath } from './helpers/fixtures';
@@ -170,5 +170,40 @@ describe('Trainer', () => {
     const result = await trainer.fit(learnable(160), { evalDataset: learnable(40) });
     expect(result.metrics.eval?.accuracy).toBe(1);
     expect(result.warnings).toEqual([]);
+  });
+});
+
+describe('single-class training data', () => {
+  test('a warning naming the one class (ids named by the model labels), none for two classes or other label kinds', () => {
+    const w = singleClassDataWarning(['spam', undefined, 'spam'], [], 0);
+    expect(w).toMatchObject({ type: 'warning', code: 'SINGLE_CLASS_TRAINING_DATA', step: 0, fixes: [] });
+    expect(w?.message).toBe(
+      'every one of the 2 training examples has the label "spam": the model can only learn to answer it; give it examples of other classes',
+    );
+    expect(singleClassDataWarning([1, 1], ['neg', 'pos'], 0)?.detail).toMatch(/has the label "pos"/);
+    expect(singleClassDataWarning(['spam', 'ham'], [], 0)).toBeNull();
+    expect(singleClassDataWarning([0, 'pos'], ['neg', 'pos'], 0)).toBeNull();
+    expect(singleClassDataWarning([1, 'pos'], ['neg', 'pos'], 0)?.detail).toMatch(/2 training examples has the label "pos"/);
+    expect(singleClassDataWarning([[1, 0]], [], 0)).toBeNull();
+    expect(singleClassDataWarning([0.5, 0.5], [], 0)).toBeNull();
+    expect(singleClassDataWarning([], [], 0)).toBeNull();
+    expect(warningLine(w as WarningEvent, { learningRate: 1e-4, batchSize: 8, warmupRatio: 0 })).toBe(`warning: ${w?.message}`);
+  });
+
+  test('fit() gives it as a warning event before the first step', async () => {
+    const model = await BertClassifier.fromPretrained(fixturePath(TINY));
+    try {
+      const trainer = new Trainer(model, { epochs: 1, batchSize: 4, seed: 1 });
+      const seen: WarningEvent[] = [];
+      trainer.on('warning', (e: WarningEvent) => seen.push(e));
+      const data: Example[] = Array.from({ length: 8 }, (_, i) => ({ inputIds: [2, 10 + i, 3], label: 1 }));
+      const result = await trainer.fit(data);
+      const single = result.warnings.filter((e) => e.code === 'SINGLE_CLASS_TRAINING_DATA');
+      expect(single).toHaveLength(1);
+      expect(single[0].detail).toMatch(/every one of the 8 training examples has the label "/);
+      expect(seen.map((e) => e.code)).toContain('SINGLE_CLASS_TRAINING_DATA');
+    } finally {
+      model.dispose();
+    }
   });
 });

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { loadSpamAssassin } from '../src/demo/demo-data';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { BertTokenizer, WordPieceProgress, learnWordPieceTokens } from '../src/tokenizer/tokenizer';
 import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary } from '../src/tokenizer/wordpiece-trainer';
 
 interface RustRun {
@@ -56,6 +56,18 @@ describe('learnWordPieceVocabulary', () => {
       continuingTokenOrder: continuingCharacters(rust.vocab),
     });
     expect(ours.length).toBe(rust.vocab.length);
+    expect(ours).toEqual(rust.vocab);
+  });
+
+  test("long runs of one character merge as the Rust trainer merges them (a merge visits its pair's nodes only)", async () => {
+    const texts = ['a'.repeat(2000), `${'='.repeat(777)} ab ${'ab'.repeat(300)}`, 'aaa aab'];
+    const rust = await rustRun(texts);
+    const ours = learnWordPieceVocabulary(new Map(rust.wordCounts), {
+      vocabSize: 30000,
+      minFrequency: 0,
+      specialTokens: [],
+      continuingTokenOrder: continuingCharacters(rust.vocab),
+    });
     expect(ours).toEqual(rust.vocab);
   });
 
@@ -120,5 +132,36 @@ describe('BertTokenizer.trainWordPiece is reproducible', () => {
     expect(shuffled.convertIdsToTokens(ids)).toEqual(first.convertIdsToTokens(ids));
     const probe = EMAILS.slice(150, 170);
     expect((await again.encode(probe)).inputIds).toEqual((await first.encode(probe)).inputIds);
+  });
+});
+
+describe('BertTokenizer.trainWordPiece and hostile words', () => {
+  test('leaves words longer than 100 characters out of the counts, as the encoder gives them [UNK] whole', async () => {
+    const long = 'x'.repeat(101);
+    const { tokens } = await learnWordPieceTokens(['hello world', long, 'y'.repeat(100)], { vocabSize: 200, minFrequency: 0 });
+    expect(tokens).not.toContain('x');
+    expect(tokens).not.toContain('##x');
+    expect(tokens).toContain('y');
+    const tok = BertTokenizer.fromVocab(tokens);
+    expect(tok.convertIdsToTokens((await tok.encode([long])).inputIds[0])).toEqual(['[CLS]', '[UNK]', '[SEP]']);
+    // Code points, not UTF-16 units: 100 emoji (200 units) are a word of 100 characters.
+    expect((await learnWordPieceTokens(['🤗'.repeat(100)], { vocabSize: 200, minFrequency: 0 })).tokens).toContain('🤗');
+  });
+
+  test('reports progress: counting (every 1,000 texts and at the end), then each learned token', async () => {
+    const events: WordPieceProgress[] = [];
+    const texts = Array.from({ length: 2500 }, (_, i) => `text number ${i} of many`);
+    const tok = await BertTokenizer.trainWordPiece(texts, { vocabSize: 120, minFrequency: 0, onProgress: (p) => events.push({ ...p }) });
+    const counting = events.filter((e) => e.phase === 'count');
+    expect(counting.map((e) => e.texts)).toEqual([1000, 2000, 2500]);
+    expect(counting[2].words).toBeGreaterThan(0);
+    const merging = events.filter((e) => e.phase === 'merge');
+    expect(events.indexOf(merging[0])).toBe(counting.length);
+    expect(merging.length).toBeGreaterThan(0);
+    expect(merging.every((e, i) => e.vocabSize === 120 && e.texts === 2500 && (i === 0 || e.tokens >= merging[i - 1].tokens))).toBe(true);
+    expect(merging[merging.length - 1].tokens).toBe(tok.vocabSize);
+    await expect(BertTokenizer.trainWordPiece(texts, { vocabSize: 10, onProgress: 'yes' as unknown as () => void })).rejects.toThrow(
+      'onProgress must be a function, got "yes"',
+    );
   });
 });

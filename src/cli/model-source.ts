@@ -130,7 +130,7 @@ async function fromScratch(size: SizeName, o: TrainingModelOptions): Promise<Loa
   const vocabSize = o.vocabSize ?? MODEL_SIZES[size].vocabSize;
   const maxPositions = Math.max(DEFAULT_MAX_POSITIONS, o.maxLength);
   o.log(`learning a WordPiece vocabulary (up to ${vocabSize} tokens) from the training texts`);
-  const tokenizer = await learnVocabulary(o.texts(), { vocabSize, maxPositionEmbeddings: maxPositions, maxLength: o.maxLength });
+  const tokenizer = await learnVocabulary(o.texts(), { vocabSize, maxPositionEmbeddings: maxPositions, maxLength: o.maxLength, log: o.log });
   const labelOptions = o.labels.names !== undefined ? { labels: o.labels.names } : { numLabels: o.labels.numLabels };
   const model = await BertClassifier.fromConfig(sizeConfig(size, tokenizer.vocabSize, maxPositions), {
     ...labelOptions,

@@ -3,6 +3,7 @@
 import Table from 'cli-table3';
 
 import { formatDuration, formatEpoch, formatMetric, formatRate } from './format';
+import { MAX_SHOWN_CONFUSION_LABELS } from '../report/report';
 import type { EvaluationResult, FitResult } from '../train/events';
 
 /** No colors, and no rule between body rows (one line per row). */
@@ -61,8 +62,10 @@ export function perClassTable(perClass: NonNullable<EvaluationResult['perClass']
   return table.toString();
 }
 
-/** Rows: true labels; columns: predicted labels. */
+/** Rows: true labels; columns: predicted labels (a line instead when there are too many labels to print). */
 export function confusionTable(matrix: number[][], labels: string[]): string {
+  if (matrix.length > MAX_SHOWN_CONFUSION_LABELS)
+    return `${matrix.length} labels: too many to print (more than ${MAX_SHOWN_CONFUSION_LABELS}); --json gives the matrix`;
   const table = newTable({ head: ['true \\ predicted', ...labels], colAligns: ['left', ...labels.map(() => 'right' as const)] });
   matrix.forEach((row, i) => table.push([labels[i], ...row.map(String)]));
   return table.toString();

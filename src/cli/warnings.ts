@@ -17,6 +17,8 @@ const FLAG_ADVICE: Record<TrainingFix, (v: FixValues) => string> = {
 };
 
 export function warningLine(w: WarningEvent, values: FixValues): string {
+  // A warning about the data itself has no flag to change: its own advice.
+  if (w.fixes.length === 0) return `warning: ${w.message}`;
   const advice = w.fixes.map((fix) => FLAG_ADVICE[fix](values));
   const joined = advice.length > 1 ? `${advice.slice(0, -1).join(', ')} or ${advice[advice.length - 1]}` : advice.join('');
   return `warning: ${w.detail}; ${joined} usually fixes it`;

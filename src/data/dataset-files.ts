@@ -9,6 +9,7 @@ import { boolean, nonEmptyString, oneOf, optionsObject, positiveInteger } from '
 import { createReadStream } from 'fs';
 import { Options as CsvOptions, parse } from 'csv-parse';
 import type { Example, Label, TextExample } from './example';
+import { LabelKinds, labelKindOf } from './label-kinds';
 import { RowPosition, describePosition } from './row-position';
 
 /** The formats read as text, row by row. */
@@ -45,6 +46,8 @@ export interface ResolvedFileOptions {
   header: boolean;
   onBadRow: 'error' | 'skip';
   labelType: 'auto' | 'name' | 'id';
+  /** Under 'auto': this file's text labels are not all integers, so all of them are names (set on a second read). */
+  textLabelsAreNames?: boolean;
   limit: number | undefined;
 }
 
@@ -145,12 +148,8 @@ function labelFromText(raw: string, labelType: ResolvedFileOptions['labelType'])
   return value;
 }
 
-/** A JSON label: a number, a string (labelType rule), or an array of numbers (multi-hot, regression targets) or of names. */
+/** A JSON label that is no string: a number, or an array of numbers (multi-hot, regression targets) or of names. */
 function labelFromJson(raw: unknown, labelType: ResolvedFileOptions['labelType']): Label {
-  if (typeof raw === 'string') {
-    if (raw.trim() === '') throw new RowError('empty label');
-    return labelFromText(raw, labelType);
-  }
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) throw new RowError(`label must be a finite number, got ${raw}`);
     if (labelType === 'name') throw new RowError(`label must be a label name (a string) for labelType 'name', got ${show(raw)}`);
@@ -199,7 +198,13 @@ export function rowToExample(cell: CellReader, o: ResolvedFileOptions, rowKind: 
     return example;
   }
   try {
-    example.label = typeof raw === 'string' && rowKind === 'csv' ? labelFromText(raw, o.labelType) : labelFromJson(raw, o.labelType);
+    const textType = o.textLabelsAreNames && o.labelType === 'auto' ? 'name' : o.labelType;
+    if (typeof raw === 'string') {
+      if (rowKind !== 'csv' && raw.trim() === '') throw new RowError('empty label');
+      example.label = labelFromText(raw, textType);
+    } else {
+      example.label = labelFromJson(raw, o.labelType);
+    }
   } catch (err) {
     if (err instanceof RowError && rowKind === 'parquet') throw new RowError(`column ${JSON.stringify(o.labelColumn)}: ${err.message}`);
     throw err;
@@ -316,6 +321,7 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
     hasLabelColumn = columns.has(o.labelColumn);
   };
 
+  const kinds = o.labelType === 'auto' ? new LabelKinds(file, o.labelColumn, 'column') : undefined;
   for await (const record of csvRecords(file, o.delimiter, (line, reason) => rejected.push({ line, reason }))) {
     flushRejected(record.line);
     if (columns === undefined) {
@@ -346,6 +352,8 @@ async function* csvExamples(file: string, o: ResolvedFileOptions, skipped: Skipp
       onBad(record.line, err.message);
       continue;
     }
+    if (kinds && example.label !== undefined)
+      kinds.note(labelKindOf(cell(o.labelColumn), example.label), { line: record.line }, String(cell(o.labelColumn)).trim());
     yield { example, line: record.line };
   }
   flushRejected(Infinity);
@@ -396,11 +404,13 @@ async function* fileLines(file: string): AsyncGenerator<{ text: string; line: nu
 
 async function* jsonlExamples(file: string, o: ResolvedFileOptions, skipped: SkippedRows): AsyncGenerator<FileExample> {
   let rows = 0;
+  const kinds = o.labelType === 'auto' ? new LabelKinds(file, o.labelColumn, 'field') : undefined;
   for await (const { text, line } of fileLines(file)) {
     if (text.trim() === '') continue;
     if (o.limit !== undefined && rows >= o.limit) return;
     rows += 1;
     let example: TextExample;
+    let rawLabel: unknown;
     try {
       let value: unknown;
       try {
@@ -412,11 +422,13 @@ async function* jsonlExamples(file: string, o: ResolvedFileOptions, skipped: Ski
       const object = value as Record<string, unknown>;
       const cell: CellReader = (field) => (Object.prototype.hasOwnProperty.call(object, field) ? object[field] : undefined);
       example = rowToExample(cell, o, 'json', true);
+      rawLabel = cell(o.labelColumn);
     } catch (err) {
       if (!(err instanceof RowError)) throw err;
       badRow(file, o, skipped, { line }, err.message);
       continue;
     }
+    if (kinds) kinds.note(labelKindOf(rawLabel, example.label), { line }, typeof rawLabel === 'string' ? rawLabel.trim() : rawLabel);
     yield { example, line };
   }
 }

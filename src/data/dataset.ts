@@ -17,6 +17,7 @@ import {
   resolveFileOptions,
   textFileSource,
 } from './dataset-files';
+import { ERR_LABEL_IDS_AND_NAMES, LabelColumnError } from './label-kinds';
 import { ParquetExamples, parquetSource } from './parquet-examples';
 import { STREAMING_OPTION_NAMES, StreamingDataset, StreamingDatasetOptions, StreamingParquetOptions } from './streaming-dataset';
 import { Example, INT32_MAX, Label, TextExample, TokenizedExample } from './example';
@@ -183,6 +184,20 @@ function stratifiedQuotas(sizes: number[], total: number, count: number): number
   return quotas;
 }
 
+/**
+ * Reads a file whole under labelType 'auto', deciding its label column once: when its texts are not all integers
+ * (a read meets an integer label and a name), it is read again with every label a name. A stream cannot go back,
+ * so there the mix stays an Error that says to pass labelType 'name'.
+ */
+async function readDecidingLabelColumn(resolved: ResolvedFileOptions, read: (o: ResolvedFileOptions) => Promise<Dataset>): Promise<Dataset> {
+  try {
+    return await read(resolved);
+  } catch (err) {
+    if (!(err instanceof LabelColumnError && err.code === ERR_LABEL_IDS_AND_NAMES) || resolved.textLabelsAreNames) throw err;
+    return read({ ...resolved, textLabelsAreNames: true });
+  }
+}
+
 /** An immutable list of validated examples. Build it with `Dataset.fromArray` or read it with `Dataset.fromCsv` and kin. */
 export class Dataset implements Iterable<Example> {
   readonly length: number;
@@ -309,6 +324,10 @@ export class Dataset implements Iterable<Example> {
 
   /** Parquet files read in order as one dataset: `limit` counts over all of them; their ClassLabel names must agree. */
   private static async fromParquetFiles(paths: string[], resolved: ResolvedFileOptions): Promise<Dataset> {
+    return await readDecidingLabelColumn(resolved, (o) => Dataset.readParquetFiles(paths, o));
+  }
+
+  private static async readParquetFiles(paths: string[], resolved: ResolvedFileOptions): Promise<Dataset> {
     const skipped = emptySkipLog();
     const examples: Example[] = [];
     let declared: { names: string[] | undefined; file: string } | undefined;
@@ -330,11 +349,12 @@ export class Dataset implements Iterable<Example> {
 
   private static async fromFile(path: string, format: TextFileFormat, options: FileDatasetOptions | undefined): Promise<Dataset> {
     checkPath(path);
-    const resolved = resolveFileOptions(options, format);
-    const skipped = emptySkipLog();
-    const examples: Example[] = [];
-    for await (const { example } of readFileExamples(path, format, resolved, skipped)) examples.push(deepFreeze(example));
-    return new Dataset(INTERNAL, examples, { skipped });
+    return await readDecidingLabelColumn(resolveFileOptions(options, format), async (resolved) => {
+      const skipped = emptySkipLog();
+      const examples: Example[] = [];
+      for await (const { example } of readFileExamples(path, format, resolved, skipped)) examples.push(deepFreeze(example));
+      return new Dataset(INTERNAL, examples, { skipped });
+    });
   }
 
   private static stream(path: string, format: TextFileFormat, options: StreamingDatasetOptions | undefined): StreamingDataset {

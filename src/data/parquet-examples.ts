@@ -10,6 +10,7 @@ import { describeValue as show } from '../util/describe-value';
 import { classLabelNames } from './class-label-names';
 import { CellReader, ExampleSource, FileExample, ResolvedFileOptions, RowError, SkippedRows, badRow, rowToExample } from './dataset-files';
 import type { TextExample } from './example';
+import { LabelKinds, labelKindOf } from './label-kinds';
 import { ParquetFile } from './parquet-file';
 
 /** What a Parquet column holds, in words, when it cannot hold texts (undefined: it holds byte strings). */
@@ -72,6 +73,7 @@ export class ParquetExamples {
   async *read(skipped: SkippedRows): AsyncGenerator<FileExample> {
     const { file, o } = this;
     const columns = [o.textColumn, ...(o.textPairColumn !== undefined ? [o.textPairColumn] : []), ...(this.hasLabelColumn ? [o.labelColumn] : [])];
+    const kinds = o.labelType === 'auto' ? new LabelKinds(file.path, o.labelColumn, 'column') : undefined;
     try {
       for (let group = 0; group < file.rowGroups.length; group++) {
         const { start, rows } = file.rowGroups[group];
@@ -91,6 +93,10 @@ export class ParquetExamples {
             if (!(err instanceof RowError)) throw err;
             badRow(file.path, o, skipped, position, err.message);
             continue;
+          }
+          if (kinds) {
+            const raw = cell(o.labelColumn);
+            kinds.note(labelKindOf(raw, example.label), position, typeof raw === 'string' ? raw.trim() : raw);
           }
           yield { example, ...position };
         }

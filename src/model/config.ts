@@ -98,7 +98,8 @@ export function resolveConfig(raw: Record<string, unknown>, source: string, opti
   const ints = {} as Record<(typeof INTEGER_FIELDS)[number], number>;
   for (const key of INTEGER_FIELDS) {
     const value = field(key);
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    // A safe integer: 12345678901234567890 parses as a neighbouring integer, not the number written.
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
       fail(source, `"${key}" must be a positive integer, got ${describe(value)}`);
     }
     ints[key] = value;

@@ -434,9 +434,18 @@ function card(title: string, body: string, subtitle = '', wide = false): string 
   return `<section class="card${wide ? ' wide' : ''}"><h2>${escapeHtml(title)}</h2>${sub}${body}</section>`;
 }
 
+/**
+ * Above this many labels a confusion matrix is not drawn (report.html) or printed (the CLI): its cells grow with the
+ * square of the labels (5,000 labels, 25 million cells), and no one reads it; metrics.json and --json still have it.
+ */
+export const MAX_SHOWN_CONFUSION_LABELS = 50;
+
 /** Rows are true labels, columns predictions; cell color is the share of its row (green on the diagonal, red off it). */
 function confusionMatrix(matrix: number[][], labels: string[]): string {
   const n = matrix.length;
+  if (n > MAX_SHOWN_CONFUSION_LABELS) {
+    return `<p class="card-sub">${n} labels: too many to draw (more than ${MAX_SHOWN_CONFUSION_LABELS}); metrics.json has the matrix.</p>`;
+  }
   const names = Array.from({ length: n }, (_, i) => labels[i] ?? `LABEL_${i}`);
   const compact = n > 12;
   const head = names.map((l) => `<th class="cm-col" title="${escapeHtml(l)}"><span>${escapeHtml(l)}</span></th>`).join('');

@@ -70,6 +70,22 @@ export interface TrainWordPieceOptions {
   minFrequency?: number;
   /** Lowercase and strip accents (default true). */
   lowercase?: boolean;
+  /** Called as the texts are read (every 1,000 texts and at the end), then after each learned token. */
+  onProgress?: (progress: WordPieceProgress) => void;
+}
+
+/** How far learning a WordPiece vocabulary is. */
+export interface WordPieceProgress {
+  /** 'count': reading the texts into word counts; 'merge': learning tokens from the counts. */
+  phase: 'count' | 'merge';
+  /** Texts read so far. */
+  texts: number;
+  /** Distinct words counted so far (words longer than the 100 characters WordPiece encodes are left out). */
+  words: number;
+  /** Tokens in the vocabulary so far (0 while counting). */
+  tokens: number;
+  /** The target vocabulary size. */
+  vocabSize: number;
 }
 
 const DEFAULT_CONFIG: BertTokenizerConfig = {
@@ -88,6 +104,8 @@ const DEFAULT_CONFIG: BertTokenizerConfig = {
 const VERY_LARGE_INTEGER_JSON = '1000000000000000019884624838656';
 const ABSOLUTE_MAX_LENGTH = 512;
 const MAX_INPUT_CHARS_PER_WORD = 100;
+/** Texts between two 'count' progress reports of trainWordPiece. */
+const PROGRESS_EVERY_TEXTS = 1000;
 
 const TOKENIZER_FILE = 'tokenizer.json';
 const VOCAB_FILE = 'vocab.txt';
@@ -726,6 +744,10 @@ export async function learnWordPieceTokens(
     throw new TypeError(`lowercase must be a boolean, got ${describeValue(opts.lowercase)}`);
   }
   const lowercase = opts.lowercase ?? true;
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
+    throw new TypeError(`onProgress must be a function, got ${describeValue(opts.onProgress)}`);
+  }
+  const onProgress = opts.onProgress;
   const config: BertTokenizerConfig = { ...DEFAULT_CONFIG, doLowerCase: lowercase };
   const specialTokens = [config.padToken, config.unkToken, config.clsToken, config.sepToken, config.maskToken];
 
@@ -734,14 +756,36 @@ export async function learnWordPieceTokens(
   const preTokenizer = tk.bertPreTokenizer();
   const wordCounts = new Map<string, number>();
   let index = 0;
+  const report = (phase: WordPieceProgress['phase'], tokens: number): void => onProgress?.({ phase, texts: index, words: wordCounts.size, tokens, vocabSize });
   for await (const text of texts as AsyncIterable<unknown>) {
     if (typeof text !== 'string') throw new TypeError(`texts[${index}] must be a string, got ${describeValue(text)}`);
     index++;
     for (const [word] of preTokenizer.preTokenizeString(normalizer.normalizeString(text))) {
+      // The encoder gives a longer word one [UNK] whatever its pieces; counted, a long run of one character would
+      // only cost merges (and, being rare, teach nothing).
+      if (word.length > MAX_INPUT_CHARS_PER_WORD && codePointCount(word) > MAX_INPUT_CHARS_PER_WORD) continue;
       wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
     }
+    if (index % PROGRESS_EVERY_TEXTS === 0) report('count', 0);
   }
-  return { tokens: learnWordPieceVocabulary(wordCounts, { vocabSize, minFrequency, specialTokens }), config };
+  report('count', 0);
+  const onMerge = onProgress && ((tokens: number) => report('merge', tokens));
+  return { tokens: learnWordPieceVocabulary(wordCounts, { vocabSize, minFrequency, specialTokens, onMerge }), config };
+}
+
+/** Code points in `text` (what WordPiece's max_input_chars_per_word counts). */
+function codePointCount(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
 }
 
 /** BertTokenizerFast's pipeline (transformers' BertConverter) over a vocabulary. */

@@ -34,6 +34,8 @@ export interface WordPieceLearningOptions {
    * words have and the list lacks follow, by code point; listed symbols the words lack are skipped.
    */
   continuingTokenOrder?: readonly string[];
+  /** Called after each learned token with the vocabulary's size so far. */
+  onMerge?: (tokens: number) => void;
 }
 
 /** A pair of symbol ids in the merge queue, with the words it was seen in when it was queued. */
@@ -86,30 +88,35 @@ export function learnWordPieceVocabulary(wordCounts: ReadonlyMap<string, number>
   for (const codePoint of [...continuing].sort(byValue)) add(prefix + String.fromCodePoint(codePoint));
   if (tokens.length > PAIR_BASE) throw new RangeError(`the alphabet has ${tokens.length} symbols, more than ${PAIR_BASE}`);
 
-  // 2. Every word as symbol ids: its first character, then "##" characters.
+  // 2. Every word as symbol ids: its first character, then "##" characters, as linked lists.
   const words: number[][] = [];
   const counts: number[] = [];
   for (const [word, count] of wordCounts) {
-    const symbols: number[] = [];
-    for (const char of word) symbols.push(idOf.get(symbols.length === 0 ? char : prefix + char) as number);
-    words.push(symbols);
+    const ids: number[] = [];
+    for (const char of word) ids.push(idOf.get(ids.length === 0 ? char : prefix + char) as number);
+    words.push(ids);
     counts.push(count);
   }
+  const symbols = new WordSymbols(words);
+  words.length = 0;
 
-  // 3. Pair counts (occurrences weighted by word count) and the words each pair occurs in.
+  // 3. Pair counts (occurrences weighted by word count), the words each pair occurs in, and where.
   const pairCounts = new Map<number, number>();
   let wordsOfPair = new Map<number, Set<number>>();
-  const note = (key: number, delta: number, w: number): void => {
+  const note = (key: number, delta: number, node: number): void => {
+    const w = symbols.wordOf[node];
     pairCounts.set(key, (pairCounts.get(key) ?? 0) + delta * counts[w]);
     if (delta > 0) {
       let set = wordsOfPair.get(key);
       if (!set) wordsOfPair.set(key, (set = new Set()));
       set.add(w);
+      symbols.noteOccurrence(key, node);
     }
   };
-  words.forEach((symbols, w) => {
-    for (let i = 0; i + 1 < symbols.length; i++) note(symbols[i] * PAIR_BASE + symbols[i + 1], 1, w);
-  });
+  for (let node = 0; node < symbols.size; node++) {
+    const next = symbols.next[node];
+    if (next !== NONE) note(symbols.symbol[node] * PAIR_BASE + symbols.symbol[next], 1, node);
+  }
 
   // The most frequent pair first; among equals, the lower (first id, second id), as the Rust trainer's Merge order.
   const queue = new Heap<QueuedPair>((x, y) => y.count - x.count || x.key - y.key || x.seq - y.seq);
@@ -142,27 +149,96 @@ export function learnWordPieceVocabulary(wordCounts: ReadonlyMap<string, number>
     const secondText = tokens[second];
     const merged = add(tokens[first] + (secondText.startsWith(prefix) ? secondText.slice(prefix.length) : secondText));
     if (tokens.length > PAIR_BASE) throw new RangeError(`vocabSize must be at most ${PAIR_BASE}`);
-    for (const w of top.words) mergeInWord(words[w], first, second, merged, (key, delta) => note(key, delta, w));
+    symbols.merge(top.key, top.words, merged, note);
     enqueueNoted();
+    options.onMerge?.(tokens.length);
   }
   return tokens;
 }
 
+const NONE = -1;
+
 /**
- * Replaces every (first, second) in `symbols`, left to right, by `merged`, and reports each neighbouring pair that
- * disappears (-1) or appears (+1). The merged pair's own count is left alone, as in the Rust trainer.
+ * The symbols of every word as doubly linked lists over one set of arrays (a node per symbol, numbered in word
+ * order and left to right, so a merged symbol keeps its left node's number and its place), with the nodes where each
+ * pair was formed. A merge visits the nodes of its pair only, never a whole word: the Rust trainer rescans each word
+ * and removes from a Vec per merge, which makes a long run of one character quadratic.
  */
-function mergeInWord(symbols: number[], first: number, second: number, merged: number, change: (key: number, delta: number) => void): void {
-  for (let i = 0; i < symbols.length; i++) {
-    if (symbols[i] !== first || i + 1 >= symbols.length || symbols[i + 1] !== second) continue;
-    if (i > 0) {
-      change(symbols[i - 1] * PAIR_BASE + first, -1);
-      change(symbols[i - 1] * PAIR_BASE + merged, 1);
+class WordSymbols {
+  readonly symbol: Int32Array;
+  readonly next: Int32Array;
+  readonly previous: Int32Array;
+  readonly wordOf: Int32Array;
+  readonly size: number;
+  /** Nodes where a pair was formed, by pair key; checked when used, as later merges leave some stale. */
+  private readonly occurrences = new Map<number, number[]>();
+
+  /** The words (numbered 0, 1, … in this order) as symbol ids. */
+  constructor(words: readonly (readonly number[])[]) {
+    this.size = words.reduce((n, ids) => n + ids.length, 0);
+    this.symbol = new Int32Array(this.size);
+    this.next = new Int32Array(this.size);
+    this.previous = new Int32Array(this.size);
+    this.wordOf = new Int32Array(this.size);
+    let node = 0;
+    words.forEach((ids, word) => {
+      for (let k = 0; k < ids.length; k++, node++) {
+        this.symbol[node] = ids[k];
+        this.previous[node] = k === 0 ? NONE : node - 1;
+        this.next[node] = k === ids.length - 1 ? NONE : node + 1;
+        this.wordOf[node] = word;
+      }
+    });
+  }
+
+  noteOccurrence(key: number, node: number): void {
+    let nodes = this.occurrences.get(key);
+    if (!nodes) this.occurrences.set(key, (nodes = []));
+    nodes.push(node);
+  }
+
+  /**
+   * Replaces the pair `key` by `merged` in the words `words`, left to right within each word as the Rust trainer's
+   * Word::merge does, and reports through `note` each neighbouring pair that disappears (-1) or appears (+1), at its
+   * left node. The merged pair's own count is left alone, as in the Rust trainer.
+   */
+  merge(key: number, words: ReadonlySet<number>, merged: number, note: (key: number, delta: number, node: number) => void): void {
+    const first = Math.floor(key / PAIR_BASE);
+    const second = key % PAIR_BASE;
+    const nodes = this.occurrences.get(key) ?? [];
+    const kept: number[] = [];
+    const chosen: number[] = [];
+    for (const node of nodes) {
+      if (!this.holds(node, first, second)) continue; // stale: a later merge took it apart
+      (words.has(this.wordOf[node]) ? chosen : kept).push(node);
     }
-    symbols.splice(i, 2, merged);
-    if (i < symbols.length - 1) {
-      change(second * PAIR_BASE + symbols[i + 1], -1);
-      change(merged * PAIR_BASE + symbols[i + 1], 1);
+    chosen.sort((a, b) => a - b);
+    for (const node of chosen) {
+      // An earlier merge of this pass may have taken the node (in a run, "a a a" merges once).
+      if (!this.holds(node, first, second)) continue;
+      const right = this.next[node];
+      const before = this.previous[node];
+      const after = this.next[right];
+      if (before !== NONE) {
+        note(this.symbol[before] * PAIR_BASE + first, -1, before);
+        note(this.symbol[before] * PAIR_BASE + merged, 1, before);
+      }
+      this.symbol[node] = merged;
+      this.symbol[right] = NONE;
+      this.next[node] = after;
+      if (after !== NONE) {
+        this.previous[after] = node;
+        note(second * PAIR_BASE + this.symbol[after], -1, node);
+        note(merged * PAIR_BASE + this.symbol[after], 1, node);
+      }
     }
+    if (kept.length > 0) this.occurrences.set(key, kept);
+    else this.occurrences.delete(key);
+  }
+
+  /** Whether `node` is live and starts the pair (first, second). */
+  private holds(node: number, first: number, second: number): boolean {
+    const right = this.next[node];
+    return this.symbol[node] === first && right !== NONE && this.symbol[right] === second;
   }
 }

@@ -120,7 +120,11 @@ export interface FitResult {
 /** The settings that usually bring a collapsed run back, as TrainerOptions names them. */
 export type TrainingFix = 'learningRate' | 'batchSize' | 'warmupRatio';
 
-export type TrainingWarningCode = 'SINGLE_CLASS_PREDICTIONS' | 'LOSS_NOT_DECREASING';
+/**
+ * SINGLE_CLASS_PREDICTIONS and LOSS_NOT_DECREASING: the run is not learning. SINGLE_CLASS_TRAINING_DATA: every
+ * training example has the same class, so there is nothing to tell apart (given at step 0, with no fixes).
+ */
+export type TrainingWarningCode = 'SINGLE_CLASS_PREDICTIONS' | 'LOSS_NOT_DECREASING' | 'SINGLE_CLASS_TRAINING_DATA';
 
 export interface WarningEvent {
   type: 'warning';

@@ -4,6 +4,7 @@ import * as path from 'path';
 
 import { BatchPrefetcher, PipelineBatch, datasetBatches, streamBatches } from '../data/batch-prefetch';
 import { Dataset } from '../data/dataset';
+import type { Label } from '../data/example';
 import type { EncodeContext, EncodedBatch, TokenRowCache } from '../data/encode';
 import { batchesOf, epochOrder } from '../data/epoch-order';
 import { lengthGroupedOrder, megaBatchSize } from '../data/length-grouping';
@@ -28,7 +29,7 @@ import type { CheckpointEvent, EpochEndEvent, EvaluateEvent, EvaluationResult, F
 import { LearningRateOptions, learningRateAt } from './schedule';
 import type { IntervalStrategy, ResolvedTrainerOptions } from './trainer-options';
 import type { TrainerEvents } from './trainer-events';
-import { TrainingHealth } from './training-health';
+import { TrainingHealth, singleClassDataWarning } from './training-health';
 import { withCodeOf, withPrefix } from './training-data';
 import { DataPosition, ResumeState, TrainerStateJson, restoreHistory, transformersLogEntry } from '../checkpoint/trainer-state';
 
@@ -146,6 +147,9 @@ export class FitRun {
       startStep: this.globalStep,
       problemType: plan.ctx.problemType,
     });
+    if (plan.ctx.problemType === 'single_label_classification' && plan.dataset instanceof Dataset && this.globalStep === 0) {
+      await this.warn(singleClassDataWarning(labelsOf(plan.dataset), this.model.labels, 0));
+    }
     await this.abortIfRequested();
     this.interval.started = performance.now();
     const start = this.position; // (0, 0), or where the checkpoint left off
@@ -651,4 +655,9 @@ export class FitRun {
     const where = dist && !signal?.aborted ? ' (by another rank)' : '';
     throw new AbortError(`fit() was aborted at step ${this.globalStep}${where}${saved}`, { cause: signal?.reason, checkpoint, step: this.globalStep });
   }
+}
+
+/** The labels of a dataset's examples, in order. */
+function* labelsOf(dataset: Dataset): Generator<Label | undefined> {
+  for (const example of dataset) yield example.label;
 }

@@ -2,6 +2,7 @@
 // or a training loss that ends its first epoch where it started. Both usually mean a learning rate too high for the
 // batch size (or no warm-up), and the run would otherwise end with a majority-class model and no word about it.
 import { mean } from './metrics';
+import type { Label } from '../data/example';
 import type { EvaluationResult, TrainingFix, TrainingWarningCode, WarningEvent } from './events';
 
 const FIXES: TrainingFix[] = ['learningRate', 'batchSize', 'warmupRatio'];
@@ -29,6 +30,26 @@ export function singleClassWarning(metrics: EvaluationResult, labels: readonly s
     epoch,
     `every one of the ${single.count} evaluation predictions is ${JSON.stringify(single.label)}${accuracy}: the model has collapsed to one class`,
   );
+}
+
+/**
+ * The warning for single-label training data whose examples all have one class (null otherwise, and for data with
+ * no class labels): the model can only learn to answer that class.
+ */
+export function singleClassDataWarning(labels: Iterable<Label | undefined>, labelNames: readonly string[], epoch: number): WarningEvent | null {
+  let only: string | undefined;
+  let count = 0;
+  for (const label of labels) {
+    if (label === undefined) continue;
+    if (Array.isArray(label) || (typeof label === 'number' && !Number.isInteger(label))) return null;
+    const name = typeof label === 'number' ? (labelNames[label] ?? String(label)) : label;
+    if (only !== undefined && name !== only) return null;
+    only = name;
+    count += 1;
+  }
+  if (only === undefined) return null;
+  const detail = `every one of the ${count} training examples has the label ${JSON.stringify(only)}: the model can only learn to answer it`;
+  return { type: 'warning', code: 'SINGLE_CLASS_TRAINING_DATA', step: 0, epoch, detail, message: `${detail}; give it examples of other classes`, fixes: [] };
 }
 
 function warning(code: TrainingWarningCode, step: number, epoch: number, detail: string): WarningEvent {
