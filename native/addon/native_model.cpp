@@ -17,7 +17,6 @@
 #include "js_args.h"
 #include "js_errors.h"
 #include "promise_worker.h"
-#include "../model/linear.h"
 
 namespace bert {
 
@@ -39,12 +38,13 @@ class LoadWorker : public PromiseWorker {
  protected:
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
-    BertForSequenceClassification model(state_->config);
+    SequenceClassifier model = make_sequence_classifier(state_->config);
     init_bert_weights(*model, state_->config.initializer_range, at::make_generator<at::CPUGeneratorImpl>(seed_));
     std::vector<CheckpointFile> checkpoint;
     for (const auto& path : files_) checkpoint.push_back({path, read_checkpoint_file(path)});
     LoadOptions options;
     options.ignore_mismatched_sizes = ignore_mismatched_sizes_;
+    options.base_model_prefix = model->base_model_prefix();
     report_ = load_into_model(*model, checkpoint, options);
     model->eval();
     model->to(device_);  // built and filled on the CPU (the same initial weights on every device), then moved
@@ -114,11 +114,11 @@ class ForwardWorker : public PromiseWorker {
     at::Tensor mask = mask_.empty() ? at::Tensor() : as_ids(mask_);
     at::Tensor types = types_.empty() ? at::Tensor() : as_ids(types_);
     auto& model = state_->model;
-    auto base = model->bert->forward(ids, mask, types);
-    logits_ = linear(model->classifier, model->dropout(base.pooler_output)).cpu().contiguous();  // [B, num_labels]
+    auto out = model->forward_outputs(ids, mask, types);
+    logits_ = out.logits.cpu().contiguous();  // [B, num_labels]
     if (with_hidden_) {
-      pooled_ = base.pooler_output.cpu().contiguous();      // [B, H]
-      hidden_ = base.last_hidden_state.cpu().contiguous();  // [B, S, H]
+      if (out.pooler_output.defined()) pooled_ = out.pooler_output.cpu().contiguous();  // [B, H]
+      hidden_ = out.last_hidden_state.cpu().contiguous();                                // [B, S, H]
     }
   }
 
@@ -132,7 +132,7 @@ class ForwardWorker : public PromiseWorker {
     out.Set("logits", to_js(logits_));
     out.Set("shape", to_js_shape(env, logits_.sizes()));
     if (with_hidden_) {
-      out.Set("pooledOutput", to_js(pooled_));
+      if (pooled_.defined()) out.Set("pooledOutput", to_js(pooled_));
       out.Set("lastHiddenState", to_js(hidden_));
       out.Set("hiddenShape", to_js_shape(env, hidden_.sizes()));
     }
@@ -243,7 +243,7 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   auto state = loaded_state(env);
   const BertConfig& config = state->config;
   int64_t batch = integer_arg(info, 3, "batchSize", 1, std::numeric_limits<int32_t>::max());
-  int64_t seq_len = integer_arg(info, 4, "sequenceLength", 1, config.max_position_embeddings);
+  int64_t seq_len = integer_arg(info, 4, "sequenceLength", 1, config.max_sequence_length());
   bool with_hidden = info.Length() > 5 && boolean_arg(info, 5, "withHidden");
   if (batch * seq_len > (int64_t{1} << 31)) throw Napi::RangeError::New(env, "batchSize x sequenceLength is too large");
   const size_t n = static_cast<size_t>(batch * seq_len);

@@ -345,7 +345,8 @@ def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
         group = batches[start: start + ga]
         divisor = ga if spec["partialGroupDivisor"] == "accumulation_steps" else len(group)
         for b in group:
-            inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            # a tensor not given stays out (DistilBERT's forward takes no token_type_ids)
+            inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids") if b[k] is not None}
             with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
                 if class_weights is None:
                     loss = model(**inputs, labels=b["labels"]).loss
