@@ -98,6 +98,17 @@ test('an unknown model_type is an Error that lists the supported ones', async ()
   await expect(AutoClassifier.fromPretrained(dir)).rejects.toThrow(`model_type "gpt2" is not supported (supported: ${MODEL_TYPES.join(', ')})`);
 });
 
+test('a RoBERTa folder without tokenizer_config.json (roberta-base on the hub) gets RoBERTa\'s special tokens', async () => {
+  const f = family.find((x) => x.name === 'roberta')!;
+  const dir = path.join(tmp, 'roberta-no-tokenizer-config');
+  fs.cpSync(dirOf('roberta'), dir, { recursive: true });
+  fs.rmSync(path.join(dir, 'tokenizer_config.json'));
+  const model = await AutoClassifier.fromPretrained(dir);
+  expect(model.tokenizer!.padTokenId).toBe(1);
+  expect((await model.tokenizer!.encode(f.texts!, f.pairs!)).inputIds).toEqual(f.encoding!.inputIds);
+  model.dispose();
+});
+
 test("a base RoBERTa checkpoint (no head) gets a fresh RobertaClassificationHead; the pooler is unexpected", async () => {
   const model = await AutoClassifier.fromPretrained(dirOf('roberta-bare'), { numLabels: 4 });
   try {

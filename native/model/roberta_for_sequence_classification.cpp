@@ -18,8 +18,10 @@ at::Tensor RobertaModelImpl::forward(const at::Tensor& input_ids, const at::Tens
 
 RobertaForSequenceClassificationImpl::RobertaForSequenceClassificationImpl(const BertConfig& cfg) : config(cfg) {
   config.validate();
+  // Registration order is the state-dict order: XLMRobertaForSequenceClassification creates its head first.
+  if (config.model_type == "xlm-roberta") classifier = register_module("classifier", roberta_classification_head(config));
   roberta = register_module("roberta", RobertaModel(config));
-  classifier = register_module("classifier", roberta_classification_head(config));
+  if (!classifier) classifier = register_module("classifier", roberta_classification_head(config));
   bind_dropout_generator(*this, roberta->dropout_generator);  // the head's dropout shares the encoder's stream
 }
 

@@ -68,7 +68,7 @@ export interface BertTokenizerConfig {
   unkToken: string;
   maskToken: string;
   /** `tokenizer_class` (default 'BertTokenizer'): written back on save; RoBERTa's, XLM-R's and DistilBERT's give no token types. */
-  tokenizerClass?: string;
+  tokenizerClass: string;
 }
 
 export interface TrainWordPieceOptions {
@@ -90,6 +90,7 @@ const DEFAULT_CONFIG: BertTokenizerConfig = {
   padToken: '[PAD]',
   unkToken: '[UNK]',
   maskToken: '[MASK]',
+  tokenizerClass: 'BertTokenizer',
 };
 
 /** What transformers writes as model_max_length when it is unknown: int(1e30). */
@@ -234,7 +235,7 @@ function validateConfig(config: Partial<BertTokenizerConfig>, name: string): Par
   if (c.modelMaxLength !== undefined && c.modelMaxLength !== null) {
     positiveInteger(c.modelMaxLength, `${name}.modelMaxLength`);
   }
-  for (const key of ['clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken'] as const) {
+  for (const key of ['clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken', 'tokenizerClass'] as const) {
     const v = c[key];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
       throw new TypeError(`${name}.${key} must be a non-empty string, got ${describeValue(v)}`);
@@ -324,7 +325,7 @@ export class BertTokenizer {
     this.addedPair = tokenizer.postProcess(empty, empty, true).getLength();
 
     this.decoder = tokenizer.getDecoder();
-    this.withTokenTypes = !TOKENIZERS_WITHOUT_TOKEN_TYPES.includes(config.tokenizerClass ?? 'BertTokenizer');
+    this.withTokenTypes = !TOKENIZERS_WITHOUT_TOKEN_TYPES.includes(config.tokenizerClass);
 
     let maxId = -1;
     for (const [, id] of vocabEntries(tokenizer, true)) if (id > maxId) maxId = id;
@@ -593,7 +594,7 @@ export class BertTokenizer {
       model_max_length: c.modelMaxLength ?? 0,
       strip_accents: c.stripAccents,
       tokenize_chinese_chars: c.tokenizeChineseChars,
-      tokenizer_class: c.tokenizerClass ?? 'BertTokenizer',
+      tokenizer_class: c.tokenizerClass,
       ...specialMap,
     });
     let configText = JSON.stringify(tokenizerConfig, null, 2);
