@@ -36,7 +36,7 @@ describe.each([
   ['distilbert', ['input_ids', 'attention_mask']],
   ['electra', ['input_ids', 'attention_mask', 'token_type_ids']],
 ])('%s', (name, inputs) => {
-  test('onnx/model.onnx gives forward()\'s logits within 1e-4; model_quantized.onnx runs on the same inputs', async () => {
+  test("onnx/model.onnx gives forward()'s logits within 1e-4; model_quantized.onnx runs on the same inputs", async () => {
     const model = await AutoClassifier.fromPretrained(path.join(FAMILY_DIR, name));
     const dir = path.join(scratch, name);
     await model.exportOnnx(dir, { quantize: 'int8' });

@@ -118,7 +118,7 @@ class ForwardWorker : public PromiseWorker {
     logits_ = out.logits.cpu().contiguous();  // [B, num_labels]
     if (with_hidden_) {
       if (out.pooler_output.defined()) pooled_ = out.pooler_output.cpu().contiguous();  // [B, H]
-      hidden_ = out.last_hidden_state.cpu().contiguous();                                // [B, S, H]
+      hidden_ = out.last_hidden_state.cpu().contiguous();                               // [B, S, H]
     }
   }
 

@@ -50,9 +50,9 @@ at::Tensor multi_head_attention(const torch::nn::Linear& query, const torch::nn:
   return context.transpose(1, 2).reshape({batch, seq_len, num_heads * head_dim});  // [B, S, H]: a view
 }
 
-at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
-                           const torch::nn::Linear& value, Dropout& dropout, int64_t num_heads, int64_t head_dim,
-                           const at::Tensor& queries_from, const at::Tensor& hidden, const at::Tensor& additive_mask) {
+at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Linear& key, const torch::nn::Linear& value,
+                           Dropout& dropout, int64_t num_heads, int64_t head_dim, const at::Tensor& queries_from,
+                           const at::Tensor& hidden, const at::Tensor& additive_mask) {
   const int64_t batch = hidden.size(0), queries = queries_from.size(1);
   auto q = split_heads(linear(query, queries_from), num_heads, head_dim);
   auto k = split_heads(linear(key, hidden), num_heads, head_dim);
@@ -63,7 +63,7 @@ at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Line
       additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;  // [B, 1, 1, S]
   auto context =
       at::scaled_dot_product_attention(q, k, v, attend, dropout->is_training() ? dropout->p : 0.0);  // [B, nh, Q, hd]
-  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});               // [B, Q, H]
+  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});                    // [B, Q, H]
 }
 
 at::Tensor BertSelfAttentionImpl::forward_fused(const at::Tensor& queries_from, const at::Tensor& hidden,

@@ -47,16 +47,16 @@ struct BertAttentionImpl : torch::nn::Module {
 TORCH_MODULE(BertAttention);
 
 // Multi-head self-attention over the projections of hidden [B, S, H] by query/key/value (softmax(q·kᵀ/sqrt(head_dim)
-// + mask), dropout, times v), transformers' eager_attention_forward; on GPUs scaled_dot_product_attention  ->  [B, S, H].
-// BERT's BertSelfAttention and DistilBERT's DistilBertSelfAttention share it under their own module names.
+// + mask), dropout, times v), transformers' eager_attention_forward; on GPUs scaled_dot_product_attention  ->  [B, S,
+// H]. BERT's BertSelfAttention and DistilBERT's DistilBertSelfAttention share it under their own module names.
 at::Tensor multi_head_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
                                 const torch::nn::Linear& value, Dropout& dropout, int64_t num_heads, int64_t head_dim,
                                 const at::Tensor& hidden, const at::Tensor& additive_mask);
 
 // The same with scaled_dot_product_attention, for the queries of queries_from [B, Q, H] only  ->  [B, Q, H].
-at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
-                           const torch::nn::Linear& value, Dropout& dropout, int64_t num_heads, int64_t head_dim,
-                           const at::Tensor& queries_from, const at::Tensor& hidden, const at::Tensor& additive_mask);
+at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Linear& key, const torch::nn::Linear& value,
+                           Dropout& dropout, int64_t num_heads, int64_t head_dim, const at::Tensor& queries_from,
+                           const at::Tensor& hidden, const at::Tensor& additive_mask);
 
 // Whether attention computes with the fused path (forward_fused) for tensors on `device`: always on GPUs; on the CPU
 // only when a test or benchmark turned it on (set_fused_attention_on_cpu; process-wide, default off), so that the

@@ -13,12 +13,11 @@ DistilBertModelImpl::DistilBertModelImpl(const BertConfig& config) {
 }
 
 at::Tensor DistilBertModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
-  auto hidden = embeddings(input_ids);                                                  // [B, S, dim]
+  auto hidden = embeddings(input_ids);                                                        // [B, S, dim]
   return transformer(hidden, encoder_mask(input_ids, attention_mask, hidden.scalar_type()));  // [B, S, dim]
 }
 
-DistilBertForSequenceClassificationImpl::DistilBertForSequenceClassificationImpl(const BertConfig& cfg)
-    : config(cfg) {
+DistilBertForSequenceClassificationImpl::DistilBertForSequenceClassificationImpl(const BertConfig& cfg) : config(cfg) {
   config.validate();
   distilbert = register_module("distilbert", DistilBertModel(config));
   pre_classifier = register_module("pre_classifier", torch::nn::Linear(config.hidden_size, config.hidden_size));

@@ -10,8 +10,8 @@ ElectraEmbeddingsImpl::ElectraEmbeddingsImpl(const BertConfig& config) {
   position_embeddings =
       register_module("position_embeddings", torch::nn::Embedding(config.max_position_embeddings, width));
   token_type_embeddings = register_module("token_type_embeddings", torch::nn::Embedding(config.type_vocab_size, width));
-  LayerNorm =
-      register_module("LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(config.layer_norm_eps)));
+  LayerNorm = register_module("LayerNorm",
+                              torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(config.layer_norm_eps)));
   dropout = register_module("dropout", Dropout(config.hidden_dropout_prob));
 }
 

@@ -18,8 +18,8 @@ ElectraModelImpl::ElectraModelImpl(const BertConfig& config) {
 at::Tensor ElectraModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                      const at::Tensor& token_type_ids, bool first_positions_only) {
   auto hidden = embeddings(input_ids, token_types_or_zeros(input_ids, token_type_ids));  // [B, S, E]
-  if (embeddings_project) hidden = linear(embeddings_project, hidden);                  // [B, S, H]
-  auto mask = encoder_mask(input_ids, attention_mask, hidden.scalar_type());            // [B, 1, 1, S]
+  if (embeddings_project) hidden = linear(embeddings_project, hidden);                   // [B, S, H]
+  auto mask = encoder_mask(input_ids, attention_mask, hidden.scalar_type());             // [B, 1, 1, S]
   return first_positions_only ? encoder->forward_first_positions(hidden, mask) : encoder(hidden, mask);
 }
 

@@ -12,14 +12,15 @@ RobertaModelImpl::RobertaModelImpl(const BertConfig& config) {
 at::Tensor RobertaModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                      const at::Tensor& token_type_ids, bool first_positions_only) {
   auto hidden = embeddings(input_ids, token_types_or_zeros(input_ids, token_type_ids));  // [B, S, H]
-  auto mask = encoder_mask(input_ids, attention_mask, hidden.scalar_type());           // [B, 1, 1, S]
+  auto mask = encoder_mask(input_ids, attention_mask, hidden.scalar_type());             // [B, 1, 1, S]
   return first_positions_only ? encoder->forward_first_positions(hidden, mask) : encoder(hidden, mask);
 }
 
 RobertaForSequenceClassificationImpl::RobertaForSequenceClassificationImpl(const BertConfig& cfg) : config(cfg) {
   config.validate();
   // Registration order is the state-dict order: XLMRobertaForSequenceClassification creates its head first.
-  if (config.model_type == "xlm-roberta") classifier = register_module("classifier", roberta_classification_head(config));
+  if (config.model_type == "xlm-roberta")
+    classifier = register_module("classifier", roberta_classification_head(config));
   roberta = register_module("roberta", RobertaModel(config));
   if (!classifier) classifier = register_module("classifier", roberta_classification_head(config));
   bind_dropout_generator(*this, roberta->dropout_generator);  // the head's dropout shares the encoder's stream

@@ -131,7 +131,16 @@ function hfConfig(name, dropout) {
   };
   // roberta-base's config.json: its vocabulary, positions after padding_idx 1, one token type, LayerNorm eps 1e-5.
   if (c.modelType === 'roberta') {
-    Object.assign(config, { model_type: 'roberta', vocab_size: 50265, max_position_embeddings: 514, pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, type_vocab_size: 1, layer_norm_eps: 1e-5 });
+    Object.assign(config, {
+      model_type: 'roberta',
+      vocab_size: 50265,
+      max_position_embeddings: 514,
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      type_vocab_size: 1,
+      layer_norm_eps: 1e-5,
+    });
   }
   if (!dropout) Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
   return config;

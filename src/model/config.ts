@@ -143,7 +143,8 @@ export function resolveConfig(raw: Record<string, unknown>, source: string, opti
   let embeddingSize: number | null = null;
   if (architecture.modelType === 'electra') {
     const value = raw.embedding_size ?? defaults.embedding_size;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail(source, `"embedding_size" must be a positive integer, got ${describe(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+      fail(source, `"embedding_size" must be a positive integer, got ${describe(value)}`);
     embeddingSize = value;
   }
 

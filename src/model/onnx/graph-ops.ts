@@ -89,4 +89,3 @@ export function pooler(ctx: Context, hidden: string): string {
   const first = ctx.graph.op('Gather', [hidden, ctx.graph.int64Constant('first_position', [0])], 'bert.pooler/first_token', { axis: int(1) });
   return ctx.graph.op('Tanh', [dense(ctx, first, 'bert.pooler.dense')], 'bert.pooler/Tanh');
 }
-
