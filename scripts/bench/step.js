@@ -365,7 +365,7 @@ function formatMarkdown(result) {
       : 'fp32 on every side';
   lines.push(
     `Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01). ` +
-      `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification stepped as its Trainer steps it ` +
+      `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification (RobertaForSequenceClassification for roberta-base) stepped as its Trainer steps it ` +
       `(the model's loss, backward, clip_grad_norm_, ${m.pythonOptimizer || "Trainer's default AdamW"})` +
       `${anchors.includes('compile') ? '; torch.compile: torch.compile(model), its compiling steps are warm-up' : ''}. ` +
       `Median of ${
