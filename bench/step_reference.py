@@ -95,7 +95,8 @@ def load_model(model_dir: str, dropout: bool, impl: str = "sdpa"):
     overrides: Dict[str, Any] = {}
     if not dropout:
         overrides = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "classifier_dropout": 0.0}
-    model = transformers.BertForSequenceClassification.from_pretrained(
+    # AutoModelForSequenceClassification: BERT, or RoBERTa for the roberta-base row (config.json's model_type)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
         model_dir, attn_implementation="eager" if impl == "eager" else "sdpa", dtype=torch.float32, **overrides)
     model.train()
     gc.collect()

@@ -1,6 +1,9 @@
 // bert-trainer's public API: what a user of the package calls. Internals (epoch orders, length grouping, shard
 // orders, schedule arithmetic) are imported from their modules by the code and tests that need them.
 export { BertClassifier } from './model/classifier';
+export { AutoClassifier } from './model/auto-classifier';
+export { MODEL_TYPES } from './model/architectures';
+export type { ModelType } from './model/architectures';
 export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './model/classifier';
 export type { ExportOnnxOptions, OnnxQuantization } from './model/onnx/export-onnx';
 export type { RequestBatchingOptions, ResolvedRequestBatching } from './model/request-batcher';

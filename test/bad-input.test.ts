@@ -59,7 +59,7 @@ describe('model directories', () => {
     await expect(BertClassifier.fromPretrained(dir)).rejects.toThrow(/config\.json: malformed JSON/);
   });
   test.each([
-    ['model_type', 'roberta', /model_type "roberta" is not supported/],
+    ['model_type', 'gpt2', /model_type "gpt2" is not supported \(supported: bert, roberta, xlm-roberta, distilbert, electra\)/],
     ['position_embedding_type', 'relative_key', /"position_embedding_type" "relative_key" is not supported/],
     ['hidden_act', 'gelu_10', /"hidden_act" "gelu_10" is not supported/],
     ['num_attention_heads', 5, /"hidden_size" \(32\) is not a multiple of "num_attention_heads" \(5\)/],

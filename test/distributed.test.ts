@@ -14,6 +14,7 @@ import { shardStream } from '../src/data/batch-prefetch';
 import { distributedFromEnv, shardOrder } from '../src/engine/distributed';
 import { native } from '../src/engine/native';
 import { Trainer } from '../src/train/trainer';
+import { FIXTURES_DIR } from './helpers/paths';
 import { fixture } from './helpers/fixtures';
 import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
 import { tokenizedExamples } from './helpers/training-data';
@@ -298,6 +299,31 @@ describeDistributed('2 processes over loopback (Gloo)', () => {
       expect(whole.keyBias).toBeLessThanOrEqual(bound);
     }
   });
+
+  test('DistilBERT (its own key names, no token types) trains data-parallel: ranks identical, within 1e-6 of one process accumulating', async () => {
+    const distilbert = path.join(tmp, 'distilbert-no-dropout');
+    fs.cpSync(path.join(FIXTURES_DIR, 'family', 'distilbert'), distilbert, { recursive: true });
+    const configFile = path.join(distilbert, 'config.json');
+    const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(configFile, JSON.stringify({ ...config, dropout: 0, attention_dropout: 0, seq_classif_dropout: 0 }));
+    const examples = tokenizedExamples(36, { vocabSize: 99, numLabels: 3, typeVocabSize: 1, seed: 5 });
+    const ranks = await job(2, 60_000, (rank) => ({ modelDir: distilbert, out: out(`distilbert-ddp-${rank}`), examples, options: { ...BASE, batchSize: 4 } }));
+    const single = await child({
+      modelDir: distilbert,
+      out: out('distilbert-single-ga'),
+      examples,
+      options: { ...BASE, batchSize: 4, gradientAccumulationSteps: 2, distributed: false },
+    });
+    for (const r of [...ranks, single]) expect({ code: r.code, error: r.error }).toEqual({ code: 0, error: undefined });
+    const rank0 = weights(out('distilbert-ddp-0'));
+    expect(maxTensorDiff(weights(out('distilbert-ddp-1')), rank0).worst).toBe(0);
+    const other = weights(out('distilbert-single-ga'));
+    const rest = { ...other, tensors: new Map([...other.tensors].filter(([name]) => !/\.attention\.k_lin\.bias$/.test(name))) };
+    const diff = maxTensorDiff(rank0, rest);
+    expect(diff.missing).toEqual([]);
+    expect(diff.worst).toBeLessThanOrEqual(1e-6);
+    expect([...rank0.tensors.keys()]).toContain('distilbert.transformer.layer.0.attention.q_lin.weight');
+  }, 240_000);
 
   test('small buckets, launched during backward in the same order on every rank, give bit-identical weights', async () => {
     // About 4 KiB per bucket: dozens of all-reduces per step, started by the gradient hooks while backward runs.

@@ -17,6 +17,11 @@ function newestMtime(dir: string): number {
 export default function globalSetup(): void {
   const manifest = path.join(FIXTURES_DIR, 'manifest.json');
   const sources = Math.max(newestMtime(path.join(__dirname, 'fixtures')), newestMtime(path.join(__dirname, 'reference')));
-  if (fs.existsSync(manifest) && fs.statSync(manifest).mtimeMs >= sources) return;
-  execFileSync(PYTHON, [path.join(__dirname, 'fixtures', 'generate.py'), '--out', FIXTURES_DIR], { stdio: 'inherit' });
+  const fresh = (file: string): boolean => fs.existsSync(file) && fs.statSync(file).mtimeMs >= sources;
+  if (!fresh(manifest)) execFileSync(PYTHON, [path.join(__dirname, 'fixtures', 'generate.py'), '--out', FIXTURES_DIR], { stdio: 'inherit' });
+  // RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA (test/bert-family.test.ts)
+  const family = path.join(FIXTURES_DIR, 'family');
+  if (!fresh(path.join(family, 'manifest.json'))) {
+    execFileSync(PYTHON, [path.join(__dirname, 'fixtures', 'bert_family.py'), '--out', family], { stdio: 'inherit' });
+  }
 }

@@ -92,6 +92,7 @@ describe('BertTokenizer from vocab.txt (uncased defaults)', () => {
       padToken: '[PAD]',
       unkToken: '[UNK]',
       maskToken: '[MASK]',
+      tokenizerClass: 'BertTokenizer',
     });
   });
 

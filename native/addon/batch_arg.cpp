@@ -56,7 +56,7 @@ HostBatch host_batch_from_js(const Napi::Value& value, const std::string& name, 
   Napi::Object object = value.As<Napi::Object>();
   HostBatch b;
   b.batch = integer_property(object, name, "batchSize", 1, std::numeric_limits<int32_t>::max());
-  b.seq_len = integer_property(object, name, "sequenceLength", 1, config.max_position_embeddings);
+  b.seq_len = integer_property(object, name, "sequenceLength", 1, config.max_sequence_length());
   if (b.batch * b.seq_len > (int64_t{1} << 31))
     throw Napi::RangeError::New(env, name + ": batchSize x sequenceLength is too large");
   const size_t n = static_cast<size_t>(b.batch * b.seq_len);

@@ -110,6 +110,11 @@ std::vector<int32_t> int32_array_arg(const Napi::CallbackInfo& info, size_t inde
 
 BertConfig config_from_js(const Napi::Object& object) {
   BertConfig config;
+  Napi::Value model_type = object.Get("model_type");
+  if (!model_type.IsUndefined()) config.model_type = string_field(object, "model_type");
+  Napi::Value embedding_size = object.Get("embedding_size");
+  if (!embedding_size.IsUndefined() && !embedding_size.IsNull())
+    config.embedding_size = integer_field(object, "embedding_size");
   config.vocab_size = integer_field(object, "vocab_size");
   config.hidden_size = integer_field(object, "hidden_size");
   config.num_hidden_layers = integer_field(object, "num_hidden_layers");

@@ -18,7 +18,6 @@
 #include "js_errors.h"
 #include "promise_worker.h"
 #include "../model/inference_pool.h"
-#include "../model/linear.h"
 
 namespace bert {
 
@@ -40,12 +39,13 @@ class LoadWorker : public PromiseWorker {
  protected:
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
-    BertForSequenceClassification model(state_->config);
+    SequenceClassifier model = make_sequence_classifier(state_->config);
     init_bert_weights(*model, state_->config.initializer_range, at::make_generator<at::CPUGeneratorImpl>(seed_));
     std::vector<CheckpointFile> checkpoint;
     for (const auto& path : files_) checkpoint.push_back({path, read_checkpoint_file(path)});
     LoadOptions options;
     options.ignore_mismatched_sizes = ignore_mismatched_sizes_;
+    options.base_model_prefix = model->base_model_prefix();
     report_ = load_into_model(*model, checkpoint, options);
     model->eval();
     model->to(device_);  // built and filled on the CPU (the same initial weights on every device), then moved
@@ -141,22 +141,22 @@ class ForwardWorker : public PromiseWorker {
     UsePackedLinearWeights use_packed(packed.get(), threads);
     SerialAtenOps serial(packed && ids.numel() * state_->config.hidden_size <= kSerialForwardElements);
     if (!with_hidden_) {
-      // What the classifier reads, and only that: the last layer for the first position (pooled_output).
+      // What the classifier reads, and only that: the last layer for the first position.
       logits_ = model->forward(ids, mask, types).cpu().contiguous();  // [B, num_labels]
       return;
     }
-    auto base = model->bert->forward(ids, mask, types);
-    logits_ = linear(model->classifier, model->dropout(base.pooler_output)).cpu().contiguous();  // [B, num_labels]
-    pooled_ = base.pooler_output.cpu().contiguous();                                             // [B, H]
-    hidden_ = base.last_hidden_state.cpu().contiguous();                                         // [B, S, H]
+    auto out = model->forward_outputs(ids, mask, types);
+    logits_ = out.logits.cpu().contiguous();  // [B, num_labels]
+    if (out.pooler_output.defined()) pooled_ = out.pooler_output.cpu().contiguous();  // [B, H]
+    hidden_ = out.last_hidden_state.cpu().contiguous();                               // [B, S, H]
   }
 
   // The model's reordered Linear weights when the inference path computes this forward (fp32 on the CPU), built
   // here the first time and after the weights may have changed; null otherwise.
   std::shared_ptr<const PackedLinearWeights> packed_weights() {
-    const at::Tensor& probe = state_->model->classifier->weight;
-    if (!inference_path_enabled() || !state_->device.is_cpu() || probe.scalar_type() != at::kFloat ||
-        !packed_linear_available()) {
+    const auto parameters = state_->model->parameters();
+    if (!inference_path_enabled() || !state_->device.is_cpu() || parameters.empty() ||
+        parameters.front().scalar_type() != at::kFloat || !packed_linear_available()) {
       return nullptr;
     }
     std::lock_guard<std::mutex> guard(state_->packed_mutex);
@@ -173,7 +173,7 @@ class ForwardWorker : public PromiseWorker {
     out.Set("logits", to_js(logits_));
     out.Set("shape", to_js_shape(env, logits_.sizes()));
     if (with_hidden_) {
-      out.Set("pooledOutput", to_js(pooled_));
+      if (pooled_.defined()) out.Set("pooledOutput", to_js(pooled_));
       out.Set("lastHiddenState", to_js(hidden_));
       out.Set("hiddenShape", to_js_shape(env, hidden_.sizes()));
     }
@@ -321,7 +321,7 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   auto state = loaded_state(env);
   const BertConfig& config = state->config;
   int64_t batch = integer_arg(info, 3, "batchSize", 1, std::numeric_limits<int32_t>::max());
-  int64_t seq_len = integer_arg(info, 4, "sequenceLength", 1, config.max_position_embeddings);
+  int64_t seq_len = integer_arg(info, 4, "sequenceLength", 1, config.max_sequence_length());
   bool with_hidden = info.Length() > 5 && boolean_arg(info, 5, "withHidden");
   if (batch * seq_len > (int64_t{1} << 31)) throw Napi::RangeError::New(env, "batchSize x sequenceLength is too large");
   // Range checks here, on the calling thread, so bad ids are a RangeError rather than a LibTorch error.

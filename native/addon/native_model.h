@@ -11,8 +11,8 @@
 #include <shared_mutex>
 
 #include "../model/bert_config.h"
-#include "../model/bert_for_sequence_classification.h"
 #include "../model/packed_linear.h"
+#include "../model/sequence_classifier.h"
 #include "../distributed/gradient_reducer.h"
 #include "../distributed/process_group.h"
 #include "../training/adamw.h"
@@ -23,7 +23,7 @@ namespace bert {
 
 struct ModelState {
   BertConfig config;
-  BertForSequenceClassification model{nullptr};     // null until load() resolves
+  SequenceClassifier model;                         // null until load() resolves
   at::Device device{at::kCPU};                      // where the weights live and every step computes
   std::shared_mutex mutex;                          // shared: forward/save; exclusive: load and training steps
   std::unique_ptr<AdamW> optimizer;                 // created by configureOptimizer()

@@ -283,7 +283,9 @@ Napi::Value NativeModel::LoadWeights(const Napi::CallbackInfo& info) {
   auto* worker = new StateWorker<true>(env, state, [files](ModelState& s) {
     std::vector<CheckpointFile> checkpoint;
     for (const auto& path : files) checkpoint.push_back({path, read_checkpoint_file(path)});
-    LoadReport report = load_into_model(*s.model, checkpoint, LoadOptions{});
+    LoadOptions options;
+    options.base_model_prefix = s.model->base_model_prefix();
+    LoadReport report = load_into_model(*s.model, checkpoint, options);
     if (!report.missing.empty()) {
       throw CheckpointError(files.front(),
                             "checkpoint lacks '" + report.missing.front() + "' (and " +

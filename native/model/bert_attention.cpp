@@ -35,15 +35,32 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
 }
 
 at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
-  if (uses_fused_attention(hidden.device())) return forward_fused(hidden, hidden, additive_mask);
-  if (uses_inference_path(hidden)) return forward_inference(hidden, hidden, additive_mask);
+  return multi_head_attention(query, key, value, dropout, num_heads, head_dim, hidden, additive_mask);
+}
+
+at::Tensor BertSelfAttentionImpl::forward_inference(const at::Tensor& queries_from, const at::Tensor& hidden,
+                                                    const at::Tensor& additive_mask) {
+  return inference_attention(query, key, value, num_heads, head_dim, queries_from, hidden, additive_mask);
+}
+
+namespace {
+// [B, len, H] -> [B, nh, len, hd]
+at::Tensor split_heads(const at::Tensor& x, int64_t num_heads, int64_t head_dim) {
+  return x.view({x.size(0), x.size(1), num_heads, head_dim}).transpose(1, 2);
+}
+}  // namespace
+
+at::Tensor multi_head_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
+                                const torch::nn::Linear& value, Dropout& dropout, int64_t num_heads, int64_t head_dim,
+                                const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  if (uses_fused_attention(hidden.device()))
+    return fused_attention(query, key, value, dropout, num_heads, head_dim, hidden, hidden, additive_mask);
+  if (uses_inference_path(hidden))
+    return inference_attention(query, key, value, num_heads, head_dim, hidden, hidden, additive_mask);
   const int64_t batch = hidden.size(0), seq_len = hidden.size(1);
-  auto split_heads = [&](const at::Tensor& x) {  // [B, S, H] -> [B, nh, S, hd]
-    return x.view({batch, seq_len, num_heads, head_dim}).transpose(1, 2);
-  };
-  auto q = split_heads(linear(query, hidden));
-  auto k = split_heads(linear(key, hidden));
-  auto v = split_heads(linear(value, hidden));
+  auto q = split_heads(linear(query, hidden), num_heads, head_dim);
+  auto k = split_heads(linear(key, hidden), num_heads, head_dim);
+  auto v = split_heads(linear(value, hidden), num_heads, head_dim);
 
   // (q · kᵀ) / sqrt(head_dim) + mask, in the GEMMs: [B, nh, S, S]
   auto scores = attention_scores(q, k.transpose(-1, -2), std::sqrt(static_cast<double>(head_dim)), additive_mask);
@@ -52,38 +69,41 @@ at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& hidden, const at::Te
   return context.transpose(1, 2).reshape({batch, seq_len, num_heads * head_dim});  // [B, S, H]: a view
 }
 
-at::Tensor BertSelfAttentionImpl::forward_fused(const at::Tensor& queries_from, const at::Tensor& hidden,
-                                                const at::Tensor& additive_mask) {
-  const int64_t batch = hidden.size(0), seq_len = hidden.size(1), queries = queries_from.size(1);
-  auto split_heads = [&](const at::Tensor& x, int64_t len) {  // [B, len, H] -> [B, nh, len, hd]
-    return x.view({batch, len, num_heads, head_dim}).transpose(1, 2);
-  };
-  auto q = split_heads(linear(query, queries_from), queries);
-  auto k = split_heads(linear(key, hidden), seq_len);
-  auto v = split_heads(linear(value, hidden), seq_len);
+at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Linear& key, const torch::nn::Linear& value,
+                           Dropout& dropout, int64_t num_heads, int64_t head_dim, const at::Tensor& queries_from,
+                           const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  const int64_t batch = hidden.size(0), queries = queries_from.size(1);
+  auto q = split_heads(linear(query, queries_from), num_heads, head_dim);
+  auto k = split_heads(linear(key, hidden), num_heads, head_dim);
+  auto v = split_heads(linear(value, hidden), num_heads, head_dim);
   // PyTorch's fused kernels (flash / memory-efficient), what transformers' "sdpa" attention runs. The padding mask
   // goes in as booleans (true: attend), exact in every precision; dropout on the probabilities is inside the kernel.
   auto attend =
-      additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;         // [B, 1, 1, S]
-  auto context = at::scaled_dot_product_attention(q, k, v, attend, is_training() ? dropout->p : 0.0);  // [B, nh, Q, hd]
-  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});                      // [B, Q, H]
+      additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask.eq(0)) : c10::nullopt;  // [B, 1, 1, S]
+  auto context =
+      at::scaled_dot_product_attention(q, k, v, attend, dropout->is_training() ? dropout->p : 0.0);  // [B, nh, Q, hd]
+  return context.transpose(1, 2).reshape({batch, queries, num_heads * head_dim});                    // [B, Q, H]
 }
 
-at::Tensor BertSelfAttentionImpl::forward_inference(const at::Tensor& queries_from, const at::Tensor& hidden,
-                                                    const at::Tensor& additive_mask) {
-  const int64_t batch = hidden.size(0), seq_len = hidden.size(1), queries = queries_from.size(1);
-  auto split_heads = [&](const at::Tensor& x, int64_t len) {  // [B, len, H] -> [B, nh, len, hd]
-    return x.view({batch, len, num_heads, head_dim}).transpose(1, 2);
-  };
+at::Tensor BertSelfAttentionImpl::forward_fused(const at::Tensor& queries_from, const at::Tensor& hidden,
+                                                const at::Tensor& additive_mask) {
+  return fused_attention(query, key, value, dropout, num_heads, head_dim, queries_from, hidden, additive_mask);
+}
+
+at::Tensor inference_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
+                               const torch::nn::Linear& value, int64_t num_heads, int64_t head_dim,
+                               const at::Tensor& queries_from, const at::Tensor& hidden,
+                               const at::Tensor& additive_mask) {
+  const int64_t batch = hidden.size(0), queries = queries_from.size(1);
   at::Tensor q, k, v;
   if (auto packed = packed_qkv(query->weight, queries_from, hidden)) {  // one product for the three
-    q = split_heads(packed->query, queries);
-    k = split_heads(packed->key, seq_len);
-    v = split_heads(packed->value, seq_len);
+    q = split_heads(packed->query, num_heads, head_dim);
+    k = split_heads(packed->key, num_heads, head_dim);
+    v = split_heads(packed->value, num_heads, head_dim);
   } else {
-    q = split_heads(linear(query, queries_from), queries);
-    k = split_heads(linear(key, hidden), seq_len);
-    v = split_heads(linear(value, hidden), seq_len);
+    q = split_heads(linear(query, queries_from), num_heads, head_dim);
+    k = split_heads(linear(key, hidden), num_heads, head_dim);
+    v = split_heads(linear(value, hidden), num_heads, head_dim);
   }
   auto mask = additive_mask.defined() ? c10::optional<at::Tensor>(additive_mask) : c10::nullopt;  // [B, 1, 1, S]
   auto context = at::scaled_dot_product_attention(q, k, v, mask, 0.0);                            // [B, nh, Q, hd]

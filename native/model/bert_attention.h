@@ -20,10 +20,7 @@ struct BertSelfAttentionImpl : torch::nn::Module {
   // hidden [B, S, H]) with scaled_dot_product_attention  ->  [B, Q, H]
   at::Tensor forward_fused(const at::Tensor& queries_from, const at::Tensor& hidden, const at::Tensor& additive_mask);
 
-  // Inference on the CPU (uses_inference_path): the same as forward_fused, with the additive mask itself added to the
-  // scores (as transformers' eager and sdpa attention add it: a row that is all padding attends uniformly) and
-  // LibTorch's CPU flash-attention kernel (softmax fused, one pass over the keys per block of queries). Inside
-  // forward(), the three projections are one product with the packed query-key-value matrix (packed_linear.h).
+  // Inference on the CPU: inference_attention (below) with this module's projections  ->  [B, Q, H]
   at::Tensor forward_inference(const at::Tensor& queries_from, const at::Tensor& hidden,
                                const at::Tensor& additive_mask);
 
@@ -52,6 +49,27 @@ struct BertAttentionImpl : torch::nn::Module {
   BertSelfOutput output{nullptr};
 };
 TORCH_MODULE(BertAttention);
+
+// Multi-head self-attention over the projections of hidden [B, S, H] by query/key/value (softmax(q·kᵀ/sqrt(head_dim)
+// + mask), dropout, times v), transformers' eager_attention_forward; on GPUs scaled_dot_product_attention  ->  [B, S,
+// H]. BERT's BertSelfAttention and DistilBERT's DistilBertSelfAttention share it under their own module names.
+at::Tensor multi_head_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
+                                const torch::nn::Linear& value, Dropout& dropout, int64_t num_heads, int64_t head_dim,
+                                const at::Tensor& hidden, const at::Tensor& additive_mask);
+
+// The same with scaled_dot_product_attention, for the queries of queries_from [B, Q, H] only  ->  [B, Q, H].
+at::Tensor fused_attention(const torch::nn::Linear& query, const torch::nn::Linear& key, const torch::nn::Linear& value,
+                           Dropout& dropout, int64_t num_heads, int64_t head_dim, const at::Tensor& queries_from,
+                           const at::Tensor& hidden, const at::Tensor& additive_mask);
+
+// Inference on the CPU (uses_inference_path): the queries of queries_from [B, Q, H] against the keys and values of
+// hidden [B, S, H], the additive mask added to the scores (as transformers' eager and sdpa attention add it: a row
+// that is all padding attends uniformly), with LibTorch's CPU flash-attention kernel; for BERT's layout the three
+// projections are one product with the packed query-key-value matrix (packed_linear.h)  ->  [B, Q, H].
+at::Tensor inference_attention(const torch::nn::Linear& query, const torch::nn::Linear& key,
+                               const torch::nn::Linear& value, int64_t num_heads, int64_t head_dim,
+                               const at::Tensor& queries_from, const at::Tensor& hidden,
+                               const at::Tensor& additive_mask);
 
 // Whether attention computes with the fused path (forward_fused) for tensors on `device`: always on GPUs; on the CPU
 // only when a test or benchmark turned it on (set_fused_attention_on_cpu; process-wide, default off), so that the

@@ -47,6 +47,16 @@ void BertConfig::validate() const {
                                 "' is not supported (only 'absolute')");
   }
   parse_activation(hidden_act);  // throws naming the value
+  bool known = false;
+  std::string names;
+  for (const char* name : kModelTypes) {
+    known = known || model_type == name;
+    names += std::string(names.empty() ? "" : ", ") + name;
+  }
+  if (!known)
+    throw std::invalid_argument("config.model_type '" + model_type + "' is not supported (supported: " + names + ")");
+  if (embedding_size < 0)
+    throw std::invalid_argument("config.embedding_size must be positive, got " + std::to_string(embedding_size));
 }
 
 }  // namespace bert

@@ -17,4 +17,11 @@ at::Tensor BertForSequenceClassificationImpl::forward(const at::Tensor& input_id
   return linear(classifier, dropout(pooled));                                    // [B, num_labels]
 }
 
+ClassifierOutputs BertForSequenceClassificationImpl::forward_outputs(const at::Tensor& input_ids,
+                                                                     const at::Tensor& attention_mask,
+                                                                     const at::Tensor& token_type_ids) {
+  auto base = bert->forward(input_ids, attention_mask, token_type_ids);
+  return {linear(classifier, dropout(base.pooler_output)), base.pooler_output, base.last_hidden_state};
+}
+
 }  // namespace bert

@@ -48,6 +48,22 @@ at::Tensor additive_attention_mask(const at::Tensor& attention_mask, at::ScalarT
   return (1.0 - mask) * lowest;
 }
 
+at::Tensor token_types_or_zeros(const at::Tensor& input_ids, const at::Tensor& token_type_ids) {
+  return token_type_ids.defined() ? token_type_ids : at::zeros_like(input_ids);
+}
+
+at::Tensor encoder_mask(const at::Tensor& input_ids, const at::Tensor& attention_mask, at::ScalarType dtype) {
+  return additive_attention_mask(attention_mask.defined() ? attention_mask : at::ones_like(input_ids), dtype);
+}
+
+bool first_positions_apply(const at::Tensor& input_ids, const at::Tensor& embedding_weight) {
+  // On the CPU, fp32 only: under autocast the bit-for-bit argument (first_positions.h) is not made, so that runs the
+  // whole layer. The fused path (GPUs) takes any precision (BertLayerImpl::forward_first_position_fused).
+  const bool cpu = !uses_fused_attention(input_ids.device());
+  return first_positions_enabled() &&
+         !(cpu && (at::autocast::is_autocast_enabled(at::kCPU) || embedding_weight.scalar_type() != at::kFloat));
+}
+
 namespace {
 
 struct EncoderInputs {
@@ -86,11 +102,7 @@ BertModelOutput BertModelImpl::forward(const at::Tensor& input_ids, const at::Te
 
 at::Tensor BertModelImpl::pooled_output(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                         const at::Tensor& token_type_ids) {
-  // On the CPU, fp32 only: under autocast the bit-for-bit argument (first_positions.h) is not made, so that runs the
-  // whole layer. The fused path (GPUs) takes any precision (BertLayerImpl::forward_first_position_fused).
-  const bool cpu = !uses_fused_attention(input_ids.device());
-  if (!first_positions_enabled() || (cpu && (at::autocast::is_autocast_enabled(at::kCPU) ||
-                                             embeddings->word_embeddings->weight.scalar_type() != at::kFloat))) {
+  if (!first_positions_apply(input_ids, embeddings->word_embeddings->weight)) {
     return forward(input_ids, attention_mask, token_type_ids).pooler_output;
   }
   auto in = encoder_inputs(embeddings, input_ids, attention_mask, token_type_ids);

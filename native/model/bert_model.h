@@ -56,6 +56,16 @@ struct BertModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertModel);
 
+// Whether the last encoder layer may be computed for the positions a head reads only (BertEncoderImpl::
+// forward_first_positions): on the CPU for fp32 weights outside autocast (the bit-for-bit argument of
+// first_positions.h), on GPUs always (the fused path takes any precision).
+bool first_positions_apply(const at::Tensor& input_ids, const at::Tensor& embedding_weight);
+
+// The encoder's inputs with transformers' defaults for what is not given: token types zeros ([B, S]), the attention
+// mask all ones (-> [B, 1, 1, S] additive).
+at::Tensor token_types_or_zeros(const at::Tensor& input_ids, const at::Tensor& token_type_ids);
+at::Tensor encoder_mask(const at::Tensor& input_ids, const at::Tensor& attention_mask, at::ScalarType dtype);
+
 // transformers' get_extended_attention_mask: [B, S] of 1/0 -> [B, 1, 1, S] of 0/finfo(dtype).min, added to scores.
 at::Tensor additive_attention_mask(const at::Tensor& attention_mask, at::ScalarType dtype);
 

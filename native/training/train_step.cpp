@@ -25,9 +25,9 @@ namespace {
 
 // RAII: train mode for the step, back to eval mode (what forward() assumes) whatever happens.
 struct TrainModeScope {
-  explicit TrainModeScope(BertForSequenceClassification& m) : model(m) { model->train(); }
+  explicit TrainModeScope(SequenceClassifier& m) : model(m) { model->train(); }
   ~TrainModeScope() { model->eval(); }
-  BertForSequenceClassification& model;
+  SequenceClassifier& model;
 };
 
 // Reads the losses that earlier deferred steps left on the device, in one transfer, into `logged`; throws for a

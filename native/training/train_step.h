@@ -20,7 +20,7 @@
 
 #include "../distributed/gradient_reducer.h"
 #include "../distributed/process_group.h"
-#include "../model/bert_for_sequence_classification.h"
+#include "../model/sequence_classifier.h"
 #include "adamw.h"
 #include "grad_scaler.h"
 #include "host_batch.h"
@@ -58,7 +58,7 @@ struct TrainStepOptions {
 
 // What a step works on and updates. The caller holds the model exclusively for the call.
 struct TrainStepContext {
-  BertForSequenceClassification& model;
+  SequenceClassifier& model;
   at::Device device;
   int64_t num_labels;
   AdamW& optimizer;

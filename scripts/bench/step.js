@@ -8,9 +8,10 @@
 // the output, and the run goes on without that anchor).
 //
 //   npx tsc -p tsconfig.json && node scripts/bench/step.js [options]
-//     --configs tiny,mini,small,base   model sizes (default all four)
+//     --configs tiny,mini,small,base,roberta-base   model sizes (default all five; roberta-base: base's shape as
+//                                      RobertaForSequenceClassification, roberta-base's config.json)
 //     --batches LIST                   batch sizes to run where a config has them (default: tiny, mini and small 8,32;
-//                                      base 8). The targets: mini 32 x 128 and base 8 x 128
+//                                      base and roberta-base 8). The targets: mini 32 x 128, base and roberta-base 8 x 128
 //     --anchors sdpa,compile,eager     the PyTorch steps timed against ours (default sdpa,compile; eager:
 //                                      attn_implementation="eager", the exactness reference, timed as a third)
 //     --threads N                      intra-op threads on every side (default 2)
@@ -78,6 +79,7 @@ const CONFIGS = {
   mini: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, batches: [8, 32] },
   small: { layers: 4, hidden: 512, heads: 8, intermediate: 2048, batches: [8, 32] },
   base: { layers: 12, hidden: 768, heads: 12, intermediate: 3072, batches: [8] },
+  'roberta-base': { layers: 12, hidden: 768, heads: 12, intermediate: 3072, batches: [8], modelType: 'roberta' },
 };
 /** The PyTorch steps ours is timed against (bench/step_reference.py's impl), in the order they run. */
 const ANCHORS = {
@@ -88,7 +90,7 @@ const ANCHORS = {
 /** The exactness reference of the correctness gate (ours is built to give its numbers), and the anchor recorded beside it. */
 const CHECK_IMPL = 'eager';
 /** The issue's targets: ours' step at most this share of each anchor's, per config and batch (sequence 128). */
-const TARGETS = { 'mini:32': 0.6, 'base:8': 0.6 };
+const TARGETS = { 'mini:32': 0.6, 'base:8': 0.6, 'roberta-base:8': 0.6 };
 const VOCAB = 30522;
 const MAX_POSITIONS = 512;
 const NUM_LABELS = 2;
@@ -97,7 +99,7 @@ const WEIGHT_DECAY = 0.01;
 const MAX_GRAD_NORM = 1.0;
 const LOSS_TOLERANCE = 1e-4;
 const GRAD_NORM_TOLERANCE = 1e-3;
-const AUTO_REPS = { tiny: 15, mini: 11, small: 7, base: 5 }; // more samples where a step is cheap (a noisy, shared machine)
+const AUTO_REPS = { tiny: 15, mini: 11, small: 7, base: 5, 'roberta-base': 5 }; // more samples where a step is cheap (a noisy, shared machine)
 const COMPILE_MIN_WARMUP = 3;
 const MEMORY_STEPS = 5; // > libuv's 4 pool threads: each step may run on another thread (and malloc arena)
 
@@ -127,6 +129,19 @@ function hfConfig(name, dropout) {
     max_position_embeddings: MAX_POSITIONS,
     num_labels: NUM_LABELS,
   };
+  // roberta-base's config.json: its vocabulary, positions after padding_idx 1, one token type, LayerNorm eps 1e-5.
+  if (c.modelType === 'roberta') {
+    Object.assign(config, {
+      model_type: 'roberta',
+      vocab_size: 50265,
+      max_position_embeddings: 514,
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      type_vocab_size: 1,
+      layer_norm_eps: 1e-5,
+    });
+  }
   if (!dropout) Object.assign(config, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
   return config;
 }
@@ -350,7 +365,7 @@ function formatMarkdown(result) {
       : 'fp32 on every side';
   lines.push(
     `Precision: ${precision}. One step = train-mode forward (dropout 0.1), cross-entropy, backward, clip 1.0, AdamW (lr 2e-5, wd 0.01). ` +
-      `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification stepped as its Trainer steps it ` +
+      `Anchors: ${anchors.map((a) => `${ANCHORS[a]}`).join('; ')} — transformers' BertForSequenceClassification (RobertaForSequenceClassification for roberta-base) stepped as its Trainer steps it ` +
       `(the model's loss, backward, clip_grad_norm_, ${m.pythonOptimizer || "Trainer's default AdamW"})` +
       `${anchors.includes('compile') ? '; torch.compile: torch.compile(model), its compiling steps are warm-up' : ''}. ` +
       `Median of ${

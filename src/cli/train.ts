@@ -344,7 +344,7 @@ interface RunSettings {
 }
 
 function settingsFor(f: TrainFlags, source: ModelSource | undefined, model: BertClassifier, trainExamples: number): RunSettings {
-  const positions = model.config.max_position_embeddings;
+  const positions = model.maxSequenceLength;
   if (f.maxLength !== undefined && f.maxLength > positions) {
     throw new Error(`--max-length ${f.maxLength} exceeds the model's max_position_embeddings (${positions})`);
   }

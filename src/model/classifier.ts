@@ -6,7 +6,8 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 
 import { writeFileAtomic } from '../util/atomic-write';
-import { BertConfig, LabelOptions, configToJson, nativeConfig, readConfig, resolveConfig } from './config';
+import { ARCHITECTURES } from './architectures';
+import { BertConfig, LabelOptions, configToJson, maxSequenceLength, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
 import { PaddedBatch, RequestBatcher, RequestBatchingOptions, ResolvedRequestBatching, TokenRows, checkRows, resolveRequestBatching } from './request-batcher';
 import { ExportOnnxOptions, exportOnnx } from './onnx/export-onnx';
@@ -58,7 +59,7 @@ export interface ForwardResult {
   /** Row-major [batch, numLabels] logits. */
   logits: Float32Array;
   shape: [number, number];
-  /** Row-major [batch, hidden] when outputHiddenStates is set. */
+  /** Row-major [batch, hidden] when outputHiddenStates is set, for BERT (the other architectures' heads have no pooler). */
   pooledOutput?: Float32Array;
   /** Row-major [batch, sequence, hidden] when outputHiddenStates is set. */
   lastHiddenState?: Float32Array;
@@ -156,7 +157,11 @@ export class BertClassifier {
     const config = await readConfig(root, options);
     const files = await findWeightsFiles(root);
     const tokenizer = (await hasTokenizerFiles(root))
-      ? await BertTokenizer.fromDirectory(root, { maxPositionEmbeddings: config.max_position_embeddings, maxLength: options.maxLength })
+      ? await BertTokenizer.fromDirectory(root, {
+          maxPositionEmbeddings: maxSequenceLength(config),
+          maxLength: options.maxLength,
+          defaults: ARCHITECTURES[config.model_type].tokenizer,
+        })
       : undefined;
     return BertClassifier.create(config, files, options, tokenizer);
   }
@@ -182,6 +187,11 @@ export class BertClassifier {
     return model;
   }
 
+  /** The longest sequence the model takes: max_position_embeddings, less RoBERTa's pad_token_id + 1. */
+  get maxSequenceLength(): number {
+    return maxSequenceLength(this.config);
+  }
+
   get numLabels(): number {
     return this.config.num_labels;
   }
@@ -203,7 +213,7 @@ export class BertClassifier {
     const flat = flattenInputs(inputs, {
       vocabSize: this.config.vocab_size,
       typeVocabSize: this.config.type_vocab_size,
-      maxPositionEmbeddings: this.config.max_position_embeddings,
+      maxPositionEmbeddings: this.maxSequenceLength,
     });
     const withHidden = inputs.outputHiddenStates === true;
     const out = await this.handle.forward(flat.inputIds, flat.attentionMask, flat.tokenTypeIds, flat.batchSize, flat.sequenceLength, withHidden);

@@ -1,14 +1,21 @@
-// config.json as transformers' BertConfig reads it: the same field names, the same defaults, and the
-// label maps. This is the only place that decides what a config means; the native side re-checks shapes.
+// config.json as transformers' config classes of the BERT family read it (BertConfig, RobertaConfig, XLMRobertaConfig,
+// DistilBertConfig, ElectraConfig): the same defaults and the label maps, under BERT's field names (architectures.ts
+// renames DistilBERT's). This is the only place that decides what a config means; the native side re-checks shapes.
 import { promises as fs } from 'fs';
 import * as path from 'path';
+
+import { ARCHITECTURES, ModelType, architectureOf, fromBertNames, toBertNames } from './architectures';
 
 /** transformers' config.problem_type values: the one list every check of a problem type uses. */
 export const PROBLEM_TYPES = ['single_label_classification', 'multi_label_classification', 'regression'] as const;
 export type ProblemType = (typeof PROBLEM_TYPES)[number];
 
-/** The fields of transformers' BertConfig, under their names in config.json. */
+/** The fields of transformers' BertConfig, under their names in config.json (every architecture's, under BERT's names). */
 export interface BertConfig {
+  /** config.json's model_type: which architecture (architectures.ts). */
+  model_type: ModelType;
+  /** ELECTRA's embedding width (projected to hidden_size when it differs); null for the other architectures. */
+  embedding_size: number | null;
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -90,10 +97,10 @@ function defaultLabels(count: number): string[] {
 /** Builds a full BertConfig from config.json's object: defaults filled, every field checked. */
 export function resolveConfig(raw: Record<string, unknown>, source: string, options: LabelOptions = {}): BertConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, 'expected a JSON object');
-  if (raw.model_type !== undefined && raw.model_type !== 'bert') {
-    fail(source, `model_type ${describe(raw.model_type)} is not supported (expected "bert")`);
-  }
-  const field = <K extends keyof typeof BERT_CONFIG_DEFAULTS>(key: K): unknown => (raw[key] === undefined ? BERT_CONFIG_DEFAULTS[key] : raw[key]);
+  const architecture = architectureOf(raw.model_type, source);
+  raw = toBertNames(raw, architecture, source);
+  const defaults: Record<string, unknown> = { ...BERT_CONFIG_DEFAULTS, ...architecture.defaults };
+  const field = (key: keyof typeof BERT_CONFIG_DEFAULTS): unknown => (raw[key] === undefined ? defaults[key] : raw[key]);
 
   const ints = {} as Record<(typeof INTEGER_FIELDS)[number], number>;
   for (const key of INTEGER_FIELDS) {
@@ -134,17 +141,27 @@ export function resolveConfig(raw: Record<string, unknown>, source: string, opti
     fail(source, `"pad_token_id" must be an integer in [0, vocab_size=${ints.vocab_size}), got ${describe(padId)}`);
   }
 
+  let embeddingSize: number | null = null;
+  if (architecture.modelType === 'electra') {
+    const value = raw.embedding_size ?? defaults.embedding_size;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+      fail(source, `"embedding_size" must be a positive integer, got ${describe(value)}`);
+    embeddingSize = value;
+  }
+
   const labels = resolveLabels(raw, source, options);
   const problemType = options.problemType ?? raw.problem_type ?? null;
   if (problemType !== null && !(PROBLEM_TYPES as readonly string[]).includes(problemType as string)) {
     fail(source, `"problem_type" ${describe(problemType)} is not one of ${PROBLEM_TYPES.join(', ')}`);
   }
 
-  const known = new Set<string>([...Object.keys(BERT_CONFIG_DEFAULTS), 'num_labels', 'id2label', 'label2id', 'problem_type']);
+  const known = new Set<string>([...Object.keys(BERT_CONFIG_DEFAULTS), 'num_labels', 'id2label', 'label2id', 'problem_type', 'embedding_size']);
   const extra: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) if (!known.has(key) && !DROPPED_ON_SAVE.has(key)) extra[key] = value;
 
   return {
+    model_type: architecture.modelType,
+    embedding_size: embeddingSize,
     ...ints,
     ...probs,
     hidden_act: hiddenAct,
@@ -222,23 +239,33 @@ export async function readConfig(dir: string, options: LabelOptions = {}): Promi
   return resolveConfig(raw as Record<string, unknown>, file, options);
 }
 
-/** The config.json transformers writes for BertForSequenceClassification. */
+/** The config.json transformers writes for the architecture's sequence classifier (BertForSequenceClassification, ...). */
 export function configToJson(config: BertConfig): Record<string, unknown> {
-  const { extra, ...fields } = config;
+  const { extra, model_type: modelType, embedding_size: embeddingSize, ...fields } = config;
+  const architecture = ARCHITECTURES[modelType];
   const out: Record<string, unknown> = {
-    architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
+    architectures: [architecture.classifierClass],
+    model_type: modelType,
     ...extra,
-    ...fields,
+    ...fromBertNames(fields, architecture),
     torch_dtype: 'float32',
   };
+  if (embeddingSize !== null) out.embedding_size = embeddingSize;
   if (out.problem_type === null) delete out.problem_type;
   return out;
+}
+
+/** The longest sequence the position embeddings cover (RoBERTa's positions start after pad_token_id). */
+export function maxSequenceLength(config: BertConfig): number {
+  const offset = ARCHITECTURES[config.model_type].positionsAfterPadding ? config.pad_token_id + 1 : 0;
+  return config.max_position_embeddings - offset;
 }
 
 /** The numeric fields the native model is built from. */
 export function nativeConfig(config: BertConfig): Record<string, number | string | null> {
   return {
+    model_type: config.model_type,
+    embedding_size: config.embedding_size,
     vocab_size: config.vocab_size,
     hidden_size: config.hidden_size,
     num_hidden_layers: config.num_hidden_layers,

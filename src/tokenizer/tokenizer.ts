@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../util/atomic-write';
 import { CONTINUING_SUBWORD_PREFIX, learnWordPieceVocabulary, MAX_WORDPIECE_VOCAB_SIZE } from './wordpiece-trainer';
 import { describeValue } from '../util/describe-value';
 import { optionalObject, positiveInteger, requiredPositiveInteger, stringArray } from '../util/is';
+import { TOKENIZERS_WITHOUT_TOKEN_TYPES } from '../model/architectures';
 
 /** Options of `fromDirectory` / `fromVocab` that change the tokenizer's default length. */
 export interface TokenizerOptions {
@@ -29,6 +30,11 @@ export interface FromDirectoryOptions extends TokenizerOptions {
    * `config.json` in the same folder if that file exists.
    */
   maxPositionEmbeddings?: number;
+  /**
+   * What to assume where the folder's files say nothing (a tokenizer.json without tokenizer_config.json): the model
+   * architecture's tokenizer class and special tokens (AutoClassifier passes its model_type's).
+   */
+  defaults?: Partial<BertTokenizerConfig>;
 }
 
 export interface EncodeOptions {
@@ -61,6 +67,8 @@ export interface BertTokenizerConfig {
   padToken: string;
   unkToken: string;
   maskToken: string;
+  /** `tokenizer_class` (default 'BertTokenizer'): written back on save; RoBERTa's, XLM-R's and DistilBERT's give no token types. */
+  tokenizerClass: string;
 }
 
 export interface TrainWordPieceOptions {
@@ -98,6 +106,7 @@ const DEFAULT_CONFIG: BertTokenizerConfig = {
   padToken: '[PAD]',
   unkToken: '[UNK]',
   maskToken: '[MASK]',
+  tokenizerClass: 'BertTokenizer',
 };
 
 /** What transformers writes as model_max_length when it is unknown: int(1e30). */
@@ -209,6 +218,7 @@ function parseTokenizerConfig(json: Json | undefined, file: string): Partial<Ber
     // transformers stores int(1e30) when the length is unknown.
     out.modelMaxLength = mml > Number.MAX_SAFE_INTEGER ? null : Math.floor(mml);
   }
+  if (typeof json.tokenizer_class === 'string') out.tokenizerClass = json.tokenizer_class;
   Object.assign(out, parseSpecialTokens(json, file));
   return out;
 }
@@ -243,7 +253,7 @@ function validateConfig(config: Partial<BertTokenizerConfig>, name: string): Par
   if (c.modelMaxLength !== undefined && c.modelMaxLength !== null) {
     positiveInteger(c.modelMaxLength, `${name}.modelMaxLength`);
   }
-  for (const key of ['clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken'] as const) {
+  for (const key of ['clsToken', 'sepToken', 'padToken', 'unkToken', 'maskToken', 'tokenizerClass'] as const) {
     const v = c[key];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
       throw new TypeError(`${name}.${key} must be a non-empty string, got ${describeValue(v)}`);
@@ -289,6 +299,8 @@ export class BertTokenizer {
   private readonly specialIds: Set<number>;
   private readonly addedSingle: number;
   private readonly addedPair: number;
+  /** transformers' tokenizer gives token_type_ids (model_input_names); without them the model sees zeros. */
+  private readonly withTokenTypes: boolean;
 
   private constructor(init: BuildInit) {
     const { tokenizer, config } = init;
@@ -331,6 +343,7 @@ export class BertTokenizer {
     this.addedPair = tokenizer.postProcess(empty, empty, true).getLength();
 
     this.decoder = tokenizer.getDecoder();
+    this.withTokenTypes = !TOKENIZERS_WITHOUT_TOKEN_TYPES.includes(config.tokenizerClass);
 
     let maxId = -1;
     for (const [, id] of vocabEntries(tokenizer, true)) if (id > maxId) maxId = id;
@@ -376,6 +389,7 @@ export class BertTokenizer {
     ]);
     // special_tokens_map.json wins over tokenizer_config.json, as in transformers.
     const fromFiles: Partial<BertTokenizerConfig> = {
+      ...stripUndefined(validateConfig(opts.defaults ?? {}, 'options.defaults')),
       ...parseTokenizerConfig(configJson, configFile),
       ...parseSpecialTokens(specialJson, specialFile),
     };
@@ -598,7 +612,7 @@ export class BertTokenizer {
       model_max_length: c.modelMaxLength ?? 0,
       strip_accents: c.stripAccents,
       tokenize_chinese_chars: c.tokenizeChineseChars,
-      tokenizer_class: 'BertTokenizer',
+      tokenizer_class: c.tokenizerClass,
       ...specialMap,
     });
     let configText = JSON.stringify(tokenizerConfig, null, 2);
@@ -607,7 +621,8 @@ export class BertTokenizer {
       configText = configText.replace('"model_max_length": 0', `"model_max_length": ${VERY_LARGE_INTEGER_JSON}`);
     }
 
-    await writeFileAtomic(path.join(dir, VOCAB_FILE), vocabTxt);
+    // vocab.txt is WordPiece's file; byte-level BPE and Unigram models live in tokenizer.json alone.
+    if ((parsed.model as Json | undefined)?.type === 'WordPiece') await writeFileAtomic(path.join(dir, VOCAB_FILE), vocabTxt);
     await writeFileAtomic(path.join(dir, SPECIAL_TOKENS_MAP_FILE), JSON.stringify(specialMap, null, 2) + '\n');
     await writeFileAtomic(path.join(dir, TOKENIZER_CONFIG_FILE), configText + '\n');
     await writeFileAtomic(path.join(dir, TOKENIZER_FILE), tokenizerJson);
@@ -665,7 +680,7 @@ export class BertTokenizer {
       const enc = this.tokenizer.postProcess(a, b, true);
       inputIds[i] = enc.getIds();
       attentionMask[i] = enc.getAttentionMask();
-      tokenTypeIds[i] = enc.getTypeIds();
+      tokenTypeIds[i] = this.withTokenTypes ? enc.getTypeIds() : new Array<number>(enc.getLength()).fill(0);
       if (inputIds[i].length > longest) longest = inputIds[i].length;
     }
     const target = o.padding === 'longest' ? longest : o.padding === 'max_length' ? o.maxLength : 0;

@@ -62,7 +62,7 @@ export class Trainer extends EventEmitter {
     super();
     if (!(model instanceof BertClassifier)) throw new TypeError('model must be a BertClassifier');
     this.model = model;
-    this.options = Object.freeze(resolveTrainerOptions(options, { numLabels: model.numLabels, maxPositionEmbeddings: model.config.max_position_embeddings }));
+    this.options = Object.freeze(resolveTrainerOptions(options, { numLabels: model.numLabels, maxPositionEmbeddings: model.maxSequenceLength }));
   }
 
   /**

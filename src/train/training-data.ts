@@ -42,7 +42,7 @@ export function withPrefix(err: unknown, prefix: string): Error {
 /** Checks the whole dataset before training starts, where that is cheap: labels, and pre-tokenized ids against the model. */
 export async function checkExamples(dataset: Dataset, ctx: EncodeContext, model: BertClassifier, name: string): Promise<void> {
   const config = model.config;
-  const limit = Math.min(ctx.maxLength ?? model.tokenizer?.maxLength ?? config.max_position_embeddings, config.max_position_embeddings);
+  const limit = Math.min(ctx.maxLength ?? model.tokenizer?.maxLength ?? model.maxSequenceLength, model.maxSequenceLength);
   try {
     let index = 0;
     for (const e of dataset) {

@@ -20,7 +20,9 @@ from typing import Any, Dict, List, Optional, Sequence  # noqa: E402
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import BertConfig, BertForSequenceClassification, BertModel  # noqa: E402
+import json  # noqa: E402
+
+from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification, BertModel  # noqa: E402
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -63,7 +65,12 @@ def load_classifier(model_dir: str, attn_implementation: str = "eager", strict: 
     if not os.path.isfile(os.path.join(model_dir, "config.json")):
         raise HFReferenceError(f"{os.path.join(model_dir, 'config.json')} not found")
     try:
-        model, info = BertForSequenceClassification.from_pretrained(
+        # The architecture config.json's model_type names (BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA), as
+        # AutoModelForSequenceClassification picks it; without a model_type, BERT (as BertForSequenceClassification reads it).
+        with open(os.path.join(model_dir, "config.json")) as f:
+            has_type = "model_type" in json.load(f)
+        model_class = AutoModelForSequenceClassification if has_type else BertForSequenceClassification
+        model, info = model_class.from_pretrained(
             model_dir, dtype=torch.float32, attn_implementation=attn_implementation, output_loading_info=True,
             local_files_only=True, **config_overrides)
     except (OSError, ValueError, RuntimeError, KeyError) as e:
@@ -127,7 +134,11 @@ def batch_tensors(inputs: Dict[str, Any], config: BertConfig) -> Dict[str, torch
     if ids.min() < 0 or ids.max() >= config.vocab_size:
         raise HFReferenceError(f"inputIds outside [0, {config.vocab_size})")
     types = out["token_type_ids"]
-    if types.min() < 0 or types.max() >= config.type_vocab_size:
+    if config.model_type == "distilbert":  # no token types: its forward takes none
+        if types.any():
+            raise HFReferenceError("tokenTypeIds must be zeros for distilbert")
+        del out["token_type_ids"]
+    elif types.min() < 0 or types.max() >= config.type_vocab_size:
         raise HFReferenceError(f"tokenTypeIds outside [0, {config.type_vocab_size})")
     if not bool(((out["attention_mask"] == 0) | (out["attention_mask"] == 1)).all()):
         raise HFReferenceError("attentionMask must be 0/1")
@@ -140,7 +151,7 @@ def classifier_outputs(model, inputs: Dict[str, Any], labels: Optional[torch.Ten
                        with_logits: bool = True) -> Dict[str, Any]:
     """An eval forward pass without gradients: logits (and the model's own loss with ``labels``) from the classifier,
     pooled output and last hidden state from its ``bert`` (or from ``model`` itself when it is a bare BertModel)."""
-    bert = model.bert if isinstance(model, BertForSequenceClassification) else model
+    bert = model if isinstance(model, BertModel) else model.base_model
     kwargs = batch_tensors(inputs, bert.config)
     exp: Dict[str, Any] = {}
     with torch.no_grad():
@@ -150,7 +161,8 @@ def classifier_outputs(model, inputs: Dict[str, Any], labels: Optional[torch.Ten
             if out.loss is not None:
                 exp["loss"] = float(out.loss)
         base = bert(**kwargs)
-    exp["pooledOutput"] = base.pooler_output.tolist()
+    if getattr(base, "pooler_output", None) is not None:  # RoBERTa's, DistilBERT's and ELECTRA's classifiers have none
+        exp["pooledOutput"] = base.pooler_output.tolist()
     exp["lastHiddenState"] = base.last_hidden_state.tolist()
     return exp
 

@@ -298,12 +298,20 @@ def build_micro_batches(spec: Dict[str, Any], cfg: Dict[str, Any]) -> List[Dict[
 # --------------------------------------------------------------------------------------
 
 
+BERT_DROPOUTS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout")
+DISTILBERT_DROPOUTS = ("dropout", "attention_dropout", "seq_classif_dropout")
+
+
 def load_start_model(spec: Dict[str, Any]):
     overrides: Dict[str, Any] = {}
     if spec["problemType"] is not None:
         overrides["problem_type"] = spec["problemType"]
     if not spec["dropout"]:
-        overrides.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+        with open(os.path.join(spec["modelDir"], "config.json")) as f:
+            model_type = json.load(f).get("model_type", "bert")
+        # DistilBERT's config names its dropout probabilities otherwise (its __init__ takes no BERT names)
+        names = DISTILBERT_DROPOUTS if model_type == "distilbert" else BERT_DROPOUTS
+        overrides.update({name: 0.0 for name in names})
     model, info = load_classifier(spec["modelDir"], spec["attnImplementation"], **overrides)
     if info["missing_keys"]:
         missing = info["missing_keys"]
@@ -345,7 +353,8 @@ def train(model, spec: Dict[str, Any]) -> Dict[str, Any]:
         group = batches[start: start + ga]
         divisor = ga if spec["partialGroupDivisor"] == "accumulation_steps" else len(group)
         for b in group:
-            inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            # a tensor not given stays out (DistilBERT's forward takes no token_type_ids)
+            inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids") if b[k] is not None}
             with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
                 if class_weights is None:
                     loss = model(**inputs, labels=b["labels"]).loss

@@ -1,0 +1,322 @@
+// The BERT family against transformers 5.18 itself: tiny random RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA
+// classifiers that test/fixtures/bert_family.py makes with transformers (tokenizers built by the `tokenizers` package:
+// byte-level BPE, Unigram, WordPiece) load through AutoClassifier; our tokenizer gives transformers' tokenizer's ids;
+// fp32 logits on padded batches are within 1e-5 of AutoModelForSequenceClassification's (eager and sdpa); saved
+// folders reload in transformers strictly (no missing or unexpected keys) with the same logits and bit-identical
+// tensors; and a 10-step training trajectory matches transformers' model trained with torch AdamW within 1e-5.
+// Dropout is off on both sides in the trajectories (a copy of each fixture with its dropout probabilities 0), as in
+// test/training-parity.test.ts.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { AutoClassifier, BertClassifier, MODEL_TYPES } from '../src';
+import { Trainer } from '../src/train/trainer';
+import type { StepEvent } from '../src/train/events';
+import type { Example } from '../src/data/example';
+import { maxAbsDiff } from './helpers/fixtures';
+import { FIXTURES_DIR, PYTHON, REFERENCE_DIR } from './helpers/paths';
+import { PythonReference } from './helpers/reference';
+import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
+
+const TOLERANCE = 1e-5;
+const FAMILY_DIR = path.join(FIXTURES_DIR, 'family');
+
+interface FamilyFixture {
+  name: string;
+  dir: string;
+  modelType: string;
+  texts?: string[];
+  pairs?: string[];
+  encoding?: { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] | null };
+  expected?: { logits: number[][] };
+  expectedSdpa?: { logits: number[][] };
+  stateDictKeys?: [string, number[]][];
+  weightFiles?: string[];
+}
+
+const family = (JSON.parse(fs.readFileSync(path.join(FAMILY_DIR, 'manifest.json'), 'utf8')) as { fixtures: FamilyFixture[] }).fixtures;
+const withLogits = family.filter((f) => f.expected !== undefined);
+const dirOf = (name: string): string => path.join(FAMILY_DIR, family.find((f) => f.name === name)!.dir);
+
+let tmp: string;
+let reference: PythonReference;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-trainer-family-'));
+  reference = new PythonReference();
+});
+afterAll(async () => {
+  await reference.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The encoding as our forward takes it: transformers' tokenizer gives no token_type_ids for RoBERTa, XLM-R, DistilBERT. */
+function inputsOf(f: FamilyFixture): { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds?: number[][] } {
+  const e = f.encoding!;
+  return { inputIds: e.inputIds, attentionMask: e.attentionMask, ...(e.tokenTypeIds ? { tokenTypeIds: e.tokenTypeIds } : {}) };
+}
+
+test('the fixtures cover every architecture, with sharded safetensors and a pytorch_model.bin among them', () => {
+  expect(new Set(withLogits.map((f) => f.modelType))).toEqual(new Set(['roberta', 'xlm-roberta', 'distilbert', 'electra']));
+  expect(family.find((f) => f.name === 'roberta-sharded')!.weightFiles!.length).toBeGreaterThan(1);
+  expect(family.find((f) => f.name === 'electra-bin')!.weightFiles).toEqual(['pytorch_model.bin']);
+});
+
+describe('AutoClassifier loads each architecture: tokenizer ids and logits as transformers gives them', () => {
+  test.each(withLogits.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
+    const model = await AutoClassifier.fromPretrained(dirOf(f.name));
+    try {
+      expect(model.config.model_type).toBe(f.modelType);
+      expect(model.loadReport.missing).toEqual([]);
+      expect(model.loadReport.unexpected).toEqual([]);
+      expect(model.parameters().map((p) => [p.name, p.shape])).toEqual(f.stateDictKeys);
+
+      const encoded = await model.tokenizer!.encode(f.texts!, f.pairs!);
+      expect(encoded.inputIds).toEqual(f.encoding!.inputIds);
+      expect(encoded.attentionMask).toEqual(f.encoding!.attentionMask);
+      expect(encoded.tokenTypeIds).toEqual(f.encoding!.tokenTypeIds ?? f.encoding!.inputIds.map((row) => row.map(() => 0)));
+      expect(model.tokenizer!.padTokenId).toBe(f.modelType.includes('roberta') ? 1 : 0);
+
+      const { logits, shape } = await model.forward(inputsOf(f));
+      expect(shape).toEqual([f.texts!.length, model.numLabels]);
+      expect(maxAbsDiff(logits, f.expected!.logits)).toBeLessThanOrEqual(TOLERANCE);
+      expect(maxAbsDiff(logits, f.expectedSdpa!.logits)).toBeLessThanOrEqual(TOLERANCE);
+      // Padding rows change nothing: the shortest text alone gives its row's logits.
+      const alone = await model.forward(await model.tokenizer!.encode([f.texts![0]], [f.pairs![0]]));
+      expect(maxAbsDiff(alone.logits, [f.expected!.logits[0]])).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+test('an unknown model_type is an Error that lists the supported ones', async () => {
+  const dir = path.join(tmp, 'unknown-type');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', hidden_size: 32 }));
+  await expect(AutoClassifier.fromPretrained(dir)).rejects.toThrow(`model_type "gpt2" is not supported (supported: ${MODEL_TYPES.join(', ')})`);
+});
+
+test("a RoBERTa folder without tokenizer_config.json (roberta-base on the hub) gets RoBERTa's special tokens", async () => {
+  const f = family.find((x) => x.name === 'roberta')!;
+  const dir = path.join(tmp, 'roberta-no-tokenizer-config');
+  fs.cpSync(dirOf('roberta'), dir, { recursive: true });
+  fs.rmSync(path.join(dir, 'tokenizer_config.json'));
+  const model = await AutoClassifier.fromPretrained(dir);
+  expect(model.tokenizer!.padTokenId).toBe(1);
+  expect((await model.tokenizer!.encode(f.texts!, f.pairs!)).inputIds).toEqual(f.encoding!.inputIds);
+  model.dispose();
+});
+
+test('a base RoBERTa checkpoint (no head) gets a fresh RobertaClassificationHead; the pooler is unexpected', async () => {
+  const model = await AutoClassifier.fromPretrained(dirOf('roberta-bare'), { numLabels: 4 });
+  try {
+    expect(model.loadReport.missing.sort()).toEqual([
+      'classifier.dense.bias',
+      'classifier.dense.weight',
+      'classifier.out_proj.bias',
+      'classifier.out_proj.weight',
+    ]);
+    expect(model.loadReport.unexpected.sort()).toEqual(['pooler.dense.bias', 'pooler.dense.weight']);
+    expect(model.loadReport.renamed.some((r) => r.to === 'roberta.embeddings.word_embeddings.weight')).toBe(true);
+    const { shape } = await model.forward(await model.tokenizer!.encode(['hello world']));
+    expect(shape).toEqual([1, 4]);
+  } finally {
+    model.dispose();
+  }
+});
+
+describe('saved folders reload in transformers strictly, with the same logits and tensors', () => {
+  test.each(withLogits.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
+    const model = await AutoClassifier.fromPretrained(dirOf(f.name));
+    const { logits } = await model.forward(inputsOf(f));
+    for (const format of ['safetensors', 'pytorch'] as const) {
+      const out = path.join(tmp, `${f.name}-saved-${format}`);
+      await model.save(out, { format });
+      const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+      expect(config.model_type).toBe(f.modelType);
+      const ref = await reference.predict(out, inputsOf(f)); // strict: a missing or unexpected key fails
+      expect(maxAbsDiff(logits, ref.logits)).toBeLessThanOrEqual(TOLERANCE);
+      const weights = await reference.compareWeights(dirOf(f.name), out);
+      expect(weights.differing).toEqual([]);
+      expect(weights.compared).toBe(f.stateDictKeys!.length);
+      // Our own loader reads it back, tokenizer included.
+      const again = await AutoClassifier.fromPretrained(out);
+      expect(again.config).toEqual(model.config);
+      expect(await again.tokenizer!.encode(f.texts!, f.pairs!)).toEqual(await model.tokenizer!.encode(f.texts!, f.pairs!));
+      again.dispose();
+    }
+    model.dispose();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 10-step training trajectories
+
+const DROPOUT_FIELDS: Record<string, Record<string, number>> = {
+  distilbert: { dropout: 0, attention_dropout: 0, seq_classif_dropout: 0 },
+  default: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 },
+};
+
+// A key projection's bias has a zero gradient in exact arithmetic (the softmax cancels it): both sides train it on
+// rounding noise (see test/training-parity.test.ts), so it is held to AdamW's bound instead of 1e-5.
+const NULL_GRADIENT = /\.attention\.(self\.key|k_lin)\.bias$/;
+
+interface SpecBatch {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds?: number[][];
+  labels: number[];
+}
+
+function noDropoutCopy(f: FamilyFixture): string {
+  const dir = path.join(tmp, `${f.name}-no-dropout`);
+  fs.cpSync(dirOf(f.name), dir, { recursive: true });
+  const file = path.join(dir, 'config.json');
+  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  Object.assign(config, DROPOUT_FIELDS[f.modelType] ?? DROPOUT_FIELDS.default);
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return dir;
+}
+
+describe('a 10-step training trajectory matches transformers with torch AdamW within 1e-5', () => {
+  const trained = withLogits.filter((f) => !['roberta-sharded', 'electra-bin'].includes(f.name));
+  test.each(trained.map((f) => [f.name, f] as const))(
+    '%s',
+    async (_name, f) => {
+      const modelDir = noDropoutCopy(f);
+      const file = path.join(tmp, `${f.name}-spec.json`);
+      execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'make_training_spec.py'), modelDir, file, '--kind', 'single', '--steps', '10']);
+      const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & { batches: SpecBatch[]; outputFile: string; totalSteps: number };
+      const hasTypes = f.encoding!.tokenTypeIds !== null;
+      for (const b of spec.batches) if (!hasTypes) delete b.tokenTypeIds; // transformers' tokenizer gives none
+      Object.assign(spec, { partialGroupDivisor: 'group_size', attnImplementation: 'sdpa', numThreads: 1 });
+      expect(spec.totalSteps).toBe(10);
+      const ref = await reference.train(spec);
+
+      const model = await AutoClassifier.fromPretrained(modelDir);
+      const examples: Example[] = spec.batches.flatMap((b) =>
+        b.inputIds.map((ids, r) => {
+          const length = b.attentionMask[r].reduce((x, y) => x + y, 0);
+          return { inputIds: ids.slice(0, length), ...(b.tokenTypeIds ? { tokenTypeIds: b.tokenTypeIds[r].slice(0, length) } : {}), label: b.labels[r] };
+        }),
+      );
+      const trainer = new Trainer(model, {
+        epochs: 1,
+        batchSize: spec.batches[0].inputIds.length,
+        shuffle: false,
+        learningRate: spec.learningRate as number,
+        weightDecay: spec.weightDecay as number,
+        warmupSteps: spec.warmupSteps as number,
+        adamBeta1: spec.adamBeta1 as number,
+        adamBeta2: spec.adamBeta2 as number,
+        adamEpsilon: spec.adamEpsilon as number,
+        maxGradNorm: spec.maxGradNorm as number,
+        gradientAccumulationSteps: spec.gradientAccumulationSteps as number,
+        lrScheduler: spec.lrScheduler as 'linear',
+      });
+      const result = await trainer.fit(examples);
+      const steps = result.history.filter((e): e is StepEvent => e.type === 'step');
+      const out = path.join(tmp, `${f.name}-trained`);
+      await model.save(out);
+      model.dispose();
+
+      expect(steps).toHaveLength(ref.losses.length);
+      steps.forEach((s, i) => {
+        expect(Math.abs(s.loss - ref.losses[i])).toBeLessThanOrEqual(TOLERANCE);
+        expect(Math.abs(s.gradNorm - ref.gradNorms[i])).toBeLessThanOrEqual(TOLERANCE);
+        expect(Math.abs(s.learningRate - ref.learningRates[i])).toBeLessThanOrEqual(1e-12);
+      });
+      const ours = readSafetensors(path.join(out, 'model.safetensors'));
+      const theirs = readSafetensors(spec.outputFile);
+      const rest = { tensors: new Map([...theirs.tensors].filter(([n]) => !NULL_GRADIENT.test(n))), metadata: undefined };
+      const nullSpace = { tensors: new Map([...theirs.tensors].filter(([n]) => NULL_GRADIENT.test(n))), metadata: undefined };
+      const diff = maxTensorDiff(ours, rest);
+      expect(diff.missing).toEqual([]);
+      if (!(diff.worst <= TOLERANCE)) throw new Error(`final weights differ: max |diff| ${diff.worst} in ${diff.name}`);
+      const bound = 2 * ref.learningRates.reduce((a, b) => a + b, 0);
+      expect(maxTensorDiff(ours, nullSpace).worst).toBeLessThanOrEqual(bound);
+    },
+    600_000,
+  );
+});
+
+test('BertClassifier keeps loading BERT folders, and model_type says bert', async () => {
+  const model = await BertClassifier.fromConfig({ vocab_size: 40, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 10 });
+  expect(model.config.model_type).toBe('bert');
+  model.dispose();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Trainer, checkpoints and the CLI on a RoBERTa folder
+
+const CUES: Record<string, string[]> = { LABEL_0: ['quick', 'brown'], LABEL_1: ['lazy', 'dog'], LABEL_2: ['tiny', 'models'] };
+const FILLER = ['the', 'a', 'hello', 'world', 'test', 'of', 'corpus'];
+
+function cueTexts(n: number): { text: string; label: string }[] {
+  const labels = Object.keys(CUES);
+  return Array.from({ length: n }, (_, i) => {
+    const label = labels[i % 3];
+    const words = [FILLER[i % FILLER.length], CUES[label][i % 2], FILLER[(i * 3) % FILLER.length], CUES[label][(i + 1) % 2]];
+    return { text: words.join(' '), label };
+  });
+}
+
+describe('Trainer and CLI on RoBERTa', () => {
+  test('fit with checkpoints, evaluate, predict; resuming from a checkpoint ends bit-identical (dropout on)', async () => {
+    const options = (outputDir: string): ConstructorParameters<typeof Trainer>[1] => ({
+      epochs: 2,
+      batchSize: 4,
+      learningRate: 1e-3,
+      seed: 3,
+      outputDir,
+      saveSteps: 2,
+    });
+    const examples = cueTexts(18);
+    const fit = async (outputDir: string, resumeFrom?: string): Promise<{ losses: number[]; weights: Buffer; accuracy: number }> => {
+      const model = await AutoClassifier.fromPretrained(dirOf('roberta'));
+      const trainer = new Trainer(model, options(outputDir));
+      const result = await trainer.fit(examples, resumeFrom ? { resumeFrom } : {});
+      const metrics = await trainer.evaluate(examples);
+      const predictions = await model.predict(['the quick brown fox']);
+      expect(Object.keys(predictions[0].scores).sort()).toEqual(['LABEL_0', 'LABEL_1', 'LABEL_2']);
+      const out = path.join(outputDir, 'final');
+      await model.save(out);
+      model.dispose();
+      const losses = result.history.filter((e): e is StepEvent => e.type === 'step').map((e) => e.loss);
+      return { losses, weights: fs.readFileSync(path.join(out, 'model.safetensors')), accuracy: metrics.accuracy as number };
+    };
+    const whole = await fit(path.join(tmp, 'roberta-fit-A'));
+    expect(whole.losses).toHaveLength(10);
+    expect(whole.accuracy).toBeGreaterThanOrEqual(0);
+    const resumed = await fit(path.join(tmp, 'roberta-fit-B'), path.join(tmp, 'roberta-fit-A', 'checkpoint-4'));
+    expect(resumed.losses.slice(4)).toEqual(whole.losses.slice(4));
+    expect(resumed.weights.equals(whole.weights)).toBe(true);
+  }, 600_000);
+
+  test('bert-trainer train / eval / predict --model <a RoBERTa folder>', async () => {
+    const root = path.resolve(__dirname, '..');
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
+    const csv = path.join(tmp, 'cues.csv');
+    fs.writeFileSync(csv, ['text,label', ...cueTexts(24).map((r) => `${r.text},${r.label}`)].join('\n') + '\n');
+    const out = path.join(tmp, 'roberta-cli');
+    const main = path.join(root, 'dist', 'cli', 'main.js');
+    const run = (args: string[]): string =>
+      execFileSync(process.execPath, [main, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    run(['train', '--model', dirOf('roberta'), '--train', csv, '--output', out, '--epochs', '1', '--batch-size', '8', '--seed', '1', '--threads', '1']);
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config.model_type).toBe('roberta');
+    expect(config.architectures).toEqual(['RobertaForSequenceClassification']);
+    const evaluated = JSON.parse(run(['eval', '--model', out, '--eval', csv, '--json'])) as Record<string, unknown>;
+    expect(typeof (evaluated.accuracy ?? (evaluated.metrics as Record<string, unknown> | undefined)?.accuracy)).toBe('number');
+    const predicted = run(['predict', '--model', out, '--text', 'the quick brown fox', '--json']);
+    expect(predicted).toMatch(/LABEL_[012]/);
+    // transformers reloads the CLI's folder strictly.
+    const f = family.find((x) => x.name === 'roberta')!;
+    const ours = await AutoClassifier.fromPretrained(out);
+    const { logits } = await ours.forward(inputsOf(f));
+    ours.dispose();
+    expect(maxAbsDiff(logits, (await reference.predict(out, inputsOf(f))).logits)).toBeLessThanOrEqual(TOLERANCE);
+  }, 600_000);
+});
