@@ -386,8 +386,8 @@ describe('RequestBatcher (a counting forward, fake timers)', () => {
     expect(Array.from(padded.inputIds)).toEqual([9, 9, 4, 5, 6, 7]);
     expect(Array.from(padded.attentionMask)).toEqual([1, 1, 0, 1, 1, 1]);
     expect(Array.from(padded.tokenTypeIds)).toEqual([0, 0, 0, 0, 1, 1]);
-    const limits = { vocabSize: 10, typeVocabSize: 2, maxPositionEmbeddings: 4 };
-    expect(() => checkRows(row(5), limits, 'texts', 3)).toThrow(new RangeError('texts[3] has 5 tokens, more than max_position_embeddings (4)'));
+    const limits = { vocabSize: 10, typeVocabSize: 2, maxSequenceLength: 4 };
+    expect(() => checkRows(row(5), limits, 'texts', 3)).toThrow(new RangeError("texts[3] has 5 tokens, more than the model's longest sequence (4)"));
     expect(() => checkRows({ inputIds: [[1, 2]], attentionMask: [[1, 1]], tokenTypeIds: [[0, 2]] }, limits)).toThrow(
       new RangeError('texts[0] token 1 has type 2, outside [0, 2)'),
     );

@@ -17,6 +17,7 @@
 #include "js_args.h"
 #include "js_errors.h"
 #include "promise_worker.h"
+#include "../model/bert_attention.h"
 #include "../model/inference_pool.h"
 
 namespace bert {

@@ -282,7 +282,7 @@ export class BertClassifier {
   private async submitRows(batcher: RequestBatcher, rows: TokenRows, offset: number): Promise<{ logits: Float32Array; shape: [number, number] }> {
     checkRows(
       rows,
-      { vocabSize: this.config.vocab_size, typeVocabSize: this.config.type_vocab_size, maxPositionEmbeddings: this.config.max_position_embeddings },
+      { vocabSize: this.config.vocab_size, typeVocabSize: this.config.type_vocab_size, maxSequenceLength: this.maxSequenceLength },
       'texts',
       offset,
     );

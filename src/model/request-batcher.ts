@@ -73,7 +73,8 @@ export type RunBatch = (batch: PaddedBatch) => Promise<{ logits: Float32Array; s
 export interface RowLimits {
   vocabSize: number;
   typeVocabSize: number;
-  maxPositionEmbeddings: number;
+  /** The longest sequence the model takes (max_position_embeddings, less RoBERTa's padding offset). */
+  maxSequenceLength: number;
 }
 
 /**
@@ -92,8 +93,8 @@ export function checkRows(rows: TokenRows, limits: RowLimits, name = 'texts', of
     const mask = attentionMask[r];
     const types = tokenTypeIds[r];
     if (ids.length === 0) throw new RangeError(`${name}[${i}] has no tokens`);
-    if (ids.length > limits.maxPositionEmbeddings) {
-      throw new RangeError(`${name}[${i}] has ${ids.length} tokens, more than max_position_embeddings (${limits.maxPositionEmbeddings})`);
+    if (ids.length > limits.maxSequenceLength) {
+      throw new RangeError(`${name}[${i}] has ${ids.length} tokens, more than the model's longest sequence (${limits.maxSequenceLength})`);
     }
     if (mask.length !== ids.length || types.length !== ids.length) {
       throw new RangeError(`${name}[${i}]: its attention mask and token types must be as long as its ${ids.length} tokens`);
