@@ -13,6 +13,7 @@ import * as path from 'path';
 
 import { AutoClassifier, BertClassifier, MODEL_TYPES } from '../src';
 import { Trainer } from '../src/train/trainer';
+import { native } from '../src/engine/native';
 import type { StepEvent } from '../src/train/events';
 import type { Example } from '../src/data/example';
 import { maxAbsDiff } from './helpers/fixtures';
@@ -88,6 +89,21 @@ describe('AutoClassifier loads each architecture: tokenizer ids and logits as tr
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe("the GPU's attention path (scaled_dot_product_attention, first position only), run on the CPU", () => {
+  afterEach(() => native().setFusedAttentionOnCpu(false));
+  test.each(withLogits.map((f) => [f.name, f] as const))('%s: the logits of transformers with sdpa, and a batch step trains', async (_name, f) => {
+    native().setFusedAttentionOnCpu(true);
+    const model = await AutoClassifier.fromPretrained(dirOf(f.name));
+    const { logits } = await model.forward(inputsOf(f));
+    expect(maxAbsDiff(logits, f.expectedSdpa!.logits)).toBeLessThanOrEqual(TOLERANCE);
+    const trainer = new Trainer(model, { epochs: 1, batchSize: 3, learningRate: 1e-3, shuffle: false, evalStrategy: 'no' });
+    const encoded = await model.tokenizer!.encode(f.texts!, f.pairs!, { padding: false });
+    const result = await trainer.fit(encoded.inputIds.map((ids, i) => ({ inputIds: ids, label: i % model.numLabels })));
+    expect(result.history.filter((e) => e.type === 'step').every((e) => Number.isFinite((e as StepEvent).loss))).toBe(true);
+    model.dispose();
   });
 });
 
