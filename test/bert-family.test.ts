@@ -196,18 +196,22 @@ function noDropoutCopy(f: FamilyFixture): string {
   return dir;
 }
 
+// With dropout on (the fixture's own probabilities), the reference draws bert-trainer's Philox masks in transformers'
+// order of dropout calls (test/reference/philox_dropout.py), with eager attention, as test/training-parity.test.ts does.
 describe('a 10-step training trajectory matches transformers with torch AdamW within 1e-5', () => {
   const trained = withLogits.filter((f) => !['roberta-sharded', 'electra-bin'].includes(f.name));
-  test.each(trained.map((f) => [f.name, f] as const))(
+  const cases = trained.flatMap((f) => [[f.name, f, undefined] as const, [`${f.name} (dropout on)`, f, 9] as const]);
+  test.each(cases)(
     '%s',
-    async (_name, f) => {
-      const modelDir = noDropoutCopy(f);
-      const file = path.join(tmp, `${f.name}-spec.json`);
+    async (name, f, dropoutSeed) => {
+      const modelDir = dropoutSeed === undefined ? noDropoutCopy(f) : dirOf(f.name);
+      const file = path.join(tmp, `${name.replace(/\W+/g, '-')}-spec.json`);
       execFileSync(PYTHON, [path.join(REFERENCE_DIR, 'make_training_spec.py'), modelDir, file, '--kind', 'single', '--steps', '10']);
       const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & { batches: SpecBatch[]; outputFile: string; totalSteps: number };
       const hasTypes = f.encoding!.tokenTypeIds !== null;
       for (const b of spec.batches) if (!hasTypes) delete b.tokenTypeIds; // transformers' tokenizer gives none
       Object.assign(spec, { partialGroupDivisor: 'group_size', attnImplementation: 'sdpa', numThreads: 1 });
+      if (dropoutSeed !== undefined) Object.assign(spec, { dropout: true, seed: dropoutSeed, attnImplementation: 'eager' });
       expect(spec.totalSteps).toBe(10);
       const ref = await reference.train(spec);
 
@@ -231,10 +235,11 @@ describe('a 10-step training trajectory matches transformers with torch AdamW wi
         maxGradNorm: spec.maxGradNorm as number,
         gradientAccumulationSteps: spec.gradientAccumulationSteps as number,
         lrScheduler: spec.lrScheduler as 'linear',
+        ...(dropoutSeed !== undefined ? { seed: dropoutSeed } : {}),
       });
       const result = await trainer.fit(examples);
       const steps = result.history.filter((e): e is StepEvent => e.type === 'step');
-      const out = path.join(tmp, `${f.name}-trained`);
+      const out = path.join(tmp, `${name.replace(/\W+/g, '-')}-trained`);
       await model.save(out);
       model.dispose();
 
