@@ -4,7 +4,7 @@ export { BertClassifier } from './model/classifier';
 export { AutoClassifier } from './model/auto-classifier';
 export { MODEL_TYPES } from './model/architectures';
 export type { ModelType } from './model/architectures';
-export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat } from './model/classifier';
+export type { FromPretrainedOptions, LoadReport, ForwardOptions, ForwardResult, Prediction, PredictOptions, SaveFormat, SaveOptions } from './model/classifier';
 export type { ExportOnnxOptions, OnnxQuantization } from './model/onnx/export-onnx';
 export type { RequestBatchingOptions, ResolvedRequestBatching } from './model/request-batcher';
 export { BertTokenizer } from './tokenizer/tokenizer';

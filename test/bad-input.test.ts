@@ -293,7 +293,7 @@ describe('forward inputs', () => {
     expectError(() => handle.forward(new Int32Array(2), null, null, 1, 3, false), 'RangeError', /inputIds has 2 elements, expected 3/);
     expectError(() => handle.forward(Int32Array.of(1, 500), null, null, 1, 2, false), 'RangeError', /inputIds\[0\]\[1\] = 500 is outside \[0, 99\)/);
     expectError(() => handle.forward(Int32Array.of(1, 2), null, null, 1, 65, false), 'RangeError', /sequenceLength must be in \[1, 64\]/);
-    expectError(() => handle.saveWeights(scratch, 'onnx' as never), 'RangeError', /format must be/);
+    expectError(() => handle.saveWeights(scratch, 'onnx' as never, 1), 'RangeError', /format must be/);
     expectError(() => handle.load([], false, 1), 'Error', /load\(\) may be called once/);
     handle.dispose();
   });

@@ -139,6 +139,11 @@ describe('usage errors exit with 2 and name the flag', () => {
       ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--save-strategy', 'always'],
       /--save-strategy.*Expected one of: no, steps, epoch/,
     ],
+    [
+      'a --max-shard-size that is not a size',
+      ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--max-shard-size', '5 parsecs'],
+      /--max-shard-size.*'5 parsecs' is invalid\. Expected a size such as 500MB/,
+    ],
     ['an unknown flag', ['train', '--model', 'tiny', '--train', 'x.csv', '--output', 'o', '--learning-rate', '1'], /unknown option '--learning-rate'/],
     ['a missing --output', ['train', '--model', 'tiny', '--train', 'x.csv'], /required option '--output <dir>'/],
     [

@@ -115,6 +115,8 @@ BertConfig config_from_js(const Napi::Object& object) {
   Napi::Value embedding_size = object.Get("embedding_size");
   if (!embedding_size.IsUndefined() && !embedding_size.IsNull())
     config.embedding_size = integer_field(object, "embedding_size");
+  Napi::Value sinusoidal = object.Get("sinusoidal_pos_embds");
+  config.sinusoidal_pos_embds = sinusoidal.IsBoolean() && sinusoidal.As<Napi::Boolean>().Value();
   config.vocab_size = integer_field(object, "vocab_size");
   config.hidden_size = integer_field(object, "hidden_size");
   config.num_hidden_layers = integer_field(object, "num_hidden_layers");

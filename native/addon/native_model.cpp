@@ -11,6 +11,7 @@
 #include "../checkpoint/checkpoint_file.h"
 #include "../checkpoint/load_into_model.h"
 #include "../checkpoint/safetensors.h"
+#include "../checkpoint/shard_plan.h"
 #include "../checkpoint/torch_bin.h"
 #include "../model/init_weights.h"
 #include "../training/host_batch.h"
@@ -147,7 +148,7 @@ class ForwardWorker : public PromiseWorker {
       return;
     }
     auto out = model->forward_outputs(ids, mask, types);
-    logits_ = out.logits.cpu().contiguous();  // [B, num_labels]
+    logits_ = out.logits.cpu().contiguous();                                          // [B, num_labels]
     if (out.pooler_output.defined()) pooled_ = out.pooler_output.cpu().contiguous();  // [B, H]
     hidden_ = out.last_hidden_state.cpu().contiguous();                               // [B, S, H]
   }
@@ -226,33 +227,76 @@ at::Tensor id_matrix_arg(const Napi::CallbackInfo& info, size_t index, const cha
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
-// saveWeights: model.safetensors and/or pytorch_model.bin, each written atomically by the checkpoint writers.
+// saveWeights: model.safetensors and/or pytorch_model.bin, each split into shards as transformers splits them when
+// the weights exceed maxShardBytes; every file is written atomically by the checkpoint writers. Resolves with
+// { files, indexes }: the weight files written, and for each sharded format what its index JSON records (the JS side
+// writes the index, then removes stale weight files of the format).
 class SaveWorker : public PromiseWorker {
  public:
-  SaveWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::string dir, std::string format)
-      : PromiseWorker(env), state_(std::move(state)), dir_(std::move(dir)), format_(std::move(format)) {}
+  SaveWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::string dir, std::string format,
+             int64_t max_shard_bytes)
+      : PromiseWorker(env),
+        state_(std::move(state)),
+        dir_(std::move(dir)),
+        format_(std::move(format)),
+        max_shard_bytes_(max_shard_bytes) {}
 
  protected:
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(state_->mutex);
-    StateDict weights = model_state_dict(*state_->model);
-    for (auto& entry : weights) entry.second = entry.second.cpu();  // the writers read host memory
+    weights_ = model_state_dict(*state_->model);
+    for (auto& entry : weights_) entry.second = entry.second.cpu();  // the writers read host memory
     if (format_ == "safetensors" || format_ == "both") {
-      written_.push_back(dir_ + "/model.safetensors");
-      write_safetensors(written_.back(), weights, {{"format", "pt"}});
+      write_format("model.safetensors", [](const std::string& path, const StateDict& tensors) {
+        write_safetensors(path, tensors, {{"format", "pt"}});
+      });
     }
-    if (format_ == "pytorch" || format_ == "both") {
-      written_.push_back(dir_ + "/pytorch_model.bin");
-      write_torch_bin(written_.back(), weights);
-    }
+    if (format_ == "pytorch" || format_ == "both") write_format("pytorch_model.bin", write_torch_bin);
   }
 
-  Napi::Value Result(Napi::Env env) override { return to_js_strings(env, written_); }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("files", to_js_strings(env, written_));
+    Napi::Array indexes = Napi::Array::New(env, indexes_.size());
+    for (size_t i = 0; i < indexes_.size(); ++i) {
+      const Index& index = indexes_[i];
+      Napi::Object weight_map = Napi::Object::New(env);
+      for (const auto& shard : index.plan.shards) {
+        for (const auto& entry : shard.tensors) weight_map.Set(entry.first, shard.file_name);
+      }
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("file", index.file_name);
+      out.Set("totalSize", static_cast<double>(index.plan.total_bytes));
+      out.Set("totalParameters", static_cast<double>(index.plan.total_parameters));
+      out.Set("weightMap", weight_map);
+      indexes.Set(static_cast<uint32_t>(i), out);
+    }
+    result.Set("indexes", indexes);
+    return result;
+  }
 
  private:
+  struct Index {
+    std::string file_name;  // "model.safetensors.index.json"
+    ShardPlan plan;
+  };
+
+  template <typename Writer>
+  void write_format(const std::string& file_name, Writer write) {
+    ShardPlan plan = plan_shards(weights_, file_name, max_shard_bytes_);
+    for (const auto& shard : plan.shards) {
+      written_.push_back(dir_ + "/" + shard.file_name);
+      write(written_.back(), shard.tensors);
+    }
+    if (plan.sharded()) indexes_.push_back({file_name + ".index.json", std::move(plan)});
+  }
+
   std::shared_ptr<ModelState> state_;
   std::string dir_, format_;
+  int64_t max_shard_bytes_;
+  StateDict weights_;
   std::vector<std::string> written_;
+  std::vector<Index> indexes_;
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -348,7 +392,9 @@ Napi::Value NativeModel::SaveWeights(const Napi::CallbackInfo& info) {
   if (format != "safetensors" && format != "pytorch" && format != "both") {
     throw Napi::RangeError::New(env, "format must be 'safetensors', 'pytorch' or 'both', got '" + format + "'");
   }
-  auto* worker = new SaveWorker(env, state, std::move(dir), std::move(format));
+  // Bytes per shard (checked by src/model/shard-size.ts); Number.MAX_SAFE_INTEGER means one file.
+  int64_t max_shard_bytes = integer_arg(info, 2, "maxShardBytes", 1, int64_t{1} << 53);
+  auto* worker = new SaveWorker(env, state, std::move(dir), std::move(format), max_shard_bytes);
   return worker->Queue();
 }
 

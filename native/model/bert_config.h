@@ -31,7 +31,8 @@ struct BertConfig {
   int64_t pad_token_id = 0;
   std::string position_embedding_type = "absolute";
   int64_t num_labels = 2;
-  int64_t embedding_size = 0;  // ELECTRA: the embeddings' width (0: hidden_size), projected to hidden_size
+  int64_t embedding_size = 0;         // ELECTRA: the embeddings' width (0: hidden_size), projected to hidden_size
+  bool sinusoidal_pos_embds = false;  // DistilBERT: the position table starts as sinusoids (then trains as any weight)
 
   int64_t embedding_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
 

@@ -6,6 +6,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "distilbert_embeddings.h"
+
 namespace bert {
 
 void init_bert_weights(torch::nn::Module& root, double initializer_range, c10::optional<at::Generator> generator) {
@@ -22,6 +24,10 @@ void init_bert_weights(torch::nn::Module& root, double initializer_range, c10::o
       norm->weight.fill_(1.0);
       norm->bias.zero_();
     }
+  }
+  // After the generic pass, as transformers' DistilBERT _init_weights copies the sinusoids over the normal draw.
+  for (const auto& module : root.modules(/*include_self=*/true)) {
+    if (auto* embeddings = module->as<DistilBertEmbeddingsImpl>()) embeddings->init_sinusoidal_positions();
   }
 }
 

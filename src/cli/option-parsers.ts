@@ -3,6 +3,8 @@
 // was expected; commander prefixes the flag and the value ("option '--epochs <n>' argument 'abc' is invalid.").
 import { InvalidArgumentError } from 'commander';
 
+import { parseShardSize } from '../checkpoint/weight-shards';
+
 const INTEGER = /^\+?\d+$/;
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 
@@ -58,4 +60,13 @@ export function choice<T extends string>(allowed: readonly T[]): ArgParser<T> {
 /** For repeatable flags (--text a --text b): collects every value in order. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** A size in bytes: "500MB", "5GB", "2GiB" or a plain count (src/checkpoint/weight-shards.ts reads it). */
+export function byteSize(value: string): number {
+  try {
+    return parseShardSize(/^\s*\d+\s*$/.test(value) ? Number(value) : value, 'the size');
+  } catch {
+    throw new InvalidArgumentError('Expected a size such as 500MB, 5GB or 2GiB (units KB, MB, GB, TB, KiB, MiB, GiB, TiB), or a number of bytes.');
+  }
 }

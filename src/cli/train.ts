@@ -21,7 +21,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, UsageError } from './errors';
 import { onInterrupt } from './interrupt';
 import { checkEvalLabels, trainingLabels } from './labels';
 import { LoadedModel, ModelSource, SIZE_NAMES, describeArchitecture, describeSizes, modelForTraining, parseModelSource } from './model-source';
-import { choice, integer, number } from './option-parsers';
+import { byteSize, choice, integer, number } from './option-parsers';
 import { commandLine, reportHistory, writeMetrics } from './outputs';
 import { TrainingProgress, createProgress } from './progress';
 import { trainingSummary } from './summary';
@@ -64,6 +64,7 @@ export interface TrainFlags {
   saveStrategy?: Strategy;
   saveSteps?: number;
   saveTotalLimit?: number;
+  maxShardSize?: number;
   resume?: string | true;
   vocabSize?: number;
   threads?: number;
@@ -170,6 +171,12 @@ export function trainCommand(done: (code: number) => void): Command {
     .option('--resume [checkpoint]', 'continue from a checkpoint folder (default: the newest in --output)')
     .optionsGroup('Output:')
     .requiredOption('--output <dir>', 'where the model, metrics.json, report.html and checkpoints go')
+    .addOption(
+      new Option(
+        '--max-shard-size <size>',
+        'the largest weights file of the saved model (default 50GB, as transformers): a bigger model is saved as shards and an index',
+      ).argParser(byteSize),
+    )
     .optionsGroup('Options:');
   addThreadsOption(command);
   command.addHelpText(
@@ -450,7 +457,7 @@ async function writeOutputs(
   if (!main) return;
 
   const model = trainer.model;
-  await model.save(f.output);
+  await model.save(f.output, { maxShardSize: f.maxShardSize });
   const metricsFile = await writeMetrics(f.output, final, result.metrics, model.labels, warnings);
   const m = result.metrics;
   const files = await writeReport(f.output, {

@@ -19,6 +19,11 @@ export interface NativeForwardOutput {
   hiddenShape?: number[];
 }
 
+export interface NativeSaveResult {
+  files: string[];
+  indexes: { file: string; totalSize: number; totalParameters: number; weightMap: Record<string, string> }[];
+}
+
 export interface NativeModelHandle {
   /** `device`: 'cpu' (the default) or 'cuda:N', resolved and checked by src/engine/device.ts. */
   load(files: string[], ignoreMismatchedSizes: boolean, seed: number, device?: string): Promise<NativeLoadReport>;
@@ -30,7 +35,8 @@ export interface NativeModelHandle {
     sequenceLength: number,
     withHidden: boolean,
   ): Promise<NativeForwardOutput>;
-  saveWeights(dir: string, format: 'safetensors' | 'pytorch' | 'both'): Promise<string[]>;
+  /** The weight files written, and an index for each format written as shards (src/checkpoint/weight-shards.ts). */
+  saveWeights(dir: string, format: 'safetensors' | 'pytorch' | 'both', maxShardBytes: number): Promise<NativeSaveResult>;
   parameters(): { name: string; shape: number[] }[];
   dispose(): void;
   /**

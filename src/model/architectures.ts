@@ -111,8 +111,8 @@ export function toBertNames(raw: Record<string, unknown>, architecture: Architec
     if (renamed === undefined && Object.values(architecture.renames).includes(key)) continue; // BERT's name, unused here
     out[renamed ?? key] = value;
   }
-  if (architecture.modelType === 'distilbert' && raw.sinusoidal_pos_embds === true) {
-    throw new Error(`${source}: "sinusoidal_pos_embds": true is not supported (only learned position embeddings)`);
+  if (architecture.modelType === 'distilbert' && raw.sinusoidal_pos_embds !== undefined && typeof raw.sinusoidal_pos_embds !== 'boolean') {
+    throw new Error(`${source}: "sinusoidal_pos_embds" must be true or false, got ${JSON.stringify(raw.sinusoidal_pos_embds)}`);
   }
   return { ...out, ...architecture.absent };
 }

@@ -1,7 +1,7 @@
 // BertClassifier: the public model object. It reads a Hugging Face model directory (config, weights,
 // tokenizer), runs eval-mode forward passes and predictions in native code off the main thread, and saves
 // a directory that transformers' BertForSequenceClassification.from_pretrained loads.
-import { oneOf } from '../util/is';
+import { oneOf, optionsObject } from '../util/is';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
@@ -14,6 +14,7 @@ import { ExportOnnxOptions, exportOnnx } from './onnx/export-onnx';
 import type { ResolveModelOptions } from '../hub/resolve-options';
 import { isHubId, resolveModel } from '../hub/resolve-model';
 import { findWeightsFiles, requireDirectory } from '../checkpoint/model-files';
+import { parseShardSize, removeStaleWeightFiles, writeShardIndexes } from '../checkpoint/weight-shards';
 import { NativeForwardOutput, NativeLoadReport, NativeModelHandle, native, nativeError } from '../engine/native';
 import { BatchEncoding, BertTokenizer } from '../tokenizer/tokenizer';
 import { DeviceOption, resolveDevice } from '../engine/device';
@@ -83,6 +84,17 @@ export interface PredictOptions {
 /** How save() writes weights: model.safetensors, pytorch_model.bin, or both. */
 export const SAVE_FORMATS = ['safetensors', 'pytorch', 'both'] as const;
 export type SaveFormat = (typeof SAVE_FORMATS)[number];
+
+export interface SaveOptions {
+  /** Which weights files: model.safetensors (the default), pytorch_model.bin, or both. */
+  format?: SaveFormat;
+  /**
+   * The largest weights file, in bytes or as "500MB" / "5GB" / "2GiB" (default "50GB", as transformers 5): bigger
+   * weights are split into model-00001-of-0000N.safetensors shards plus model.safetensors.index.json, as
+   * save_pretrained(max_shard_size=...) splits them.
+   */
+  maxShardSize?: number | string;
+}
 
 const DEFAULT_SEED = 42;
 
@@ -320,9 +332,9 @@ export class BertClassifier {
    * (model.safetensors, pytorch_model.bin, or both) and the tokenizer files. Every file is written under a
    * temporary name and renamed into place.
    */
-  async save(dir: string, options: { format?: SaveFormat } = {}): Promise<string[]> {
+  async save(dir: string, options: SaveOptions = {}): Promise<string[]> {
     this.checkAlive();
-    return this.writeDirectory(this.handle, dir, options.format);
+    return this.writeDirectory(this.handle, dir, options);
   }
 
   /**
@@ -338,14 +350,18 @@ export class BertClassifier {
 
   /** @internal For the Trainer's checkpoints while it holds the training claim. */
   async saveForTrainer(owner: object, dir: string, format: SaveFormat = 'safetensors'): Promise<string[]> {
-    return this.writeDirectory(this.handleFor(owner), dir, format);
+    return this.writeDirectory(this.handleFor(owner), dir, { format });
   }
 
-  private async writeDirectory(handle: NativeModelHandle, dir: string, format: SaveFormat = 'safetensors'): Promise<string[]> {
+  private async writeDirectory(handle: NativeModelHandle, dir: string, options: SaveOptions): Promise<string[]> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a non-empty string');
-    oneOf(format, 'format', SAVE_FORMATS);
+    optionsObject(options, 'save options', ['format', 'maxShardSize']);
+    const format = oneOf(options.format, 'format', SAVE_FORMATS, 'safetensors');
+    const maxShardBytes = parseShardSize(options.maxShardSize);
     await fs.mkdir(dir, { recursive: true });
-    const written = await handle.saveWeights(path.resolve(dir), format);
+    const { files, indexes } = await handle.saveWeights(path.resolve(dir), format, maxShardBytes);
+    const written = [...files, ...(await writeShardIndexes(dir, indexes))];
+    await removeStaleWeightFiles(dir, written);
     const configFile = path.join(dir, 'config.json');
     await writeFileAtomic(configFile, `${JSON.stringify(configToJson(this.config), null, 2)}\n`);
     written.push(path.resolve(configFile));

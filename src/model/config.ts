@@ -262,9 +262,11 @@ export function maxSequenceLength(config: BertConfig): number {
 }
 
 /** The numeric fields the native model is built from. */
-export function nativeConfig(config: BertConfig): Record<string, number | string | null> {
+export function nativeConfig(config: BertConfig): Record<string, number | string | boolean | null> {
   return {
     model_type: config.model_type,
+    // DistilBERT's position table starts as sinusoids where the checkpoint lacks it (transformers' _init_weights).
+    sinusoidal_pos_embds: config.model_type === 'distilbert' && config.extra.sinusoidal_pos_embds === true,
     embedding_size: config.embedding_size,
     vocab_size: config.vocab_size,
     hidden_size: config.hidden_size,
