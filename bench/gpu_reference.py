@@ -7,8 +7,8 @@ Usage (python3 with PyTorch 2.x and transformers; CUDA when --device cuda):
         A random-init BertForSequenceClassification (transformers' initialisation, seeded), saved with
         save_pretrained (config.json + model.safetensors).
     gpu_reference.py parity --device cpu|cuda[:N] --size tiny|small --out-dir DIR [--steps 50] [--batch B]
-                            [--precisions no,bf16,fp16] [--seed 0]
-        Writes DIR/model (random init, dropout 0), the batches, and transformers' reference numbers on that device
+                            [--precisions no,bf16,fp16] [--model-type bert|roberta|distilbert|electra] [--seed 0]
+        Writes DIR/model (random init of the model type's classifier at the size's shape, dropout 0), the batches, and transformers' reference numbers on that device
         into DIR/parity-spec.json: eval-mode fp32 logits with TF32 off, and for each precision a loss curve (one
         epoch over the batches in order: torch.optim.AdamW with transformers' parameter groups, linear schedule with
         warm-up, clipping 1.0; 'bf16'/'fp16' under torch.autocast, 'fp16' with torch.amp.GradScaler as transformers'
@@ -151,6 +151,32 @@ def cmd_info(a: argparse.Namespace) -> int:
 # Models and data
 
 
+MODEL_TYPES = ("bert", "roberta", "distilbert", "electra")
+
+
+def family_config(model_type: str, size: str, num_labels: int, dropout: bool):
+    """The size's shape as `model_type`'s config: RoBERTa with one token type and its positions after padding (PAD is
+    its pad_token_id), DistilBERT under its own field names, ELECTRA with embeddings half the hidden width."""
+    from transformers import DistilBertConfig, ElectraConfig, RobertaConfig
+    if model_type == "bert":
+        return bert_config(size, num_labels, dropout)
+    shape = dict(SIZES[size])
+    common = dict(num_labels=num_labels, problem_type="single_label_classification", pad_token_id=PAD)
+    if model_type == "distilbert":
+        no_dropout = {} if dropout else dict(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
+        return DistilBertConfig(vocab_size=shape["vocab_size"], dim=shape["hidden_size"], n_layers=shape["num_hidden_layers"],
+                                n_heads=shape["num_attention_heads"], hidden_dim=shape["intermediate_size"],
+                                max_position_embeddings=shape["max_position_embeddings"], **common, **no_dropout)
+    no_dropout = {} if dropout else dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    if model_type == "roberta":
+        shape.update(type_vocab_size=1, max_position_embeddings=shape["max_position_embeddings"] + PAD + 1,
+                     bos_token_id=CLS, eos_token_id=SEP)
+        return RobertaConfig(**shape, **common, **no_dropout)
+    if model_type == "electra":
+        return ElectraConfig(**shape, embedding_size=shape["hidden_size"] // 2, **common, **no_dropout)
+    raise SystemExit(f"unknown model type {model_type!r} (one of {', '.join(MODEL_TYPES)})")
+
+
 def bert_config(size: str, num_labels: int, dropout: bool, attn: Optional[str] = None):
     from transformers import BertConfig
     fields: Dict[str, Any] = dict(SIZES[size])
@@ -163,11 +189,11 @@ def bert_config(size: str, num_labels: int, dropout: bool, attn: Optional[str] =
     return config
 
 
-def make_model_dir(size: str, out: str, seed: int, num_labels: int, dropout: bool) -> str:
+def make_model_dir(size: str, out: str, seed: int, num_labels: int, dropout: bool, model_type: str = "bert") -> str:
     import torch
-    from transformers import BertForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
     torch.manual_seed(seed)
-    model = BertForSequenceClassification(bert_config(size, num_labels, dropout))
+    model = AutoModelForSequenceClassification.from_config(family_config(model_type, size, num_labels, dropout))
     os.makedirs(out, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     return out
@@ -182,9 +208,9 @@ def cmd_make_model(a: argparse.Namespace) -> int:
 
 def load_model(model_dir: str, device, attn: str):
     import torch
-    from transformers import BertForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
     # fp32 weights (autocast computes in bf16/fp16): transformers 5 would otherwise take the checkpoint's dtype.
-    model = BertForSequenceClassification.from_pretrained(model_dir, attn_implementation=attn, dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation=attn, dtype=torch.float32)
     model.config.problem_type = "single_label_classification"  # set before any compile: forward would set it (a recompile)
     return model.to(device)
 
@@ -218,12 +244,15 @@ def padded(rows: List[List[int]]):
 
 
 def decay_groups(model, weight_decay: float):
-    """transformers' Trainer: no weight decay on biases and LayerNorm weights."""
+    """transformers' Trainer.get_decay_parameter_names: no weight decay on biases and normalisation weights (BERT's
+    LayerNorm, DistilBERT's sa_layer_norm and output_layer_norm)."""
+    from transformers import Trainer
+    names = set(Trainer.get_decay_parameter_names(None, model))
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if ("bias" in name or "LayerNorm" in name) else decay).append(p)
+        (decay if name in names else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -271,7 +300,9 @@ def train_curve(model_dir: str, device, precision: str, batches, hp: Dict[str, A
         ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
         lrs.append(scheduler.get_last_lr()[0])
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids), labels=labels).loss
+            # DistilBERT's forward takes no token types; the others get zeros, as bert-trainer gives them
+            types = {} if model.config.model_type == "distilbert" else {"token_type_ids": torch.zeros_like(ids)}
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels, **types).loss
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -312,7 +343,7 @@ def cmd_parity(a: argparse.Namespace) -> int:
     os.makedirs(a.out_dir, exist_ok=True)
     model_dir = os.path.join(a.out_dir, "model")
     t0 = time.time()
-    make_model_dir(a.size, model_dir, a.seed, hp["numLabels"], dropout=False)
+    make_model_dir(a.size, model_dir, a.seed, hp["numLabels"], dropout=False, model_type=a.model_type)
     batches = parity_batches(a.steps, batch, seq, size["vocab_size"], hp["numLabels"], hp["labelNoise"], a.seed + 1)
 
     # Eval-mode fp32 logits, TF32 off, on the first batch (padded rows: the mask matters).
@@ -335,7 +366,7 @@ def cmd_parity(a: argparse.Namespace) -> int:
         torch.cuda.empty_cache()
     import transformers
     spec = {
-        "device": str(device), "size": a.size, "config": size, "modelDir": model_dir, "seed": a.seed,
+        "device": str(device), "size": a.size, "modelType": a.model_type, "config": size, "modelDir": model_dir, "seed": a.seed,
         "steps": a.steps, "batchSize": batch, "maxSequence": seq, "attnImplementation": a.attn,
         "hyperparameters": hp, "batches": batches,
         "logitsInputs": {"inputIds": ids.tolist(), "attentionMask": mask.tolist()},
@@ -542,6 +573,8 @@ TARGETS = {
     "oursBf16VsSdpaBf16": (">=", 1.25),
     "oursBf16VsCompileBf16": (">=", 1.0),
     "oursBf16Mfu": (">=", 0.45),
+    "familyLogitsMaxAbsDiff": ("<=", 1e-4),
+    "familyBf16CurveMaxRelDiff": ("<=", 0.02),
 }
 ROW_NAMES = ("ours-fp32", "ours-bf16", "transformers-eager-fp32", "transformers-sdpa-bf16", "transformers-compile-bf16")
 
@@ -590,6 +623,16 @@ def cmd_summarize(a: argparse.Namespace) -> int:
     fp16 = curves.get("fp16") or {}
     fp16_value = fp16.get("maxRelDiff") if fp16.get("finite", False) else None
     mfu = (bench.get("mfu") or {}).get("ours-bf16")
+    # The rest of the family (RoBERTa, DistilBERT, ELECTRA): the worst over the model types, none when one is missing.
+    requested = parity.get("familyRequested") or []
+    family = parity.get("family") or {}
+
+    def family_worst(read) -> Optional[float]:
+        values = [read(family.get(t) or {}) for t in requested]
+        return max(values) if values and all(finite(v) for v in values) else None
+
+    family_logits = family_worst(lambda e: (e.get("logits") or {}).get("maxAbsDiff"))
+    family_bf16 = family_worst(lambda e: ((e.get("curves") or {}).get("bf16") or {}).get("maxRelDiff"))
     targets = {
         "logitsMaxAbsDiff": target("logitsMaxAbsDiff", logits),
         "bf16CurveMaxRelDiff": target("bf16CurveMaxRelDiff", bf16),
@@ -598,6 +641,9 @@ def cmd_summarize(a: argparse.Namespace) -> int:
         "oursBf16VsCompileBf16": target("oursBf16VsCompileBf16", ratio(ours_bf16, compiled)),
         "oursBf16Mfu": target("oursBf16Mfu", mfu),
     }
+    if requested:
+        targets["familyLogitsMaxAbsDiff"] = target("familyLogitsMaxAbsDiff", family_logits)
+        targets["familyBf16CurveMaxRelDiff"] = target("familyBf16CurveMaxRelDiff", family_bf16)
     expected = ["env", "build", "tsc", "addon", "parity", "bench"]
     done = {s.get("stage"): s for s in stages}
     finished = all(name in done for name in expected)  # every stage has its record: it ran, failed or was skipped
@@ -694,6 +740,7 @@ def main(argv: List[str]) -> int:
     p.add_argument("--seq", type=int, default=0)
     p.add_argument("--precisions", default="no,bf16,fp16")
     p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    p.add_argument("--model-type", default="bert", choices=MODEL_TYPES)
     p.add_argument("--lr", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("bench")

@@ -5,7 +5,8 @@
 #   build   the addon against the machine's PyTorch (npx cmake-js compile, every core); tsc beside it
 #   addon   bert-trainer's versions ({ bertTrainer, libtorch, cuda, cudnn, nccl }) and the CUDA it sees
 #   parity  test/cuda-parity.test.ts on the GPU: fp32 logits (TF32 off) within 1e-4 of transformers, a 50-step bf16
-#           loss curve within 2% of transformers' own bf16 run, fp16 with loss scaling finite and within 2%; then
+#           loss curve within 2% of transformers' own bf16 run, fp16 with loss scaling finite and within 2%; RoBERTa,
+#           DistilBERT and ELECTRA classifiers of the same size: logits within 1e-4, bf16 curve within 2%; then
 #           resume exactness on the GPU (fp32 and fp16, dropout on: the device generator's state in rng_state.bin,
 #           the loss scaler's in scaler.json): a resumed run against the uninterrupted one, held to the run-to-run
 #           distance of two uninterrupted runs
@@ -74,7 +75,9 @@ stage_addon() {
 stage_parity() {
   # A dry run trains 10 steps instead of 50 (bf16 on a CPU without bf16 instructions is slow).
   [ "$DRY_RUN" = 1 ] && export BERT_TRAINER_PARITY_STEPS=${BERT_TRAINER_PARITY_STEPS:-10}
-  BERT_TRAINER_TEST_DEVICE=$DEVICE BERT_TRAINER_PARITY_OUT="$OUT/parity.json" \
+  # The rest of the BERT family beside BERT: each one's logits and bf16 curve.
+  BERT_TRAINER_PARITY_FAMILY=${BERT_TRAINER_PARITY_FAMILY-roberta,distilbert,electra} \
+    BERT_TRAINER_TEST_DEVICE=$DEVICE BERT_TRAINER_PARITY_OUT="$OUT/parity.json" \
     npx jest --runInBand --ci --globalSetup "$ROOT/test/helpers/no-global-setup.js" test/cuda-parity.test.ts
 }
 

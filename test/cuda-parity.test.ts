@@ -11,6 +11,8 @@
 //     scaler's state, scaler.json, and the schedule held back after skipped steps). A GPU's kernels need not repeat
 //     bit for bit (atomics in some backward kernels), so the resumed run's distance from the uninterrupted one is held
 //     to a second uninterrupted run's (on the CPU both are 0: bit for bit).
+//   - the BERT family (BERT_TRAINER_PARITY_FAMILY, e.g. "roberta,distilbert,electra"; scripts/gpu-check.sh sets it): each
+//     model type's classifier at the same size, its fp32 logits within 1e-4 and its bf16 curve within 2%.
 // Sizes: 'tiny' on the CPU, 'small' (4 layers, hidden 256, head_dim 64) on a GPU; BERT_TRAINER_PARITY_SIZE overrides.
 // With BERT_TRAINER_PARITY_OUT set, the numbers are also written there (JSON, after every test).
 import { execFile } from 'child_process';
@@ -18,6 +20,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { AutoClassifier } from '../src/model/auto-classifier';
 import { BertClassifier } from '../src/model/classifier';
 import { Trainer } from '../src/train/trainer';
 import { PYTHON } from './helpers/paths';
@@ -32,6 +35,7 @@ type Precision = 'no' | 'bf16' | 'fp16';
 const DEVICE = process.env.BERT_TRAINER_TEST_DEVICE || 'cpu';
 const SIZE = process.env.BERT_TRAINER_PARITY_SIZE || (DEVICE === 'cpu' ? 'tiny' : 'small');
 const STEPS = Number(process.env.BERT_TRAINER_PARITY_STEPS || 50);
+const FAMILY = (process.env.BERT_TRAINER_PARITY_FAMILY || '').split(',').filter((t) => t !== '');
 const OUT = process.env.BERT_TRAINER_PARITY_OUT;
 const REFERENCE = path.resolve(__dirname, '..', 'bench', 'gpu_reference.py');
 
@@ -50,6 +54,7 @@ interface Curve {
 interface Spec {
   device: string;
   size: string;
+  modelType: string;
   modelDir: string;
   steps: number;
   batchSize: number;
@@ -71,6 +76,8 @@ const results: Record<string, unknown> = {
   logits: null,
   curves: {},
   resume: {},
+  familyRequested: FAMILY,
+  family: {},
   errors: {},
 };
 
@@ -98,13 +105,28 @@ function runReference(args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
+/** transformers' numbers for a model of `extra`'s type (default BERT) on DEVICE: bench/gpu_reference.py parity. */
+async function referenceSpec(outDir: string, extra: string[] = []): Promise<Spec> {
+  const args = ['parity', '--device', DEVICE, '--size', SIZE, '--steps', String(STEPS), '--out-dir', outDir, ...extra];
+  const line = (await runReference(args, 280_000)).trim().split('\n').pop() as string;
+  return JSON.parse(fs.readFileSync((JSON.parse(line) as { spec: string }).spec, 'utf8')) as Spec;
+}
+
+// The family's references start with BERT's (each is a Python process that imports torch and transformers).
+const familySpecs = new Map<string, Promise<Spec>>();
+
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bert-trainer-device-parity-'));
   writeResults();
+  for (const modelType of FAMILY) {
+    const dir = path.join(tmp, modelType);
+    fs.mkdirSync(dir, { recursive: true });
+    const pending = referenceSpec(dir, ['--model-type', modelType, '--precisions', 'bf16']);
+    pending.catch(() => undefined); // awaited, and reported, by the model type's own tests
+    familySpecs.set(modelType, pending);
+  }
   try {
-    const out = await runReference(['parity', '--device', DEVICE, '--size', SIZE, '--steps', String(STEPS), '--out-dir', tmp], 280_000);
-    const line = out.trim().split('\n').pop() as string;
-    spec = JSON.parse(fs.readFileSync((JSON.parse(line) as { spec: string }).spec, 'utf8')) as Spec;
+    spec = await referenceSpec(tmp);
     Object.assign(results, {
       reference: { torch: spec.torch, transformers: spec.transformers, attnImplementation: spec.attnImplementation, seconds: spec.seconds },
       batchSize: spec.batchSize,
@@ -122,8 +144,8 @@ afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function loadOurs(): Promise<BertClassifier> {
-  const model = await BertClassifier.fromPretrained(spec.modelDir, { device: DEVICE as 'cpu' });
+async function loadOurs(s: Spec): Promise<BertClassifier> {
+  const model = await AutoClassifier.fromPretrained(s.modelDir, { device: DEVICE as 'cpu' });
   // The device the model resolved to (model.device), where this build reports one: a CUDA run must be on CUDA.
   const resolved = (model as { device?: string }).device;
   results.oursDevice = resolved ?? null;
@@ -132,8 +154,8 @@ async function loadOurs(): Promise<BertClassifier> {
   return model;
 }
 
-function examples(): Example[] {
-  return spec.batches.flatMap((b) => b.inputIds.map((ids, r) => ({ inputIds: ids, label: b.labels[r] })));
+function examples(s: Spec): Example[] {
+  return s.batches.flatMap((b) => b.inputIds.map((ids, r) => ({ inputIds: ids, label: b.labels[r] })));
 }
 
 function maxRelDiff(actual: number[], expected: number[]): number {
@@ -145,88 +167,135 @@ function maxRelDiff(actual: number[], expected: number[]): number {
   return worst;
 }
 
-test(`fp32 eval logits within ${LOGITS_TOLERANCE} of transformers on ${DEVICE} (TF32 off)`, async () => {
+/** Ours against `s`'s fp32 eval logits; `record` keeps the numbers, under `errorName` a failure's message. */
+async function compareLogits(s: Spec, record: (entry: Record<string, unknown>) => void, errorName: string): Promise<void> {
   try {
-    const model = await loadOurs();
-    const { logits, shape } = await model.forward(spec.logitsInputs);
+    const model = await loadOurs(s);
+    const { logits, shape } = await model.forward(s.logitsInputs);
     model.dispose();
-    const expected = spec.reference.logits.flat();
-    expect(shape).toEqual([spec.reference.logits.length, spec.hyperparameters.numLabels]);
+    const expected = s.reference.logits.flat();
+    expect(shape).toEqual([s.reference.logits.length, s.hyperparameters.numLabels]);
     let worst = 0;
     expected.forEach((e, i) => {
       worst = Math.max(worst, Math.abs(logits[i] - e));
     });
     if (!Number.isFinite(worst) || logits.some((x) => !Number.isFinite(x))) worst = Infinity;
-    results.logits = { maxAbsDiff: Number.isFinite(worst) ? worst : null, tolerance: LOGITS_TOLERANCE, pass: worst <= LOGITS_TOLERANCE, rows: shape[0] };
+    record({ maxAbsDiff: Number.isFinite(worst) ? worst : null, tolerance: LOGITS_TOLERANCE, pass: worst <= LOGITS_TOLERANCE, rows: shape[0] });
     writeResults();
     expect(worst).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   } catch (err) {
-    recordError('logits', err);
+    recordError(errorName, err);
     throw err;
   }
-});
+}
+
+test(`fp32 eval logits within ${LOGITS_TOLERANCE} of transformers on ${DEVICE} (TF32 off)`, () =>
+  compareLogits(
+    spec,
+    (entry) => {
+      results.logits = entry;
+    },
+    'logits',
+  ));
+
+/** Ours trained as `s`'s reference curve at `precision`; the numbers go into curves[precision]. */
+async function compareCurve(s: Spec, precision: Precision, curves: Record<string, unknown>, errorPrefix: string): Promise<void> {
+  const label = precision === 'no' ? 'fp32' : precision;
+  try {
+    const reference = s.reference.curves[precision];
+    if (!reference || !reference.losses) throw new Error(`transformers' ${label} run failed: ${reference?.error ?? 'missing'}`);
+    const hp = s.hyperparameters;
+    const model = await loadOurs(s);
+    const trainer = new Trainer(model, {
+      epochs: 1,
+      batchSize: s.batchSize,
+      shuffle: false,
+      problemType: 'single_label_classification',
+      ...optimizerOptions(hp),
+      lrScheduler: 'linear',
+      mixedPrecision: precision,
+      logEvery: 1,
+    });
+    const start = Date.now();
+    const fit = await trainer.fit(examples(s));
+    const seconds = (Date.now() - start) / 1000;
+    model.dispose();
+    const steps = fit.history.filter((e): e is StepEvent => e.type === 'step');
+    const ours = steps.map((e) => e.loss);
+    const finite = ours.length === reference.losses.length && ours.every(Number.isFinite);
+    const rel = finite ? maxRelDiff(ours, reference.losses) : Infinity;
+    const lrDiff = Math.max(...steps.map((s, i) => Math.abs(s.learningRate - (reference.learningRates as number[])[i])));
+    curves[precision] = {
+      maxRelDiff: Number.isFinite(rel) ? rel : null,
+      tolerance: CURVE_TOLERANCE[precision],
+      finite,
+      pass: finite && rel <= CURVE_TOLERANCE[precision],
+      steps: ours.length,
+      firstLoss: { ours: ours[0] ?? null, reference: reference.losses[0] },
+      lastLoss: { ours: ours[ours.length - 1] ?? null, reference: reference.losses[reference.losses.length - 1] },
+      learningRateMaxAbsDiff: lrDiff,
+      referenceSkippedSteps: (reference.skipped ?? []).filter(Boolean).length,
+      oursSkippedSteps: steps.filter((s) => s.skipped).length,
+      oursSeconds: seconds,
+      ours,
+      reference: reference.losses,
+      oursGradNorms: steps.map((e) => e.gradNorm),
+      referenceGradNorms: reference.gradNorms,
+    };
+    writeResults();
+    expect(ours).toHaveLength(s.steps);
+    expect(finite).toBe(true);
+    // The same schedule, held back after each step the GradScaler skipped for an overflow (as accelerate's
+    // AcceleratedScheduler does), wherever both runs skipped the same steps.
+    const sameSkips = steps.every((e, i) => e.skipped === Boolean((reference.skipped ?? [])[i]));
+    if (sameSkips) expect(lrDiff).toBeLessThanOrEqual(1e-9);
+    // The loss moved (the data is learnable): a curve, not a constant (the dry run's 10 steps are mostly warm-up).
+    if (s.steps >= 30) expect(Math.min(...reference.losses.slice(-10))).toBeLessThan(reference.losses[0]);
+    expect(rel).toBeLessThanOrEqual(CURVE_TOLERANCE[precision]);
+  } catch (err) {
+    curves[precision] ??= { maxRelDiff: null, tolerance: CURVE_TOLERANCE[precision], finite: false, pass: false };
+    recordError(`${errorPrefix}curve-${precision}`, err);
+    throw err;
+  }
+}
 
 describe.each(['no', 'bf16', 'fp16'] as Precision[])('mixedPrecision %s', (precision) => {
   const label = precision === 'no' ? 'fp32' : precision;
-  test(`${label}: the ${STEPS}-step loss curve within ${CURVE_TOLERANCE[precision] * 100}% of transformers' own ${label} run on ${DEVICE}`, async () => {
-    const curves = results.curves as Record<string, unknown>;
+  test(
+    `${label}: the ${STEPS}-step loss curve within ${CURVE_TOLERANCE[precision] * 100}% of transformers' own ${label} run on ${DEVICE}`,
+    () => compareCurve(spec, precision, results.curves as Record<string, unknown>, ''),
+    300_000,
+  );
+});
+
+// The rest of the family: each model type's classifier, its logits and its bf16 curve (the shared code's mixed precision).
+describe.each(FAMILY)('%s', (modelType) => {
+  let familySpec: Spec;
+  const entry = (): Record<string, unknown> => ((results.family as Record<string, Record<string, unknown>>)[modelType] ??= { curves: {} });
+  beforeAll(async () => {
     try {
-      const reference = spec.reference.curves[precision];
-      if (!reference || !reference.losses) throw new Error(`transformers' ${label} run failed: ${reference?.error ?? 'missing'}`);
-      const hp = spec.hyperparameters;
-      const model = await loadOurs();
-      const trainer = new Trainer(model, {
-        epochs: 1,
-        batchSize: spec.batchSize,
-        shuffle: false,
-        problemType: 'single_label_classification',
-        ...optimizerOptions(hp),
-        lrScheduler: 'linear',
-        mixedPrecision: precision,
-        logEvery: 1,
-      });
-      const start = Date.now();
-      const fit = await trainer.fit(examples());
-      const seconds = (Date.now() - start) / 1000;
-      model.dispose();
-      const steps = fit.history.filter((e): e is StepEvent => e.type === 'step');
-      const ours = steps.map((s) => s.loss);
-      const finite = ours.length === reference.losses.length && ours.every(Number.isFinite);
-      const rel = finite ? maxRelDiff(ours, reference.losses) : Infinity;
-      const lrDiff = Math.max(...steps.map((s, i) => Math.abs(s.learningRate - (reference.learningRates as number[])[i])));
-      curves[precision] = {
-        maxRelDiff: Number.isFinite(rel) ? rel : null,
-        tolerance: CURVE_TOLERANCE[precision],
-        finite,
-        pass: finite && rel <= CURVE_TOLERANCE[precision],
-        steps: ours.length,
-        firstLoss: { ours: ours[0] ?? null, reference: reference.losses[0] },
-        lastLoss: { ours: ours[ours.length - 1] ?? null, reference: reference.losses[reference.losses.length - 1] },
-        learningRateMaxAbsDiff: lrDiff,
-        referenceSkippedSteps: (reference.skipped ?? []).filter(Boolean).length,
-        oursSkippedSteps: steps.filter((s) => s.skipped).length,
-        oursSeconds: seconds,
-        ours,
-        reference: reference.losses,
-        oursGradNorms: steps.map((s) => s.gradNorm),
-        referenceGradNorms: reference.gradNorms,
-      };
-      writeResults();
-      expect(ours).toHaveLength(spec.steps);
-      expect(finite).toBe(true);
-      // The same schedule, held back after each step the GradScaler skipped for an overflow (as accelerate's
-      // AcceleratedScheduler does), wherever both runs skipped the same steps.
-      const sameSkips = steps.every((s, i) => s.skipped === Boolean((reference.skipped ?? [])[i]));
-      if (sameSkips) expect(lrDiff).toBeLessThanOrEqual(1e-9);
-      // The loss moved (the data is learnable): a curve, not a constant (the dry run's 10 steps are mostly warm-up).
-      if (spec.steps >= 30) expect(Math.min(...reference.losses.slice(-10))).toBeLessThan(reference.losses[0]);
-      expect(rel).toBeLessThanOrEqual(CURVE_TOLERANCE[precision]);
+      familySpec = await familySpecs.get(modelType)!;
+      expect(familySpec.modelType).toBe(modelType);
     } catch (err) {
-      curves[precision] ??= { maxRelDiff: null, tolerance: CURVE_TOLERANCE[precision], finite: false, pass: false };
-      recordError(`curve-${precision}`, err);
+      recordError(`${modelType}-reference`, err);
       throw err;
     }
   }, 300_000);
+
+  test(`${modelType}: fp32 eval logits within ${LOGITS_TOLERANCE} of transformers on ${DEVICE}`, () =>
+    compareLogits(
+      familySpec,
+      (logits) => {
+        entry().logits = logits;
+      },
+      `${modelType}-logits`,
+    ));
+
+  test(
+    `${modelType}: the ${STEPS}-step bf16 loss curve within ${CURVE_TOLERANCE.bf16 * 100}% of transformers' own on ${DEVICE}`,
+    () => compareCurve(familySpec, 'bf16', entry().curves as Record<string, unknown>, `${modelType}-`),
+    300_000,
+  );
 });
 
 // Resume exactness on the device (see the file comment). At most 20 steps, checkpointed halfway; dropout 0.1.
@@ -246,7 +315,7 @@ describe.each(['no', 'fp16'] as Precision[])('resume, mixedPrecision %s', (preci
         fs.writeFileSync(configFile, JSON.stringify({ ...config, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, classifier_dropout: 0.1 }));
       }
       const rows = spec.batchSize;
-      const train = examples().slice(0, RESUME_STEPS * rows);
+      const train = examples(spec).slice(0, RESUME_STEPS * rows);
       const checkpointStep = Math.floor(RESUME_STEPS / 2);
       const options: TrainerOptions = {
         epochs: 1,

@@ -14,7 +14,16 @@ const SCRIPT = path.join(ROOT, 'scripts', 'gpu-check.sh');
 const HAVE_ADDON = fs.existsSync(path.join(ROOT, 'build', 'Release', 'bert_trainer.node'));
 const STAGES = ['env', 'build', 'tsc', 'addon', 'parity', 'bench'];
 const ROWS = ['ours-fp32', 'ours-bf16', 'transformers-eager-fp32', 'transformers-sdpa-bf16', 'transformers-compile-bf16'];
-const TARGETS = ['logitsMaxAbsDiff', 'bf16CurveMaxRelDiff', 'fp16CurveMaxRelDiff', 'oursBf16VsSdpaBf16', 'oursBf16VsCompileBf16', 'oursBf16Mfu'];
+const TARGETS = [
+  'logitsMaxAbsDiff',
+  'bf16CurveMaxRelDiff',
+  'fp16CurveMaxRelDiff',
+  'oursBf16VsSdpaBf16',
+  'oursBf16VsCompileBf16',
+  'oursBf16Mfu',
+  'familyLogitsMaxAbsDiff',
+  'familyBf16CurveMaxRelDiff',
+];
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -111,6 +120,15 @@ test('dry run: every stage on the CPU with tiny sizes; gpu-check.json has every 
     expect(c.finite).toBe(true);
     expect(c.pass).toBe(true);
     expect(c.ours).toHaveLength(s.parity.steps);
+  }
+  // The rest of the family: RoBERTa, DistilBERT and ELECTRA, each one's logits and bf16 curve.
+  expect(s.parity.familyRequested).toEqual(['roberta', 'distilbert', 'electra']);
+  for (const modelType of s.parity.familyRequested) {
+    const f = s.parity.family[modelType];
+    expectFinite(f.logits.maxAbsDiff, `parity.family.${modelType}.logits.maxAbsDiff`);
+    expect(f.logits.pass).toBe(true);
+    expect(f.curves.bf16).toEqual(expect.objectContaining({ finite: true, pass: true }));
+    expect(f.curves.bf16.ours).toHaveLength(s.parity.steps);
   }
   // Resume exactness (dropout on; fp16 with the loss scaler's state): on the CPU, bit for bit.
   for (const precision of ['no', 'fp16']) {
