@@ -1,8 +1,9 @@
 #include "packed_gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
-#include <vector>
+#include <string>
 
 #include "inference_pool.h"
 
@@ -17,33 +18,11 @@ namespace {
 
 constexpr int64_t kMr = 6;    // rows of x per micro-tile
 constexpr int64_t kKc = 256;  // k per block: a panel's kKc x 16 block of W (16 KiB) stays in L1
-constexpr int64_t kMc = 96;   // rows of x per block: kMc x kKc of packed x (96 KiB) stays in L2
+constexpr int64_t kMc = 96;   // rows of x per block: kMc x kKc of x (96 KiB) stays in L2
 
 #ifdef BERT_PACKED_GEMM
 
-// Rows [m0, m1) x k [k0, k0 + kc) of `a` as strips of 6 rows, each [kc][6] (rows past m1 are zeros).
-void pack_rows(const float* a, int64_t lda, int64_t m0, int64_t m1, int64_t k0, int64_t kc, float* out) {
-  for (int64_t i = m0; i < m1; i += kMr) {
-    const int64_t rows = std::min(kMr, m1 - i);
-    float* dst = out + ((i - m0) / kMr) * kc * kMr;
-    for (int64_t r = 0; r < kMr; ++r) {
-      if (r < rows) {
-        const float* src = a + (i + r) * lda + k0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * kMr + r] = src[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) dst[k * kMr + r] = 0.0f;
-      }
-    }
-  }
-}
-
-// c[MR x 16] = (bias, or c itself when bias is null) + packed rows x panel block, over kc.
-template <int MR>
-__attribute__((target("avx2,fma"))) void micro_tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                                                    const float* bias) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  // Every row's statement, for the rows this tile has (MR is a constant: the others compile away).
+// Every row's statement, for the rows a tile has (MR is a constant: the others compile away).
 #define BERT_ROWS(X)          \
   X(0)                        \
   if constexpr (MR > 1) X(1); \
@@ -51,6 +30,16 @@ __attribute__((target("avx2,fma"))) void micro_tile(int64_t kc, const float* a, 
   if constexpr (MR > 3) X(3); \
   if constexpr (MR > 4) X(4); \
   if constexpr (MR > 5) X(5);
+
+// c[MR x 16] = (bias, or c itself when bias is null) + rows of x x panel block, over kc. x's MR rows are read where
+// they are (row stride lda): each k broadcasts one element of each row, so x needs no packing. AVX2: a panel's 16
+// columns are two 8-wide registers.
+template <int MR>
+__attribute__((target("avx2,fma"))) void micro_tile_avx2(int64_t kc, const float* a, int64_t lda, const float* b,
+                                                         int64_t /*panel_stride*/, float* c, int64_t ldc,
+                                                         const float* bias) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   if (bias != nullptr) {
     const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
 #define BERT_FROM_BIAS(i) \
@@ -69,15 +58,16 @@ __attribute__((target("avx2,fma"))) void micro_tile(int64_t kc, const float* a, 
     BERT_ROWS(BERT_FROM_C)
 #undef BERT_FROM_C
   }
+  const float *a0 = a, *a1 = a0 + (MR > 1 ? lda : 0), *a2 = a1 + (MR > 2 ? lda : 0), *a3 = a2 + (MR > 3 ? lda : 0),
+              *a4 = a3 + (MR > 4 ? lda : 0), *a5 = a4 + (MR > 5 ? lda : 0);
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b + k * kPanelWidth), b1 = _mm256_load_ps(b + k * kPanelWidth + 8);
-    const float* ak = a + k * kMr;
-#define BERT_FMA(i)                               \
-  {                                               \
-    const __m256 x = _mm256_broadcast_ss(ak + i); \
-    c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0);    \
-    c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1);    \
+#define BERT_FMA(i)                                 \
+  {                                                 \
+    const __m256 x = _mm256_broadcast_ss(a##i + k); \
+    c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0);      \
+    c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1);      \
   }
     BERT_ROWS(BERT_FMA)
 #undef BERT_FMA
@@ -89,19 +79,101 @@ __attribute__((target("avx2,fma"))) void micro_tile(int64_t kc, const float* a, 
   }
   BERT_ROWS(BERT_STORE)
 #undef BERT_STORE
-#undef BERT_ROWS
 }
 
-using MicroTile = void (*)(int64_t, const float*, const float*, float*, int64_t, const float*);
-constexpr MicroTile kMicroTiles[kMr + 1] = {nullptr,       micro_tile<1>, micro_tile<2>, micro_tile<3>,
-                                            micro_tile<4>, micro_tile<5>, micro_tile<6>};
+// The same tile on AVX-512, NP panels wide (1 or 2): a panel's 16 columns are one 16-wide register, so two adjacent
+// panels (panel_stride floats apart in the packing, adjacent in c and in the bias) give 6 x 2 accumulators, as many
+// as the AVX2 tile. Each output is the same sum in the same order: both kernels give the same bits.
+template <int MR, int NP>
+__attribute__((target("avx512f"))) void micro_tile_avx512(int64_t kc, const float* a, int64_t lda, const float* b,
+                                                          int64_t panel_stride, float* c, int64_t ldc,
+                                                          const float* bias) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  if (bias != nullptr) {
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = NP > 1 ? _mm512_loadu_ps(bias + 16) : b0;
+#define BERT_FROM_BIAS(i) \
+  {                       \
+    c##i##0 = b0;         \
+    c##i##1 = b1;         \
+  }
+    BERT_ROWS(BERT_FROM_BIAS)
+#undef BERT_FROM_BIAS
+  } else {
+#define BERT_FROM_C(i)                                                 \
+  {                                                                    \
+    c##i##0 = _mm512_loadu_ps(c + i * ldc);                            \
+    if constexpr (NP > 1) c##i##1 = _mm512_loadu_ps(c + i * ldc + 16); \
+  }
+    BERT_ROWS(BERT_FROM_C)
+#undef BERT_FROM_C
+  }
+  const float *a0 = a, *a1 = a0 + (MR > 1 ? lda : 0), *a2 = a1 + (MR > 2 ? lda : 0), *a3 = a2 + (MR > 3 ? lda : 0),
+              *a4 = a3 + (MR > 4 ? lda : 0), *a5 = a4 + (MR > 5 ? lda : 0);
+  const float* b_next = b + (NP > 1 ? panel_stride : 0);
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b + k * kPanelWidth);
+    const __m512 b1 = NP > 1 ? _mm512_load_ps(b_next + k * kPanelWidth) : b0;
+#define BERT_FMA(i)                                                  \
+  {                                                                  \
+    const __m512 x = _mm512_set1_ps(a##i[k]);                        \
+    c##i##0 = _mm512_fmadd_ps(x, b0, c##i##0);                       \
+    if constexpr (NP > 1) c##i##1 = _mm512_fmadd_ps(x, b1, c##i##1); \
+  }
+    BERT_ROWS(BERT_FMA)
+#undef BERT_FMA
+  }
+#define BERT_STORE(i)                                                  \
+  {                                                                    \
+    _mm512_storeu_ps(c + i * ldc, c##i##0);                            \
+    if constexpr (NP > 1) _mm512_storeu_ps(c + i * ldc + 16, c##i##1); \
+  }
+  BERT_ROWS(BERT_STORE)
+#undef BERT_STORE
+}
+#undef BERT_ROWS
 
-// The strips of packed rows [m0, m1) times panel p's block [k0, k0 + kc), into c's columns of that panel.
-void strips(const float* packed_rows, int64_t m0, int64_t m1, int64_t kc, const float* block, float* c, int64_t ldc,
-            const float* bias) {
-  for (int64_t i = m0; i < m1; i += kMr) {
-    const int64_t rows = std::min(kMr, m1 - i);
-    kMicroTiles[rows](kc, packed_rows + ((i - m0) / kMr) * kc * kMr, block, c + i * ldc, ldc, bias);
+using MicroTile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, const float*);
+using MicroTiles = MicroTile[kMr + 1];  // by the tile's rows, 1 to 6
+constexpr MicroTiles kAvx2Tiles = {nullptr,
+                                   micro_tile_avx2<1>,
+                                   micro_tile_avx2<2>,
+                                   micro_tile_avx2<3>,
+                                   micro_tile_avx2<4>,
+                                   micro_tile_avx2<5>,
+                                   micro_tile_avx2<6>};
+constexpr MicroTiles kAvx512Tiles[3] = {
+    {},
+    {nullptr, micro_tile_avx512<1, 1>, micro_tile_avx512<2, 1>, micro_tile_avx512<3, 1>, micro_tile_avx512<4, 1>,
+     micro_tile_avx512<5, 1>, micro_tile_avx512<6, 1>},
+    {nullptr, micro_tile_avx512<1, 2>, micro_tile_avx512<2, 2>, micro_tile_avx512<3, 2>, micro_tile_avx512<4, 2>,
+     micro_tile_avx512<5, 2>, micro_tile_avx512<6, 2>}};
+
+// AVX-512 where the CPU has it, unless BERT_TRAINER_CPU_CAPABILITY=avx2 asks for the AVX2 kernel (read once).
+bool has_avx512() {
+  static const bool has = [] {
+    const char* asked = std::getenv("BERT_TRAINER_CPU_CAPABILITY");
+    return __builtin_cpu_supports("avx512f") && !(asked != nullptr && std::string(asked) == "avx2");
+  }();
+  return has;
+}
+
+// Panels a tile spans: 2 with AVX-512, 1 with AVX2.
+int64_t tile_panels() { return has_avx512() ? 2 : 1; }
+
+// Rows [m0, m1) of x (from column k0: `a` points there) times the blocks [k0, k0 + kc) of `np` adjacent panels (the
+// first at `block`, the next panel_stride floats on), into c's columns of those panels.
+void strips(const float* a, int64_t lda, int64_t m0, int64_t m1, int64_t kc, const float* block, int64_t panel_stride,
+            int64_t np, float* c, int64_t ldc, const float* bias) {
+  const MicroTile* tiles = has_avx512() ? kAvx512Tiles[np] : kAvx2Tiles;
+  // As few strips as 6-row tiles allow, their heights as even as possible (32 rows: 6, 6, 5, 5, 5, 5, not 6 x 5 + 2):
+  // a tile of 1 or 2 rows has too few accumulators to hide the FMA latency and runs at a fraction of the rate.
+  const int64_t rows = m1 - m0, count = (rows + kMr - 1) / kMr;
+  for (int64_t s = 0, i = m0; s < count; ++s) {
+    const int64_t height = rows / count + (s < rows % count ? 1 : 0);
+    tiles[height](kc, a + i * lda, lda, block, panel_stride, c + i * ldc, ldc, bias);
+    i += height;
   }
 }
 
@@ -111,41 +183,33 @@ void gemm_panels(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
   const int64_t k = b.k;
   const float* panels = b.panels.data_ptr<float>();
   const float* bias = b.bias.defined() ? b.bias.data_ptr<float>() : nullptr;
-  thread_local std::vector<float> rows_buffer;
-  const int64_t strips_of = (std::min(m, kMc) + kMr - 1) / kMr;
   auto panel_block = [&](int64_t p, int64_t k0) { return panels + p * k * kPanelWidth + k0 * kPanelWidth; };
   auto panel_bias = [&](int64_t p, int64_t k0) { return k0 == 0 && bias ? bias + p * kPanelWidth : nullptr; };
   auto panel_out = [&](int64_t p) { return c + (p - first_panel) * kPanelWidth; };
+  auto zero_first_block = [&](int64_t p, int64_t np, int64_t m0, int64_t m1) {  // no bias: start from zeros
+    for (int64_t i = m0; i < m1; ++i) std::fill_n(panel_out(p) + i * ldc, np * kPanelWidth, 0.0f);
+  };
+  const int64_t panel_stride = k * kPanelWidth, step = tile_panels();
   if (m <= kMc) {
-    // Few rows: all of x packed once, then each panel read once from memory, block by block, every row against it.
-    rows_buffer.resize(static_cast<size_t>(strips_of * kMr * k));
-    for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-      pack_rows(a, lda, 0, m, k0, std::min(kKc, k - k0), rows_buffer.data() + k0 * strips_of * kMr);
-    }
-    for (int64_t p = p0; p < p1; ++p) {
+    // Few rows: each panel read once from memory, block by block, every row against it.
+    for (int64_t p = p0; p < p1; p += step) {
+      const int64_t np = std::min(step, p1 - p);
       for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-        const int64_t kc = std::min(kKc, k - k0);
-        const float* packed = rows_buffer.data() + k0 * strips_of * kMr;
-        if (!bias && k0 == 0) {
-          // No bias: the first block starts from zeros.
-          for (int64_t i = 0; i < m; ++i) std::fill_n(panel_out(p) + i * ldc, kPanelWidth, 0.0f);
-        }
-        strips(packed, 0, m, kc, panel_block(p, k0), panel_out(p), ldc, panel_bias(p, k0));
+        if (!bias && k0 == 0) zero_first_block(p, np, 0, m);
+        strips(a + k0, lda, 0, m, std::min(kKc, k - k0), panel_block(p, k0), panel_stride, np, panel_out(p), ldc,
+               panel_bias(p, k0));
       }
     }
     return;
   }
-  rows_buffer.resize(static_cast<size_t>(strips_of * kMr * kKc));
   for (int64_t k0 = 0; k0 < k; k0 += kKc) {
     const int64_t kc = std::min(kKc, k - k0);
     for (int64_t m0 = 0; m0 < m; m0 += kMc) {
       const int64_t m1 = std::min(m, m0 + kMc);
-      pack_rows(a, lda, m0, m1, k0, kc, rows_buffer.data());
-      for (int64_t p = p0; p < p1; ++p) {
-        if (!bias && k0 == 0) {
-          for (int64_t i = m0; i < m1; ++i) std::fill_n(panel_out(p) + i * ldc, kPanelWidth, 0.0f);
-        }
-        strips(rows_buffer.data(), m0, m1, kc, panel_block(p, k0), panel_out(p) + 0, ldc, panel_bias(p, k0));
+      for (int64_t p = p0; p < p1; p += step) {
+        const int64_t np = std::min(step, p1 - p);
+        if (!bias && k0 == 0) zero_first_block(p, np, m0, m1);
+        strips(a + k0, lda, m0, m1, kc, panel_block(p, k0), panel_stride, np, panel_out(p), ldc, panel_bias(p, k0));
       }
     }
   }
@@ -184,8 +248,8 @@ void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
   const int64_t panels = p1 - p0;
   if (m <= 0 || panels <= 0) return;
   if (m >= kMc * threads) {
-    // Many rows: each thread takes its own rows (whole strips) and every panel, so that no two threads pack the same
-    // rows of x; W's panels are shared through the last-level cache.
+    // Many rows: each thread takes its own rows (whole strips) and every panel, each keeping its own rows of x in
+    // its L2; W's panels are shared through the last-level cache.
     const int64_t strips = (m + kMr - 1) / kMr;
     run_on_inference_threads(threads, [&](int t, int count) {
       const int64_t r0 = std::min(m, strips * t / count * kMr), r1 = std::min(m, strips * (t + 1) / count * kMr);
@@ -193,10 +257,13 @@ void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
     });
     return;
   }
-  // Few rows: the threads split the panels (each reads its part of W once) and pack the rows alike.
-  const int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, panels)));
+  // Few rows: the threads split the panels in whole tiles (each reads its part of W once), every thread reading all
+  // the rows.
+  const int64_t step = tile_panels(), tiles = (panels + step - 1) / step;
+  const int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tiles)));
   run_on_inference_threads(used, [&](int t, int count) {
-    const int64_t begin = p0 + panels * t / count, end = p0 + panels * (t + 1) / count;
+    const int64_t begin = p0 + std::min(panels, tiles * t / count * step);
+    const int64_t end = p0 + std::min(panels, tiles * (t + 1) / count * step);
     gemm_panels(a, m, lda, b, p0, begin, end, c, ldc);
   });
 #else

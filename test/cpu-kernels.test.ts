@@ -1,0 +1,40 @@
+// The inference path's two matrix kernels (native/model/packed_gemm.cpp): AVX-512 where the CPU has it, AVX2 otherwise
+// or when BERT_TRAINER_CPU_CAPABILITY=avx2 asks for it. Each output is the same sum in the same order in both, so
+// a forward gives the same bits with either: an even and an odd number of 16-column panels (AVX-512 takes two at a
+// time), few rows and many. On a CPU without AVX-512 both processes run the AVX2 kernel and the test still holds.
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+
+const CHILD = path.join(__dirname, 'helpers', 'kernel-child.js');
+
+interface Rows {
+  rows: { shape: number[]; logits: number[]; lastHiddenState: number[] }[];
+}
+
+function forwardWith(capability: string | undefined, hidden: number, intermediate: number): Rows {
+  const env = { ...process.env };
+  delete env.BERT_TRAINER_CPU_CAPABILITY;
+  if (capability) env.BERT_TRAINER_CPU_CAPABILITY = capability;
+  return JSON.parse(execFileSync(process.execPath, [CHILD, String(hidden), String(intermediate)], { env, encoding: 'utf8' })) as Rows;
+}
+
+describe.each([
+  ['4 and 8 panels', 64, 128],
+  ['5 and 11 panels', 80, 176],
+])('the AVX2 kernel and the default one give the same bits (%s)', (_name, hidden, intermediate) => {
+  test('logits and last hidden states, few rows and many', () => {
+    const chosen = forwardWith(undefined, hidden, intermediate);
+    const avx2 = forwardWith('avx2', hidden, intermediate);
+    expect(chosen.rows.map((r) => r.shape)).toEqual([
+      [1, 7],
+      [3, 11],
+      [7, 50],
+    ]);
+    for (const [i, row] of chosen.rows.entries()) {
+      expect(row.logits.every(Number.isFinite)).toBe(true);
+      expect(row.lastHiddenState.length).toBe(row.shape[0] * row.shape[1] * hidden);
+      expect(row.logits).toEqual(avx2.rows[i].logits);
+      expect(row.lastHiddenState).toEqual(avx2.rows[i].lastHiddenState);
+    }
+  }, 60_000);
+});
