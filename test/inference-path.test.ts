@@ -1,6 +1,7 @@
 // The inference path (native/model/bert_attention.h uses_inference_path): forward, predict and evaluation on the CPU in
-// fp32 run LibTorch's fused CPU attention (scaled_dot_product_attention with the additive padding mask) and compute
-// the last layer for the first position only. Its numbers must be the exact path's (the training path's kernels,
+// fp32 run attention on the packed kernel where head_dim is a multiple of 16 (native/model/cpu_attention.h), else
+// LibTorch's fused CPU attention (scaled_dot_product_attention with the additive padding mask), and compute the last
+// layer for the first position only. Its numbers must be the exact path's (the training path's kernels,
 // which test/parity.test.ts holds to transformers') within 1e-5, on padded batches with a row that is all padding,
 // with token types, for every output forward() gives; test/parity.test.ts checks it against transformers itself.
 import { BertClassifier, BertTokenizer } from '../src';
@@ -52,6 +53,9 @@ async function bothPaths<T>(fn: () => Promise<T>): Promise<{ inference: T; exact
 describe.each([
   ['gelu', {}],
   ['gelu_new, 1 layer', { hidden_act: 'gelu_new', num_hidden_layers: 1 }],
+  // head_dim 16 and 32: attention runs on the packed kernel (native/model/cpu_attention.h), not SDPA
+  ['head_dim 16', { hidden_size: 64, intermediate_size: 128 }],
+  ['head_dim 32', { hidden_size: 64, num_attention_heads: 2, intermediate_size: 128 }],
 ])('inference path against the exact path (%s)', (_name, extra) => {
   let m: BertClassifier;
   beforeAll(async () => {

@@ -1,4 +1,5 @@
 #include "bert_attention.h"
+#include "cpu_attention.h"
 #include "head_matmul.h"
 #include "linear.h"
 
@@ -97,6 +98,10 @@ at::Tensor inference_attention(const torch::nn::Linear& query, const torch::nn::
   const int64_t batch = hidden.size(0), queries = queries_from.size(1);
   at::Tensor q, k, v;
   if (auto packed = packed_qkv(query->weight, queries_from, hidden)) {  // one product for the three
+    if (auto context = cpu_attention(packed->query, packed->key, packed->value, num_heads, head_dim, additive_mask,
+                                     packed_linear_threads())) {
+      return *context;  // [B, Q, H]
+    }
     q = split_heads(packed->query, num_heads, head_dim);
     k = split_heads(packed->key, num_heads, head_dim);
     v = split_heads(packed->value, num_heads, head_dim);

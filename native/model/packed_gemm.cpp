@@ -177,12 +177,23 @@ void strips(const float* a, int64_t lda, int64_t m0, int64_t m1, int64_t kc, con
   }
 }
 
+// A matrix's panels wherever they are: [panels][k][16] floats, 64-byte aligned, and the bias (or null).
+struct Panels {
+  const float* data;
+  const float* bias;
+  int64_t k;
+};
+
+Panels panels_of(const PackedMatrix& b) {
+  return {b.panels.data_ptr<float>(), b.bias.defined() ? b.bias.data_ptr<float>() : nullptr, b.k};
+}
+
 // One thread's share: panels [p0, p1) of b, all m rows. `c` is output column 0 of panel `first_panel`.
-void gemm_panels(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, int64_t first_panel, int64_t p0,
-                 int64_t p1, float* c, int64_t ldc) {
+void gemm_panels(const float* a, int64_t m, int64_t lda, const Panels& b, int64_t first_panel, int64_t p0, int64_t p1,
+                 float* c, int64_t ldc) {
   const int64_t k = b.k;
-  const float* panels = b.panels.data_ptr<float>();
-  const float* bias = b.bias.defined() ? b.bias.data_ptr<float>() : nullptr;
+  const float* panels = b.data;
+  const float* bias = b.bias;
   auto panel_block = [&](int64_t p, int64_t k0) { return panels + p * k * kPanelWidth + k0 * kPanelWidth; };
   auto panel_bias = [&](int64_t p, int64_t k0) { return k0 == 0 && bias ? bias + p * kPanelWidth : nullptr; };
   auto panel_out = [&](int64_t p) { return c + (p - first_panel) * kPanelWidth; };
@@ -253,7 +264,7 @@ void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
     const int64_t strips = (m + kMr - 1) / kMr;
     run_on_inference_threads(threads, [&](int t, int count) {
       const int64_t r0 = std::min(m, strips * t / count * kMr), r1 = std::min(m, strips * (t + 1) / count * kMr);
-      if (r1 > r0) gemm_panels(a + r0 * lda, r1 - r0, lda, b, p0, p0, p1, c + r0 * ldc, ldc);
+      if (r1 > r0) gemm_panels(a + r0 * lda, r1 - r0, lda, panels_of(b), p0, p0, p1, c + r0 * ldc, ldc);
     });
     return;
   }
@@ -264,8 +275,17 @@ void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
   run_on_inference_threads(used, [&](int t, int count) {
     const int64_t begin = p0 + std::min(panels, tiles * t / count * step);
     const int64_t end = p0 + std::min(panels, tiles * (t + 1) / count * step);
-    gemm_panels(a, m, lda, b, p0, begin, end, c, ldc);
+    gemm_panels(a, m, lda, panels_of(b), p0, begin, end, c, ldc);
   });
+#else
+  throw std::logic_error("packed_gemm is not built for this CPU");
+#endif
+}
+
+void packed_gemm_serial(const float* a, int64_t m, int64_t lda, const float* panels, int64_t panel_count, int64_t k,
+                        const float* bias, float* c, int64_t ldc) {
+#ifdef BERT_PACKED_GEMM
+  if (m > 0 && panel_count > 0) gemm_panels(a, m, lda, Panels{panels, bias, k}, 0, 0, panel_count, c, ldc);
 #else
   throw std::logic_error("packed_gemm is not built for this CPU");
 #endif

@@ -36,4 +36,9 @@ PackedMatrix pack_matrix(const at::Tensor& weight, const at::Tensor& bias);
 void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, int64_t p0, int64_t p1, float* c,
                  int64_t ldc, int threads);
 
+// The same product on the calling thread, against panels the caller packed ([panel_count][k][16], 64-byte aligned;
+// bias [16 panel_count] or null): attention's keys and values, packed per head (cpu_attention.h).
+void packed_gemm_serial(const float* a, int64_t m, int64_t lda, const float* panels, int64_t panel_count, int64_t k,
+                        const float* bias, float* c, int64_t ldc);
+
 }  // namespace bert

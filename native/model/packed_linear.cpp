@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "bert_attention.h"
+#include "inference_buffers.h"
 
 namespace bert {
 
@@ -38,7 +39,7 @@ at::Tensor product(const at::Tensor& input, const PackedMatrix& b, int64_t p0, i
   const Rows rows = rows_of(input);
   auto sizes = input.sizes().vec();
   sizes.back() = (p1 - p0) * kPanelWidth;
-  at::Tensor out = at::empty(sizes, input.options());
+  at::Tensor out = inference_empty(sizes);
   packed_gemm(rows.data, rows.m, rows.lda, b, p0, p1, out.data_ptr<float>(), sizes.back(), current_threads);
   return out;
 }
@@ -87,6 +88,8 @@ const PackedMatrix* PackedLinearWeights::find_qkv(const at::Tensor& query_weight
   auto it = qkv_.find(query_weight.unsafeGetTensorImpl());
   return it == qkv_.end() ? nullptr : &it->second;
 }
+
+int packed_linear_threads() { return current_threads; }
 
 UsePackedLinearWeights::UsePackedLinearWeights(const PackedLinearWeights* weights, int threads)
     : previous_(current_weights), previous_threads_(current_threads) {

@@ -49,6 +49,9 @@ class UsePackedLinearWeights {
   int previous_threads_;
 };
 
+// The thread count this thread's UsePackedLinearWeights scope gives the inference path's kernels (1 outside one).
+int packed_linear_threads();
+
 // What follows the product in the same call.
 enum class PackedPostOp { None, Gelu };
 
