@@ -8,9 +8,27 @@
 #include <new>
 #include <vector>
 
+#include <sys/mman.h>
+
 namespace bert {
 
 namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// A new block of at least `bytes`, 64-byte aligned; from 2 MiB up, aligned to 2 MiB and its whole 2 MiB pages offered
+// to the kernel as huge pages (one TLB entry where 512 small pages take 512, for buffers the products stream through;
+// the tail past the last whole page stays in small pages, so nothing is rounded up).
+void* allocate(size_t bytes, size_t& capacity) {
+  const bool huge = bytes >= kHugePage;
+  capacity = (bytes + 63) / 64 * 64;
+  void* block = std::aligned_alloc(huge ? kHugePage : 64, capacity);
+  if (block == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(block, capacity / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice: small pages work as well
+#endif
+  return block;
+}
 
 class BufferCache {
  public:
@@ -28,10 +46,7 @@ class BufferCache {
         return block;
       }
     }
-    capacity = (bytes + 63) / 64 * 64;
-    void* block = std::aligned_alloc(64, capacity);
-    if (block == nullptr) throw std::bad_alloc();
-    return block;
+    return allocate(bytes, capacity);
   }
 
   // Keeps the block, freeing the blocks given back longest ago while the cache would exceed kMaxCachedBytes (a
@@ -91,6 +106,15 @@ at::Tensor inference_empty(at::IntArrayRef sizes) {
   void* block = cache().take(bytes, capacity);
   return at::from_blob(
       block, sizes, [capacity](void* data) { cache().give_back(data, capacity); }, at::TensorOptions(at::kFloat));
+}
+
+at::Tensor inference_weights_empty(at::IntArrayRef sizes) {
+  size_t bytes = sizeof(float);
+  for (const int64_t size : sizes) bytes *= static_cast<size_t>(size);
+  if (bytes == 0) return at::empty(sizes, at::kFloat);
+  size_t capacity = 0;
+  return at::from_blob(
+      allocate(bytes, capacity), sizes, [](void* data) { std::free(data); }, at::TensorOptions(at::kFloat));
 }
 
 }  // namespace bert

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "inference_buffers.h"
 #include "inference_pool.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -248,7 +249,8 @@ PackedMatrix pack_matrix(const at::Tensor& weight, const at::Tensor& bias) {
   out.n = weight.size(0);
   out.k = weight.size(1);
   // [n, k] -> [n/16, 16, k] -> [n/16, k, 16], contiguous.
-  out.panels = weight.detach().reshape({out.n / kPanelWidth, kPanelWidth, out.k}).transpose(1, 2).contiguous();
+  out.panels = inference_weights_empty({out.n / kPanelWidth, out.k, kPanelWidth});
+  out.panels.copy_(weight.detach().reshape({out.n / kPanelWidth, kPanelWidth, out.k}).transpose(1, 2));
   if (bias.defined()) out.bias = bias.detach().contiguous();
   return out;
 }
