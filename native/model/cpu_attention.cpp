@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -92,21 +91,27 @@ std::optional<at::Tensor> cpu_attention(const at::Tensor& query, const at::Tenso
       keys == 0) {
     return std::nullopt;
   }
-  at::Tensor mask;  // [B or 1, S] contiguous, or undefined
-  if (additive_mask.defined()) {
-    if (additive_mask.dim() != 4 || additive_mask.size(1) != 1 || additive_mask.size(2) != 1 ||
-        additive_mask.size(3) != keys || (additive_mask.size(0) != batch && additive_mask.size(0) != 1) ||
-        additive_mask.scalar_type() != at::kFloat) {
-      return std::nullopt;
-    }
-    mask = additive_mask.reshape({additive_mask.size(0), keys}).contiguous();
+  if (additive_mask.defined() &&
+      (additive_mask.dim() != 4 || additive_mask.size(1) != 1 || additive_mask.size(2) != 1 ||
+       additive_mask.size(3) != keys || (additive_mask.size(0) != batch && additive_mask.size(0) != 1) ||
+       additive_mask.scalar_type() != at::kFloat)) {
+    return std::nullopt;
   }
-  const float* mask_data = mask.defined() ? mask.data_ptr<float>() : nullptr;
-  const int64_t mask_batch = mask.defined() && mask.size(0) > 1 ? keys : 0;
+  const int64_t padded = (keys + kPanelWidth - 1) / kPanelWidth * kPanelWidth;  // keys rounded up to whole panels
+  // The scores' bias, once for all heads: the mask (0 without one) for the keys, -inf for the padding keys, so that
+  // their scores come out -inf and their probabilities 0.
+  const int64_t bias_rows = additive_mask.defined() ? additive_mask.size(0) : 1;
+  at::Tensor bias = at::full({bias_rows, padded}, -std::numeric_limits<float>::infinity(), at::kFloat);  // [B or 1, S']
+  if (additive_mask.defined()) {
+    bias.narrow(1, 0, keys).copy_(additive_mask.reshape({bias_rows, keys}));
+  } else {
+    bias.narrow(1, 0, keys).zero_();
+  }
+  const float* bias_data = bias.data_ptr<float>();
+  const int64_t bias_batch = bias_rows > 1 ? padded : 0;
 
   at::Tensor context = inference_empty({batch, queries, hidden});  // [B, Q, H]
   float* out = context.data_ptr<float>();
-  const int64_t padded = (keys + kPanelWidth - 1) / kPanelWidth * kPanelWidth;  // keys rounded up to whole panels
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   const int64_t pairs = batch * num_heads;
   const int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, pairs)));
@@ -114,8 +119,7 @@ std::optional<at::Tensor> cpu_attention(const at::Tensor& query, const at::Tenso
   // Each thread's scratch, allocated here (a task must not throw), every part 64-byte aligned for the panel loads.
   auto aligned = [](int64_t floats) { return (floats + 15) / 16 * 16; };
   const int64_t key_floats = padded * head_dim, value_floats = aligned(keys * head_dim);
-  const int64_t score_floats = aligned(queries * padded),
-                per_thread = key_floats + value_floats + score_floats + padded;
+  const int64_t per_thread = key_floats + value_floats + aligned(queries * padded);
   at::Tensor scratch = inference_empty({used * per_thread});
   float* scratch_data = scratch.data_ptr<float>();
 
@@ -123,8 +127,6 @@ std::optional<at::Tensor> cpu_attention(const at::Tensor& query, const at::Tenso
     float* key_panels = scratch_data + t * per_thread;  // [S'/16][d][16]: kᵀ / √d, the padding keys 0
     float* value_panels = key_panels + key_floats;      // [d/16][S][16]
     float* scores = value_panels + value_floats;        // [Q, S']
-    float* bias = mask_data ? scores + score_floats : nullptr;
-    const float minus_infinity = -std::numeric_limits<float>::infinity();
     for (int64_t pair = pairs * t / count; pair < pairs * (t + 1) / count; ++pair) {
       const int64_t b = pair / num_heads, column = (pair % num_heads) * head_dim;
       const float* keys_at = k->data + b * k->batch + column;
@@ -144,15 +146,9 @@ std::optional<at::Tensor> cpu_attention(const at::Tensor& query, const at::Tenso
                       kPanelWidth * sizeof(float));
         }
       }
-      if (bias) {
-        std::copy_n(mask_data + b * mask_batch, keys, bias);
-        std::fill(bias + keys, bias + padded, 0.0f);
-      }
-      // scores [Q, S'] = q · (kᵀ / √d) + mask
+      // scores [Q, S'] = q · (kᵀ / √d) + bias
       packed_gemm_serial(q->data + b * q->batch + column, queries, q->row, key_panels, padded / kPanelWidth, head_dim,
-                         bias, scores, padded);
-      for (int64_t i = 0; i < queries; ++i)
-        std::fill(scores + i * padded + keys, scores + (i + 1) * padded, minus_infinity);
+                         bias_data + b * bias_batch, scores, padded);
       softmax_rows(scores, queries, padded);
       // context [Q, d] of this head = probabilities [Q, S] · v [S, d]
       packed_gemm_serial(scores, queries, padded, value_panels, head_dim / kPanelWidth, keys, nullptr,

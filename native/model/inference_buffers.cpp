@@ -90,6 +90,12 @@ class BufferCache {
   size_t cached_ = 0;
 };
 
+size_t float_bytes(at::IntArrayRef sizes) {
+  size_t bytes = sizeof(float);
+  for (const int64_t size : sizes) bytes *= static_cast<size_t>(size);
+  return bytes;
+}
+
 // Never destroyed: tensors freed while the process exits may still give their blocks back.
 BufferCache& cache() {
   static auto* instance = new BufferCache();
@@ -99,8 +105,7 @@ BufferCache& cache() {
 }  // namespace
 
 at::Tensor inference_empty(at::IntArrayRef sizes) {
-  size_t bytes = sizeof(float);
-  for (const int64_t size : sizes) bytes *= static_cast<size_t>(size);
+  const size_t bytes = float_bytes(sizes);
   if (bytes == 0) return at::empty(sizes, at::kFloat);
   size_t capacity = 0;
   void* block = cache().take(bytes, capacity);
@@ -109,8 +114,7 @@ at::Tensor inference_empty(at::IntArrayRef sizes) {
 }
 
 at::Tensor inference_weights_empty(at::IntArrayRef sizes) {
-  size_t bytes = sizeof(float);
-  for (const int64_t size : sizes) bytes *= static_cast<size_t>(size);
+  const size_t bytes = float_bytes(sizes);
   if (bytes == 0) return at::empty(sizes, at::kFloat);
   size_t capacity = 0;
   return at::from_blob(
