@@ -24,3 +24,29 @@ test.each([
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(message);
 });
+
+describe('scripts/bench/profile-forward.js (our forward alone, for a profiler)', () => {
+  const PROFILE = path.resolve(__dirname, '..', 'scripts', 'bench', 'profile-forward.js');
+
+  test('times forwards at one of the shapes and prints the median and fastest call', () => {
+    const r = spawnSync(process.execPath, [PROFILE, '--shape', 'mini-1x32', '--calls', '3', '--threads', '1'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^mini-1x32 forward: median \d+\.\d{3} ms, fastest \d+\.\d{3} ms \(3 calls, 1 threads\)\n$/);
+  });
+
+  test.each([
+    [['--shape', 'huge-1x1'], /RangeError: --shape: unknown huge-1x1/],
+    [['--calls', '0'], /RangeError: --calls must be an integer >= 1, got 0/],
+    [['--frobnicate'], /TypeError: unknown argument --frobnicate/],
+  ])('%j is refused before anything runs', (args, message) => {
+    const r = spawnSync(process.execPath, [PROFILE, ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  test('--help prints the header comment with the perf command', () => {
+    const r = spawnSync(process.execPath, [PROFILE, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/perf record -D 5000 -F 2000 -g node scripts\/bench\/profile-forward\.js[\s\S]*--shape/);
+  });
+});

@@ -587,7 +587,7 @@ async function main(argv = process.argv.slice(2)) {
   return Object.values(result.checks).every((c) => c.correct) ? 0 : 1;
 }
 
-module.exports = { runInferBench, formatMarkdown, SHAPES, CONFIGS, main };
+module.exports = { runInferBench, formatMarkdown, SHAPES, CONFIGS, hfConfig, vocabulary, loadLibrary, main };
 
 if (require.main === module) {
   main().then(
