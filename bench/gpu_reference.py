@@ -576,7 +576,7 @@ TARGETS = {
     "familyLogitsMaxAbsDiff": ("<=", 1e-4),
     "familyBf16CurveMaxRelDiff": ("<=", 0.02),
 }
-ROW_NAMES = ("ours-fp32", "ours-bf16", "transformers-eager-fp32", "transformers-sdpa-bf16", "transformers-compile-bf16")
+ROW_NAMES = ("ours-fp32", "ours-bf16", "ours-bf16-eager", "transformers-eager-fp32", "transformers-sdpa-bf16", "transformers-compile-bf16")
 
 
 def read_json(path: str) -> Optional[Any]:

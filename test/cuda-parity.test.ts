@@ -268,6 +268,70 @@ describe.each(['no', 'bf16', 'fp16'] as Precision[])('mixedPrecision %s', (preci
   );
 });
 
+// CUDA graphs (TrainerOptions.cudaGraphs, on by default): with every batch the same shape (rows cut to their first 64
+// tokens, or the shortest row's length), the first step runs eagerly, the second is captured and every later one replays the graph, which must
+// train as the eager steps do: the same curve (within the tolerance held against transformers) with cudaGraphs off.
+// On the CPU both runs are eager and identical.
+describe.each(['no', 'bf16'] as Precision[])('CUDA graphs, mixedPrecision %s', (precision) => {
+  const label = precision === 'no' ? 'fp32' : precision;
+  test(`${label}: replayed graphs train as eager steps on ${DEVICE}`, async () => {
+    const entry = ((results.cudaGraphs as Record<string, unknown> | undefined) ??= {}) as Record<string, unknown>;
+    try {
+      const hp = spec.hyperparameters;
+      const cut = Math.min(64, ...spec.batches.flatMap((b) => b.inputIds.map((ids) => ids.length)));
+      const rows = spec.batches.flatMap((b) => b.inputIds.map((ids, r) => ({ inputIds: ids.slice(0, cut), label: b.labels[r] })));
+      const run = async (cudaGraphs: boolean) => {
+        const model = await loadOurs(spec);
+        const trainer = new Trainer(model, {
+          epochs: 1,
+          batchSize: spec.batchSize,
+          shuffle: false,
+          problemType: 'single_label_classification',
+          ...optimizerOptions(hp),
+          lrScheduler: 'linear',
+          mixedPrecision: precision,
+          logEvery: 1,
+          cudaGraphs,
+        });
+        const start = Date.now();
+        const fit = await trainer.fit(rows);
+        const seconds = (Date.now() - start) / 1000;
+        model.dispose();
+        const steps = fit.history.filter((e): e is StepEvent => e.type === 'step');
+        return { losses: steps.map((e) => e.loss), gradNorms: steps.map((e) => e.gradNorm), stats: fit.metrics.cudaGraphs, seconds };
+      };
+      const eager = await run(false);
+      const graphed = await run(true);
+      const rel = maxRelDiff(graphed.losses, eager.losses);
+      const normRel = maxRelDiff(graphed.gradNorms, eager.gradNorms);
+      entry[precision] = {
+        lossMaxRelDiff: Number.isFinite(rel) ? rel : null,
+        gradNormMaxRelDiff: Number.isFinite(normRel) ? normRel : null,
+        tolerance: CURVE_TOLERANCE[precision],
+        stats: graphed.stats,
+        eagerStats: eager.stats,
+        eagerSeconds: eager.seconds,
+        graphedSeconds: graphed.seconds,
+      };
+      writeResults();
+      expect(graphed.losses).toHaveLength(spec.steps);
+      expect(graphed.losses.every(Number.isFinite)).toBe(true);
+      expect(rel).toBeLessThanOrEqual(CURVE_TOLERANCE[precision]);
+      expect(normRel).toBeLessThanOrEqual(CURVE_TOLERANCE[precision]);
+      if (DEVICE === 'cpu') {
+        expect(graphed.stats).toBeNull();
+        expect(graphed.losses).toEqual(eager.losses);
+      } else {
+        expect(graphed.stats).toMatchObject({ captures: 1, replays: spec.steps - 1, eagerWarmups: 1, disabledReason: null });
+        expect(eager.stats).toMatchObject({ captures: 0, replays: 0 });
+      }
+    } catch (err) {
+      recordError(`cuda-graphs-${precision}`, err);
+      throw err;
+    }
+  }, 300_000);
+});
+
 // The rest of the family: each model type's classifier, its logits and its bf16 curve (the shared code's mixed precision).
 // Without BERT_TRAINER_PARITY_FAMILY the block is listed as skipped (jest's each rejects an empty table).
 const describeFamily = FAMILY.length > 0 ? describe.each(FAMILY) : describe.skip.each(['family (BERT_TRAINER_PARITY_FAMILY unset)']);

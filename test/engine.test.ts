@@ -140,3 +140,24 @@ describe('fp16 mixed precision with loss scaling', () => {
     expect(fp16[0].loss).not.toBe(fp32[0].loss); // fp16 really ran
   });
 });
+
+describe('cudaGraphs', () => {
+  it('is checked by name, and on the CPU every step stays eager (metrics.cudaGraphs null, the same run either way)', async () => {
+    const model = await BertClassifier.fromConfig(FP16_CONFIG, { seed: 3 });
+    expect(() => new Trainer(model, { cudaGraphs: 'yes' as unknown as boolean })).toThrow(/cudaGraphs must be a boolean, got "yes"/);
+    const run = async (cudaGraphs: boolean) => {
+      const m = await BertClassifier.fromConfig(FP16_CONFIG, { seed: 3 });
+      const trainer = new Trainer(m, { cudaGraphs, epochs: 1, batchSize: 8, learningRate: 1e-3, logEvery: 1, shuffle: false, evalStrategy: 'no' });
+      const result = await trainer.fit(tokenizedExamples(32, { vocabSize: 99, numLabels: 2, seed: 5 }));
+      m.dispose();
+      return result;
+    };
+    const [on, off] = [await run(true), await run(false)];
+    expect(on.metrics.cudaGraphs).toBeNull();
+    expect(off.metrics.cudaGraphs).toBeNull();
+    const losses = (r: typeof on) => r.history.filter((e): e is StepEvent => e.type === 'step').map((e) => e.loss);
+    expect(losses(on)).toHaveLength(4);
+    expect(losses(on)).toEqual(losses(off));
+    model.dispose();
+  });
+});

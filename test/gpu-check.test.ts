@@ -13,7 +13,7 @@ const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'gpu-check.sh');
 const HAVE_ADDON = fs.existsSync(path.join(ROOT, 'build', 'Release', 'bert_trainer.node'));
 const STAGES = ['env', 'build', 'tsc', 'addon', 'parity', 'bench'];
-const ROWS = ['ours-fp32', 'ours-bf16', 'transformers-eager-fp32', 'transformers-sdpa-bf16', 'transformers-compile-bf16'];
+const ROWS = ['ours-fp32', 'ours-bf16', 'ours-bf16-eager', 'transformers-eager-fp32', 'transformers-sdpa-bf16', 'transformers-compile-bf16'];
 const TARGETS = [
   'logitsMaxAbsDiff',
   'bf16CurveMaxRelDiff',

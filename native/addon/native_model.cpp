@@ -321,6 +321,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                          InstanceMethod<&NativeModel::GetGradScalerState>("getGradScalerState"),
                          InstanceMethod<&NativeModel::SetGradScalerState>("setGradScalerState"),
                          InstanceMethod<&NativeModel::SettleOverflow>("settleOverflow"),
+                         InstanceMethod<&NativeModel::GraphStats>("cudaGraphStats"),
                          InstanceMethod<&NativeModel::ManualSeed>("manualSeed"),
                          InstanceMethod<&NativeModel::SetProcessGroup>("setProcessGroup"),
                          InstanceMethod<&NativeModel::BroadcastParameters>("broadcastParameters"),

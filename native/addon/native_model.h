@@ -30,6 +30,7 @@ struct ModelState {
   std::unique_ptr<GradScaler> scaler;               // created by the first fp16 step; reset with the optimizer
   std::vector<PendingLoss> pending_losses;          // guarded by mutex
   std::optional<PendingOverflow> pending_overflow;  // fp16: the last step's verdict, not read yet; guarded by mutex
+  std::unique_ptr<CudaGraphTrainSteps> graphs;      // a GPU model's captured training steps; guarded by mutex
   // Set by setProcessGroup(): trainStep then averages gradients (the reducer, overlapped with the backward pass)
   // and the logged loss over the group's ranks.
   std::shared_ptr<ProcessGroup> process_group;  // guarded by mutex
@@ -71,6 +72,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value GetGradScalerState(const Napi::CallbackInfo& info);  // -> { scale, ... } | null
   Napi::Value SetGradScalerState(const Napi::CallbackInfo& info);  // ({ scale, ... } | null)
   Napi::Value SettleOverflow(const Napi::CallbackInfo& info);      // -> boolean | null
+  Napi::Value GraphStats(const Napi::CallbackInfo& info);          // -> { captures, replays, ... } | null
   Napi::Value ManualSeed(const Napi::CallbackInfo& info);          // (seed)
 
   // Data-parallel training (native_model_distributed.cpp).

@@ -77,4 +77,19 @@ Napi::Value NativeModel::SettleOverflow(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, overflow);
 }
 
+Napi::Value NativeModel::GraphStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto state = loaded_state(env);
+  auto lock = lock_between_steps(env, *state, "read the CUDA graph counts");
+  if (!state->graphs) return env.Null();
+  const bert::CudaGraphStats stats = state->graphs->stats();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("captures", static_cast<double>(stats.captures));
+  out.Set("replays", static_cast<double>(stats.replays));
+  out.Set("eagerWarmups", static_cast<double>(stats.eager_warmups));
+  out.Set("dropped", static_cast<double>(stats.dropped));
+  out.Set("disabledReason", stats.disabled_reason.empty() ? env.Null() : Napi::String::New(env, stats.disabled_reason));
+  return out;
+}
+
 }  // namespace bert

@@ -74,6 +74,7 @@ Napi::Object step_result_to_js(Napi::Env env, const TrainStepResult& result) {
   out.Set("previousOverflow",
           result.previous_overflow ? Napi::Value(Napi::Boolean::New(env, *result.previous_overflow)) : env.Null());
   out.Set("optimizerStep", static_cast<double>(result.optimizer_step));
+  out.Set("graphed", result.graphed);
   Napi::Array logged = Napi::Array::New(env, result.logged.size());
   for (size_t i = 0; i < result.logged.size(); ++i) {
     Napi::Object entry = Napi::Object::New(env);
@@ -106,6 +107,7 @@ class TrainStepWorker : public PromiseWorker {
   bool RunsOnComputeThread() const override { return true; }
   void Run() override {
     std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    if (!state_->graphs && state_->device.is_cuda()) state_->graphs = std::make_unique<CudaGraphTrainSteps>();
     TrainStepContext context{state_->model,
                              state_->device,
                              state_->config.num_labels,
@@ -114,7 +116,8 @@ class TrainStepWorker : public PromiseWorker {
                              state_->pending_losses,
                              state_->pending_overflow,
                              state_->reducer.get(),
-                             state_->process_group.get()};
+                             state_->process_group.get(),
+                             state_->graphs.get()};
     result_ = train_step(context, batches_, options_);
   }
 
@@ -226,6 +229,7 @@ Napi::Value NativeModel::ConfigureOptimizer(const Napi::CallbackInfo& info) {
   state->pending_losses.clear();  // unread losses of an earlier, failed fit do not belong to this one
   state->pending_overflow.reset();
   state->scaler.reset();  // fp16: a new fit starts from the initial loss scale, as a new GradScaler does
+  state->graphs.reset();  // captured over the previous optimizer's state
   return env.Undefined();
 }
 
@@ -252,6 +256,8 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
   Napi::Value read_loss = options.Get("readLoss");
   opts.read_loss = read_loss.IsUndefined() ? true : read_loss.ToBoolean().Value();
   opts.mixed_precision = mixed_precision_arg(env, options.Get("mixedPrecision"));
+  Napi::Value cuda_graphs = options.Get("cudaGraphs");
+  opts.cuda_graphs = cuda_graphs.IsUndefined() ? true : cuda_graphs.ToBoolean().Value();
   Napi::Array array = info[0].As<Napi::Array>();
   if (array.Length() == 0) throw Napi::RangeError::New(env, "trainStep needs at least one batch");
   std::vector<HostBatch> batches;

@@ -131,7 +131,8 @@ void AdamW::step(double lr, const at::Tensor& grad_scale, const at::Tensor& foun
 
 // torch.optim.adamw._fused_adamw: step counts advanced on the device, the kernel skips the update where found_inf
 // is set, and the counts are stepped back for those, so no value is read back.
-void AdamW::fused_device_step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf) {
+template <typename LearningRate>
+void AdamW::fused_device_step(const LearningRate& lr, const at::Tensor& grad_scale, const at::Tensor& found_inf) {
   for (size_t g = 0; g < groups_.size(); ++g) {
     StepTensors t = with_gradients(g);
     if (t.params.empty()) continue;
@@ -144,6 +145,30 @@ void AdamW::fused_device_step(double lr, const at::Tensor& grad_scale, const at:
                       found_inf.defined() ? c10::optional<at::Tensor>(found_inf) : c10::nullopt);
     if (found_inf.defined()) at::_foreach_sub_(steps, std::vector<at::Tensor>(steps.size(), found_inf.reshape({})));
   }
+}
+
+void AdamW::device_step(const at::Tensor& lr, const at::Tensor& grad_scale, const at::Tensor& found_inf) {
+  if (!fused_device_) throw std::logic_error("internal: AdamW::device_step needs fp32 parameters on one GPU");
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+  c10::NoGradGuard no_grad;
+  fused_device_step(lr, grad_scale, found_inf);  // _fused_adamw_.tensor_lr: the rate is read on the device
+#else
+  (void)lr, (void)grad_scale, (void)found_inf;
+  throw std::logic_error("internal: AdamW::device_step needs LibTorch 2.2 or later (_fused_adamw_ with a tensor lr)");
+#endif
+}
+
+std::vector<const void*> AdamW::storage_addresses() const {
+  std::vector<const void*> out;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      out.push_back(groups_[g].params[i].data_ptr());
+      out.push_back(exp_avg_[g][i].data_ptr());
+      out.push_back(exp_avg_sq_[g][i].data_ptr());
+      if (fused_device_) out.push_back(device_steps_[g][i].data_ptr());
+    }
+  }
+  return out;
 }
 
 StateDict AdamW::state_dict() const {

@@ -39,6 +39,15 @@ class AdamW {
   // parameters, inside the fused kernel on a GPU (no synchronisation; the device step counts do not advance).
   void step(double lr, const at::Tensor& grad_scale = at::Tensor(), const at::Tensor& found_inf = at::Tensor());
 
+  // The update that a captured CUDA graph replays (training/cuda_graph_step.h): fused parameters on a GPU only, the
+  // learning rate read from `lr` (0-d fp32 on their device) when the kernel runs, and step_count() left alone (the
+  // caller counts each replay with count_step()). `grad_scale` and `found_inf` as for step().
+  void device_step(const at::Tensor& lr, const at::Tensor& grad_scale, const at::Tensor& found_inf);
+  void count_step() { step_ += 1; }
+  bool fused_on_device() const { return fused_device_; }
+  // Where the parameters, their state and their step counts live: a graph captured over them is valid while these
+  // are the same.
+  std::vector<const void*> storage_addresses() const;
   // Calls to step(). applied_steps() is the number that updated the weights: fewer after fp16 steps the GradScaler
   // skipped (on a GPU reading it synchronises). A checkpoint records both.
   int64_t step_count() const { return step_; }
@@ -59,7 +68,8 @@ class AdamW {
     std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
   };
   StepTensors with_gradients(size_t g) const;
-  void fused_device_step(double lr, const at::Tensor& grad_scale, const at::Tensor& found_inf);
+  template <typename LearningRate>  // double, or a 0-d fp32 tensor on the device
+  void fused_device_step(const LearningRate& lr, const at::Tensor& grad_scale, const at::Tensor& found_inf);
 
   std::vector<Group> groups_;
   AdamWOptions options_;

@@ -60,10 +60,44 @@ void read_pending(std::vector<PendingLoss>& pending, std::vector<LoggedLoss>& lo
   }
 }
 
-}  // namespace
+// The step as the graph replayed it: its summary read now, or left on the device for a later step, as the eager
+// step reads or leaves its loss. A non-finite step's update was skipped inside the graph.
+TrainStepResult finish_graphed_step(TrainStepContext& context, const GraphedStep& step,
+                                    const TrainStepOptions& options) {
+  TrainStepResult result;
+  result.graphed = true;
+  result.learning_rate = options.learning_rate;
+  result.overflow = false;
+  auto& optimizer = context.optimizer;
+  const int64_t this_step = optimizer.step_count() + 1;
+  if (options.skip_non_finite || options.read_loss) {
+    at::Tensor values = step.summary.to(at::kDouble).cpu();  // [3] float64: loss, gradient norm, skipped
+    const double loss = values[0].item<double>(), norm = values[1].item<double>();
+    if (values[2].item<double>() != 0.0) {
+      if (!options.skip_non_finite) {
+        throw CodedError(ErrorCode::NonFiniteLoss, "non-finite loss at step " + std::to_string(this_step) + " (loss " +
+                                                       std::to_string(loss) + ", gradient norm " +
+                                                       std::to_string(norm) + "); the weights were not updated");
+      }
+      result.skipped = true;
+    } else {
+      optimizer.count_step();
+    }
+    read_pending(context.pending_losses, result.logged);
+    result.logged.push_back({this_step, loss, norm});
+    result.loss = loss;
+    result.grad_norm = norm;
+    result.micro_losses.push_back(loss);
+  } else {
+    optimizer.count_step();
+    context.pending_losses.push_back({this_step, step.summary[0], step.summary[1], at::Tensor()});
+  }
+  result.optimizer_step = optimizer.step_count();
+  return result;
+}
 
-TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatch>& batches,
-                           const TrainStepOptions& options) {
+TrainStepResult eager_train_step(TrainStepContext& context, const std::vector<HostBatch>& batches,
+                                 const TrainStepOptions& options) {
   TrainStepResult result;
   auto& model = context.model;
   auto& optimizer = context.optimizer;
@@ -197,6 +231,23 @@ TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatc
   }
   result.optimizer_step = optimizer.step_count();
   return result;
+}
+
+}  // namespace
+
+TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatch>& batches,
+                           const TrainStepOptions& options) {
+  CudaGraphTrainSteps* graphs = context.graphs;
+  if (!graphs || !graphs->accepts(context, batches, options)) return eager_train_step(context, batches, options);
+  CudaGraphTrainSteps::StreamScope on_graph_stream(*graphs, context.device);
+  std::optional<GraphedStep> graphed;
+  try {
+    graphed = graphs->run(context, batches.front(), options);
+  } catch (const std::exception& e) {
+    rethrow_with_batch(e, batches.front());
+  }
+  if (!graphed) return eager_train_step(context, batches, options);  // a shape's first step: the capture's warm-up
+  return finish_graphed_step(context, *graphed, options);
 }
 
 }  // namespace bert

@@ -22,6 +22,7 @@
 #include "../distributed/process_group.h"
 #include "../model/sequence_classifier.h"
 #include "adamw.h"
+#include "cuda_graph_step.h"
 #include "grad_scaler.h"
 #include "host_batch.h"
 #include "loss.h"
@@ -54,6 +55,8 @@ struct TrainStepOptions {
   // a CUDA step does not wait for the GPU (transformers reads its running loss only at logging steps).
   bool read_loss = true;
   MixedPrecision mixed_precision = MixedPrecision::None;
+  // On a GPU: run the step as a captured CUDA graph where CudaGraphTrainSteps accepts it (cuda_graph_step.h).
+  bool cuda_graphs = true;
 };
 
 // What a step works on and updates. The caller holds the model exclusively for the call.
@@ -67,6 +70,7 @@ struct TrainStepContext {
   std::optional<PendingOverflow>& pending_overflow;  // fp16: the previous step's verdict, when not read yet
   GradientReducer* reducer;                          // data-parallel (with process_group), else null
   ProcessGroup* process_group;
+  CudaGraphTrainSteps* graphs = nullptr;  // the model's captured steps; null: every step eager
 };
 
 struct LoggedLoss {
@@ -93,6 +97,7 @@ struct TrainStepResult {
   // fp16: the previous step's verdict, when it was pending and this step settled it.
   std::optional<bool> previous_overflow;
   int64_t optimizer_step = 0;  // the optimizer's step count after this step
+  bool graphed = false;        // the step was a CUDA graph's replay
   std::optional<GradientReduction> reduction;
 };
 

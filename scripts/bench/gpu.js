@@ -9,7 +9,7 @@
 //     --warmup N                       untimed steps per row first (default 10)
 //     --steps N --windows N            timed windows of N steps each (default 3 x 30); a row's step time is the
 //                                      median window's
-//     --rows LIST                      of ours-fp32, ours-bf16, transformers-eager-fp32, transformers-sdpa-bf16,
+//     --rows LIST                      of ours-fp32, ours-bf16, ours-bf16-eager, transformers-eager-fp32, transformers-sdpa-bf16,
 //                                      transformers-compile-bf16 (default all) — the bf16 matmul rate is always measured
 //     --matmul-size N                  bf16 matmul for the MFU denominator (default 8192)
 //     --compile-backend NAME           torch.compile backend (default inductor; the dry run uses aot_eager)
@@ -24,6 +24,9 @@
 //                               backward, clipping 1.0, AdamW with weight decay 0.01); mixedPrecision 'no' / 'bf16'.
 //                               Losses stay on the device (readLoss false) except at each window's last step, whose
 //                               read is the window's end (one synchronisation per window, as the Trainer's logEvery).
+//                               On a GPU each step replays a captured CUDA graph (the default cudaGraphs); the row
+//                               carries the handle's cudaGraphStats().
+//   ours-bf16-eager             ours-bf16 with cudaGraphs false: every step launched kernel by kernel from the host.
 //   transformers-eager-fp32     BertForSequenceClassification (attn_implementation "eager"), fp32 (TF32 off: PyTorch's default)
 //   transformers-sdpa-bf16      attn_implementation "sdpa", torch.autocast(bfloat16) — transformers' Trainer with bf16=True
 //   transformers-compile-bf16   the same under torch.compile (the model; optimizer eager)
@@ -55,7 +58,7 @@ const SIZES = {
 const NUM_LABELS = 2;
 const LR = 2e-5;
 const WEIGHT_DECAY = 0.01;
-const OURS_ROWS = ['ours-fp32', 'ours-bf16'];
+const OURS_ROWS = ['ours-fp32', 'ours-bf16', 'ours-bf16-eager'];
 const PY_ROWS = { 'transformers-eager-fp32': 'eager-fp32', 'transformers-sdpa-bf16': 'sdpa-bf16', 'transformers-compile-bf16': 'compile-bf16' };
 const ALL_ROWS = [...OURS_ROWS, ...Object.keys(PY_ROWS)];
 
@@ -259,7 +262,7 @@ function makeBatch(batch, seq, vocab, seed) {
   };
 }
 
-async function oursChild(o, precision) {
+async function oursChild(o, precision, cudaGraphs) {
   const index = gpuIndex(o.device);
   const baseline = index === null ? null : gpuMemoryUsedMiB(index); // before the addon (and CUDA) starts
   const lib = require(ROOT);
@@ -285,6 +288,7 @@ async function oursChild(o, precision) {
     skipNonFinite: false,
     mixedPrecision: precision === 'fp32' ? 'no' : precision,
     readLoss,
+    cudaGraphs,
   });
   const losses = [];
   const run = async (count) => {
@@ -327,6 +331,7 @@ async function oursChild(o, precision) {
     lastLoss: losses.length ? losses[losses.length - 1] : null,
     lossesRead: losses.length,
     finite: losses.length > 0 && losses.every(Number.isFinite),
+    cudaGraphs: handle.cudaGraphStats(),
     versions,
   };
   model.releaseFromTraining(owner);
@@ -486,16 +491,19 @@ async function runBench(o) {
   });
 
   // 3. Ours, bf16 first (the row the targets read).
-  for (const name of ['ours-bf16', 'ours-fp32'].filter((r) => oursRows.includes(r))) {
+  const oursOrder = ['ours-bf16', 'ours-fp32', 'ours-bf16-eager'].filter((r) => oursRows.includes(r));
+  for (const [i, name] of oursOrder.entries()) {
     if (!haveModel) break;
-    const precision = name === 'ours-bf16' ? 'bf16' : 'fp32';
-    const reserve = compileReserve + (name === 'ours-bf16' && oursRows.includes('ours-fp32') ? 15000 : 0);
+    const precision = name === 'ours-fp32' ? 'fp32' : 'bf16';
+    const reserve = compileReserve + (oursOrder.length - 1 - i) * 15000; // the ours rows after this one
+    const graphFlag = name === 'ours-bf16-eager' ? ['--no-cuda-graphs'] : [];
     await phase(name, reserve, 180000, async (budget) => {
       let row = null;
       const args = [
         __filename,
         '--child-ours',
         precision,
+        ...graphFlag,
         '--model',
         modelDir,
         '--device',
@@ -563,6 +571,7 @@ function derive(result) {
     oursBf16VsCompileBf16: ratio('ours-bf16', 'transformers-compile-bf16'),
     oursFp32VsEagerFp32: ratio('ours-fp32', 'transformers-eager-fp32'),
     oursBf16VsOursFp32: ratio('ours-bf16', 'ours-fp32'),
+    oursBf16VsOursBf16Eager: ratio('ours-bf16', 'ours-bf16-eager'),
   };
 }
 
@@ -571,12 +580,14 @@ async function main(argv = process.argv.slice(2)) {
     const precision = argv[1];
     const rest = [];
     let model = null;
+    let cudaGraphs = true;
     for (let i = 2; i < argv.length; i += 1) {
       if (argv[i] === '--model') model = argv[(i += 1)];
+      else if (argv[i] === '--no-cuda-graphs') cudaGraphs = false;
       else rest.push(argv[i]);
     }
     const o = parseArgs(rest, true);
-    await oursChild({ ...o, model }, precision);
+    await oursChild({ ...o, model }, precision, cudaGraphs);
     return 0;
   }
   const o = parseArgs(argv);

@@ -73,6 +73,8 @@ export interface NativeModelHandle {
   setGradScalerState(state: GradScalerState | null): void;
   /** fp16: whether the GradScaler skipped the last step, when that step left its verdict pending (else null). */
   settleOverflow(): boolean | null;
+  /** A GPU model's CUDA-graph counts since its optimizer was configured; null before its first GPU step, or on the CPU. */
+  cudaGraphStats(): CudaGraphStats | null;
   manualSeed(seed: number): void;
   /**
    * Data-parallel training: trainStep averages gradients (all-reduce in buckets of about `bucketBytes`, default
@@ -144,6 +146,23 @@ export interface NativeTrainStepOptions {
    * dynamic loss scaling (torch.amp.GradScaler's). Default 'no'.
    */
   mixedPrecision?: 'no' | 'bf16' | 'fp16';
+  /**
+   * Default true. On a GPU, a step of one micro-batch without fp16 loss scaling or data parallelism runs as a CUDA
+   * graph: a shape's first step eagerly, its second captured, then replayed (native/training/cuda_graph_step.h).
+   */
+  cudaGraphs?: boolean;
+}
+
+/** How the training steps used CUDA graphs (NativeModelHandle.cudaGraphStats). */
+export interface CudaGraphStats {
+  captures: number;
+  replays: number;
+  /** Steps run eagerly as a shape's first (the capture's warm-up). */
+  eagerWarmups: number;
+  /** Graphs dropped: evicted (at most 8 shapes kept) or made stale by new weights or optimizer state. */
+  dropped: number;
+  /** Why graphs stopped being used (a failed capture), or null. */
+  disabledReason: string | null;
 }
 
 export interface NativeTrainStepResult {
@@ -167,6 +186,8 @@ export interface NativeTrainStepResult {
   /** fp16: the previous step's verdict when it was pending and this step settled it, else null. */
   previousOverflow: boolean | null;
   optimizerStep: number;
+  /** The step was a CUDA graph's replay. */
+  graphed: boolean;
   /** Data-parallel steps: gradient buckets, and how many of them started their all-reduce while backward still ran. */
   /** Data-parallel: the step's buckets, those launched while backward ran, and gradients that had to be copied into their bucket (0: backward accumulated into the buckets). */
   reduction?: { buckets: number; launchedDuringBackward: number; gradientsCopied: number };

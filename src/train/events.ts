@@ -1,6 +1,7 @@
 // What a training run reports: the events the Trainer emits (and passes to its callbacks) and what fit() and
 // evaluate() resolve with. Types only; the dispatch is src/train/trainer-events.ts.
 import type { ProblemType } from '../model/config';
+import type { CudaGraphStats } from '../engine/native';
 import type { ClassMetrics } from './metrics';
 
 export interface TrainBeginLogs {
@@ -112,6 +113,8 @@ export interface FitResult {
     dataWaitFraction: number;
     /** Padding positions ÷ all positions of this call's training batches (lower with groupByLength). */
     paddingFraction: number;
+    /** On a GPU: how the steps used CUDA graphs (TrainerOptions.cudaGraphs); null on the CPU. */
+    cudaGraphs: CudaGraphStats | null;
   };
   /** The best checkpoint by metricForBestModel, when one was saved. */
   bestCheckpoint?: { path: string; step: number; metric: string; value: number };

@@ -176,6 +176,7 @@ export class FitRun {
         stoppedEarly: this.stoppedEarly,
         dataWaitFraction: this.totals.busyMs > 0 ? this.totals.waitMs / this.totals.busyMs : 0,
         paddingFraction: this.totals.positions > 0 ? this.totals.padding / this.totals.positions : 0,
+        cudaGraphs: this.handle.cudaGraphStats(),
       },
     };
     if (this.lastEval) result.metrics.eval = this.lastEval;
@@ -419,6 +420,7 @@ export class FitRun {
       skipNonFinite: options.skipNonFiniteLoss,
       readLoss: this.mustReadLoss(this.globalStep + 1, lastOfEpoch),
       mixedPrecision: options.mixedPrecision,
+      cudaGraphs: options.cudaGraphs,
     });
     this.globalStep += 1;
     if (pending) {

@@ -125,6 +125,13 @@ export interface TrainerOptions {
    */
   mixedPrecision?: MixedPrecision;
   /**
+   * On a GPU, run each training step as a CUDA graph (default true): one launch per step instead of a thousand kernel
+   * launches from the host, for steps of one batch (gradientAccumulationSteps 1) without fp16 loss scaling or data
+   * parallelism. Each batch shape's first step runs eagerly, its second is captured; with groupByLength or varied
+   * lengths, `maxLength` padding fixes the shapes (see FitResult.metrics.cudaGraphs). Ignored on the CPU.
+   */
+  cudaGraphs?: boolean;
+  /**
    * Data-parallel training (DistributedDataParallel): this process's rank, the world size and the rendezvous
    * address. Default: torchrun's environment variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) when WORLD_SIZE
    * is set, as `bert-trainer launch` sets them; false ignores them. batchSize is per process.
@@ -175,6 +182,7 @@ export interface ResolvedTrainerOptions {
   /** 'auto' is decided by fit() from the data (RunPlan.groupByLength). */
   groupByLength: boolean | 'auto';
   mixedPrecision: MixedPrecision;
+  cudaGraphs: boolean;
   /** undefined: a single process. */
   distributed: ResolvedDistributedOptions | undefined;
 }
@@ -246,6 +254,7 @@ const OPTION_NAMES: readonly (keyof TrainerOptions)[] = [
   'prefetchBatches',
   'groupByLength',
   'mixedPrecision',
+  'cudaGraphs',
   'distributed',
 ];
 
@@ -376,6 +385,7 @@ export function resolveTrainerOptions(options: unknown, limits: ModelLimits): Re
     groupByLength,
     distributed,
     mixedPrecision: oneOf(o.mixedPrecision, 'mixedPrecision', MIXED_PRECISIONS, 'no'),
+    cudaGraphs: boolean(o.cudaGraphs, 'cudaGraphs', true),
   };
 }
 
