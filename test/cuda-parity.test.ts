@@ -198,29 +198,34 @@ test(`fp32 eval logits within ${LOGITS_TOLERANCE} of transformers on ${DEVICE} (
     'logits',
   ));
 
+/** Ours trained on `rows` as `s`'s reference is (one epoch in order, its optimizer and schedule, every step logged). */
+async function fitAsReference(s: Spec, precision: Precision, rows: Example[], extra: Partial<TrainerOptions> = {}) {
+  const model = await loadOurs(s);
+  const trainer = new Trainer(model, {
+    epochs: 1,
+    batchSize: s.batchSize,
+    shuffle: false,
+    problemType: 'single_label_classification',
+    ...optimizerOptions(s.hyperparameters),
+    lrScheduler: 'linear',
+    mixedPrecision: precision,
+    logEvery: 1,
+    ...extra,
+  });
+  const start = Date.now();
+  const fit = await trainer.fit(rows);
+  const seconds = (Date.now() - start) / 1000;
+  model.dispose();
+  return { steps: fit.history.filter((e): e is StepEvent => e.type === 'step'), metrics: fit.metrics, seconds };
+}
+
 /** Ours trained as `s`'s reference curve at `precision`; the numbers go into curves[precision]. */
 async function compareCurve(s: Spec, precision: Precision, curves: Record<string, unknown>, errorPrefix: string): Promise<void> {
   const label = precision === 'no' ? 'fp32' : precision;
   try {
     const reference = s.reference.curves[precision];
     if (!reference || !reference.losses) throw new Error(`transformers' ${label} run failed: ${reference?.error ?? 'missing'}`);
-    const hp = s.hyperparameters;
-    const model = await loadOurs(s);
-    const trainer = new Trainer(model, {
-      epochs: 1,
-      batchSize: s.batchSize,
-      shuffle: false,
-      problemType: 'single_label_classification',
-      ...optimizerOptions(hp),
-      lrScheduler: 'linear',
-      mixedPrecision: precision,
-      logEvery: 1,
-    });
-    const start = Date.now();
-    const fit = await trainer.fit(examples(s));
-    const seconds = (Date.now() - start) / 1000;
-    model.dispose();
-    const steps = fit.history.filter((e): e is StepEvent => e.type === 'step');
+    const { steps, seconds } = await fitAsReference(s, precision, examples(s));
     const ours = steps.map((e) => e.loss);
     const finite = ours.length === reference.losses.length && ours.every(Number.isFinite);
     const rel = finite ? maxRelDiff(ours, reference.losses) : Infinity;
@@ -277,28 +282,11 @@ describe.each(['no', 'bf16'] as Precision[])('CUDA graphs, mixedPrecision %s', (
   test(`${label}: replayed graphs train as eager steps on ${DEVICE}`, async () => {
     const entry = ((results.cudaGraphs as Record<string, unknown> | undefined) ??= {}) as Record<string, unknown>;
     try {
-      const hp = spec.hyperparameters;
       const cut = Math.min(64, ...spec.batches.flatMap((b) => b.inputIds.map((ids) => ids.length)));
       const rows = spec.batches.flatMap((b) => b.inputIds.map((ids, r) => ({ inputIds: ids.slice(0, cut), label: b.labels[r] })));
       const run = async (cudaGraphs: boolean) => {
-        const model = await loadOurs(spec);
-        const trainer = new Trainer(model, {
-          epochs: 1,
-          batchSize: spec.batchSize,
-          shuffle: false,
-          problemType: 'single_label_classification',
-          ...optimizerOptions(hp),
-          lrScheduler: 'linear',
-          mixedPrecision: precision,
-          logEvery: 1,
-          cudaGraphs,
-        });
-        const start = Date.now();
-        const fit = await trainer.fit(rows);
-        const seconds = (Date.now() - start) / 1000;
-        model.dispose();
-        const steps = fit.history.filter((e): e is StepEvent => e.type === 'step');
-        return { losses: steps.map((e) => e.loss), gradNorms: steps.map((e) => e.gradNorm), stats: fit.metrics.cudaGraphs, seconds };
+        const { steps, metrics, seconds } = await fitAsReference(spec, precision, rows, { cudaGraphs });
+        return { losses: steps.map((e) => e.loss), gradNorms: steps.map((e) => e.gradNorm), stats: metrics.cudaGraphs, seconds };
       };
       const eager = await run(false);
       const graphed = await run(true);
