@@ -57,6 +57,7 @@ export interface TrainFlags {
   scheduler: LrSchedulerType;
   maxGradNorm: number;
   mixedPrecision: MixedPrecision;
+  cudaGraphs: boolean;
   groupByLength?: boolean;
   logEvery?: number;
   evalStrategy?: Strategy;
@@ -148,6 +149,7 @@ export function trainCommand(done: (code: number) => void): Command {
         .argParser(choice(MIXED_PRECISIONS))
         .default('no'),
     )
+    .option('--no-cuda-graphs', 'on a GPU, launch every training step kernel by kernel instead of replaying a captured CUDA graph')
     .option(
       '--group-by-length',
       "batches of similar token lengths (transformers' group_by_length). Default: grouped when plain batches would be more than 20% padding",
@@ -377,6 +379,7 @@ function trainerFor(model: BertClassifier, f: TrainFlags, s: RunSettings, progre
     gradientAccumulationSteps: f.gradAccum,
     maxGradNorm: f.maxGradNorm,
     mixedPrecision: f.mixedPrecision,
+    cudaGraphs: f.cudaGraphs,
     groupByLength: f.groupByLength ?? 'auto',
     seed: f.seed,
     logEvery: s.logEvery,
