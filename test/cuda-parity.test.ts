@@ -310,7 +310,7 @@ describe.each(['no', 'bf16'] as Precision[])('CUDA graphs, mixedPrecision %s', (
         expect(graphed.stats).toBeNull();
         expect(graphed.losses).toEqual(eager.losses);
       } else {
-        expect(graphed.stats).toMatchObject({ captures: 1, replays: spec.steps - 1, eagerWarmups: 1, disabledReason: null });
+        expect(graphed.stats).toMatchObject({ captures: 1, replays: spec.steps - 1, eagerSteps: 1, disabledReason: null });
         expect(eager.stats).toMatchObject({ captures: 0, replays: 0 });
       }
     } catch (err) {

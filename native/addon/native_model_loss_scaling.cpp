@@ -86,7 +86,7 @@ Napi::Value NativeModel::GraphStats(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("captures", static_cast<double>(stats.captures));
   out.Set("replays", static_cast<double>(stats.replays));
-  out.Set("eagerWarmups", static_cast<double>(stats.eager_warmups));
+  out.Set("eagerSteps", static_cast<double>(stats.eager_steps));
   out.Set("dropped", static_cast<double>(stats.dropped));
   out.Set("disabledReason", stats.disabled_reason.empty() ? env.Null() : Napi::String::New(env, stats.disabled_reason));
   return out;

@@ -59,7 +59,11 @@ struct CapturedStep {
   at::Tensor ids, mask, types, labels;  // [B, S] int64 (mask, types undefined when absent); labels [B] or [B, L]
   at::Tensor class_weights;             // [num_labels] or undefined
   at::Tensor summary;                   // [3] fp32, written by each replay
-  uint64_t last_used = 0;
+};
+
+struct ShapeSteps {
+  GraphKey key;
+  int64_t steps = 0;  // steps of this shape since the graphs were last dropped
 };
 
 }  // namespace
@@ -68,11 +72,20 @@ struct CudaGraphTrainSteps::Impl {
   size_t max_graphs;
   std::optional<c10::cuda::CUDAStream> stream;
   at::cuda::MempoolId_t pool{0, 0};                   // one private pool for every graph: they never run at once
-  std::vector<std::unique_ptr<CapturedStep>> graphs;  // at most max_graphs, the least recently used evicted
-  std::vector<GraphKey> warmed_up;                    // shapes whose eager first step has run
+  std::vector<std::unique_ptr<CapturedStep>> graphs;  // at most max_graphs, for the shapes stepped most
+  std::vector<ShapeSteps> shapes;                     // every shape stepped, with its count
   at::Tensor learning_rate;                           // 0-d fp32 on the device, read by every graph's AdamW
   std::vector<const void*> addresses;                 // the optimizer's storage the graphs were captured over
-  uint64_t clock = 0;
+
+  int64_t count_step(const GraphKey& key) {
+    auto it = std::find_if(shapes.begin(), shapes.end(), [&](const ShapeSteps& s) { return s.key == key; });
+    if (it == shapes.end()) it = shapes.insert(shapes.end(), ShapeSteps{key, 0});
+    return ++it->steps;
+  }
+  int64_t steps_of(const GraphKey& key) const {
+    auto it = std::find_if(shapes.begin(), shapes.end(), [&](const ShapeSteps& s) { return s.key == key; });
+    return it == shapes.end() ? 0 : it->steps;
+  }
 
   void synchronize() {
     if (stream) stream->synchronize();
@@ -80,7 +93,7 @@ struct CudaGraphTrainSteps::Impl {
   void drop_all() {
     synchronize();  // no graph is destroyed while it may still run
     graphs.clear();
-    warmed_up.clear();
+    shapes.clear();
   }
 };
 
@@ -147,12 +160,29 @@ std::optional<GraphedStep> CudaGraphTrainSteps::run(TrainStepContext& context, c
   }
 
   const GraphKey key = key_of(batch, options, context.num_labels);
+  const int64_t steps = s.count_step(key);
   auto found = std::find_if(s.graphs.begin(), s.graphs.end(), [&](const auto& g) { return g->key == key; });
   CapturedStep* step = found == s.graphs.end() ? nullptr : found->get();
-  if (!step && std::find(s.warmed_up.begin(), s.warmed_up.end(), key) == s.warmed_up.end()) {
-    s.warmed_up.push_back(key);  // this shape's first step: eager, on the graphs' stream
-    stats_.eager_warmups += 1;
-    return std::nullopt;
+  if (!step) {
+    if (steps == 1) {  // a shape's first step: eager, on the graphs' stream (the capture's warm-up)
+      stats_.eager_steps += 1;
+      return std::nullopt;
+    }
+    if (s.graphs.size() >= s.max_graphs) {
+      // Every slot taken: a shape takes the slot of the least stepped one only once it has been stepped twice as
+      // often, so that shapes coming round in turn (more of them than slots) keep their graphs instead of evicting
+      // each other, and a capture, at every step.
+      auto least = std::min_element(s.graphs.begin(), s.graphs.end(), [&](const auto& a, const auto& b) {
+        return s.steps_of(a->key) < s.steps_of(b->key);
+      });
+      if (steps < 2 * s.steps_of((*least)->key)) {
+        stats_.eager_steps += 1;
+        return std::nullopt;
+      }
+      s.synchronize();  // it may still be running
+      s.graphs.erase(least);
+      stats_.dropped += 1;
+    }
   }
 
   if (!s.learning_rate.defined()) s.learning_rate = at::empty({}, at::TensorOptions(at::kFloat).device(device));
@@ -165,13 +195,6 @@ std::optional<GraphedStep> CudaGraphTrainSteps::run(TrainStepContext& context, c
     if (step->types.defined()) step->types.copy_(batch.types_tensor(device), true);
     step->labels.copy_(batch.labels_tensor(options.kind, context.num_labels, device), true);
   } else {
-    if (s.graphs.size() >= s.max_graphs) {
-      auto oldest = std::min_element(s.graphs.begin(), s.graphs.end(),
-                                     [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
-      s.synchronize();
-      s.graphs.erase(oldest);
-      stats_.dropped += 1;
-    }
     auto captured = std::make_unique<CapturedStep>();
     captured->key = key;
     captured->ids = batch.ids_tensor(device);
@@ -228,7 +251,6 @@ std::optional<GraphedStep> CudaGraphTrainSteps::run(TrainStepContext& context, c
   }
 
   step->graph->replay();
-  step->last_used = ++s.clock;
   stats_.replays += 1;
   return GraphedStep{step->summary.clone()};  // the next replay overwrites the graph's own
 }

@@ -2,8 +2,9 @@
 // shape captured once and replayed, so a step costs one launch instead of a thousand kernel launches from the host
 // (an eager bert-base step on an H200 waits for the host, not the GPU). The first step of a shape runs eagerly on the
 // graphs' stream (the warm-up capture needs: cuBLAS workspaces, autocast, the optimizer's state); its second is
-// captured, then replayed. Before a replay the batch is copied into the graph's input tensors and the learning rate
-// into the device tensor the captured AdamW reads; dropout draws from the device generator as an eager step would.
+// captured, then replayed. At most max_graphs are kept, for the shapes stepped most. Before a replay the batch is
+// copied into the graph's input tensors and the learning rate into the device tensor the captured AdamW reads; dropout
+// draws from the device generator as an eager step would.
 //
 // A captured step skips its update where the loss or gradient norm is not finite (found_inf of the fused AdamW), as
 // an eager step that reads its loss does; the caller reads the step's [loss, gradient norm, non-finite] summary now
@@ -29,7 +30,9 @@ struct TrainStepContext;
 struct TrainStepOptions;
 
 struct CudaGraphStats {
-  int64_t captures = 0, replays = 0, eager_warmups = 0, dropped = 0;
+  // eager_steps: accepted steps run eagerly (a shape's first, or one without a graph while every slot is taken by
+  // shapes stepped at least half as often).
+  int64_t captures = 0, replays = 0, eager_steps = 0, dropped = 0;
   std::string disabled_reason;  // empty while graphs are used
 };
 

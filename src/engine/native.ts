@@ -157,9 +157,12 @@ export interface NativeTrainStepOptions {
 export interface CudaGraphStats {
   captures: number;
   replays: number;
-  /** Steps run eagerly as a shape's first (the capture's warm-up). */
-  eagerWarmups: number;
-  /** Graphs dropped: evicted (at most 8 shapes kept) or made stale by new weights or optimizer state. */
+  /**
+   * Steps run eagerly: a shape's first (the capture's warm-up), and those of a shape without a graph while the 8
+   * graphs kept belong to shapes stepped at least half as often.
+   */
+  eagerSteps: number;
+  /** Graphs dropped: for a shape stepped twice as often, or made stale by new weights or optimizer state. */
   dropped: number;
   /** Why graphs stopped being used (a failed capture), or null. */
   disabledReason: string | null;

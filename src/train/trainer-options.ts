@@ -127,8 +127,8 @@ export interface TrainerOptions {
   /**
    * On a GPU, run each training step as a CUDA graph (default true): one launch per step instead of a thousand kernel
    * launches from the host, for steps of one batch (gradientAccumulationSteps 1) without fp16 loss scaling or data
-   * parallelism. Each batch shape's first step runs eagerly, its second is captured, and the 8 most recently used
-   * graphs are kept (FitResult.metrics.cudaGraphs counts them). Ignored on the CPU.
+   * parallelism. Each batch shape's first step runs eagerly, its second is captured; 8 graphs are kept, for the
+   * shapes stepped most (FitResult.metrics.cudaGraphs counts them). Ignored on the CPU.
    */
   cudaGraphs?: boolean;
   /**
