@@ -49,10 +49,6 @@ GraphKey key_of(const HostBatch& batch, const TrainStepOptions& options, int64_t
   return key;
 }
 
-void clear_grads(const std::vector<at::Tensor>& params) {
-  for (const auto& p : params) p.mutable_grad() = at::Tensor();
-}
-
 struct CapturedStep {
   GraphKey key;
   std::unique_ptr<at::cuda::CUDAGraph> graph;
@@ -77,13 +73,16 @@ struct CudaGraphTrainSteps::Impl {
   at::Tensor learning_rate;                           // 0-d fp32 on the device, read by every graph's AdamW
   std::vector<const void*> addresses;                 // the optimizer's storage the graphs were captured over
 
+  std::vector<ShapeSteps>::iterator find_shape(const GraphKey& key) {
+    return std::find_if(shapes.begin(), shapes.end(), [&](const ShapeSteps& s) { return s.key == key; });
+  }
   int64_t count_step(const GraphKey& key) {
-    auto it = std::find_if(shapes.begin(), shapes.end(), [&](const ShapeSteps& s) { return s.key == key; });
+    auto it = find_shape(key);
     if (it == shapes.end()) it = shapes.insert(shapes.end(), ShapeSteps{key, 0});
     return ++it->steps;
   }
-  int64_t steps_of(const GraphKey& key) const {
-    auto it = std::find_if(shapes.begin(), shapes.end(), [&](const ShapeSteps& s) { return s.key == key; });
+  int64_t steps_of(const GraphKey& key) {
+    auto it = find_shape(key);
     return it == shapes.end() ? 0 : it->steps;
   }
 
@@ -201,27 +200,16 @@ std::optional<GraphedStep> CudaGraphTrainSteps::run(TrainStepContext& context, c
     captured->mask = batch.mask_tensor(device);
     captured->types = batch.types_tensor(device);
     captured->labels = batch.labels_tensor(options.kind, context.num_labels, device);
-    if (!options.class_weights.empty()) {
-      captured->class_weights =
-          to_device(at::from_blob(const_cast<float*>(options.class_weights.data()),
-                                  {static_cast<int64_t>(options.class_weights.size())}, at::kFloat)
-                        .clone(),
-                    device);
-    }
+    captured->class_weights = class_weights_tensor(options.class_weights, device);
     if (s.pool == at::cuda::MempoolId_t{0, 0}) s.pool = at::cuda::graph_pool_handle();
     const auto params = model->parameters();
-    clear_grads(params);
+    clear_gradients(params);
     captured->graph = std::make_unique<at::cuda::CUDAGraph>();
     model->train();
     try {
       captured->graph->capture_begin(s.pool);
-      at::Tensor logits;  // [B, L] fp32
-      {
-        AutocastScope autocast(options.mixed_precision, device);
-        logits = model->forward(captured->ids, captured->mask, captured->types);
-      }
-      logits = logits.to(at::kFloat);
-      at::Tensor loss = compute_loss(options.kind, logits, captured->labels, captured->class_weights);  // 0-d
+      at::Tensor loss = micro_batch_loss(model, options, device, captured->ids, captured->mask, captured->types,
+                                         captured->labels, captured->class_weights);  // 0-d
       loss.backward();
       const GradNorm clipping = grad_norm(params, options.max_grad_norm);
       // [1]: 1 where the loss or the gradient norm is not finite; the fused AdamW then leaves everything as it was.
@@ -237,14 +225,14 @@ std::optional<GraphedStep> CudaGraphTrainSteps::run(TrainStepContext& context, c
       } catch (...) {
       }
       model->eval();
-      clear_grads(params);
+      clear_gradients(params);
       captured.reset();
       stats_.disabled_reason = std::string("capture failed: ") + e.what();
       s.drop_all();
       return std::nullopt;
     }
     model->eval();
-    clear_grads(params);  // the gradients live in the graph's pool; outside it they are cleared, as after any step
+    clear_gradients(params);  // the gradients live in the graph's pool; outside it they are cleared, as after any step
     stats_.captures += 1;
     s.graphs.push_back(std::move(captured));
     step = s.graphs.back().get();

@@ -30,6 +30,12 @@ struct TrainModeScope {
   SequenceClassifier& model;
 };
 
+[[noreturn]] void throw_non_finite(int64_t step, double loss, double norm, const std::string& consequence) {
+  throw CodedError(ErrorCode::NonFiniteLoss, "non-finite loss at step " + std::to_string(step) + " (loss " +
+                                                 std::to_string(loss) + ", gradient norm " + std::to_string(norm) +
+                                                 "); " + consequence);
+}
+
 // Reads the losses that earlier deferred steps left on the device, in one transfer, into `logged`; throws for a
 // non-finite one (its update has been applied already).
 void read_pending(std::vector<PendingLoss>& pending, std::vector<LoggedLoss>& logged) {
@@ -52,10 +58,8 @@ void read_pending(std::vector<PendingLoss>& pending, std::vector<LoggedLoss>& lo
   for (size_t i = 0; i < logged.size(); ++i) {
     const auto& entry = logged[i];
     if (!std::isfinite(entry.loss) || (!overflowed[i] && !std::isfinite(entry.grad_norm))) {
-      throw CodedError(ErrorCode::NonFiniteLoss,
-                       "non-finite loss at step " + std::to_string(entry.step) + " (loss " +
-                           std::to_string(entry.loss) + ", gradient norm " + std::to_string(entry.grad_norm) +
-                           "); it was read at a later logging step, so the weights were updated with it");
+      throw_non_finite(entry.step, entry.loss, entry.grad_norm,
+                       "it was read at a later logging step, so the weights were updated with it");
     }
   }
 }
@@ -74,11 +78,7 @@ TrainStepResult finish_graphed_step(TrainStepContext& context, const GraphedStep
     at::Tensor values = step.summary.to(at::kDouble).cpu();  // [3] float64: loss, gradient norm, skipped
     const double loss = values[0].item<double>(), norm = values[1].item<double>();
     if (values[2].item<double>() != 0.0) {
-      if (!options.skip_non_finite) {
-        throw CodedError(ErrorCode::NonFiniteLoss, "non-finite loss at step " + std::to_string(this_step) + " (loss " +
-                                                       std::to_string(loss) + ", gradient norm " +
-                                                       std::to_string(norm) + "); the weights were not updated");
-      }
+      if (!options.skip_non_finite) throw_non_finite(this_step, loss, norm, "the weights were not updated");
       result.skipped = true;
     } else {
       optimizer.count_step();
@@ -103,16 +103,8 @@ TrainStepResult eager_train_step(TrainStepContext& context, const std::vector<Ho
   auto& optimizer = context.optimizer;
   const at::Device device = context.device;
   const auto params = model->parameters();
-  auto clear_grads = [&] {
-    for (const auto& p : params) p.mutable_grad() = at::Tensor();  // set_to_none, as optimizer.zero_grad() does
-  };
-  at::Tensor weights =  // [num_labels] or undefined
-      options.class_weights.empty()
-          ? at::Tensor()
-          : to_device(at::from_blob(const_cast<float*>(options.class_weights.data()),
-                                    {static_cast<int64_t>(options.class_weights.size())}, at::kFloat)
-                          .clone(),
-                      device);
+  auto clear_grads = [&] { clear_gradients(params); };
+  const at::Tensor weights = class_weights_tensor(options.class_weights, device);  // [num_labels] or undefined
   // fp16: dynamic loss scaling (grad_scaler.h); its scale persists across steps.
   GradScaler* scaler = nullptr;
   if (options.mixed_precision == MixedPrecision::Float16) {
@@ -127,14 +119,9 @@ TrainStepResult eager_train_step(TrainStepContext& context, const std::vector<Ho
   for (size_t i = 0; i < batches.size(); ++i) {
     const auto& batch = batches[i];
     try {
-      at::Tensor logits;  // [B, L] fp32
-      {
-        AutocastScope autocast(options.mixed_precision, device);
-        logits = model->forward(batch.ids_tensor(device), batch.mask_tensor(device), batch.types_tensor(device));
-      }
-      logits = logits.to(at::kFloat);  // the loss in fp32 under mixed precision too
-      at::Tensor loss =
-          compute_loss(options.kind, logits, batch.labels_tensor(options.kind, context.num_labels, device), weights);
+      at::Tensor loss = micro_batch_loss(model, options, device, batch.ids_tensor(device), batch.mask_tensor(device),
+                                         batch.types_tensor(device),
+                                         batch.labels_tensor(options.kind, context.num_labels, device), weights);
       // Data-parallel: the last micro-batch's backward all-reduces the (accumulated) gradients bucket by bucket as
       // they become final; the earlier ones accumulate locally (DDP's no_sync).
       if (reducer && i + 1 == batches.size()) reducer->prepare_for_backward();
@@ -234,6 +221,29 @@ TrainStepResult eager_train_step(TrainStepContext& context, const std::vector<Ho
 }
 
 }  // namespace
+
+at::Tensor micro_batch_loss(SequenceClassifier& model, const TrainStepOptions& options, at::Device device,
+                            const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types,
+                            const at::Tensor& labels, const at::Tensor& class_weights) {
+  at::Tensor logits;  // [B, L]
+  {
+    AutocastScope autocast(options.mixed_precision, device);
+    logits = model->forward(ids, mask, types);
+  }
+  // The loss in fp32 under mixed precision too.
+  return compute_loss(options.kind, logits.to(at::kFloat), labels, class_weights);
+}
+
+void clear_gradients(const std::vector<at::Tensor>& params) {
+  for (const auto& p : params) p.mutable_grad() = at::Tensor();
+}
+
+at::Tensor class_weights_tensor(const std::vector<float>& weights, at::Device device) {
+  if (weights.empty()) return at::Tensor();
+  return to_device(
+      at::from_blob(const_cast<float*>(weights.data()), {static_cast<int64_t>(weights.size())}, at::kFloat).clone(),
+      device);
+}
 
 TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatch>& batches,
                            const TrainStepOptions& options) {

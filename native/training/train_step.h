@@ -101,6 +101,16 @@ struct TrainStepResult {
   std::optional<GradientReduction> reduction;
 };
 
+// What an eager step and a captured one (cuda_graph_step.cpp) both do.
+// A micro-batch's fp32 loss (0-d): forward under autocast (mixed precision), logits in fp32, the problem type's loss.
+at::Tensor micro_batch_loss(SequenceClassifier& model, const TrainStepOptions& options, at::Device device,
+                            const at::Tensor& ids, const at::Tensor& mask, const at::Tensor& types,
+                            const at::Tensor& labels, const at::Tensor& class_weights);
+// Every gradient set to none, as optimizer.zero_grad() does.
+void clear_gradients(const std::vector<at::Tensor>& params);
+// `weights` as a [num_labels] fp32 tensor on `device`, or undefined when empty.
+at::Tensor class_weights_tensor(const std::vector<float>& weights, at::Device device);
+
 // `batches`: the micro-batches of one optimizer step (at least one), each with labels.
 TrainStepResult train_step(TrainStepContext& context, const std::vector<HostBatch>& batches,
                            const TrainStepOptions& options);
