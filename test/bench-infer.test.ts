@@ -5,6 +5,13 @@ import * as path from 'path';
 
 const SCRIPT = path.resolve(__dirname, '..', 'scripts', 'bench', 'infer.js');
 
+/** `script` with `args` refuses them: exit 1 and `message` on stderr. */
+function expectRefused(script: string, args: string[], message: RegExp): void {
+  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(message);
+}
+
 test('--help prints the header comment as text', () => {
   const r = spawnSync(process.execPath, [SCRIPT, '--help'], { encoding: 'utf8', timeout: 60_000 });
   expect(r.status).toBe(0);
@@ -19,11 +26,7 @@ test.each([
   [['--requests-config', 'tiny'], /RangeError: --requests-config: unknown tiny/],
   [['--rounds'], /TypeError: --rounds needs a value/],
   [['--frobnicate'], /TypeError: unknown argument --frobnicate/],
-])('%j is refused before anything runs', (args, message) => {
-  const r = spawnSync(process.execPath, [SCRIPT, ...args], { encoding: 'utf8', timeout: 60_000 });
-  expect(r.status).toBe(1);
-  expect(r.stderr).toMatch(message);
-});
+])('%j is refused before anything runs', (args, message) => expectRefused(SCRIPT, args, message));
 
 describe('scripts/bench/profile-forward.js (our forward alone, for a profiler)', () => {
   const PROFILE = path.resolve(__dirname, '..', 'scripts', 'bench', 'profile-forward.js');
@@ -38,11 +41,7 @@ describe('scripts/bench/profile-forward.js (our forward alone, for a profiler)',
     [['--shape', 'huge-1x1'], /RangeError: --shape: unknown huge-1x1/],
     [['--calls', '0'], /RangeError: --calls must be an integer >= 1, got 0/],
     [['--frobnicate'], /TypeError: unknown argument --frobnicate/],
-  ])('%j is refused before anything runs', (args, message) => {
-    const r = spawnSync(process.execPath, [PROFILE, ...args], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(message);
-  });
+  ])('%j is refused before anything runs', (args, message) => expectRefused(PROFILE, args, message));
 
   test('--help prints the header comment with the perf command', () => {
     const r = spawnSync(process.execPath, [PROFILE, '--help'], { encoding: 'utf8', timeout: 60_000 });

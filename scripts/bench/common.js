@@ -203,7 +203,21 @@ function headerComment(file) {
     .join('\n')}\n`;
 }
 
+/** Runs a bench script's `main()` when `mod` is the script node was started with: exits with what it resolves to, or
+ * prints the error and exits 1. */
+function runIfMain(mod, main) {
+  if (require.main !== mod) return;
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
+
 module.exports = {
+  runIfMain,
   defaultPython,
   flagsOf,
   integerArg,

@@ -88,6 +88,7 @@ const {
   relDiff,
   uptimeLine,
   writeDropoutFreeDir,
+  runIfMain,
 } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -956,12 +957,4 @@ async function main(argv = process.argv.slice(2)) {
 
 module.exports = { runE2eBench, formatMarkdown, summarize, main };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);

@@ -46,6 +46,8 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 
+const { runIfMain } = require('./common');
+
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'gpu_reference.py');
 
@@ -611,12 +613,4 @@ async function main(argv = process.argv.slice(2)) {
 
 module.exports = { trainingFlops, SIZES, parseArgs, derive };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);

@@ -53,7 +53,19 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { applyBenchThreadEnv, flagsOf, headerComment, integerArg, listArg, machineInfo, median, sharedFlag, threadEnvLabel, uptimeLine } = require('./common');
+const {
+  applyBenchThreadEnv,
+  runIfMain,
+  flagsOf,
+  headerComment,
+  integerArg,
+  listArg,
+  machineInfo,
+  median,
+  sharedFlag,
+  threadEnvLabel,
+  uptimeLine,
+} = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -589,12 +601,4 @@ async function main(argv = process.argv.slice(2)) {
 
 module.exports = { runInferBench, formatMarkdown, SHAPES, CONFIGS, hfConfig, vocabulary, loadLibrary, main };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);

@@ -13,7 +13,7 @@
 //     --help          this text
 'use strict';
 
-const { applyBenchThreadEnv, flagsOf, headerComment, integerArg, listArg, median } = require('./common');
+const { applyBenchThreadEnv, runIfMain, flagsOf, headerComment, integerArg, listArg, median } = require('./common');
 const { SHAPES, hfConfig, vocabulary, loadLibrary } = require('./infer');
 
 function parseArgs(argv) {
@@ -66,12 +66,4 @@ async function main(argv = process.argv.slice(2)) {
 
 module.exports = { main };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);

@@ -68,6 +68,7 @@ const {
   relDiff,
   uptimeLine,
   writeDropoutFreeDir,
+  runIfMain,
 } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -886,12 +887,4 @@ async function main(argv = process.argv.slice(2)) {
 
 module.exports = { runStepBench, formatMarkdown, trainingFlops, CONFIGS, ANCHORS, TARGETS, main };
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);
