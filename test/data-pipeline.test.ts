@@ -67,11 +67,16 @@ describe('BatchPrefetcher', () => {
     return { iterator: generate(), pulled: () => pulled, closed: () => closed };
   }
   const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+  /** Until `done()` holds (at most 5 s): the producer's pace depends on the machine's load, not on a fixed wait. */
+  const until = async (done: () => boolean): Promise<void> => {
+    for (const deadline = Date.now() + 5000; !done() && Date.now() < deadline;) await settle();
+  };
 
   it('delivers items in order and produces at most `capacity` ahead of the consumer', async () => {
     const s = source(10);
     const queue = new BatchPrefetcher(s.iterator, 3);
-    await settle();
+    await until(() => s.pulled() >= 3);
+    await settle(); // and then no further
     expect(s.pulled()).toBe(3);
     const seen: number[] = [];
     for (let item = await queue.next(); !item.done; item = await queue.next()) {
