@@ -37,7 +37,7 @@ struct TrainModeScope {
 }
 
 // Reads the losses that earlier deferred steps left on the device, in one transfer, into `logged`; throws for a
-// non-finite one (its update has been applied already).
+// non-finite one (an eager step's update has been applied already; a graphed step skipped its own).
 void read_pending(std::vector<PendingLoss>& pending, std::vector<LoggedLoss>& logged) {
   if (pending.empty()) return;
   std::vector<at::Tensor> values;
@@ -49,17 +49,20 @@ void read_pending(std::vector<PendingLoss>& pending, std::vector<LoggedLoss>& lo
                                            : at::zeros({}, p.loss.options().dtype(at::kDouble)));
   }
   at::Tensor host = at::stack(values).cpu();  // [3 · pending] float64
-  std::vector<bool> overflowed;
+  std::vector<bool> overflowed, graphed;
   for (size_t i = 0; i < pending.size(); ++i) {
     logged.push_back({pending[i].step, host[3 * i].item<double>(), host[3 * i + 1].item<double>()});
     overflowed.push_back(host[3 * i + 2].item<double>() != 0.0);
+    graphed.push_back(pending[i].graphed);
   }
   pending.clear();
   for (size_t i = 0; i < logged.size(); ++i) {
     const auto& entry = logged[i];
     if (!std::isfinite(entry.loss) || (!overflowed[i] && !std::isfinite(entry.grad_norm))) {
       throw_non_finite(entry.step, entry.loss, entry.grad_norm,
-                       "it was read at a later logging step, so the weights were updated with it");
+                       graphed[i] ? "it was read at a later logging step; its CUDA graph skipped that step's update, "
+                                    "and the steps since then ran"
+                                  : "it was read at a later logging step, so the weights were updated with it");
     }
   }
 }
@@ -90,7 +93,7 @@ TrainStepResult finish_graphed_step(TrainStepContext& context, const GraphedStep
     result.micro_losses.push_back(loss);
   } else {
     optimizer.count_step();
-    context.pending_losses.push_back({this_step, step.summary[0], step.summary[1], at::Tensor()});
+    context.pending_losses.push_back({this_step, step.summary[0], step.summary[1], at::Tensor(), /*graphed=*/true});
   }
   result.optimizer_step = optimizer.step_count();
   return result;

@@ -37,6 +37,7 @@ struct PendingLoss {
   at::Tensor loss;       // 0-d
   at::Tensor grad_norm;  // 0-d
   at::Tensor found_inf;  // [1], fp16 loss scaling only: the step was skipped for an overflow
+  bool graphed = false;  // replayed from a CUDA graph, which skips a non-finite step's update itself
 };
 
 struct TrainStepOptions {
