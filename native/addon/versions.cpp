@@ -5,6 +5,8 @@
 #include <torch/version.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace bert {
 
@@ -33,13 +35,30 @@ std::string cuda_runtime_version() {
   }
 }
 
+// Whether the hooks have versionRuntimeCuDNN (LibTorch 2.6, Debian 13's, has only versionCuDNN).
+template <typename Hooks, typename = void>
+struct HasRuntimeCudnn : std::false_type {};
+template <typename Hooks>
+struct HasRuntimeCudnn<Hooks, std::void_t<decltype(std::declval<const Hooks&>().versionRuntimeCuDNN())>>
+    : std::true_type {};
+
+// The cuDNN loaded at run time where the hooks can say, else the one the headers named.
+template <typename Hooks>
+long runtime_cudnn(const Hooks& hooks) {
+  if constexpr (HasRuntimeCudnn<Hooks>::value) {
+    return hooks.versionRuntimeCuDNN();
+  } else {
+    return hooks.versionCuDNN();
+  }
+}
+
 // cuDNN 9 numbers versions major · 10000 + minor · 100 + patch, cuDNN 8 major · 1000 + minor · 100 + patch. The
 // library loaded at run time, else the one the headers named.
 std::string cudnn_version() {
   if (!cuda_built()) return "";
   long v = 0;
   try {
-    v = at::detail::getCUDAHooks().versionRuntimeCuDNN();
+    v = runtime_cudnn(at::detail::getCUDAHooks());
   } catch (const std::exception&) {
     try {
       v = at::detail::getCUDAHooks().versionCuDNN();

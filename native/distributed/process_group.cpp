@@ -89,6 +89,9 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
     store_options.numWorkers = static_cast<std::size_t>(options.world_size);
     store_options.waitWorkers = true;  // the server returns once every rank has connected (or the timeout passed)
     store_options.timeout = options.timeout;
+    // The store's classic server, which every LibTorch 2.x has: Debian 13's 2.6 is built without libuv, and asking
+    // for the libuv one (TCPStoreOptions' default) fails there; libuv's pays off at thousands of ranks, not a handful.
+    store_options.useLibUV = false;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
     // One namespace per group, as torch prefixes its default group's keys.
     impl_->store = c10::make_intrusive<c10d::PrefixStore>("bert_trainer/default_pg/", tcp);
