@@ -49,3 +49,48 @@ describe('scripts/bench/profile-forward.js (our forward alone, for a profiler)',
     expect(r.stdout).toMatch(/perf record -D 5000 -F 2000 -g node scripts\/bench\/profile-forward\.js[\s\S]*--shape/);
   });
 });
+
+describe("scripts/bench/infer.js's FLOP counts and GEMM-rate table", () => {
+  /** What `expression` evaluates to with infer.js's exports in scope, through JSON. */
+  function evaluate(expression: string): unknown {
+    const code = `const infer = require(${JSON.stringify(SCRIPT)}); console.log(JSON.stringify(${expression}));`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout);
+  }
+
+  test('forwardFlops counts the model and, for ours, the last layer at the positions first_positions_to_compute picks', () => {
+    const flops = evaluate(
+      'Object.keys(infer.SHAPES).map((k) => infer.forwardFlops(infer.CONFIGS[infer.SHAPES[k].config], infer.SHAPES[k].batch, infer.SHAPES[k].seq))',
+    ) as Array<{
+      model: number;
+      ours: number;
+      positions: number;
+    }>;
+    // bert-base at 8 x 128, by hand: 12 layers of 2·1024·(4·768² + 2·768·3072) + 4·8·128²·768, and the pooler.
+    const layer = 2 * 1024 * (4 * 768 * 768 + 2 * 768 * 3072) + 4 * 8 * 128 * 128 * 768;
+    expect(flops[2].model).toBe(12 * layer + 2 * 8 * 768 * 768);
+    // The fewest positions P with B·P·H·min(H, I) > 1e6 (native/model/first_positions.cpp).
+    expect(flops.map((f) => f.positions)).toEqual([1, 16, 1, 2]);
+    // Ours' last layer: keys and values for all 1024 rows, the rest for 8 rows.
+    const last = 2 * 1024 * 2 * 768 * 768 + 2 * 8 * (2 * 768 * 768 + 2 * 768 * 3072) + 4 * 8 * 128 * 768;
+    expect(flops[2].ours).toBe(11 * layer + last + 2 * 8 * 768 * 768);
+    for (const f of flops) expect(f.ours).toBeLessThan(f.model);
+  });
+
+  test('formatMarkdown reads each side against the GEMM rate measured in the run', () => {
+    const markdown = evaluate(`infer.formatMarkdown({
+      date: '2026-12-05', argv: [], uptimeStart: 'a', uptimeEnd: 'b', settings: { rounds: 1, warmup: 1 },
+      machine: { onnxruntime: '1.0', hostname: 'h', cpuModel: 'cpu', cores: 2, threads: 2, torchOurs: '2.13', addon: 'x', node: 'v20', commit: null },
+      checks: { base: { maxAbsDiff: 1e-7 } },
+      sgemm: { start: { gflops: 200, blas: 'MKL' }, end: { gflops: 190, blas: 'MKL' }, gflops: 200 },
+      runs: [{ config: 'base', batch: 8, seq: 128, before: 1.08, flops: infer.forwardFlops(infer.CONFIGS.base, 8, 128),
+        forward: { ours: { median: 900 }, theirs: { median: 1000 }, ratio: 0.9, pairedRatio: 0.9 },
+        predict: { ours: { median: 900 }, theirs: { median: 1000 }, ratio: 0.9, pairedRatio: 0.9 } }],
+    })`) as string;
+    expect(markdown).toMatch(/fp32 GEMM rate in this run .*: 200\.0 GFLOP\/s/);
+    // 178.79 GFLOP per forward: 198.7 GFLOP/s in 900 ms, 178.8 in 1000 ms; ours' 166.40 GFLOP at 200 GFLOP/s would
+    // take 832 ms, against onnxruntime's 1000.
+    expect(markdown).toMatch(/\| base 8 × 128 \| 178\.79 \| 166\.40 \| 198\.7 \| 99\.3% \| 178\.8 \| 89\.4% \| 0\.832 \|/);
+  });
+});

@@ -203,6 +203,23 @@ function headerComment(file) {
     .join('\n')}\n`;
 }
 
+/** Runs `command args` and parses the last line of its standard output as JSON (its standard error passes through). */
+function runJsonProcess(command, args, env = process.env) {
+  const out = execFileSync(command, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const last = out.trim().split('\n').pop();
+  return JSON.parse(last);
+}
+
+const SGEMM = path.resolve(__dirname, '..', '..', 'bench', 'sgemm.py');
+
+/**
+ * The machine's fp32 GEMM rate now (bench/sgemm.py in `python`: torch.mm of two 2048² matrices on `threads` threads,
+ * best of `repeats`): { gflops, blas, torch, ... }. The ceiling a forward's or a step's GFLOP/s is read against.
+ */
+function measureSgemm(python, threads, repeats = 10, env = process.env) {
+  return runJsonProcess(python, [SGEMM, String(threads), '2048', String(repeats)], env);
+}
+
 /** Runs a bench script's `main()` when `mod` is the script node was started with: exits with what it resolves to, or
  * prints the error and exits 1. */
 function runIfMain(mod, main) {
@@ -218,6 +235,8 @@ function runIfMain(mod, main) {
 
 module.exports = {
   runIfMain,
+  runJsonProcess,
+  measureSgemm,
   defaultPython,
   flagsOf,
   integerArg,

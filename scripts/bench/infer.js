@@ -16,6 +16,8 @@
 //     --max-batch-size N     the coalescing option's maxBatchSize in the request table (default 32)
 //     --max-wait-ms N        and its maxWaitMs (default 0, the option's default)
 //     --quick                --rounds 3 --block-ms 150 --warmup 2 --duration-ms 1500 (a smoke run, not a measurement)
+//     --python PATH          the Python whose PyTorch measures the machine's GEMM rate (default $BERT_TRAINER_PYTHON,
+//                            else the repository's .venv/bin/python; without one that imports torch, no rate table)
 //     --out DIR              results folder (default bench/results)
 //     --no-write             print only
 //     --omp-env spin100|default   spin100 (default): bert-trainer's thread-waiting settings (GOMP_SPINCOUNT=100,
@@ -46,6 +48,10 @@
 // per request), ours with request coalescing (setRequestBatching({ maxBatchSize, maxWaitMs })), and onnxruntime-node
 // run once per request (our tokenizer's encode, then session.run).
 //
+// The ceiling: the machine's fp32 GEMM rate (bench/sgemm.py, torch.mm 2048², at the start and the end of the run),
+// against which each side's forward GFLOP/s (the model's FLOPs / median time) is read, and the lowest ratio ours could
+// reach at that rate (its own FLOPs at the GEMM rate over onnxruntime's time).
+//
 // Writes bench/results/<YYYY-MM-DD>-<hostname>-infer[-<shapes>][-t<threads>].json (every sample) and .md (the tables).
 'use strict';
 
@@ -57,10 +63,12 @@ const {
   applyBenchThreadEnv,
   runIfMain,
   flagsOf,
+  defaultPython,
   headerComment,
   integerArg,
   listArg,
   machineInfo,
+  measureSgemm,
   median,
   sharedFlag,
   threadEnvLabel,
@@ -85,6 +93,22 @@ const MAX_POSITIONS = 512;
 const LABELS = ['neg', 'pos'];
 const LOGIT_TOLERANCE = 1e-4;
 const REQUEST_WARMUP_MS = 500;
+
+/**
+ * FLOPs of one forward at B x S (multiply-add = 2): { model, ours }. model: what the model defines and onnxruntime
+ * computes, L·(2·B·S·(4H² + 2HI) + 4·B·S²·H) + the pooler 2·B·H². ours: the same with the last layer for the first P
+ * positions only (native/model/first_positions.h; P as first_positions_to_compute picks it: the fewest positions whose
+ * B·P·H·min(H, I) exceeds 1e6, 1 at the batched shapes): its keys and values for all S positions, its query,
+ * attention, output projection and feed-forward block for P.
+ */
+function forwardFlops({ layers: L, hidden: H, intermediate: I }, B, S) {
+  const layer = 2 * B * S * (4 * H * H + 2 * H * I) + 4 * B * S * S * H;
+  const pooler = 2 * B * H * H;
+  let P = 1;
+  while (P < S && B * P * H * Math.min(H, I) <= 1e6) P += 1;
+  const last = P >= S ? layer : 2 * B * S * 2 * H * H + 2 * B * P * (2 * H * H + 2 * H * I) + 4 * B * P * S * H;
+  return { model: L * layer + pooler, ours: (L - 1) * layer + last + pooler, positions: P };
+}
 
 function parseArgs(argv) {
   const o = {
@@ -408,7 +432,7 @@ async function runShape(key, prepared, tokenizer, o, log) {
   const { config, batch, seq, before } = SHAPES[key];
   const { model, side } = prepared;
   const label = `${config} ${batch}x${seq}`;
-  const run = { shape: key, config, batch, seq, before, loadStart: os.loadavg(), uptimeStart: uptimeLine() };
+  const run = { shape: key, config, batch, seq, before, flops: forwardFlops(CONFIGS[config], batch, seq), loadStart: os.loadavg(), uptimeStart: uptimeLine() };
   const next = random(1000 + batch * seq);
   const ids = new Int32Array(batch * seq);
   for (let i = 0; i < ids.length; i += 1) ids[i] = wordId(next);
@@ -489,6 +513,29 @@ function formatMarkdown(result) {
   }
   lines.push('');
   lines.push('"before": ours / onnxruntime forward time measured when issue 15 was filed.');
+  const ceiling = result.sgemm && result.sgemm.gflops;
+  if (ceiling) {
+    const sg = result.sgemm.start || result.sgemm.end;
+    lines.push('');
+    lines.push(
+      `The machine's fp32 GEMM rate in this run (bench/sgemm.py: torch.mm 2048² on ${m.threads} threads, ${sg.blas}, best at the start and the end): ` +
+        `${ceiling.toFixed(1)} GFLOP/s. GFLOP/s below = the model's forward FLOPs (what onnxruntime computes) / median forward time; ours performs ` +
+        'fewer (its last layer for the first positions only). "lowest ratio at this rate": ours\' own FLOPs at the GEMM rate over onnxruntime\'s ' +
+        'measured time, the ratio ours would reach with every product at that rate and nothing else taking time.',
+    );
+    lines.push('');
+    lines.push('| shape | model GFLOP | ours GFLOP | ours GFLOP/s | % of GEMM rate | onnxruntime GFLOP/s | % of GEMM rate | lowest ratio at this rate |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const r of result.runs.filter((x) => x.forward)) {
+      const ours = r.flops.model / r.forward.ours.median / 1e6;
+      const theirs = r.flops.model / r.forward.theirs.median / 1e6;
+      const lowest = r.flops.ours / (ceiling * 1e6) / r.forward.theirs.median;
+      lines.push(
+        `| ${r.config} ${r.batch} × ${r.seq} | ${cell(r.flops.model / 1e9, 2)} | ${cell(r.flops.ours / 1e9, 2)} | ${cell(ours, 1)} | ${cell((100 * ours) / ceiling, 1)}% | ` +
+          `${cell(theirs, 1)} | ${cell((100 * theirs) / ceiling, 1)}% | ${cell(lowest, 3)} |`,
+      );
+    }
+  }
   if (result.requests) {
     const s = result.settings;
     lines.push('');
@@ -548,6 +595,15 @@ async function runInferBench(options = {}) {
   result.machine.addon = process.env.BERT_TRAINER_ADDON || 'build/Release/bert_trainer.node';
   result.machine.niceness = os.getPriority();
   log(`inference bench: ${result.uptimeStart}`);
+  const sgemm = () => {
+    try {
+      return measureSgemm(o.python || defaultPython(), o.threads);
+    } catch (err) {
+      log(`sgemm: not measured (${err.message.split('\n')[0]})`);
+      return null;
+    }
+  };
+  result.sgemm = { start: sgemm() };
   try {
     for (const name of configs) {
       const prepared = await prepareModel(name, lib, ort, tokenizer, tmp, o, log);
@@ -570,6 +626,9 @@ async function runInferBench(options = {}) {
       }
     }
     result.uptimeEnd = uptimeLine();
+    result.sgemm.end = sgemm();
+    const rates = [result.sgemm.start, result.sgemm.end].filter(Boolean).map((x) => x.gflops);
+    result.sgemm.gflops = rates.length ? Math.max(...rates) : null;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -599,6 +658,6 @@ async function main(argv = process.argv.slice(2)) {
   return Object.values(result.checks).every((c) => c.correct) ? 0 : 1;
 }
 
-module.exports = { runInferBench, formatMarkdown, SHAPES, CONFIGS, hfConfig, vocabulary, loadLibrary, main };
+module.exports = { runInferBench, formatMarkdown, forwardFlops, SHAPES, CONFIGS, hfConfig, vocabulary, loadLibrary, main };
 
 runIfMain(module, main);

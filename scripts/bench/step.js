@@ -47,7 +47,7 @@
 // (every sample) and .md (the tables) beside it.
 'use strict';
 
-const { spawn, execFileSync } = require('child_process');
+const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -69,11 +69,12 @@ const {
   uptimeLine,
   writeDropoutFreeDir,
   runIfMain,
+  runJsonProcess,
+  measureSgemm,
 } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE = path.join(ROOT, 'bench', 'step_reference.py');
-const SGEMM = path.join(ROOT, 'bench', 'sgemm.py');
 
 const CONFIGS = {
   tiny: { layers: 2, hidden: 128, heads: 2, intermediate: 512, batches: [8, 32] },
@@ -294,12 +295,6 @@ class PythonWorker {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fresh-process memory measurements
-
-function runJsonProcess(command, args, env) {
-  const out = execFileSync(command, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-  const last = out.trim().split('\n').pop();
-  return JSON.parse(last);
-}
 
 async function memoryChild(dir, batchFile, threads, steps, precision) {
   const { native } = loadLibrary();
@@ -625,8 +620,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   try {
     log(`step bench: ${result.uptimeStart}`);
     log(`PyTorch side: ${o.python}; anchors: ${o.anchors.map((a) => ANCHORS[a]).join(', ') || 'none'}`);
-    const sgemmArgs = [SGEMM, String(o.threads), '2048', '10'];
-    const sgemmStart = runJsonProcess(o.python, sgemmArgs, env);
+    const sgemmStart = measureSgemm(o.python, o.threads, 10, env);
     log(`sgemm: ${sgemmStart.gflops.toFixed(1)} GFLOP/s (${sgemmStart.blas}, ${o.threads} threads)`);
     let pythonThreads = null;
     for (const w of Object.values(workers)) pythonThreads = (await w.send({ op: 'threads', threads: o.threads })).threads;
@@ -647,7 +641,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
         result.runs.push(run);
       }
     }
-    const sgemmEnd = runJsonProcess(o.python, sgemmArgs, env);
+    const sgemmEnd = measureSgemm(o.python, o.threads, 10, env);
     result.sgemm = { start: sgemmStart, end: sgemmEnd, gflops: Math.max(sgemmStart.gflops, sgemmEnd.gflops) };
     for (const r of result.runs) {
       if (!r.correct) continue;
