@@ -95,11 +95,11 @@ const LOGIT_TOLERANCE = 1e-4;
 const REQUEST_WARMUP_MS = 500;
 
 /**
- * FLOPs of one forward at B x S (multiply-add = 2): { model, ours }. model: what the model defines and onnxruntime
- * computes, L·(2·B·S·(4H² + 2HI) + 4·B·S²·H) + the pooler 2·B·H². ours: the same with the last layer for the first P
- * positions only (native/model/first_positions.h; P as first_positions_to_compute picks it: the fewest positions whose
- * B·P·H·min(H, I) exceeds 1e6, 1 at the batched shapes): its keys and values for all S positions, its query,
- * attention, output projection and feed-forward block for P.
+ * FLOPs of one forward at B x S (multiply-add = 2): { model, ours, positions }. model: what the model defines and
+ * onnxruntime computes, L·(2·B·S·(4H² + 2HI) + 4·B·S²·H) + the pooler 2·B·H². ours: the same with the last layer for
+ * the first P positions only (native/model/first_positions.h; P, `positions`, as first_positions_to_compute picks it:
+ * the fewest positions whose B·P·H·min(H, I) exceeds 1e6, 1 at the batched shapes): its keys and values for all S
+ * positions, its query, attention, output projection and feed-forward block for P.
  */
 function forwardFlops({ layers: L, hidden: H, intermediate: I }, B, S) {
   const layer = 2 * B * S * (4 * H * H + 2 * H * I) + 4 * B * S * S * H;
