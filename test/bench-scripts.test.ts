@@ -68,3 +68,34 @@ describe('e2e.js fixed-order pair', () => {
     expect(ours).toBe(recipe);
   }, 300_000);
 });
+
+describe("step.js's FLOP counts and what its targets take", () => {
+  const STEP = path.resolve(__dirname, '..', 'scripts', 'bench', 'step.js');
+
+  /** What `expression` evaluates to with step.js's exports in scope, through JSON. */
+  function evaluate(expression: string): unknown {
+    const code = `const step = require(${JSON.stringify(STEP)}); console.log(JSON.stringify(${expression}));`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout);
+  }
+
+  test("oursTrainingFlops is the model's less the last layer's output block, forward and input gradient, past position P", () => {
+    const [model, ours] = evaluate("[step.trainingFlops('base', 8, 128), step.oursTrainingFlops('base', 8, 128)]") as number[];
+    expect(model - ours).toBe(4 * 8 * (128 - 1) * (768 * 768 + 2 * 768 * 3072)); // P = 1 at 8 x 128
+  });
+
+  test('formatMarkdown gives, per targeted shape and anchor, the share of the sgemm rate the target needs', () => {
+    // The 2026-12-05 run's results (recorded before oursFlops was), as the driver renders them now.
+    const results = path.join(ROOT, 'bench', 'results', '2026-12-05-vm-mini-base-b32-8.json');
+    const markdown = evaluate(`(() => {
+      const result = require(${JSON.stringify(results)});
+      for (const r of result.runs) r.oursFlops = step.oursTrainingFlops(r.config, r.batch, r.seq);
+      return step.formatMarkdown(result);
+    })()`) as string;
+    // base 8 x 128: 514.8 GFLOP in 0.6 x 3875.3 ms (SDPA) is 221.4 GFLOP/s, 114% of the 194.6 measured around it.
+    expect(markdown).toMatch(/\| mini \| 32 \| 74\.2 \| ≤ 0\.6 \| 168\.9 GFLOP\/s = 88% \| 146\.1 GFLOP\/s = 76% \|/);
+    expect(markdown).toMatch(/\| base \| 8 \| 514\.8 \| ≤ 0\.6 \| 221\.4 GFLOP\/s = 114% \| 185\.7 GFLOP\/s = 95% \|/);
+    expect(markdown).not.toMatch(/\| mini \| 8 \| [\d.]+ \| ≤/); // no target at mini 8 x 128
+  });
+});

@@ -203,6 +203,17 @@ function headerComment(file) {
     .join('\n')}\n`;
 }
 
+/**
+ * The positions ours' last layer computes at B x S (native/model/first_positions.cpp first_positions_to_compute): the
+ * fewest P whose B·P·H·min(H, I) exceeds 1e6, at most S.
+ */
+function firstPositionsToCompute(batch, seq, hidden, intermediate) {
+  const perRow = hidden * Math.min(hidden, intermediate);
+  let positions = 1;
+  while (positions < seq && batch * positions * perRow <= 1e6) positions += 1;
+  return positions;
+}
+
 /** Runs `command args` and parses the last line of its standard output as JSON (its standard error passes through). */
 function runJsonProcess(command, args, env = process.env) {
   const out = execFileSync(command, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
@@ -237,6 +248,7 @@ module.exports = {
   runIfMain,
   runJsonProcess,
   measureSgemm,
+  firstPositionsToCompute,
   defaultPython,
   flagsOf,
   integerArg,

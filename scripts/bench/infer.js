@@ -64,6 +64,7 @@ const {
   runIfMain,
   flagsOf,
   defaultPython,
+  firstPositionsToCompute,
   headerComment,
   integerArg,
   listArg,
@@ -104,8 +105,7 @@ const REQUEST_WARMUP_MS = 500;
 function forwardFlops({ layers: L, hidden: H, intermediate: I }, B, S) {
   const layer = 2 * B * S * (4 * H * H + 2 * H * I) + 4 * B * S * S * H;
   const pooler = 2 * B * H * H;
-  let P = 1;
-  while (P < S && B * P * H * Math.min(H, I) <= 1e6) P += 1;
+  const P = firstPositionsToCompute(B, S, H, I);
   const last = P >= S ? layer : 2 * B * S * 2 * H * H + 2 * B * P * (2 * H * H + 2 * H * I) + 4 * B * P * S * H;
   return { model: L * layer + pooler, ours: (L - 1) * layer + last + pooler, positions: P };
 }
