@@ -3,6 +3,8 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 
+import { evaluateWithExports } from './helpers/script-exports';
+
 const SCRIPT = path.resolve(__dirname, '..', 'scripts', 'bench', 'infer.js');
 
 /** `script` with `args` refuses them: exit 1 and `message` on stderr. */
@@ -51,13 +53,7 @@ describe('scripts/bench/profile-forward.js (our forward alone, for a profiler)',
 });
 
 describe("scripts/bench/infer.js's FLOP counts and GEMM-rate table", () => {
-  /** What `expression` evaluates to with infer.js's exports in scope, through JSON. */
-  function evaluate(expression: string): unknown {
-    const code = `const infer = require(${JSON.stringify(SCRIPT)}); console.log(JSON.stringify(${expression}));`;
-    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.stderr).toBe('');
-    return JSON.parse(r.stdout);
-  }
+  const evaluate = (expression: string): unknown => evaluateWithExports(SCRIPT, 'infer', expression);
 
   test('forwardFlops counts the model and, for ours, the last layer at the positions first_positions_to_compute picks', () => {
     const flops = evaluate(

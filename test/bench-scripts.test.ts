@@ -2,6 +2,8 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as path from 'path';
 
+import { evaluateWithExports } from './helpers/script-exports';
+
 const ROOT = path.resolve(__dirname, '..');
 
 describe('benchmark drivers --help', () => {
@@ -72,13 +74,7 @@ describe('e2e.js fixed-order pair', () => {
 describe("step.js's FLOP counts and what its targets take", () => {
   const STEP = path.resolve(__dirname, '..', 'scripts', 'bench', 'step.js');
 
-  /** What `expression` evaluates to with step.js's exports in scope, through JSON. */
-  function evaluate(expression: string): unknown {
-    const code = `const step = require(${JSON.stringify(STEP)}); console.log(JSON.stringify(${expression}));`;
-    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.stderr).toBe('');
-    return JSON.parse(r.stdout);
-  }
+  const evaluate = (expression: string): unknown => evaluateWithExports(STEP, 'step', expression);
 
   test("oursTrainingFlops is the model's less the last layer's output block, forward and input gradient, past position P", () => {
     const [model, ours] = evaluate("[step.trainingFlops('base', 8, 128), step.oursTrainingFlops('base', 8, 128)]") as number[];
