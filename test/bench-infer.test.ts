@@ -52,6 +52,23 @@ describe('scripts/bench/profile-forward.js (our forward alone, for a profiler)',
   });
 });
 
+describe("scripts/bench/common.js's FMA peak", () => {
+  test('measureFmaPeak compiles bench/fma_peak.c and reports the best of its samples on the threads asked for', () => {
+    const common = path.join(__dirname, '..', 'scripts', 'bench', 'common.js');
+    const peak = evaluateWithExports(common, 'common', 'common.measureFmaPeak(1, 2)') as {
+      gflops: number;
+      isa: string;
+      threads: number;
+      samples_gflops: number[];
+    };
+    expect(['avx512f', 'avx2']).toContain(peak.isa);
+    expect(peak.threads).toBe(1);
+    expect(peak.samples_gflops).toHaveLength(2);
+    expect(peak.gflops).toBe(Math.max(...peak.samples_gflops));
+    expect(peak.gflops).toBeGreaterThan(0);
+  });
+});
+
 describe("scripts/bench/infer.js's FLOP counts and GEMM-rate table", () => {
   const evaluate = (expression: string): unknown => evaluateWithExports(SCRIPT, 'infer', expression);
 
@@ -88,5 +105,29 @@ describe("scripts/bench/infer.js's FLOP counts and GEMM-rate table", () => {
     // 178.79 GFLOP per forward: 198.7 GFLOP/s in 900 ms, 178.8 in 1000 ms; ours' 166.40 GFLOP at 200 GFLOP/s would
     // take 832 ms, against onnxruntime's 1000.
     expect(markdown).toMatch(/\| base 8 × 128 \| 178\.79 \| 166\.40 \| 198\.7 \| 99\.3% \| 178\.8 \| 89\.4% \| 0\.832 \|/);
+  });
+
+  test('formatMarkdown reads ours against the FMA peak measured in the run, when it was', () => {
+    const run = `{
+      date: '2026-12-05', argv: [], uptimeStart: 'a', uptimeEnd: 'b', settings: { rounds: 1, warmup: 1 },
+      machine: { onnxruntime: '1.0', hostname: 'h', cpuModel: 'cpu', cores: 2, threads: 2, torchOurs: '2.13', addon: 'x', node: 'v20', commit: null },
+      checks: { base: { maxAbsDiff: 1e-7 } },
+      sgemm: { start: { gflops: 200, blas: 'MKL' }, end: { gflops: 190, blas: 'MKL' }, gflops: 200 },
+      FMA
+      runs: [{ config: 'base', batch: 8, seq: 128, before: 1.08, flops: infer.forwardFlops(infer.CONFIGS.base, 8, 128),
+        forward: { ours: { median: 900 }, theirs: { median: 1000 }, ratio: 0.9, pairedRatio: 0.9 },
+        predict: { ours: { median: 900 }, theirs: { median: 1000 }, ratio: 0.9, pairedRatio: 0.9 } }],
+    }`;
+    const measured = evaluate(
+      `infer.formatMarkdown(${run.replace('FMA', "fmaPeak: { start: { gflops: 230, isa: 'avx512f', threads: 2 }, end: { gflops: 250, isa: 'avx512f', threads: 2 }, gflops: 250 },")})`,
+    ) as string;
+    expect(measured).toMatch(
+      /fp32 FMA peak in this run \(bench\/fma_peak\.c: register-only avx512f FMAs on 2 threads.*: 250\.0 GFLOP\/s; the GEMM rate above is 80\.0% of it/,
+    );
+    // Ours' 166.40 GFLOP in 900 ms: 184.9 GFLOP/s, 74.0% of 250; at 250 GFLOP/s they take 666 ms against 1000.
+    expect(measured).toMatch(/\| 0\.832 \| 74\.0% \| 0\.666 \|$/m);
+    const unmeasured = evaluate(`infer.formatMarkdown(${run.replace('FMA', 'fmaPeak: { start: null, end: null, gflops: null },')})`) as string;
+    expect(unmeasured).not.toMatch(/FMA peak/);
+    expect(unmeasured).toMatch(/\| 0\.832 \|$/m);
   });
 });

@@ -94,4 +94,18 @@ describe("step.js's FLOP counts and what its targets take", () => {
     expect(markdown).toMatch(/\| base \| 8 \| 514\.8 \| ≤ 0\.6 \| 221\.4 GFLOP\/s = 114% \| 185\.7 GFLOP\/s = 95% \|/);
     expect(markdown).not.toMatch(/\| mini \| 8 \| [\d.]+ \| ≤/); // no target at mini 8 x 128
   });
+
+  test('with the FMA peak measured in the run, the needed rates are also read as a share of it', () => {
+    const results = path.join(ROOT, 'bench', 'results', '2026-12-05-vm-mini-base-b32-8.json');
+    const markdown = evaluate(`(() => {
+      const result = require(${JSON.stringify(results)});
+      for (const r of result.runs) r.oursFlops = step.oursTrainingFlops(r.config, r.batch, r.seq);
+      result.fmaPeak = { start: { gflops: 230, isa: 'avx512f', threads: 2 }, end: null, gflops: 230 };
+      return step.formatMarkdown(result);
+    })()`) as string;
+    expect(markdown).toMatch(/fp32 FMA peak in this run \(bench\/fma_peak\.c: register-only avx512f FMAs on 2 threads.*\): 230\.0 GFLOP\/s/);
+    // 168.9 and 146.1 GFLOP/s of 230: 73% and 64%; 221.4 and 185.7: 96% and 81%.
+    expect(markdown).toMatch(/\| mini \| 32 \| 74\.2 \| ≤ 0\.6 \| 168\.9 GFLOP\/s = 88% \/ 73% of peak \| 146\.1 GFLOP\/s = 76% \/ 64% of peak \|/);
+    expect(markdown).toMatch(/\| base \| 8 \| 514\.8 \| ≤ 0\.6 \| 221\.4 GFLOP\/s = 114% \/ 96% of peak \| 185\.7 GFLOP\/s = 95% \/ 81% of peak \|/);
+  });
 });

@@ -3,6 +3,7 @@
 // gates, and --help.
 'use strict';
 
+const crypto = require('crypto');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
@@ -231,6 +232,26 @@ function measureSgemm(python, threads, repeats = 10, env = process.env) {
   return runJsonProcess(python, [SGEMM, String(threads), '2048', String(repeats)], env);
 }
 
+const FMA_PEAK = path.resolve(__dirname, '..', '..', 'bench', 'fma_peak.c');
+
+/**
+ * The machine's fp32 FMA peak now (bench/fma_peak.c: register-only FMAs on `threads` threads, best of `repeats`):
+ * { gflops, isa, threads, samples_gflops }. The ceiling no product can pass, where the sgemm rate is what one BLAS
+ * reaches under it. The program is compiled with the C compiler (`CC`, else cc) once per source text, into the
+ * system's temporary folder; a machine without one, or a CPU without AVX2 and FMA, throws.
+ */
+function measureFmaPeak(threads, repeats = 5, env = process.env) {
+  const source = fs.readFileSync(FMA_PEAK);
+  const digest = crypto.createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const binary = path.join(os.tmpdir(), `bert-trainer-fma-peak-${digest}`);
+  if (!fs.existsSync(binary)) {
+    const partial = `${binary}.${process.pid}`;
+    execFileSync(env.CC || 'cc', ['-O2', '-pthread', FMA_PEAK, '-o', partial], { stdio: ['ignore', 'ignore', 'pipe'] });
+    fs.renameSync(partial, binary);
+  }
+  return runJsonProcess(binary, [String(threads), String(repeats)], env);
+}
+
 /** Runs a bench script's `main()` when `mod` is the script node was started with: exits with what it resolves to, or
  * prints the error and exits 1. */
 function runIfMain(mod, main) {
@@ -248,6 +269,7 @@ module.exports = {
   runIfMain,
   runJsonProcess,
   measureSgemm,
+  measureFmaPeak,
   firstPositionsToCompute,
   defaultPython,
   flagsOf,

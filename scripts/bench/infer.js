@@ -50,7 +50,9 @@
 //
 // The ceiling: the machine's fp32 GEMM rate (bench/sgemm.py, torch.mm 2048², at the start and the end of the run),
 // against which each side's forward GFLOP/s (the model's FLOPs / median time) is read, and the lowest ratio ours could
-// reach at that rate (its own FLOPs at the GEMM rate over onnxruntime's time).
+// reach at that rate (its own FLOPs at the GEMM rate over onnxruntime's time); and the machine's fp32 FMA peak
+// (bench/fma_peak.c, compiled with cc: register-only FMAs, at the start and the end), which no product passes: ours'
+// own FLOPs per second as a share of it, and the lowest ratio with every product at the peak.
 //
 // Writes bench/results/<YYYY-MM-DD>-<hostname>-infer[-<shapes>][-t<threads>].json (every sample) and .md (the tables).
 'use strict';
@@ -70,6 +72,7 @@ const {
   listArg,
   machineInfo,
   measureSgemm,
+  measureFmaPeak,
   median,
   sharedFlag,
   threadEnvLabel,
@@ -523,16 +526,32 @@ function formatMarkdown(result) {
         'fewer (its last layer for the first positions only). "lowest ratio at this rate": ours\' own FLOPs at the GEMM rate over onnxruntime\'s ' +
         'measured time, the ratio ours would reach with every product at that rate and nothing else taking time.',
     );
+    const peak = result.fmaPeak && result.fmaPeak.gflops;
+    if (peak) {
+      const fp = result.fmaPeak.start || result.fmaPeak.end;
+      lines.push('');
+      lines.push(
+        `The machine's fp32 FMA peak in this run (bench/fma_peak.c: register-only ${fp.isa} FMAs on ${fp.threads} threads, best at the start and the end): ` +
+          `${peak.toFixed(1)} GFLOP/s; the GEMM rate above is ${((100 * ceiling) / peak).toFixed(1)}% of it. No product runs faster than the peak: ` +
+          '"% of FMA peak" is ours\' own FLOPs over its time against it, and "lowest ratio at the peak" the ratio with every product at the peak.',
+      );
+    }
+    const peakHead = peak ? ' ours % of FMA peak | lowest ratio at the peak |' : '';
     lines.push('');
-    lines.push('| shape | model GFLOP | ours GFLOP | ours GFLOP/s | % of GEMM rate | onnxruntime GFLOP/s | % of GEMM rate | lowest ratio at this rate |');
-    lines.push('|---|---|---|---|---|---|---|---|');
+    lines.push(
+      `| shape | model GFLOP | ours GFLOP | ours GFLOP/s | % of GEMM rate | onnxruntime GFLOP/s | % of GEMM rate | lowest ratio at this rate |${peakHead}`,
+    );
+    lines.push(`|---|---|---|---|---|---|---|---|${peak ? '---|---|' : ''}`);
     for (const r of result.runs.filter((x) => x.forward)) {
       const ours = r.flops.model / r.forward.ours.median / 1e6;
       const theirs = r.flops.model / r.forward.theirs.median / 1e6;
       const lowest = r.flops.ours / (ceiling * 1e6) / r.forward.theirs.median;
+      const atPeak = peak
+        ? ` ${cell((100 * r.flops.ours) / (peak * 1e6) / r.forward.ours.median, 1)}% | ${cell(r.flops.ours / (peak * 1e6) / r.forward.theirs.median, 3)} |`
+        : '';
       lines.push(
         `| ${r.config} ${r.batch} × ${r.seq} | ${cell(r.flops.model / 1e9, 2)} | ${cell(r.flops.ours / 1e9, 2)} | ${cell(ours, 1)} | ${cell((100 * ours) / ceiling, 1)}% | ` +
-          `${cell(theirs, 1)} | ${cell((100 * theirs) / ceiling, 1)}% | ${cell(lowest, 3)} |`,
+          `${cell(theirs, 1)} | ${cell((100 * theirs) / ceiling, 1)}% | ${cell(lowest, 3)} |${atPeak}`,
       );
     }
   }
@@ -603,7 +622,16 @@ async function runInferBench(options = {}) {
       return null;
     }
   };
+  const fmaPeak = () => {
+    try {
+      return measureFmaPeak(o.threads);
+    } catch (err) {
+      log(`FMA peak: not measured (${err.message.split('\n')[0]})`);
+      return null;
+    }
+  };
   result.sgemm = { start: sgemm() };
+  result.fmaPeak = { start: fmaPeak() };
   try {
     for (const name of configs) {
       const prepared = await prepareModel(name, lib, ort, tokenizer, tmp, o, log);
@@ -629,6 +657,9 @@ async function runInferBench(options = {}) {
     result.sgemm.end = sgemm();
     const rates = [result.sgemm.start, result.sgemm.end].filter(Boolean).map((x) => x.gflops);
     result.sgemm.gflops = rates.length ? Math.max(...rates) : null;
+    result.fmaPeak.end = fmaPeak();
+    const peaks = [result.fmaPeak.start, result.fmaPeak.end].filter(Boolean).map((x) => x.gflops);
+    result.fmaPeak.gflops = peaks.length ? Math.max(...peaks) : null;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

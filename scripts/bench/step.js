@@ -41,7 +41,8 @@
 // steps, median; ratio = ours / anchor, one per anchor. Peak RSS: a fresh process for ours and for the SDPA anchor
 // per config (VmHWM after the steps; also the peak from the end of loading on, via /proc/self/clear_refs). sgemm
 // GFLOP/s (bench/sgemm.py: torch.mm 2048^2 fp32, PyTorch's BLAS, MKL in the pip build) is measured at the start and
-// at the end of the run, and around each config's timing.
+// at the end of the run, and around each config's timing; the machine's fp32 FMA peak (bench/fma_peak.c, compiled
+// with cc: register-only FMAs) at the start and the end, the ceiling no product passes.
 //
 // Writes bench/results/<YYYY-MM-DD>-<hostname>[-<configs>][-b<batches>][-seq<n>][-t<threads>][-<precision>].json
 // (every sample) and .md (the tables) beside it.
@@ -71,6 +72,7 @@ const {
   runIfMain,
   runJsonProcess,
   measureSgemm,
+  measureFmaPeak,
   firstPositionsToCompute,
 } = require('./common');
 
@@ -525,13 +527,22 @@ function formatMarkdown(result) {
     row.push(`${(100 * r.oursBestSgemmFraction).toFixed(1)}%`);
     lines.push(`| ${row.join(' | ')} |`);
   }
+  const peak = result.fmaPeak && result.fmaPeak.gflops;
   const targeted = result.runs.filter((r) => r.correct && TARGETS[`${r.config}:${r.batch}`]);
   if (targeted.length) {
     lines.push('');
     lines.push(
       "What the targets take: ours' own FLOPs done in target × the anchor's median time, as GFLOP/s and as a share of the sgemm rate above " +
-        '(the whole step at that rate: element-wise work, attention and AdamW included). Above 100%, the target asks for more than the machine multiplies at.',
+        '(the whole step at that rate: element-wise work, attention and AdamW included). Above 100%, the target asks for more than the BLAS multiplies at.',
     );
+    if (peak) {
+      const fp = result.fmaPeak.start || result.fmaPeak.end;
+      lines.push(
+        `After the slash, the share of the machine's fp32 FMA peak in this run (bench/fma_peak.c: register-only ${fp.isa} FMAs on ${fp.threads} threads, ` +
+          `best at the start and the end): ${peak.toFixed(1)} GFLOP/s, of which the best sgemm rate is ${((100 * result.sgemm.gflops) / peak).toFixed(1)}%. ` +
+          'Above 100%, the target asks for more than the cores multiply-add at.',
+      );
+    }
     lines.push('');
     const head = ['config', 'batch', 'ours GFLOP/step', 'target'];
     for (const a of anchors) head.push(`needed vs ${a}`);
@@ -547,7 +558,8 @@ function formatMarkdown(result) {
           continue;
         }
         const needed = r.oursFlops / ((target * x.median) / 1000) / 1e9;
-        row.push(`${needed.toFixed(1)} GFLOP/s = ${((100 * needed) / r.sgemm.gflops).toFixed(0)}%`);
+        const ofPeak = peak ? ` / ${((100 * needed) / peak).toFixed(0)}% of peak` : '';
+        row.push(`${needed.toFixed(1)} GFLOP/s = ${((100 * needed) / r.sgemm.gflops).toFixed(0)}%${ofPeak}`);
       }
       lines.push(`| ${row.join(' | ')} |`);
     }
@@ -659,6 +671,15 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
     log(`step bench: ${result.uptimeStart}`);
     log(`PyTorch side: ${o.python}; anchors: ${o.anchors.map((a) => ANCHORS[a]).join(', ') || 'none'}`);
     const sgemmStart = measureSgemm(o.python, o.threads, 10, env);
+    const fmaPeak = () => {
+      try {
+        return measureFmaPeak(o.threads, 5, env);
+      } catch (err) {
+        log(`FMA peak: not measured (${err.message.split('\n')[0]})`);
+        return null;
+      }
+    };
+    const peakStart = fmaPeak();
     log(`sgemm: ${sgemmStart.gflops.toFixed(1)} GFLOP/s (${sgemmStart.blas}, ${o.threads} threads)`);
     let pythonThreads = null;
     for (const w of Object.values(workers)) pythonThreads = (await w.send({ op: 'threads', threads: o.threads })).threads;
@@ -681,6 +702,9 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
     }
     const sgemmEnd = measureSgemm(o.python, o.threads, 10, env);
     result.sgemm = { start: sgemmStart, end: sgemmEnd, gflops: Math.max(sgemmStart.gflops, sgemmEnd.gflops) };
+    const peakEnd = fmaPeak();
+    const peaks = [peakStart, peakEnd].filter(Boolean).map((x) => x.gflops);
+    result.fmaPeak = { start: peakStart, end: peakEnd, gflops: peaks.length ? Math.max(...peaks) : null };
     for (const r of result.runs) {
       if (!r.correct) continue;
       r.oursFlops = oursTrainingFlops(r.config, r.batch, r.seq);
