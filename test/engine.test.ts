@@ -28,6 +28,33 @@ describe('versions', () => {
   });
 });
 
+describe('loading the addon', () => {
+  it("names a missing build and npm's install-script approval, with code ADDON_NOT_BUILT", () => {
+    const saved = process.env.BERT_TRAINER_ADDON;
+    process.env.BERT_TRAINER_ADDON = path.join(__dirname, 'no-such-addon.node');
+    try {
+      // A module registry of its own: this one's native.ts has loaded the addon already.
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { native: load } = require('../src/engine/native') as typeof import('../src/engine/native');
+        let caught: unknown;
+        try {
+          load();
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught).toBeInstanceOf(Error);
+        expect((caught as { code?: string }).code).toBe('ADDON_NOT_BUILT');
+        expect((caught as Error).message).toMatch(/native addon is not built .*no-such-addon\.node/);
+        expect((caught as Error).message).toMatch(/npm approve-scripts bert-trainer/);
+      });
+    } finally {
+      if (saved === undefined) delete process.env.BERT_TRAINER_ADDON;
+      else process.env.BERT_TRAINER_ADDON = saved;
+    }
+  });
+});
+
 describe('device', () => {
   it('rejects what is not a device, naming the option', () => {
     expect(() => resolveDevice(0)).toThrow(TypeError);

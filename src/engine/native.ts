@@ -317,9 +317,15 @@ export function native(): NativeAddon {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       addon = explicit ? (require(path.resolve(explicit)) as NativeAddon) : load(path.resolve(__dirname, '..', '..'));
     } catch (err) {
-      throw new Error(
-        `bert-trainer: the native addon is not built (${(err as Error).message}). ` +
-          'Run `npm install` (or `npm run build`) with LibTorch available; see README "Where LibTorch comes from".',
+      // npm 12 skips a dependency's install script (our node-gyp build) until the project approves it.
+      throw Object.assign(
+        new Error(
+          `bert-trainer: the native addon is not built (${(err as Error).message}). ` +
+            'Run `npm install` (or `npm run build`) with LibTorch available; see README "Where LibTorch comes from". ' +
+            'Where npm blocked its install script (npm 12 does for dependencies not approved), run ' +
+            '`npm approve-scripts bert-trainer` and `npm rebuild bert-trainer`.',
+        ),
+        { code: 'ADDON_NOT_BUILT' },
       );
     }
   }
