@@ -1,7 +1,8 @@
 // The inference path's two matrix kernels (native/model/packed_gemm.cpp): AVX-512 where the CPU has it, AVX2 otherwise
 // or when BERT_TRAINER_CPU_CAPABILITY=avx2 asks for it. Each output is the same sum in the same order in both, so
 // a forward gives the same bits with either: an even and an odd number of 16-column panels (AVX-512 takes two at a
-// time), few rows and many. On a CPU without AVX-512 both processes run the AVX2 kernel and the test still holds.
+// time), few rows and many, and AVX-512 tiles of every height BERT_TRAINER_GEMM_TILE_ROWS can ask for (the default:
+// 12 on Intel, 6 elsewhere). On a CPU without AVX-512 every process runs the AVX2 kernel and the test still holds.
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 
@@ -11,10 +12,12 @@ interface Rows {
   rows: { shape: number[]; logits: number[]; lastHiddenState: number[] }[];
 }
 
-function forwardWith(capability: string | undefined, hidden: number, intermediate: number): Rows {
+function forwardWith(capability: string | undefined, hidden: number, intermediate: number, tileRows?: number): Rows {
   const env = { ...process.env };
   delete env.BERT_TRAINER_CPU_CAPABILITY;
+  delete env.BERT_TRAINER_GEMM_TILE_ROWS;
   if (capability) env.BERT_TRAINER_CPU_CAPABILITY = capability;
+  if (tileRows !== undefined) env.BERT_TRAINER_GEMM_TILE_ROWS = String(tileRows);
   return JSON.parse(execFileSync(process.execPath, [CHILD, String(hidden), String(intermediate)], { env, encoding: 'utf8' })) as Rows;
 }
 
@@ -37,4 +40,17 @@ describe.each([
       expect(row.lastHiddenState).toEqual(avx2.rows[i].lastHiddenState);
     }
   }, 60_000);
+
+  test.each([1, 6, 7, 12])(
+    'AVX-512 tiles %i rows tall',
+    (tileRows) => {
+      const avx2 = forwardWith('avx2', hidden, intermediate);
+      const tiled = forwardWith(undefined, hidden, intermediate, tileRows);
+      for (const [i, row] of tiled.rows.entries()) {
+        expect(row.logits).toEqual(avx2.rows[i].logits);
+        expect(row.lastHiddenState).toEqual(avx2.rows[i].lastHiddenState);
+      }
+    },
+    60_000,
+  );
 });

@@ -17,9 +17,10 @@ namespace bert {
 
 namespace {
 
-constexpr int64_t kMr = 6;    // rows of x per micro-tile
-constexpr int64_t kKc = 256;  // k per block: a panel's kKc x 16 block of W (16 KiB) stays in L1
-constexpr int64_t kMc = 96;   // rows of x per block: kMc x kKc of x (96 KiB) stays in L2
+constexpr int64_t kMr = 6;      // rows of x per micro-tile (AVX2)
+constexpr int64_t kMaxMr = 12;  // and at most, on AVX-512
+constexpr int64_t kKc = 256;    // k per block: a panel's kKc x 16 block of W (16 KiB) stays in L1
+constexpr int64_t kMc = 96;     // rows of x per block: kMc x kKc of x (96 KiB) stays in L2
 
 #ifdef BERT_PACKED_GEMM
 
@@ -31,6 +32,14 @@ constexpr int64_t kMc = 96;   // rows of x per block: kMc x kKc of x (96 KiB) st
   if constexpr (MR > 3) X(3); \
   if constexpr (MR > 4) X(4); \
   if constexpr (MR > 5) X(5);
+// Rows 6 to 11, which only the AVX-512 tile has registers for.
+#define BERT_ROWS_HIGH(X)       \
+  if constexpr (MR > 6) X(6);   \
+  if constexpr (MR > 7) X(7);   \
+  if constexpr (MR > 8) X(8);   \
+  if constexpr (MR > 9) X(9);   \
+  if constexpr (MR > 10) X(10); \
+  if constexpr (MR > 11) X(11);
 
 // c[MR x 16] = (bias, or c itself when bias is null) + rows of x x panel block, over kc. x's MR rows are read where
 // they are (row stride lda): each k broadcasts one element of each row, so x needs no packing. AVX2: a panel's 16
@@ -82,15 +91,17 @@ __attribute__((target("avx2,fma"))) void micro_tile_avx2(int64_t kc, const float
 #undef BERT_STORE
 }
 
-// The same tile on AVX-512, NP panels wide (1 or 2): a panel's 16 columns are one 16-wide register, so two adjacent
-// panels (panel_stride floats apart in the packing, adjacent in c and in the bias) give 6 x 2 accumulators, as many
-// as the AVX2 tile. Each output is the same sum in the same order: both kernels give the same bits.
+// The same tile on AVX-512, NP panels wide (1 or 2) and up to 12 rows tall: a panel's 16 columns are one 16-wide
+// register, so two adjacent panels (panel_stride floats apart in the packing, adjacent in c and in the bias) give
+// MR x 2 accumulators, 24 of the 32 registers at 12 rows. Each output is the same sum in the same order as in the AVX2
+// tile: both kernels, at every height, give the same bits.
 template <int MR, int NP>
 __attribute__((target("avx512f"))) void micro_tile_avx512(int64_t kc, const float* a, int64_t lda, const float* b,
                                                           int64_t panel_stride, float* c, int64_t ldc,
                                                           const float* bias) {
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+         c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00,
+         c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
   if (bias != nullptr) {
     const __m512 b0 = _mm512_loadu_ps(bias), b1 = NP > 1 ? _mm512_loadu_ps(bias + 16) : b0;
 #define BERT_FROM_BIAS(i) \
@@ -99,6 +110,7 @@ __attribute__((target("avx512f"))) void micro_tile_avx512(int64_t kc, const floa
     c##i##1 = b1;         \
   }
     BERT_ROWS(BERT_FROM_BIAS)
+    BERT_ROWS_HIGH(BERT_FROM_BIAS)
 #undef BERT_FROM_BIAS
   } else {
 #define BERT_FROM_C(i)                                                 \
@@ -107,10 +119,13 @@ __attribute__((target("avx512f"))) void micro_tile_avx512(int64_t kc, const floa
     if constexpr (NP > 1) c##i##1 = _mm512_loadu_ps(c + i * ldc + 16); \
   }
     BERT_ROWS(BERT_FROM_C)
+    BERT_ROWS_HIGH(BERT_FROM_C)
 #undef BERT_FROM_C
   }
   const float *a0 = a, *a1 = a0 + (MR > 1 ? lda : 0), *a2 = a1 + (MR > 2 ? lda : 0), *a3 = a2 + (MR > 3 ? lda : 0),
-              *a4 = a3 + (MR > 4 ? lda : 0), *a5 = a4 + (MR > 5 ? lda : 0);
+              *a4 = a3 + (MR > 4 ? lda : 0), *a5 = a4 + (MR > 5 ? lda : 0), *a6 = a5 + (MR > 6 ? lda : 0),
+              *a7 = a6 + (MR > 7 ? lda : 0), *a8 = a7 + (MR > 8 ? lda : 0), *a9 = a8 + (MR > 9 ? lda : 0),
+              *a10 = a9 + (MR > 10 ? lda : 0), *a11 = a10 + (MR > 11 ? lda : 0);
   const float* b_next = b + (NP > 1 ? panel_stride : 0);
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
@@ -123,6 +138,7 @@ __attribute__((target("avx512f"))) void micro_tile_avx512(int64_t kc, const floa
     if constexpr (NP > 1) c##i##1 = _mm512_fmadd_ps(x, b1, c##i##1); \
   }
     BERT_ROWS(BERT_FMA)
+    BERT_ROWS_HIGH(BERT_FMA)
 #undef BERT_FMA
   }
 #define BERT_STORE(i)                                                  \
@@ -131,12 +147,14 @@ __attribute__((target("avx512f"))) void micro_tile_avx512(int64_t kc, const floa
     if constexpr (NP > 1) _mm512_storeu_ps(c + i * ldc + 16, c##i##1); \
   }
   BERT_ROWS(BERT_STORE)
+  BERT_ROWS_HIGH(BERT_STORE)
 #undef BERT_STORE
 }
 #undef BERT_ROWS
+#undef BERT_ROWS_HIGH
 
 using MicroTile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, const float*);
-using MicroTiles = MicroTile[kMr + 1];  // by the tile's rows, 1 to 6
+using MicroTiles = MicroTile[kMaxMr + 1];  // by the tile's rows, 1 to 6 (AVX2) or 12 (AVX-512)
 constexpr MicroTiles kAvx2Tiles = {nullptr,
                                    micro_tile_avx2<1>,
                                    micro_tile_avx2<2>,
@@ -144,12 +162,21 @@ constexpr MicroTiles kAvx2Tiles = {nullptr,
                                    micro_tile_avx2<4>,
                                    micro_tile_avx2<5>,
                                    micro_tile_avx2<6>};
-constexpr MicroTiles kAvx512Tiles[3] = {
-    {},
-    {nullptr, micro_tile_avx512<1, 1>, micro_tile_avx512<2, 1>, micro_tile_avx512<3, 1>, micro_tile_avx512<4, 1>,
-     micro_tile_avx512<5, 1>, micro_tile_avx512<6, 1>},
-    {nullptr, micro_tile_avx512<1, 2>, micro_tile_avx512<2, 2>, micro_tile_avx512<3, 2>, micro_tile_avx512<4, 2>,
-     micro_tile_avx512<5, 2>, micro_tile_avx512<6, 2>}};
+template <int NP>
+constexpr MicroTiles kAvx512TilesOf = {nullptr,
+                                       micro_tile_avx512<1, NP>,
+                                       micro_tile_avx512<2, NP>,
+                                       micro_tile_avx512<3, NP>,
+                                       micro_tile_avx512<4, NP>,
+                                       micro_tile_avx512<5, NP>,
+                                       micro_tile_avx512<6, NP>,
+                                       micro_tile_avx512<7, NP>,
+                                       micro_tile_avx512<8, NP>,
+                                       micro_tile_avx512<9, NP>,
+                                       micro_tile_avx512<10, NP>,
+                                       micro_tile_avx512<11, NP>,
+                                       micro_tile_avx512<12, NP>};
+const MicroTile* const kAvx512Tiles[3] = {nullptr, kAvx512TilesOf<1>, kAvx512TilesOf<2>};
 
 // AVX-512 where the CPU has it, unless BERT_TRAINER_CPU_CAPABILITY=avx2 asks for the AVX2 kernel (read once).
 bool has_avx512() {
@@ -163,14 +190,30 @@ bool has_avx512() {
 // Panels a tile spans: 2 with AVX-512, 1 with AVX2.
 int64_t tile_panels() { return has_avx512() ? 2 : 1; }
 
+// Rows a tile takes at most: on AVX-512, 12 on Intel (two 512-bit FMA units a core empty 12 accumulators twice as fast
+// as one, so the tile needs 24 to keep its loads per FMA low) and 6 elsewhere (AMD's Zen 4 runs a 512-bit FMA on
+// 256-bit units, and taller tiles were no faster there). BERT_TRAINER_GEMM_TILE_ROWS=N (1 to 12) overrides it on
+// AVX-512; AVX2's registers hold 6 rows. Read once. Any height gives the same bits: each output is the same sum.
+int64_t tile_rows() {
+  static const int64_t rows = [] {
+    if (!has_avx512()) return kMr;
+    const char* asked = std::getenv("BERT_TRAINER_GEMM_TILE_ROWS");
+    const int64_t n = asked != nullptr ? std::atoi(asked) : 0;
+    if (n >= 1 && n <= kMaxMr) return n;
+    return __builtin_cpu_is("intel") ? kMaxMr : kMr;
+  }();
+  return rows;
+}
+
 // Rows [m0, m1) of x (from column k0: `a` points there) times the blocks [k0, k0 + kc) of `np` adjacent panels (the
 // first at `block`, the next panel_stride floats on), into c's columns of those panels.
 void strips(const float* a, int64_t lda, int64_t m0, int64_t m1, int64_t kc, const float* block, int64_t panel_stride,
             int64_t np, float* c, int64_t ldc, const float* bias) {
   const MicroTile* tiles = has_avx512() ? kAvx512Tiles[np] : kAvx2Tiles;
-  // As few strips as 6-row tiles allow, their heights as even as possible (32 rows: 6, 6, 5, 5, 5, 5, not 6 x 5 + 2):
-  // a tile of 1 or 2 rows has too few accumulators to hide the FMA latency and runs at a fraction of the rate.
-  const int64_t rows = m1 - m0, count = (rows + kMr - 1) / kMr;
+  // As few strips as the tile's rows allow, their heights as even as possible (32 rows in 6-row tiles: 6, 6, 5, 5, 5,
+  // 5, not 6 x 5 + 2): a tile of 1 or 2 rows has too few accumulators to hide the FMA latency and runs at a fraction of
+  // the rate.
+  const int64_t mr = tile_rows(), rows = m1 - m0, count = (rows + mr - 1) / mr;
   for (int64_t s = 0, i = m0; s < count; ++s) {
     const int64_t height = rows / count + (s < rows % count ? 1 : 0);
     tiles[height](kc, a + i * lda, lda, block, panel_stride, c + i * ldc, ldc, bias);
@@ -263,9 +306,9 @@ void packed_gemm(const float* a, int64_t m, int64_t lda, const PackedMatrix& b, 
   if (m >= kMc * threads) {
     // Many rows: each thread takes its own rows (whole strips) and every panel, each keeping its own rows of x in
     // its L2; W's panels are shared through the last-level cache.
-    const int64_t strips = (m + kMr - 1) / kMr;
+    const int64_t mr = tile_rows(), strips = (m + mr - 1) / mr;
     run_on_inference_threads(threads, [&](int t, int count) {
-      const int64_t r0 = std::min(m, strips * t / count * kMr), r1 = std::min(m, strips * (t + 1) / count * kMr);
+      const int64_t r0 = std::min(m, strips * t / count * mr), r1 = std::min(m, strips * (t + 1) / count * mr);
       if (r1 > r0) gemm_panels(a + r0 * lda, r1 - r0, lda, panels_of(b), p0, p0, p1, c + r0 * ldc, ldc);
     });
     return;

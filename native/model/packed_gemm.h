@@ -4,11 +4,11 @@
 // that copy costs as much as the products, and MKL splits such small products poorly over threads.
 //
 // The kernel is the usual register-blocked one: 6 rows x 16 columns (one panel) of accumulators with AVX2 FMA, or 6
-// rows x 32 columns (two panels) with AVX-512, where a register holds a whole panel row; x's rows are read in place
-// (one broadcast element per row and k), so only W is packed. Blocked for the caches (256 k x 96 rows of x in L2, a
-// panel's 256 x 16 block of W in L1), the rows or the panels split over the threads (inference_pool.h). Each output is
-// the sum of its K products in k order, from the bias, in both kernels: they give the same bits (a plain sgemm sums in
-// other orders: the results agree within float rounding, about 1e-7 relative).
+// (12 on Intel) rows x 32 columns (two panels) with AVX-512, where a register holds a whole panel row; x's rows are
+// read in place (one broadcast element per row and k), so only W is packed. Blocked for the caches (256 k x 96 rows of
+// x in L2, a panel's 256 x 16 block of W in L1), the rows or the panels split over the threads (inference_pool.h). Each
+// output is the sum of its K products in k order, from the bias, in both kernels: they give the same bits (a plain
+// sgemm sums in other orders: the results agree within float rounding, about 1e-7 relative).
 #pragma once
 
 #include <ATen/ATen.h>
