@@ -11,21 +11,12 @@
 //   node scripts/bench-optimizer.js [repeats=10]
 'use strict';
 const { execFileSync } = require('child_process');
-const fs = require('fs');
 const path = require('path');
 const { BertClassifier } = require('..');
 const { native } = require('../dist/engine/native');
-const { defaultPython } = require('./bench/common');
+const { defaultPython, benchAddon } = require('./bench/common');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function benchAddon() {
-  const file = path.resolve(process.env.BERT_TRAINER_BENCH_ADDON || path.join(__dirname, '..', 'build-bench', 'Release', 'bert_trainer_bench.node'));
-  if (!fs.existsSync(file)) {
-    throw new Error(`${file} is not built: run \`npx cmake-js compile --target bert_trainer_bench -O build-bench\` (LibTorch found as for \`npm run build\`)`);
-  }
-  return require(file);
-}
 
 async function main() {
   const repeats = Number(process.argv[2] || 10);

@@ -1,6 +1,6 @@
-// The optimizer benchmark's addon, bert_trainer_bench.node (CMakeLists.txt's bert_trainer_bench target; not part of
-// bert_trainer.node): times our AdamW step (native/training/adamw.h) alone, on parameters of the given names and
-// shapes grouped as training groups them (native/training/parameter_groups.h), every gradient N(0, 1).
+// The optimizer benchmark's function in bert_trainer_bench.node (bench_addon.cpp): times our AdamW step
+// (native/training/adamw.h) alone, on parameters of the given names and shapes grouped as training groups them
+// (native/training/parameter_groups.h), every gradient N(0, 1).
 //   timeAdamWStep(parameters: { name, shape }[], options: { beta1, beta2, eps, weightDecay, learningRate, threads,
 //                 warmup, repeats }) -> number[]: milliseconds of each of the `repeats` timed steps
 // Synchronous: it blocks the JS thread for the whole measurement (a benchmark script has nothing else to do).
@@ -17,27 +17,12 @@
 #include "../common/error_message.h"
 #include "../training/adamw.h"
 #include "../training/parameter_groups.h"
+#include "bench_functions.h"
+#include "bench_options.h"
 
 namespace bert {
 
 namespace {
-
-double number_field(const Napi::Object& object, const char* field) {
-  Napi::Value v = object.Get(field);
-  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
-    throw Napi::TypeError::New(object.Env(), std::string("options.") + field + " must be a finite number");
-  }
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-int64_t count_field(const Napi::Object& object, const char* field, int64_t min) {
-  const double d = number_field(object, field);
-  if (std::floor(d) != d || d < static_cast<double>(min) || d > 1e9) {
-    throw Napi::RangeError::New(object.Env(), std::string("options.") + field + " must be an integer >= " +
-                                                  std::to_string(min) + ", got " + std::to_string(d));
-  }
-  return static_cast<int64_t>(d);
-}
 
 // [{ name, shape }] -> fp32 CPU parameters of those shapes, N(0, 0.02) (the values do not change the timing).
 StateDict parameters_arg(const Napi::Value& value) {
@@ -70,6 +55,8 @@ StateDict parameters_arg(const Napi::Value& value) {
   }
   return parameters;
 }
+
+}  // namespace
 
 Napi::Value TimeAdamWStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -107,16 +94,4 @@ Napi::Value TimeAdamWStep(const Napi::CallbackInfo& info) {
   return out;
 }
 
-}  // namespace
-
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("timeAdamWStep", Napi::Function::New(env, TimeAdamWStep, "timeAdamWStep"));
-  return exports;
-}
-
 }  // namespace bert
-
-// NODE_API_MODULE wants a plain function name.
-static Napi::Object InitBenchAddon(Napi::Env env, Napi::Object exports) { return bert::Init(env, exports); }
-
-NODE_API_MODULE(bert_trainer_bench, InitBenchAddon)

@@ -17,10 +17,11 @@ namespace bert {
 
 namespace {
 
-constexpr int64_t kMr = 6;      // rows of x per micro-tile (AVX2)
-constexpr int64_t kMaxMr = 12;  // and at most, on AVX-512
-constexpr int64_t kKc = 256;    // k per block: a panel's kKc x 16 block of W (16 KiB) stays in L1
-constexpr int64_t kMc = 96;     // rows of x per block: kMc x kKc of x (96 KiB) stays in L2
+constexpr int64_t kMr = 6;        // rows of x per micro-tile (AVX2)
+constexpr int64_t kMaxMr = 12;    // and at most, on AVX-512
+constexpr int64_t kKc = 256;      // k per block: a panel's kKc x 16 block of W (16 KiB) stays in L1
+constexpr int64_t kTallKc = 768;  // k per block with the 12-row tile (k_block())
+constexpr int64_t kMc = 96;       // rows of x per block: kMc x k_block() of x (96 or 288 KiB) stays in L2
 
 #ifdef BERT_PACKED_GEMM
 
@@ -205,6 +206,20 @@ int64_t tile_rows() {
   return rows;
 }
 
+// k per block: kKc, or kTallKc where the 12-row tile is the CPU's default (Intel). There the tile's 24 accumulators
+// empty fast enough that reloading and storing c between k blocks shows, and L2 feeds a panel pair's 768 x 32 block of
+// W (96 KiB, past L1) as fast as the tile reads it. BERT_TRAINER_GEMM_K_BLOCK=N (1 to 65536) overrides it. Read once.
+// No block size changes a bit of the result: between blocks c holds the exact partial sum.
+int64_t k_block() {
+  static const int64_t kc = [] {
+    const char* asked = std::getenv("BERT_TRAINER_GEMM_K_BLOCK");
+    const int64_t n = asked != nullptr ? std::atoll(asked) : 0;
+    if (n >= 1 && n <= 65536) return n;
+    return has_avx512() && __builtin_cpu_is("intel") ? kTallKc : kKc;
+  }();
+  return kc;
+}
+
 // Rows [m0, m1) of x (from column k0: `a` points there) times the blocks [k0, k0 + kc) of `np` adjacent panels (the
 // first at `block`, the next panel_stride floats on), into c's columns of those panels.
 void strips(const float* a, int64_t lda, int64_t m0, int64_t m1, int64_t kc, const float* block, int64_t panel_stride,
@@ -244,21 +259,21 @@ void gemm_panels(const float* a, int64_t m, int64_t lda, const Panels& b, int64_
   auto zero_first_block = [&](int64_t p, int64_t np, int64_t m0, int64_t m1) {  // no bias: start from zeros
     for (int64_t i = m0; i < m1; ++i) std::fill_n(panel_out(p) + i * ldc, np * kPanelWidth, 0.0f);
   };
-  const int64_t panel_stride = k * kPanelWidth, step = tile_panels();
+  const int64_t panel_stride = k * kPanelWidth, step = tile_panels(), block_k = k_block();
   if (m <= kMc) {
     // Few rows: each panel read once from memory, block by block, every row against it.
     for (int64_t p = p0; p < p1; p += step) {
       const int64_t np = std::min(step, p1 - p);
-      for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+      for (int64_t k0 = 0; k0 < k; k0 += block_k) {
         if (!bias && k0 == 0) zero_first_block(p, np, 0, m);
-        strips(a + k0, lda, 0, m, std::min(kKc, k - k0), panel_block(p, k0), panel_stride, np, panel_out(p), ldc,
+        strips(a + k0, lda, 0, m, std::min(block_k, k - k0), panel_block(p, k0), panel_stride, np, panel_out(p), ldc,
                panel_bias(p, k0));
       }
     }
     return;
   }
-  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-    const int64_t kc = std::min(kKc, k - k0);
+  for (int64_t k0 = 0; k0 < k; k0 += block_k) {
+    const int64_t kc = std::min(block_k, k - k0);
     for (int64_t m0 = 0; m0 < m; m0 += kMc) {
       const int64_t m1 = std::min(m, m0 + kMc);
       for (int64_t p = p0; p < p1; p += step) {
@@ -281,6 +296,13 @@ bool packed_gemm_available() {
 #else
   return false;
 #endif
+}
+
+PackedGemmBlocking packed_gemm_blocking() {
+#ifdef BERT_PACKED_GEMM
+  if (packed_gemm_available()) return {has_avx512() ? "avx512" : "avx2", tile_rows(), k_block()};
+#endif
+  return {"none", 0, 0};
 }
 
 PackedMatrix pack_matrix(const at::Tensor& weight, const at::Tensor& bias) {

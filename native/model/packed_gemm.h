@@ -5,8 +5,9 @@
 //
 // The kernel is the usual register-blocked one: 6 rows x 16 columns (one panel) of accumulators with AVX2 FMA, or 6
 // (12 on Intel) rows x 32 columns (two panels) with AVX-512, where a register holds a whole panel row; x's rows are
-// read in place (one broadcast element per row and k), so only W is packed. Blocked for the caches (256 k x 96 rows of
-// x in L2, a panel's 256 x 16 block of W in L1), the rows or the panels split over the threads (inference_pool.h). Each
+// read in place (one broadcast element per row and k), so only W is packed. Blocked for the caches (96 rows of x by 256
+// k in L2, a panel's 256 x 16 block of W in L1; k blocks of 768 on Intel, where L2 feeds W fast enough), the rows or
+// the panels split over the threads (inference_pool.h). Each
 // output is the sum of its K products in k order, from the bias, in both kernels: they give the same bits (a plain
 // sgemm sums in other orders: the results agree within float rounding, about 1e-7 relative).
 #pragma once
@@ -21,6 +22,13 @@ constexpr int64_t kPanelWidth = 16;
 
 // Whether this CPU runs the kernel (x86-64 with AVX2 and FMA; AVX-512F, when present, is used too).
 bool packed_gemm_available();
+
+// How packed_gemm() runs on this CPU and environment: the kernel ("avx512" or "avx2"), its tile's rows, k per block.
+struct PackedGemmBlocking {
+  const char* isa;
+  int64_t tile_rows, k_block;
+};
+PackedGemmBlocking packed_gemm_blocking();
 
 struct PackedMatrix {
   int64_t n = 0, k = 0;  // output and input features; n is a multiple of kPanelWidth

@@ -252,6 +252,20 @@ function measureFmaPeak(threads, repeats = 5, env = process.env) {
   return runJsonProcess(binary, [String(threads), String(repeats)], env);
 }
 
+/**
+ * The benchmark addon (CMakeLists.txt's bert_trainer_bench target: functions timed alone, which bert_trainer.node does
+ * not contain): $BERT_TRAINER_BENCH_ADDON, else build-bench/Release/bert_trainer_bench.node; an Error with the command
+ * that builds it where it is not there.
+ */
+function benchAddon() {
+  const root = path.resolve(__dirname, '..', '..');
+  const file = path.resolve(process.env.BERT_TRAINER_BENCH_ADDON || path.join(root, 'build-bench', 'Release', 'bert_trainer_bench.node'));
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is not built: run \`npx cmake-js compile --target bert_trainer_bench -O build-bench\` (LibTorch found as for \`npm run build\`)`);
+  }
+  return require(file);
+}
+
 /** Runs a bench script's `main()` when `mod` is the script node was started with: exits with what it resolves to, or
  * prints the error and exits 1. */
 function runIfMain(mod, main) {
@@ -266,6 +280,7 @@ function runIfMain(mod, main) {
 }
 
 module.exports = {
+  benchAddon,
   runIfMain,
   runJsonProcess,
   measureSgemm,
