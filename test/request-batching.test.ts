@@ -4,7 +4,16 @@
 // a batch's error rejects the whole batch, and dispose() rejects what still waits.
 import { BertClassifier, BertTokenizer } from '../src';
 import type { NativeModelHandle } from '../src/engine/native';
-import { PaddedBatch, RequestBatcher, TokenRows, checkRows, padRows, resolveRequestBatching } from '../src/model/request-batcher';
+import {
+  FORWARD_COST_TOKENS,
+  PaddedBatch,
+  RequestBatcher,
+  TokenRows,
+  checkRows,
+  groupRowsByLength,
+  padRows,
+  resolveRequestBatching,
+} from '../src/model/request-batcher';
 import { maxAbsDiff } from './helpers/fixtures';
 
 const WORDS = ['i', 'this', 'that', 'movie', 'film', '!', '.', 'it', 'was', 'plot', 'love', 'hate', 'great', 'bad', 'fine', 'ok'];
@@ -152,7 +161,7 @@ describe('coalesced predict()', () => {
     }
   });
 
-  test('concurrent calls of different lengths share forwards and each gets its own scores (within 1e-5)', async () => {
+  test('concurrent calls of different lengths share forwards by length and each gets its own scores (within 1e-5)', async () => {
     // A window longer than the test: the batch runs when its 8 rows are in (full), however slow tokenizing is here.
     model.setRequestBatching({ maxBatchSize: 8, maxWaitMs: 60_000 });
     const counter = countForwards(model);
@@ -168,7 +177,17 @@ describe('coalesced predict()', () => {
           expect(p.label).toBe(LABELS[best]);
         });
       });
-      expect(counter.batchSizes).toEqual([8]); // one native forward for the five calls
+      // The eight rows in forwards of similar lengths (groupRowsByLength), fewer than the five calls.
+      const lengths = (
+        await model.tokenizer!.encode(
+          calls.flat().map((i) => TEXTS[i]),
+          null,
+          { padding: false },
+        )
+      ).inputIds.map((r) => r.length);
+      const groups = groupRowsByLength(lengths, FORWARD_COST_TOKENS).map((g) => g.length);
+      expect(counter.batchSizes).toEqual(groups);
+      expect(groups.length).toBeLessThan(calls.length);
     } finally {
       counter.restore();
     }
@@ -189,13 +208,16 @@ describe('coalesced predict()', () => {
     }
   });
 
-  test('a call of more texts than maxBatchSize runs in chunks of maxBatchSize', async () => {
+  test('a call of more texts than maxBatchSize runs in chunks of maxBatchSize, each by length', async () => {
     model.setRequestBatching({ maxBatchSize: 3, maxWaitMs: 0 });
     const counter = countForwards(model);
     try {
       const predictions = await model.predict(TEXTS);
       predictions.forEach((p, i) => expect(maxAbsDiff(scoresOf(p), alone[i])).toBeLessThanOrEqual(1e-5));
-      expect(counter.batchSizes).toEqual([3, 3, 2]);
+      // Chunks of 3, 3 and 2 texts, each in forwards of similar lengths.
+      const lengths = (await model.tokenizer!.encode(TEXTS, null, { padding: false })).inputIds.map((r) => r.length);
+      const chunks = [lengths.slice(0, 3), lengths.slice(3, 6), lengths.slice(6)];
+      expect(counter.batchSizes).toEqual(chunks.flatMap((chunk) => groupRowsByLength(chunk, FORWARD_COST_TOKENS).map((g) => g.length)));
     } finally {
       counter.restore();
     }
@@ -379,6 +401,83 @@ describe('RequestBatcher (a counting forward, fake timers)', () => {
     await expect(batcher.submit(row(1))).rejects.toBe(closed);
     jest.advanceTimersByTime(10);
     expect(calls).toBe(1); // the closed batch never ran
+  });
+
+  test('rows of very different lengths run in separate forwards, each caller getting its own rows in its order', async () => {
+    jest.useRealTimers();
+    const batches: PaddedBatch[] = [];
+    const batcher = new RequestBatcher({ maxBatchSize: 8, maxWaitMs: 0 }, fakeRun(batches), 0, 16);
+    const mixed: TokenRows = {
+      inputIds: [Array(50).fill(21), [22, 22]],
+      attentionMask: [Array(50).fill(1), [1, 1]],
+      tokenTypeIds: [Array(50).fill(0), [0, 0]],
+    };
+    const [a, b, c] = await Promise.all([batcher.submit(row(3, 11)), batcher.submit(mixed), batcher.submit(row(48, 13))]);
+    // Lengths 2 and 3 together, 48 and 50 together: padding 3 to 50 would cost more than a forward.
+    expect(batches.map((x) => [x.batchSize, x.sequenceLength])).toEqual([
+      [2, 3],
+      [2, 50],
+    ]);
+    expect(Array.from(a.logits)).toEqual([11, 3]);
+    expect(Array.from(b.logits)).toEqual([21, 50, 22, 2]);
+    expect(b.shape).toEqual([2, 2]);
+    expect(Array.from(c.logits)).toEqual([13, 48]);
+    // Weighing a forward above the padding keeps one forward.
+    const one: PaddedBatch[] = [];
+    const patient = new RequestBatcher({ maxBatchSize: 8, maxWaitMs: 0 }, fakeRun(one), 0, 1000);
+    await Promise.all([patient.submit(row(3)), patient.submit(row(50))]);
+    expect(one.map((x) => [x.batchSize, x.sequenceLength])).toEqual([[2, 50]]);
+  });
+
+  test('a failing forward of one group rejects every call of the batch, after all its forwards have settled', async () => {
+    jest.useRealTimers();
+    const failure = new Error('group failure');
+    let finished = 0;
+    const run = async (b: PaddedBatch) => {
+      await new Promise((resolve) => setTimeout(resolve, b.sequenceLength > 10 ? 20 : 0));
+      finished += 1;
+      if (b.sequenceLength <= 10) throw failure;
+      return { logits: new Float32Array(b.batchSize * 2), shape: [b.batchSize, 2] };
+    };
+    const batcher = new RequestBatcher({ maxBatchSize: 8, maxWaitMs: 0 }, run, 0, 1);
+    const both = [batcher.submit(row(2)), batcher.submit(row(40))];
+    for (const p of both) await expect(p).rejects.toBe(failure);
+    expect(finished).toBe(2);
+  });
+
+  test('groupRowsByLength finds the least cost: a forward weighed at C tokens plus its rows x its longest', () => {
+    expect(groupRowsByLength([5, 5, 5], 0)).toEqual([[0, 1, 2]]); // one length: no padding, one forward
+    expect(groupRowsByLength([40, 2, 41, 3], 16)).toEqual([
+      [1, 3],
+      [0, 2],
+    ]);
+    expect(groupRowsByLength([40, 2, 41, 3], 1000)).toEqual([[1, 3, 0, 2]]);
+    expect(groupRowsByLength([], 16)).toEqual([]);
+    // Against every way of cutting the sorted rows, on random lengths.
+    const costOf = (lengths: number[], groups: number[][], c: number) => groups.reduce((t, g) => t + c + g.length * Math.max(...g.map((i) => lengths[i])), 0);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let trial = 0; trial < 40; trial += 1) {
+      const n = 1 + Math.floor(random() * 9);
+      const lengths = Array.from({ length: n }, () => 1 + Math.floor(random() * 64));
+      const c = Math.floor(random() * 40);
+      const groups = groupRowsByLength(lengths, c);
+      expect(groups.flat().sort((x, y) => x - y)).toEqual(lengths.map((_, i) => i));
+      const sorted = lengths.map((_, i) => i).sort((x, y) => lengths[x] - lengths[y] || x - y);
+      let least = Infinity;
+      for (let mask = 0; mask < 2 ** (n - 1); mask += 1) {
+        const cut: number[][] = [[sorted[0]]];
+        for (let i = 1; i < n; i += 1) {
+          if (mask & (1 << (i - 1))) cut.push([sorted[i]]);
+          else cut[cut.length - 1].push(sorted[i]);
+        }
+        least = Math.min(least, costOf(lengths, cut, c));
+      }
+      expect(costOf(lengths, groups, c)).toBe(least);
+    }
   });
 
   test('padRows pads with the pad id, mask 0 and type 0; checkRows names the row', () => {

@@ -1,6 +1,7 @@
 // Request coalescing for a model that serves many small predict() calls (a Node server): requests that arrive close
-// together join one batch, the batch runs as one native forward (its rows padded to the batch's longest), and each
-// caller gets its own rows back. Off unless asked for (BertClassifier's `batching` option, setRequestBatching()).
+// together join one batch, the batch runs as few native forwards as pay (its rows sorted by length and cut where
+// padding short rows to long ones would cost more than a forward of their own: groupRowsByLength), and each caller gets
+// its own rows back. Off unless asked for (BertClassifier's `batching` option, setRequestBatching()).
 //
 // A batch opens with the first request that finds none open. While no batch of this batcher is running, it runs
 // maxWaitMs after it opened; while one is running, it gathers the requests that come meanwhile and runs as soon as
@@ -152,6 +153,42 @@ export function padRows(requests: readonly TokenRows[], padId: number): PaddedBa
   return { inputIds, attentionMask, tokenTypeIds, batchSize, sequenceLength };
 }
 
+/**
+ * What one native forward costs beyond its tokens, in tokens: the JS and native dispatch, waking the threads, the
+ * element-wise work per layer. A row padded from n to m tokens costs m - n tokens for nothing, so rows of very
+ * different lengths run in separate forwards once the padding would exceed this (BENCHMARKS.md, "Concurrent
+ * single-text requests", has the measurement it comes from).
+ */
+export const FORWARD_COST_TOKENS = 20;
+
+/**
+ * A batch's rows, given their token counts, in groups that each run as one forward, padded to its longest row: the
+ * rows sorted by length (ties in their order) and cut into runs of neighbours so that the total of
+ * `forwardCostTokens` per group plus each group's rows × its longest row is least (dynamic programming over the cut
+ * points; rows of one length never pay for padding, and a group is split only where padding costs more than a
+ * forward). Returns indices into `lengths`, every one once, each group ascending by length.
+ */
+export function groupRowsByLength(lengths: readonly number[], forwardCostTokens: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
+  const n = order.length;
+  const best = new Float64Array(n + 1); // best[j]: the least cost of the first j rows in length order
+  const start = new Int32Array(n + 1); // where the last group of that grouping starts
+  for (let j = 1; j <= n; j += 1) {
+    best[j] = Infinity;
+    const longest = lengths[order[j - 1]];
+    for (let i = 0; i < j; i += 1) {
+      const cost = best[i] + forwardCostTokens + (j - i) * longest;
+      if (cost < best[j]) {
+        best[j] = cost; // the first i wins a tie: the fewest forwards
+        start[j] = i;
+      }
+    }
+  }
+  const groups: number[][] = [];
+  for (let j = n; j > 0; j = start[j]) groups.unshift(order.slice(start[j], j));
+  return groups;
+}
+
 export class RequestBatcher {
   readonly options: ResolvedRequestBatching;
   private readonly run: RunBatch;
@@ -160,11 +197,17 @@ export class RequestBatcher {
   private running = 0;
   private closedWith: Error | null = null;
 
-  /** `run` computes a padded batch's logits (one native forward); `padId` fills the padded positions. */
-  constructor(options: ResolvedRequestBatching, run: RunBatch, padId = 0) {
+  private readonly forwardCostTokens: number;
+
+  /**
+   * `run` computes a padded batch's logits (one native forward); `padId` fills the padded positions;
+   * `forwardCostTokens` is what groupRowsByLength weighs a forward at.
+   */
+  constructor(options: ResolvedRequestBatching, run: RunBatch, padId = 0, forwardCostTokens = FORWARD_COST_TOKENS) {
     this.options = options;
     this.run = run;
     this.padId = padId;
+    this.forwardCostTokens = forwardCostTokens;
   }
 
   /**
@@ -218,41 +261,54 @@ export class RequestBatcher {
     if (this.running === 0 && this.open && this.open.timer === null) this.flush();
   }
 
-  /** Closes the open batch and starts its forward. */
+  /** Closes the open batch and starts its forwards: one per group of rows of similar length. */
   private flush(): void {
     const batch = this.open;
     if (!batch) return;
     this.open = null;
     clearBatchTimer(batch.timer);
     const requests = batch.requests;
-    let pending: Promise<{ logits: Float32Array; shape: readonly number[] }>;
-    try {
-      pending = this.run(
-        padRows(
-          requests.map((r) => r.rows),
-          this.padId,
-        ),
-      );
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    this.running += 1;
-    pending.then(
-      ({ logits, shape }) => {
-        this.settled();
-        const labels = shape[1];
-        let row = 0;
-        for (const r of requests) {
-          const rows = r.rows.inputIds.length;
-          r.resolve({ logits: logits.slice(row * labels, (row + rows) * labels), shape: [rows, labels] });
-          row += rows;
-        }
-      },
-      (err: unknown) => {
-        this.settled();
-        for (const r of requests) r.reject(err);
-      },
+    // Every row of the batch: its request, its row there, and where it lands in that request's logits.
+    const rows = requests.flatMap((r, request) => r.rows.inputIds.map((ids, row) => ({ request, row, length: ids.length })));
+    const groups = groupRowsByLength(
+      rows.map((r) => r.length),
+      this.forwardCostTokens,
     );
+    const forwards = groups.map((group) => {
+      const groupRows: TokenRows = { inputIds: [], attentionMask: [], tokenTypeIds: [] };
+      for (const index of group) {
+        const { request, row } = rows[index];
+        const source = requests[request].rows;
+        groupRows.inputIds.push(source.inputIds[row]);
+        groupRows.attentionMask.push(source.attentionMask[row]);
+        groupRows.tokenTypeIds.push(source.tokenTypeIds[row]);
+      }
+      try {
+        return this.run(padRows([groupRows], this.padId));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+    this.running += 1;
+    // Settled when every forward has: the batch gathering behind this one waits for all of them.
+    void Promise.allSettled(forwards).then((outcomes) => {
+      this.settled();
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) {
+        for (const r of requests) r.reject(failed.reason); // a forward's error rejects every call of the batch
+        return;
+      }
+      const outputs = outcomes.map((o) => (o as PromiseFulfilledResult<{ logits: Float32Array; shape: readonly number[] }>).value);
+      const labels = outputs[0].shape[1];
+      const logits = requests.map((r) => new Float32Array(r.rows.inputIds.length * labels));
+      groups.forEach((group, g) => {
+        group.forEach((index, position) => {
+          const { request, row } = rows[index];
+          logits[request].set(outputs[g].logits.subarray(position * labels, (position + 1) * labels), row * labels);
+        });
+      });
+      requests.forEach((r, i) => r.resolve({ logits: logits[i], shape: [r.rows.inputIds.length, labels] }));
+    });
   }
 }
 
