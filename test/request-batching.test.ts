@@ -429,20 +429,28 @@ describe('RequestBatcher (a counting forward, fake timers)', () => {
     expect(one.map((x) => [x.batchSize, x.sequenceLength])).toEqual([[2, 50]]);
   });
 
-  test('a failing forward of one group rejects every call of the batch, after all its forwards have settled', async () => {
+  test('a call is answered when its own forward has run; a failing forward rejects only the calls with a row in it', async () => {
     jest.useRealTimers();
     const failure = new Error('group failure');
-    let finished = 0;
+    const answered: string[] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
     const run = async (b: PaddedBatch) => {
-      await new Promise((resolve) => setTimeout(resolve, b.sequenceLength > 10 ? 20 : 0));
-      finished += 1;
-      if (b.sequenceLength <= 10) throw failure;
+      if (b.sequenceLength > 10) await slow; // the long rows' forward waits until the test releases it
+      if (b.sequenceLength === 40) throw failure;
       return { logits: new Float32Array(b.batchSize * 2), shape: [b.batchSize, 2] };
     };
     const batcher = new RequestBatcher({ maxBatchSize: 8, maxWaitMs: 0 }, run, 0, 1);
-    const both = [batcher.submit(row(2)), batcher.submit(row(40))];
-    for (const p of both) await expect(p).rejects.toBe(failure);
-    expect(finished).toBe(2);
+    const short = batcher.submit(row(2)).then(() => answered.push('short'));
+    const long = batcher.submit(row(40));
+    const both: TokenRows = { inputIds: [[1, 1], Array(40).fill(1)], attentionMask: [[1, 1], Array(40).fill(1)], tokenTypeIds: [[0, 0], Array(40).fill(0)] };
+    const spanning = batcher.submit(both);
+    await short;
+    expect(answered).toEqual(['short']); // before the long forward has run
+    expect(batcher.waitingRows).toBe(0);
+    release();
+    await expect(long).rejects.toBe(failure);
+    await expect(spanning).rejects.toBe(failure); // one of its rows was in the failing forward
   });
 
   test('groupRowsByLength finds the least cost: a forward weighed at C tokens plus its rows x its longest', () => {

@@ -275,8 +275,9 @@ export class BertClassifier {
    * Request batching (off by default): predict() calls made within `maxWaitMs` of each other (default 0: the same
    * turn of the event loop), or while the previous batch runs, form one batch of up to `maxBatchSize` texts (default
    * 32), run as few native forwards of texts of similar lengths (groupRowsByLength), and each call gets its own rows
-   * back (the same scores as alone, within float rounding). A call's texts are checked before they join a batch, so a
-   * bad one rejects only its own call; an error of a batch's forward rejects every call of that batch. `true`: the defaults; null or false: off (a batch that is waiting runs at once). forward() is never
+   * back once the forwards holding them have run (the same scores as alone, within float rounding). A call's texts are
+   * checked before they join a batch, so a bad one rejects only its own call; an error of one of a batch's forwards
+   * rejects the calls with a text in it. `true`: the defaults; null or false: off (a batch that is waiting runs at once). forward() is never
    * batched.
    */
   setRequestBatching(options: RequestBatchingOptions | boolean | null): void {

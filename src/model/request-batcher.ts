@@ -1,14 +1,15 @@
 // Request coalescing for a model that serves many small predict() calls (a Node server): requests that arrive close
 // together join one batch, the batch runs as few native forwards as pay (its rows sorted by length and cut where
 // padding short rows to long ones would cost more than a forward of their own: groupRowsByLength), and each caller gets
-// its own rows back. Off unless asked for (BertClassifier's `batching` option, setRequestBatching()).
+// its own rows back as soon as the forwards holding them have run. Off unless asked for (BertClassifier's `batching`
+// option, setRequestBatching()).
 //
 // A batch opens with the first request that finds none open. While no batch of this batcher is running, it runs
 // maxWaitMs after it opened; while one is running, it gathers the requests that come meanwhile and runs as soon as
 // that one has finished (the model's compute thread would make it wait anyway). It also runs the moment it holds
 // maxBatchSize rows, and a request that does not fit in the room left makes it run and opens the next. Every request
-// is checked before it joins (checkRows), so one caller's bad input never reaches a batch; what fails in a batch's
-// forward rejects every caller of that batch.
+// is checked before it joins (checkRows), so one caller's bad input never reaches a batch; what fails in one of a
+// batch's forwards rejects the callers with a row in it.
 import { numberIn, optionsObject, positiveInteger, show } from '../util/is';
 
 export interface RequestBatchingOptions {
@@ -289,26 +290,40 @@ export class RequestBatcher {
         return Promise.reject(err);
       }
     });
-    this.running += 1;
-    // Settled when every forward has: the batch gathering behind this one waits for all of them.
-    void Promise.allSettled(forwards).then((outcomes) => {
-      this.settled();
-      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-      if (failed) {
-        for (const r of requests) r.reject(failed.reason); // a forward's error rejects every call of the batch
-        return;
-      }
-      const outputs = outcomes.map((o) => (o as PromiseFulfilledResult<{ logits: Float32Array; shape: readonly number[] }>).value);
-      const labels = outputs[0].shape[1];
-      const logits = requests.map((r) => new Float32Array(r.rows.inputIds.length * labels));
-      groups.forEach((group, g) => {
-        group.forEach((index, position) => {
-          const { request, row } = rows[index];
-          logits[request].set(outputs[g].logits.subarray(position * labels, (position + 1) * labels), row * labels);
-        });
-      });
-      requests.forEach((r, i) => r.resolve({ logits: logits[i], shape: [r.rows.inputIds.length, labels] }));
+    // A call is answered when the forwards holding its rows have run, not the whole batch: most calls are one text.
+    const requestsOf = groups.map((group) => [...new Set(group.map((index) => rows[index].request))]);
+    const remaining = requests.map(() => 0);
+    for (const list of requestsOf) for (const request of list) remaining[request] += 1;
+    const logits: (Float32Array | null)[] = requests.map(() => null);
+    const failed = requests.map(() => false);
+    forwards.forEach((forward, g) => {
+      forward.then(
+        (output) => {
+          const labels = output.shape[1];
+          groups[g].forEach((index, position) => {
+            const { request, row } = rows[index];
+            const out = (logits[request] ??= new Float32Array(requests[request].rows.inputIds.length * labels));
+            out.set(output.logits.subarray(position * labels, (position + 1) * labels), row * labels);
+          });
+          for (const request of requestsOf[g]) {
+            remaining[request] -= 1;
+            const r = requests[request];
+            if (remaining[request] === 0 && !failed[request]) r.resolve({ logits: logits[request]!, shape: [r.rows.inputIds.length, labels] });
+          }
+        },
+        (err: unknown) => {
+          // A forward's error rejects the calls with a row in it; the batch's other calls are answered.
+          for (const request of requestsOf[g]) {
+            if (failed[request]) continue;
+            failed[request] = true;
+            requests[request].reject(err);
+          }
+        },
+      );
     });
+    // The batch gathering behind this one runs when all of this one's forwards have settled.
+    this.running += 1;
+    void Promise.allSettled(forwards).then(() => this.settled());
   }
 }
 
