@@ -13,6 +13,7 @@ describe('benchmark drivers --help', () => {
     ['distributed.js', /Data-parallel benchmark[\s\S]*--buckets[\s\S]*--help/],
     ['hostile-input.js', /Hostile-input benchmark[\s\S]*--stages[\s\S]*--scale[\s\S]*--out/],
     ['gemm.js', /packed_gemm[\s\S]*--settings[\s\S]*kblock[\s\S]*--shapes/],
+    ['predict-lengths.js', /mixed lengths[\s\S]*--texts[\s\S]*--root/],
   ])('%s', (script, usage) => {
     const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', script), '--help'], { encoding: 'utf8', timeout: 60_000 });
     expect(out).toMatch(usage);
@@ -33,6 +34,7 @@ describe('benchmark drivers reject a bad command line, naming the flag, before r
     ['gemm.js', ['--settings', 'default,tile=6'], 1, /TypeError: --settings: tile=6 is not KEY=VALUE with KEY one of rows, kblock, isa/],
     ['gemm.js', ['--shapes', '32x768x100'], 1, /RangeError: --shapes: 32x768x100 is not MxKxN .* N a multiple of 16/],
     ['gemm.js', ['--rounds', '0'], 1, /RangeError: --rounds must be an integer >= 1, got 0/],
+    ['predict-lengths.js', ['--config', 'large'], 1, /--config/],
     // Without the benchmark addon: the command that builds it, before any child process or measurement.
     ['gemm.js', ['--no-write'], 1, /bert_trainer_bench.node is not built: run `npx cmake-js compile --target bert_trainer_bench -O build-bench`/],
   ])('%s %j', (script, args, status, message) => {

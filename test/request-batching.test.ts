@@ -4,16 +4,8 @@
 // a batch's error rejects the whole batch, and dispose() rejects what still waits.
 import { BertClassifier, BertTokenizer } from '../src';
 import type { NativeModelHandle } from '../src/engine/native';
-import {
-  FORWARD_COST_TOKENS,
-  PaddedBatch,
-  RequestBatcher,
-  TokenRows,
-  checkRows,
-  groupRowsByLength,
-  padRows,
-  resolveRequestBatching,
-} from '../src/model/request-batcher';
+import { FORWARD_COST_TOKENS, groupRowsByLength, runRowsByLength } from '../src/model/length-groups';
+import { PaddedBatch, RequestBatcher, TokenRows, checkRows, padRows, resolveRequestBatching } from '../src/model/request-batcher';
 import { maxAbsDiff } from './helpers/fixtures';
 
 const WORDS = ['i', 'this', 'that', 'movie', 'film', '!', '.', 'it', 'was', 'plot', 'love', 'hate', 'great', 'bad', 'fine', 'ok'];
@@ -218,6 +210,21 @@ describe('coalesced predict()', () => {
       const lengths = (await model.tokenizer!.encode(TEXTS, null, { padding: false })).inputIds.map((r) => r.length);
       const chunks = [lengths.slice(0, 3), lengths.slice(3, 6), lengths.slice(6)];
       expect(counter.batchSizes).toEqual(chunks.flatMap((chunk) => groupRowsByLength(chunk, FORWARD_COST_TOKENS).map((g) => g.length)));
+    } finally {
+      counter.restore();
+    }
+  });
+
+  test('without batching, one call of texts of different lengths runs them in forwards by length, in its own order', async () => {
+    model.setRequestBatching(null);
+    const counter = countForwards(model);
+    try {
+      const predictions = await model.predict(TEXTS);
+      predictions.forEach((p, i) => expect(maxAbsDiff(scoresOf(p), alone[i])).toBeLessThanOrEqual(1e-5));
+      const lengths = (await model.tokenizer!.encode(TEXTS, null, { padding: false })).inputIds.map((r) => r.length);
+      const groups = groupRowsByLength(lengths, FORWARD_COST_TOKENS).map((g) => g.length);
+      expect(counter.batchSizes).toEqual(groups);
+      expect(groups.length).toBeGreaterThan(1); // these texts are 3 to 26 tokens: one padded forward would waste more
     } finally {
       counter.restore();
     }
@@ -451,6 +458,21 @@ describe('RequestBatcher (a counting forward, fake timers)', () => {
     release();
     await expect(long).rejects.toBe(failure);
     await expect(spanning).rejects.toBe(failure); // one of its rows was in the failing forward
+  });
+
+  test('runRowsByLength gives every row its own logits back, in the order of the rows', async () => {
+    const ran: number[][] = [];
+    const out = await runRowsByLength([30, 2, 31, 3], async (indices) => {
+      ran.push(indices);
+      return { logits: Float32Array.from(indices.flatMap((i) => [i, -i])), shape: [indices.length, 2] };
+    });
+    expect(ran).toEqual([
+      [1, 3],
+      [0, 2],
+    ]);
+    expect(Array.from(out.logits)).toEqual([0, -0, 1, -1, 2, -2, 3, -3]);
+    expect(out.shape).toEqual([4, 2]);
+    expect(await runRowsByLength([], () => Promise.reject(new Error('never')))).toEqual({ logits: new Float32Array(0), shape: [0, 0] });
   });
 
   test('groupRowsByLength finds the least cost: a forward weighed at C tokens plus its rows x its longest', () => {

@@ -9,7 +9,17 @@ import { writeFileAtomic } from '../util/atomic-write';
 import { ARCHITECTURES } from './architectures';
 import { BertConfig, LabelOptions, configToJson, maxSequenceLength, nativeConfig, readConfig, resolveConfig } from './config';
 import { ForwardInputs, flattenInputs } from './inputs';
-import { PaddedBatch, RequestBatcher, RequestBatchingOptions, ResolvedRequestBatching, TokenRows, checkRows, resolveRequestBatching } from './request-batcher';
+import { RowLogits, runRowsByLength } from './length-groups';
+import {
+  PaddedBatch,
+  RequestBatcher,
+  RequestBatchingOptions,
+  ResolvedRequestBatching,
+  TokenRows,
+  checkRows,
+  padRows,
+  resolveRequestBatching,
+} from './request-batcher';
 import { ExportOnnxOptions, exportOnnx } from './onnx/export-onnx';
 import type { ResolveModelOptions } from '../hub/resolve-options';
 import { isHubId, resolveModel } from '../hub/resolve-model';
@@ -253,8 +263,8 @@ export class BertClassifier {
     if (!tokenizer) throw new Error('this model has no tokenizer (no tokenizer.json or vocab.txt in its directory); use forward() with token ids');
     const batcher = this.batcher;
     const step = batcher ? Math.min(batchSize, batcher.options.maxBatchSize) : batchSize;
-    // Coalesced requests are padded together, so they are tokenized unpadded.
-    const encodeOptions = batcher ? { padding: false as const } : undefined;
+    // Unpadded: texts run by length (length-groups.ts), each forward padded to its own longest.
+    const encodeOptions = { padding: false as const };
     const encodeChunk = (start: number): Promise<BatchEncoding> => {
       const encoding = tokenizer.encode(list.slice(start, start + step), options.pairs?.slice(start, start + step), encodeOptions);
       encoding.catch(() => undefined); // awaited below; a forward that fails first must not leave it unhandled
@@ -265,7 +275,7 @@ export class BertClassifier {
     for (let start = 0; start < list.length; start += step) {
       const encoded = await (next as Promise<BatchEncoding>);
       next = start + step < list.length ? encodeChunk(start + step) : null;
-      const { logits, shape } = batcher ? await this.submitRows(batcher, encoded, start) : await this.forward(encoded);
+      const { logits, shape } = batcher ? await this.submitRows(batcher, encoded, start) : await this.forwardByLength(encoded, start);
       for (let row = 0; row < shape[0]; row += 1) predictions.push(this.toPrediction(logits.subarray(row * shape[1], (row + 1) * shape[1])));
     }
     return predictions;
@@ -284,7 +294,7 @@ export class BertClassifier {
     const resolved = resolveRequestBatching(options, 'batching');
     if (this.handle.disposed) throw nativeError('MODEL_DISPOSED', 'this BertClassifier has been disposed');
     this.batcher?.flushNow();
-    this.batcher = resolved ? new RequestBatcher(resolved, (batch) => this.runCoalesced(batch), this.tokenizer?.padTokenId ?? 0) : null;
+    this.batcher = resolved ? new RequestBatcher(resolved, (batch) => this.runPadded(batch), this.tokenizer?.padTokenId ?? 0) : null;
   }
 
   /** The request-batching settings in force, or null when predict() calls are not coalesced. */
@@ -292,17 +302,32 @@ export class BertClassifier {
     return this.batcher ? { ...this.batcher.options } : null;
   }
 
+  private checkTextRows(rows: TokenRows, offset: number): void {
+    const limits = { vocabSize: this.config.vocab_size, typeVocabSize: this.config.type_vocab_size, maxSequenceLength: this.maxSequenceLength };
+    checkRows(rows, limits, 'texts', offset);
+  }
+
   private async submitRows(batcher: RequestBatcher, rows: TokenRows, offset: number): Promise<{ logits: Float32Array; shape: [number, number] }> {
-    checkRows(
-      rows,
-      { vocabSize: this.config.vocab_size, typeVocabSize: this.config.type_vocab_size, maxSequenceLength: this.maxSequenceLength },
-      'texts',
-      offset,
-    );
+    this.checkTextRows(rows, offset);
     return batcher.submit(rows);
   }
 
-  private runCoalesced(batch: PaddedBatch): Promise<NativeForwardOutput> {
+  /** One predict() chunk's rows (unpadded; `offset`: its first text's index) in forwards of similar lengths. */
+  private async forwardByLength(rows: TokenRows, offset: number): Promise<RowLogits> {
+    this.checkTextRows(rows, offset);
+    const padId = this.tokenizer?.padTokenId ?? 0;
+    const pick = (indices: number[]): TokenRows => ({
+      inputIds: indices.map((i) => rows.inputIds[i]),
+      attentionMask: indices.map((i) => rows.attentionMask[i]),
+      tokenTypeIds: indices.map((i) => rows.tokenTypeIds[i]),
+    });
+    return runRowsByLength(
+      rows.inputIds.map((ids) => ids.length),
+      (indices) => this.runPadded(padRows([pick(indices)], padId)),
+    );
+  }
+
+  private runPadded(batch: PaddedBatch): Promise<NativeForwardOutput> {
     this.checkAlive(); // a batch that waited while fit() claimed the model (or it was disposed) rejects
     return this.handle.forward(batch.inputIds, batch.attentionMask, batch.tokenTypeIds, batch.batchSize, batch.sequenceLength, false);
   }

@@ -11,6 +11,7 @@
 // is checked before it joins (checkRows), so one caller's bad input never reaches a batch; what fails in one of a
 // batch's forwards rejects the callers with a row in it.
 import { numberIn, optionsObject, positiveInteger, show } from '../util/is';
+import { FORWARD_COST_TOKENS, groupRowsByLength } from './length-groups';
 
 export interface RequestBatchingOptions {
   /** Rows (texts) one native forward takes at most (default 32). */
@@ -152,42 +153,6 @@ export function padRows(requests: readonly TokenRows[], padId: number): PaddedBa
     }
   }
   return { inputIds, attentionMask, tokenTypeIds, batchSize, sequenceLength };
-}
-
-/**
- * What one native forward costs beyond its tokens, in tokens: the JS and native dispatch, waking the threads, the
- * element-wise work per layer. A row padded from n to m tokens costs m - n tokens for nothing, so rows of very
- * different lengths run in separate forwards once the padding would exceed this (BENCHMARKS.md, "Concurrent
- * single-text requests", has the measurement it comes from).
- */
-export const FORWARD_COST_TOKENS = 20;
-
-/**
- * A batch's rows, given their token counts, in groups that each run as one forward, padded to its longest row: the
- * rows sorted by length (ties in their order) and cut into runs of neighbours so that the total of
- * `forwardCostTokens` per group plus each group's rows × its longest row is least (dynamic programming over the cut
- * points; rows of one length never pay for padding, and a group is split only where padding costs more than a
- * forward). Returns indices into `lengths`, every one once, each group ascending by length.
- */
-export function groupRowsByLength(lengths: readonly number[], forwardCostTokens: number): number[][] {
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
-  const n = order.length;
-  const best = new Float64Array(n + 1); // best[j]: the least cost of the first j rows in length order
-  const start = new Int32Array(n + 1); // where the last group of that grouping starts
-  for (let j = 1; j <= n; j += 1) {
-    best[j] = Infinity;
-    const longest = lengths[order[j - 1]];
-    for (let i = 0; i < j; i += 1) {
-      const cost = best[i] + forwardCostTokens + (j - i) * longest;
-      if (cost < best[j]) {
-        best[j] = cost; // the first i wins a tie: the fewest forwards
-        start[j] = i;
-      }
-    }
-  }
-  const groups: number[][] = [];
-  for (let j = n; j > 0; j = start[j]) groups.unshift(order.slice(start[j], j));
-  return groups;
 }
 
 export class RequestBatcher {
