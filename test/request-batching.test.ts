@@ -5,7 +5,7 @@
 import { BertClassifier, BertTokenizer } from '../src';
 import type { NativeModelHandle } from '../src/engine/native';
 import { FORWARD_COST_TOKENS, groupRowsByLength, runRowsByLength } from '../src/model/length-groups';
-import { PaddedBatch, RequestBatcher, TokenRows, checkRows, padRows, resolveRequestBatching } from '../src/model/request-batcher';
+import { PaddedBatch, RequestBatcher, TokenRows, checkRows, concatRows, padRows, resolveRequestBatching } from '../src/model/request-batcher';
 import { maxAbsDiff } from './helpers/fixtures';
 
 const WORDS = ['i', 'this', 'that', 'movie', 'film', '!', '.', 'it', 'was', 'plot', 'love', 'hate', 'great', 'bad', 'fine', 'ok'];
@@ -511,7 +511,7 @@ describe('RequestBatcher (a counting forward, fake timers)', () => {
   });
 
   test('padRows pads with the pad id, mask 0 and type 0; checkRows names the row', () => {
-    const padded = padRows([row(2, 9), { inputIds: [[5, 6, 7]], attentionMask: [[1, 1, 1]], tokenTypeIds: [[0, 1, 1]] }], 4);
+    const padded = padRows(concatRows([row(2, 9), { inputIds: [[5, 6, 7]], attentionMask: [[1, 1, 1]], tokenTypeIds: [[0, 1, 1]] }]), 4);
     expect(Array.from(padded.inputIds)).toEqual([9, 9, 4, 5, 6, 7]);
     expect(Array.from(padded.attentionMask)).toEqual([1, 1, 0, 1, 1, 1]);
     expect(Array.from(padded.tokenTypeIds)).toEqual([0, 0, 0, 0, 1, 1]);

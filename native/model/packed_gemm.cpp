@@ -188,6 +188,13 @@ bool has_avx512() {
   return has;
 }
 
+// The environment's integer `name` where it is one in [1, max], else 0 (unset, or not such a number).
+int64_t env_count(const char* name, int64_t max) {
+  const char* asked = std::getenv(name);
+  const int64_t n = asked != nullptr ? std::atoll(asked) : 0;
+  return n >= 1 && n <= max ? n : 0;
+}
+
 // Panels a tile spans: 2 with AVX-512, 1 with AVX2.
 int64_t tile_panels() { return has_avx512() ? 2 : 1; }
 
@@ -198,9 +205,7 @@ int64_t tile_panels() { return has_avx512() ? 2 : 1; }
 int64_t tile_rows() {
   static const int64_t rows = [] {
     if (!has_avx512()) return kMr;
-    const char* asked = std::getenv("BERT_TRAINER_GEMM_TILE_ROWS");
-    const int64_t n = asked != nullptr ? std::atoi(asked) : 0;
-    if (n >= 1 && n <= kMaxMr) return n;
+    if (const int64_t asked = env_count("BERT_TRAINER_GEMM_TILE_ROWS", kMaxMr)) return asked;
     return __builtin_cpu_is("intel") ? kMaxMr : kMr;
   }();
   return rows;
@@ -212,9 +217,7 @@ int64_t tile_rows() {
 // No block size changes a bit of the result: between blocks c holds the exact partial sum.
 int64_t k_block() {
   static const int64_t kc = [] {
-    const char* asked = std::getenv("BERT_TRAINER_GEMM_K_BLOCK");
-    const int64_t n = asked != nullptr ? std::atoll(asked) : 0;
-    if (n >= 1 && n <= 65536) return n;
+    if (const int64_t asked = env_count("BERT_TRAINER_GEMM_K_BLOCK", 65536)) return asked;
     return has_avx512() && __builtin_cpu_is("intel") ? kTallKc : kKc;
   }();
   return kc;

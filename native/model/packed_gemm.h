@@ -7,9 +7,9 @@
 // (12 on Intel) rows x 32 columns (two panels) with AVX-512, where a register holds a whole panel row; x's rows are
 // read in place (one broadcast element per row and k), so only W is packed. Blocked for the caches (96 rows of x by 256
 // k in L2, a panel's 256 x 16 block of W in L1; k blocks of 768 on Intel, where L2 feeds W fast enough), the rows or
-// the panels split over the threads (inference_pool.h). Each
-// output is the sum of its K products in k order, from the bias, in both kernels: they give the same bits (a plain
-// sgemm sums in other orders: the results agree within float rounding, about 1e-7 relative).
+// the panels split over the threads (inference_pool.h). Each output is the sum of its K products in k order, from the
+// bias, in both kernels: they give the same bits (a plain sgemm sums in other orders: the results agree within float
+// rounding, about 1e-7 relative).
 #pragma once
 
 #include <ATen/ATen.h>

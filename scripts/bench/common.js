@@ -266,6 +266,18 @@ function benchAddon() {
   return require(file);
 }
 
+/**
+ * A run's result files: `dir/base.json` (the result without its `markdown`) and `dir/base.md` (the markdown), the folder
+ * made if needed; their paths are set as `result.files`.
+ */
+function writeResultFiles(dir, base, result) {
+  fs.mkdirSync(dir, { recursive: true });
+  const { markdown, ...json } = result;
+  result.files = [path.join(dir, `${base}.json`), path.join(dir, `${base}.md`)];
+  fs.writeFileSync(result.files[0], `${JSON.stringify(json, null, 1)}\n`);
+  fs.writeFileSync(result.files[1], markdown);
+}
+
 /** Runs a bench script's `main()` when `mod` is the script node was started with: exits with what it resolves to, or
  * prints the error and exits 1. */
 function runIfMain(mod, main) {
@@ -281,6 +293,7 @@ function runIfMain(mod, main) {
 
 module.exports = {
   benchAddon,
+  writeResultFiles,
   runIfMain,
   runJsonProcess,
   measureSgemm,

@@ -89,6 +89,7 @@ const {
   uptimeLine,
   writeDropoutFreeDir,
   runIfMain,
+  writeResultFiles,
 } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -829,7 +830,6 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
 
   result.markdown = formatMarkdown(result);
   if (o.write) {
-    fs.mkdirSync(o.out, { recursive: true });
     const suffix = [
       o.variants.length === Object.keys(VARIANTS).length ? '' : `-${o.variants.join('')}`,
       o.limit ? `-limit${o.limit}` : '',
@@ -839,10 +839,7 @@ async function runE2eBench(o, log = (line) => process.stderr.write(`${line}\n`))
       o.threads === 2 ? '' : `-t${o.threads}`,
     ].join('');
     const base = `${result.date}-${result.machine.hostname}-e2e${suffix}`;
-    const { markdown, ...json } = result;
-    result.files = [path.join(o.out, `${base}.json`), path.join(o.out, `${base}.md`)];
-    fs.writeFileSync(result.files[0], `${JSON.stringify(json, null, 1)}\n`);
-    fs.writeFileSync(result.files[1], markdown);
+    writeResultFiles(o.out, base, result);
   }
   return result;
 }

@@ -26,7 +26,6 @@
 //     --help            this text
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
 const {
   runIfMain,
@@ -41,6 +40,7 @@ const {
   applyBenchThreadEnv,
   threadEnvLabel,
   benchAddon,
+  writeResultFiles,
 } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -145,12 +145,8 @@ function runGemmBench(o) {
   }));
   result.markdown = formatMarkdown(result);
   if (o.write) {
-    fs.mkdirSync(o.out, { recursive: true });
     const base = `${result.date}-${result.machine.hostname}-gemm${o.threads === 2 ? '' : `-t${o.threads}`}`;
-    const { markdown, ...json } = result;
-    result.files = [path.join(o.out, `${base}.json`), path.join(o.out, `${base}.md`)];
-    fs.writeFileSync(result.files[0], `${JSON.stringify(json, null, 1)}\n`);
-    fs.writeFileSync(result.files[1], markdown);
+    writeResultFiles(o.out, base, result);
   }
   return result;
 }

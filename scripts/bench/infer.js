@@ -77,6 +77,7 @@ const {
   sharedFlag,
   threadEnvLabel,
   uptimeLine,
+  writeResultFiles,
 } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -666,13 +667,9 @@ async function runInferBench(options = {}) {
   result.runs.sort((a, b) => o.shapes.indexOf(a.shape) - o.shapes.indexOf(b.shape));
   result.markdown = formatMarkdown(result);
   if (o.write) {
-    fs.mkdirSync(o.out, { recursive: true });
     const suffix = [o.shapes.length === Object.keys(SHAPES).length ? '' : `-${o.shapes.join('-')}`, o.threads === 2 ? '' : `-t${o.threads}`].join('');
     const base = `${result.date}-${result.machine.hostname}-infer${suffix}`;
-    const { markdown, ...json } = result;
-    result.files = [path.join(o.out, `${base}.json`), path.join(o.out, `${base}.md`)];
-    fs.writeFileSync(result.files[0], `${JSON.stringify(json, null, 1)}\n`);
-    fs.writeFileSync(result.files[1], markdown);
+    writeResultFiles(o.out, base, result);
   }
   return result;
 }

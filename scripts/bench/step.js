@@ -72,6 +72,7 @@ const {
   runJsonProcess,
   measureSgemm,
   measureFmaPeak,
+  writeResultFiles,
 } = require('./common');
 const {
   CONFIGS,
@@ -467,7 +468,6 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
   }
   result.markdown = formatMarkdown(result);
   if (o.write) {
-    fs.mkdirSync(o.out, { recursive: true });
     // The default run gets the plain name; other selections say what they are.
     const suffix = [
       o.configs.length === Object.keys(CONFIGS).length ? '' : `-${o.configs.join('-')}`,
@@ -477,10 +477,7 @@ async function runStepBench(options, log = (line) => process.stderr.write(`${lin
       o.precision === 'fp32' ? '' : `-${o.precision}`,
     ].join('');
     const base = `${result.date}-${result.machine.hostname}${suffix}`;
-    const { markdown, ...json } = result;
-    result.files = [path.join(o.out, `${base}.json`), path.join(o.out, `${base}.md`)];
-    fs.writeFileSync(result.files[0], `${JSON.stringify(json, null, 1)}\n`);
-    fs.writeFileSync(result.files[1], markdown);
+    writeResultFiles(o.out, base, result);
   }
   return result;
 }

@@ -316,14 +316,9 @@ export class BertClassifier {
   private async forwardByLength(rows: TokenRows, offset: number): Promise<RowLogits> {
     this.checkTextRows(rows, offset);
     const padId = this.tokenizer?.padTokenId ?? 0;
-    const pick = (indices: number[]): TokenRows => ({
-      inputIds: indices.map((i) => rows.inputIds[i]),
-      attentionMask: indices.map((i) => rows.attentionMask[i]),
-      tokenTypeIds: indices.map((i) => rows.tokenTypeIds[i]),
-    });
     return runRowsByLength(
       rows.inputIds.map((ids) => ids.length),
-      (indices) => this.runPadded(padRows([pick(indices)], padId)),
+      (indices) => this.runPadded(padRows(rows, padId, indices)),
     );
   }
 

@@ -132,26 +132,32 @@ interface OpenBatch {
   timer: { timeout: ReturnType<typeof setTimeout> } | { immediate: ReturnType<typeof setImmediate> } | null;
 }
 
-/** Rows of several requests padded into one batch (pad token `padId`, attention 0, type 0). */
-export function padRows(requests: readonly TokenRows[], padId: number): PaddedBatch {
-  let batchSize = 0;
+/** The rows of several requests as one list, in order. */
+export function concatRows(requests: readonly TokenRows[]): TokenRows {
+  return {
+    inputIds: requests.flatMap((r) => r.inputIds),
+    attentionMask: requests.flatMap((r) => r.attentionMask),
+    tokenTypeIds: requests.flatMap((r) => r.tokenTypeIds),
+  };
+}
+
+/**
+ * Rows `indices` of `rows` (default: all, in order) padded into one batch, in that order (pad token `padId`,
+ * attention 0, type 0).
+ */
+export function padRows(rows: TokenRows, padId: number, indices: readonly number[] = rows.inputIds.map((_, i) => i)): PaddedBatch {
+  const batchSize = indices.length;
   let sequenceLength = 0;
-  for (const r of requests) {
-    batchSize += r.inputIds.length;
-    for (const row of r.inputIds) if (row.length > sequenceLength) sequenceLength = row.length;
-  }
+  for (const i of indices) sequenceLength = Math.max(sequenceLength, rows.inputIds[i].length);
   const inputIds = new Int32Array(batchSize * sequenceLength).fill(padId);
   const attentionMask = new Int32Array(batchSize * sequenceLength);
   const tokenTypeIds = new Int32Array(batchSize * sequenceLength);
-  let offset = 0;
-  for (const r of requests) {
-    for (let i = 0; i < r.inputIds.length; i += 1) {
-      inputIds.set(r.inputIds[i], offset);
-      attentionMask.set(r.attentionMask[i], offset);
-      tokenTypeIds.set(r.tokenTypeIds[i], offset);
-      offset += sequenceLength;
-    }
-  }
+  indices.forEach((i, position) => {
+    const offset = position * sequenceLength;
+    inputIds.set(rows.inputIds[i], offset);
+    attentionMask.set(rows.attentionMask[i], offset);
+    tokenTypeIds.set(rows.tokenTypeIds[i], offset);
+  });
   return { inputIds, attentionMask, tokenTypeIds, batchSize, sequenceLength };
 }
 
@@ -234,23 +240,16 @@ export class RequestBatcher {
     this.open = null;
     clearBatchTimer(batch.timer);
     const requests = batch.requests;
-    // Every row of the batch: its request, its row there, and where it lands in that request's logits.
-    const rows = requests.flatMap((r, request) => r.rows.inputIds.map((ids, row) => ({ request, row, length: ids.length })));
+    // Every row of the batch, in request order: its request and its row there (where it lands in that request's logits).
+    const all = concatRows(requests.map((r) => r.rows));
+    const rows = requests.flatMap((r, request) => r.rows.inputIds.map((_, row) => ({ request, row })));
     const groups = groupRowsByLength(
-      rows.map((r) => r.length),
+      all.inputIds.map((ids) => ids.length),
       this.forwardCostTokens,
     );
     const forwards = groups.map((group) => {
-      const groupRows: TokenRows = { inputIds: [], attentionMask: [], tokenTypeIds: [] };
-      for (const index of group) {
-        const { request, row } = rows[index];
-        const source = requests[request].rows;
-        groupRows.inputIds.push(source.inputIds[row]);
-        groupRows.attentionMask.push(source.attentionMask[row]);
-        groupRows.tokenTypeIds.push(source.tokenTypeIds[row]);
-      }
       try {
-        return this.run(padRows([groupRows], this.padId));
+        return this.run(padRows(all, this.padId, group));
       } catch (err) {
         return Promise.reject(err);
       }
